@@ -1,0 +1,162 @@
+package config
+
+import "time"
+
+// Project is a loaded epack project: its root folder and its epack.yaml.
+type Project struct {
+	// Root is the absolute project root (the folder holding epack.yaml).
+	Root string
+	// ConfigPath is the absolute path of epack.yaml.
+	ConfigPath string
+	Config     *Config
+}
+
+// Config is the part of epack.yaml this tool uses. Other top-level sections
+// of the existing tool (collectors, tools, …) are accepted and ignored.
+type Config struct {
+	Stream         string                  `yaml:"stream"`
+	Remotes        map[string]*Remote      `yaml:"remotes"`
+	Environments   map[string]*Environment `yaml:"environments"`
+	CredentialSets map[string]any          `yaml:"credential_sets"`
+	// Platforms lists "<goos>/<goarch>" keys `epack lock` pins (default: current).
+	Platforms []string `yaml:"platforms"`
+}
+
+// Environment is environments.<env>: per-remote overrides.
+type Environment struct {
+	Remotes map[string]*Remote `yaml:"remotes"`
+}
+
+// Remote is remotes.<name> (COMPAT §2.2). Relative Binary and
+// Transport.FileRoot are made absolute against the project root at load time.
+type Remote struct {
+	Name             string          `yaml:"-"`
+	Source           string          `yaml:"source,omitempty"`
+	Binary           string          `yaml:"binary,omitempty"`
+	Adapter          string          `yaml:"adapter,omitempty"`
+	InsecureEndpoint string          `yaml:"insecure_endpoint,omitempty"`
+	Endpoint         string          `yaml:"endpoint,omitempty"` // legacy alias, folded into InsecureEndpoint
+	Auth             RemoteAuth      `yaml:"auth,omitempty"`
+	Target           RemoteTarget    `yaml:"target,omitempty"`
+	Verify           RemoteVerify    `yaml:"verify,omitempty"`
+	Release          RemoteRelease   `yaml:"release,omitempty"`
+	Runs             RemoteRuns      `yaml:"runs,omitempty"`
+	Transport        RemoteTransport `yaml:"transport,omitempty"`
+	Extensions       map[string]any  `yaml:"extensions,omitempty"`
+	Secrets          []string        `yaml:"secrets,omitempty"`
+	Credentials      []string        `yaml:"credentials,omitempty"`
+	// Timeout overrides the per-command adapter timeout (our extension), e.g. "90s".
+	Timeout Duration `yaml:"timeout,omitempty"`
+}
+
+// Duration is a time.Duration written in YAML as a Go duration string.
+type Duration time.Duration
+
+// RemoteAuth is remotes.<name>.auth.
+type RemoteAuth struct {
+	Mode             string         `yaml:"mode,omitempty"`
+	Profile          string         `yaml:"profile,omitempty"`
+	InsecureEndpoint string         `yaml:"insecure_endpoint,omitempty"`
+	Endpoint         string         `yaml:"endpoint,omitempty"`
+	OIDC             map[string]any `yaml:"oidc,omitempty"`
+	APIKey           map[string]any `yaml:"api_key,omitempty"`
+}
+
+// RemoteTarget is remotes.<name>.target.
+type RemoteTarget struct {
+	Workspace   string `yaml:"workspace,omitempty"`
+	Environment string `yaml:"environment,omitempty"`
+}
+
+// RemoteVerify is remotes.<name>.verify.
+type RemoteVerify struct {
+	Pack   *bool `yaml:"pack,omitempty"`
+	Strict bool  `yaml:"strict,omitempty"`
+}
+
+// RemoteRelease is remotes.<name>.release.
+type RemoteRelease struct {
+	Labels []string       `yaml:"labels,omitempty"`
+	Notes  string         `yaml:"notes,omitempty"`
+	Source *ReleaseSource `yaml:"source,omitempty"`
+}
+
+// ReleaseSource is remotes.<name>.release.source; its presence turns on build context.
+type ReleaseSource struct {
+	Git *GitSource `yaml:"git,omitempty"`
+	CI  *CISource  `yaml:"ci,omitempty"`
+}
+
+// GitSource names the env var holding the commit SHA.
+type GitSource struct {
+	ShaEnv  string `yaml:"sha_env,omitempty"`
+	RepoEnv string `yaml:"repo_env,omitempty"`
+}
+
+// CISource names the env var holding the CI run URL.
+type CISource struct {
+	RunURLEnv string `yaml:"run_url_env,omitempty"`
+}
+
+// RemoteRuns is remotes.<name>.runs.
+type RemoteRuns struct {
+	Sync           *bool    `yaml:"sync,omitempty"` // nil means true
+	Paths          []string `yaml:"paths,omitempty"`
+	RequireSuccess bool     `yaml:"require_success,omitempty"`
+}
+
+// RemoteTransport is remotes.<name>.transport.
+type RemoteTransport struct {
+	FileRoot          string `yaml:"file_root,omitempty"`
+	AllowLoopbackHTTP bool   `yaml:"allow_loopback_http,omitempty"`
+}
+
+// LockFile is epack.lock.yaml. Only the remotes section is modelled; other
+// sections are preserved verbatim when the file is written back.
+type LockFile struct {
+	SchemaVersion int                      `yaml:"schema_version"`
+	Remotes       map[string]*LockedRemote `yaml:"remotes,omitempty"`
+}
+
+// Lock entry kinds.
+const KindExternal = "external"
+
+// LockedRemote is epack.lock.yaml remotes.<name> (COMPAT §3).
+type LockedRemote struct {
+	Kind         string                    `yaml:"kind,omitempty"`
+	Source       string                    `yaml:"source,omitempty"`
+	Version      string                    `yaml:"version,omitempty"`
+	Commit       string                    `yaml:"commit,omitempty"`
+	Signer       *LockSigner               `yaml:"signer,omitempty"`
+	ResolvedFrom *LockResolvedFrom         `yaml:"resolved_from,omitempty"`
+	Verification *LockVerification         `yaml:"verification,omitempty"`
+	LockedAt     string                    `yaml:"locked_at,omitempty"`
+	Platforms    map[string]LockedPlatform `yaml:"platforms,omitempty"`
+}
+
+// LockSigner is the Sigstore identity that signed a source adapter.
+type LockSigner struct {
+	Issuer              string `yaml:"issuer,omitempty"`
+	Subject             string `yaml:"subject,omitempty"`
+	SourceRepositoryURI string `yaml:"source_repository_uri,omitempty"`
+	SourceRepositoryRef string `yaml:"source_repository_ref,omitempty"`
+}
+
+// LockResolvedFrom records where a source adapter was resolved.
+type LockResolvedFrom struct {
+	Registry   string `yaml:"registry,omitempty"`
+	Descriptor string `yaml:"descriptor,omitempty"`
+}
+
+// LockVerification records how a source adapter was verified.
+type LockVerification struct {
+	Status     string `yaml:"status,omitempty"`
+	VerifiedAt string `yaml:"verified_at,omitempty"`
+}
+
+// LockedPlatform pins one platform's adapter binary.
+type LockedPlatform struct {
+	Digest string `yaml:"digest"`
+	Asset  string `yaml:"asset,omitempty"`
+	URL    string `yaml:"url,omitempty"`
+}

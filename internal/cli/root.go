@@ -1,0 +1,224 @@
+// Package cli holds the cobra commands of the epack binary. It is a thin
+// user of the public packages: behaviour lives in pack, push, pull, remote …
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// Version is the epack version, set at build time with -ldflags.
+var Version = "0.1.0-dev"
+
+// Globals are the persistent flags every command honours, plus the output streams.
+type Globals struct {
+	JSON     bool
+	Quiet    bool
+	NoColor  bool
+	Verbose  bool
+	NoRedact bool
+	CI       bool
+
+	Stdout io.Writer
+	Stderr io.Writer
+	Stdin  io.Reader
+}
+
+// commandFactory builds one top-level command. Files register theirs in init.
+type commandFactory struct {
+	order int
+	make  func(g *Globals) *cobra.Command
+}
+
+var factories []commandFactory
+
+// register adds a top-level command; order sorts the help listing.
+func register(order int, f func(g *Globals) *cobra.Command) {
+	factories = append(factories, commandFactory{order, f})
+}
+
+// NewRootCommand builds the epack command tree writing to the given streams.
+func NewRootCommand(stdin io.Reader, stdout, stderr io.Writer) (*cobra.Command, *Globals) {
+	g := &Globals{Stdout: stdout, Stderr: stderr, Stdin: stdin}
+	root := &cobra.Command{
+		Use:   "epack",
+		Short: "Build, verify, push and pull evidence packs",
+		Long: `epack publishes evidence packs (ZIP bundles of compliance evidence with
+SHA-256 digests) to remote registries through remote adapters, and fetches
+them back. Every pack is verified before it is pushed and after it is pulled.`,
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+			if os.Getenv("EPACK_NO_REDACT") != "" {
+				g.NoRedact = true
+			}
+			if os.Getenv("CI") != "" || strings.EqualFold(os.Getenv("GITHUB_ACTIONS"), "true") {
+				g.CI = true
+			}
+			if os.Getenv("NO_COLOR") != "" || g.CI {
+				g.NoColor = true
+			}
+		},
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	pf := root.PersistentFlags()
+	pf.BoolVar(&g.JSON, "json", false, "print machine-readable JSON on stdout")
+	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print nothing but errors")
+	pf.BoolVar(&g.NoColor, "no-color", false, "do not use colour (also NO_COLOR)")
+	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "print more detail")
+	pf.BoolVar(&g.NoRedact, "no-redact", false, "do not redact secrets in adapter output (also EPACK_NO_REDACT)")
+	pf.BoolVar(&g.CI, "ci", false, "CI mode: no animation, timestamps, no colour (also CI, GITHUB_ACTIONS)")
+
+	sort.SliceStable(factories, func(i, j int) bool { return factories[i].order < factories[j].order })
+	for _, f := range factories {
+		root.AddCommand(f.make(g))
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return errcode.Wrap(errcode.InvalidInput, err, "%s", c.CommandPath()).WithHint("run '%s --help' for usage", c.CommandPath())
+	})
+	return root, g
+}
+
+// Main runs epack with os.Args and returns the process exit status.
+func Main(ctx context.Context, args []string) int {
+	return Run(ctx, args, os.Stdin, os.Stdout, os.Stderr)
+}
+
+// Run executes the CLI with explicit streams (used by tests) and returns the exit status.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root, g := NewRootCommand(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	return reportError(g, err)
+}
+
+// exitError carries an exit status without a message (the command already printed).
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// reportError prints err (JSON or human) and returns its exit status.
+func reportError(g *Globals, err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	status := errcode.ExitCode(err)
+	code := errcode.Of(err)
+	if code == "" {
+		code = errcode.Internal
+		if status == errcode.ExitFailure && isUsageError(err) {
+			code = errcode.InvalidInput
+			status = errcode.ExitBadInput
+		}
+	}
+	hint := errcode.HintOf(err)
+	if g.JSON {
+		obj := map[string]any{"ok": false, "error": map[string]any{"code": string(code), "message": err.Error(), "exit_code": status}}
+		if hint != "" {
+			obj["error"].(map[string]any)["hint"] = hint
+		}
+		writeJSON(g.Stdout, obj)
+	}
+	fmt.Fprintf(g.Stderr, "Error: [%s] %s\n", code, err.Error())
+	if hint != "" {
+		fmt.Fprintf(g.Stderr, "Hint: %s\n", hint)
+	}
+	return status
+}
+
+func isUsageError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "accepts ", "requires at least", "invalid argument", "unknown shorthand"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// writeJSON prints v as indented JSON followed by a newline.
+func writeJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// Human output helpers -------------------------------------------------------
+
+// out prints a human line on stdout unless --quiet or --json.
+func (g *Globals) out(format string, args ...any) {
+	if g.Quiet || g.JSON {
+		return
+	}
+	fmt.Fprintf(g.Stdout, format, args...)
+}
+
+// info prints a progress/status line on stderr unless --quiet or --json.
+func (g *Globals) info(format string, args ...any) {
+	if g.Quiet || g.JSON {
+		return
+	}
+	fmt.Fprintf(g.Stderr, format, args...)
+}
+
+// verbose prints on stderr only with --verbose (and not --quiet/--json).
+func (g *Globals) verbose(format string, args ...any) {
+	if !g.Verbose || g.Quiet || g.JSON {
+		return
+	}
+	fmt.Fprintf(g.Stderr, format, args...)
+}
+
+// isTTY reports whether w is a terminal.
+func isTTY(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// okMark returns "✓" or "[OK]" depending on colour settings.
+func (g *Globals) okMark() string {
+	if g.NoColor {
+		return "[OK]"
+	}
+	return "\x1b[32m✓\x1b[0m"
+}
+
+// failMark returns "✗" or "[FAIL]" depending on colour settings.
+func (g *Globals) failMark() string {
+	if g.NoColor {
+		return "[FAIL]"
+	}
+	return "\x1b[31m✗\x1b[0m"
+}
+
+// formatSize renders n bytes as "N B", "x.y KB", "x.y MB" or "x.y GB" (1024-based).
+func formatSize(n int64) string {
+	const k = 1024
+	switch {
+	case n < k:
+		return fmt.Sprintf("%d B", n)
+	case n < k*k:
+		return fmt.Sprintf("%.1f KB", float64(n)/k)
+	case n < k*k*k:
+		return fmt.Sprintf("%.1f MB", float64(n)/(k*k))
+	}
+	return fmt.Sprintf("%.1f GB", float64(n)/(k*k*k))
+}
