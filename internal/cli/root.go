@@ -12,13 +12,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/evidencerelay/epack/internal/version"
 	"github.com/evidencerelay/epack/internal/errcode"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
-
-// Version is the epack version, set at build time with -ldflags.
-var Version = "0.1.0-dev"
 
 // Globals are the persistent flags every command honours, plus the output streams.
 type Globals struct {
@@ -56,7 +54,7 @@ func NewRootCommand(stdin io.Reader, stdout, stderr io.Writer) (*cobra.Command, 
 		Long: `epack publishes evidence packs (ZIP bundles of compliance evidence with
 SHA-256 digests) to remote registries through remote adapters, and fetches
 them back. Every pack is verified before it is pushed and after it is pulled.`,
-		Version:       Version,
+		Version:       version.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
