@@ -1,0 +1,10 @@
+//go:build !linux
+
+package sealedexec
+
+import (
+	"hash"
+	"os"
+)
+
+func sealMemfd(s *Sealed, src *os.File, h hash.Hash) ([]byte, error) { return nil, errNoMemfd }
