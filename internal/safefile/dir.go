@@ -287,4 +287,3 @@ func fstatatRetry(dirfd int, name string, st *unix.Stat_t, flags int) error {
 		}
 	}
 }
-

@@ -442,6 +442,7 @@ func TestSymlinkSwapRace(t *testing.T) {
 			time.Sleep(50 * time.Microsecond)
 			os.Remove(sub)
 			os.Mkdir(sub, 0o755)
+			time.Sleep(50 * time.Microsecond)
 		}
 	})
 	deadline := time.Now().Add(300 * time.Millisecond)
