@@ -25,6 +25,11 @@ type Config struct {
 // Environment is environments.<env>: per-remote overrides.
 type Environment struct {
 	Remotes map[string]*Remote `yaml:"remotes"`
+
+	// present records, per remote, which override keys were written in
+	// epack.yaml ("transport.allow_loopback_http", "extensions", …), so a
+	// false or empty value that was set explicitly still overrides.
+	present map[string]map[string]bool
 }
 
 // Remote is remotes.<name> (COMPAT §2.2). Relative Binary and

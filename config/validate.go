@@ -1,0 +1,178 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+var platformPattern = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9]+$`)
+
+// validate applies COMPAT §2.3 (and our additions) to a decoded config and
+// normalises it: endpoints folded, paths made absolute.
+func (ld *loader) validate(c *Config, hasOther bool) error {
+	for _, name := range sortedKeys(c.CredentialSets) {
+		if err := CheckName(name); err != nil {
+			return ld.fail(ld.line("credential_sets"), "credential_sets", "invalid credential set name: %v", err)
+		}
+	}
+	for i, p := range c.Platforms {
+		if !platformPattern.MatchString(p) {
+			return ld.fail(ld.line("platforms"), "", "platforms[%d]: %q is not a \"<goos>/<goarch>\" key such as \"linux/amd64\"", i, p)
+		}
+	}
+	if len(c.Remotes) == 0 && !hasOther {
+		return ld.fail(0, "", "no remotes, collectors or tools are configured").
+			WithHint("add a remote under remotes: (run 'epack init' for a starter file)")
+	}
+	for _, name := range sortedKeys(c.Remotes) {
+		if err := ld.validateRemote(c, name, c.Remotes[name]); err != nil {
+			return err
+		}
+	}
+	for _, en := range sortedKeys(c.Environments) {
+		env := c.Environments[en]
+		for _, rn := range sortedKeys(env.Remotes) {
+			if err := ld.validateOverride(en, rn, env.Remotes[rn]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (ld *loader) validateRemote(c *Config, name string, r *Remote) error {
+	path := "remotes." + name
+	ctx := fmt.Sprintf("remote %q", name)
+	at := func(key string) int {
+		if l := ld.line(path + "." + key); l > 0 {
+			return l
+		}
+		return ld.line(path)
+	}
+	r.Source = strings.TrimSpace(r.Source)
+	r.Binary = strings.TrimSpace(r.Binary)
+	r.Adapter = strings.TrimSpace(r.Adapter)
+	if r.Adapter != "" {
+		if err := CheckName(r.Adapter); err != nil {
+			return ld.fail(at("adapter"), ctx, "adapter: invalid adapter name: %v", err)
+		}
+	}
+	if r.Source != "" && r.Binary != "" {
+		return ld.fail(at("binary"), ctx, "source and binary cannot both be set").
+			WithHint("use source: for a managed adapter or binary: for a local one, not both")
+	}
+	if r.Source == "" && r.Binary == "" && r.Adapter == "" {
+		return ld.fail(ld.line(path), ctx, "adapter is required when neither source nor binary is set").
+			WithHint("add adapter: <name> (the adapter epack-remote-<name>), source: or binary:")
+	}
+	if err := foldEndpoint(&r.Endpoint, &r.InsecureEndpoint); err != nil {
+		return ld.fail(at("endpoint"), ctx, "endpoint and insecure_endpoint cannot both be set with different values").
+			WithHint("remove the legacy endpoint: key and keep insecure_endpoint:")
+	}
+	if err := foldEndpoint(&r.Auth.Endpoint, &r.Auth.InsecureEndpoint); err != nil {
+		return ld.fail(at("auth.endpoint"), ctx, "auth.endpoint and auth.insecure_endpoint cannot both be set with different values").
+			WithHint("remove the legacy auth.endpoint: key and keep auth.insecure_endpoint:")
+	}
+	var bad []string
+	for _, s := range r.Secrets {
+		if err := CheckSecretName(s); err != nil {
+			bad = append(bad, err.Error())
+		}
+	}
+	if len(bad) > 0 {
+		return ld.fail(at("secrets"), ctx, "secrets: %s", strings.Join(bad, "; ")).
+			WithHint("names starting with EPACK_, LD_, DYLD_ or _ are reserved")
+	}
+	for _, ref := range r.Credentials {
+		if _, ok := c.CredentialSets[ref]; !ok {
+			e := ld.fail(at("credentials"), ctx, "credentials: %q is not declared in credential_sets", ref)
+			if len(c.CredentialSets) == 0 {
+				return e.WithHint("declare it under the top-level credential_sets: section")
+			}
+			return e.WithHint("declared credential sets: %s", strings.Join(sortedKeys(c.CredentialSets), ", "))
+		}
+	}
+	if len(r.Credentials) > 0 {
+		for _, s := range r.Secrets {
+			if strings.HasPrefix(strings.ToUpper(s), oidcRequestPrefix) {
+				return ld.fail(at("secrets"), ctx, "secrets: %q cannot be passed while credentials are used", s).
+					WithHint("the credential set provides the OIDC token; remove %s from secrets", s)
+			}
+		}
+	}
+	if _, ok := ld.lines[path+".timeout"]; ok || r.Timeout != 0 {
+		switch {
+		case r.Timeout <= 0:
+			return ld.fail(at("timeout"), ctx, "timeout: must be a positive duration such as \"90s\"")
+		case r.Timeout.Std() > MaxRemoteTimeout:
+			return ld.fail(at("timeout"), ctx, "timeout: %s is longer than the maximum of %s", r.Timeout, MaxRemoteTimeout)
+		}
+	}
+	for i, p := range r.Runs.Paths {
+		if strings.TrimSpace(p) == "" {
+			return ld.fail(at("runs.paths"), ctx, "runs.paths[%d] is empty", i)
+		}
+	}
+	r.Binary = ld.abs(r.Binary)
+	r.Transport.FileRoot = ld.abs(strings.TrimSpace(r.Transport.FileRoot))
+	return nil
+}
+
+func (ld *loader) validateOverride(env, name string, r *Remote) error {
+	path := "environments." + env + ".remotes." + name
+	ctx := fmt.Sprintf("environment %q remote %q", env, name)
+	at := func(key string) int {
+		if l := ld.line(path + "." + key); l > 0 {
+			return l
+		}
+		return ld.line(path)
+	}
+	r.Adapter = strings.TrimSpace(r.Adapter)
+	if r.Adapter != "" {
+		if err := CheckName(r.Adapter); err != nil {
+			return ld.fail(at("adapter"), ctx, "adapter: invalid adapter name: %v", err)
+		}
+	}
+	if err := foldEndpoint(&r.Endpoint, &r.InsecureEndpoint); err != nil {
+		return ld.fail(at("endpoint"), ctx, "endpoint and insecure_endpoint cannot both be set with different values").
+			WithHint("remove the legacy endpoint: key and keep insecure_endpoint:")
+	}
+	if err := foldEndpoint(&r.Auth.Endpoint, &r.Auth.InsecureEndpoint); err != nil {
+		return ld.fail(at("auth.endpoint"), ctx, "auth.endpoint and auth.insecure_endpoint cannot both be set with different values").
+			WithHint("remove the legacy auth.endpoint: key and keep auth.insecure_endpoint:")
+	}
+	for i, p := range r.Runs.Paths {
+		if strings.TrimSpace(p) == "" {
+			return ld.fail(at("runs.paths"), ctx, "runs.paths[%d] is empty", i)
+		}
+	}
+	r.Transport.FileRoot = ld.abs(strings.TrimSpace(r.Transport.FileRoot))
+	return nil
+}
+
+// abs makes a relative path absolute against the project root and cleans it.
+func (ld *loader) abs(p string) string {
+	if p == "" {
+		return ""
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(ld.root, p)
+	}
+	return filepath.Clean(p)
+}
+
+// foldEndpoint moves the legacy value into insecure (both trimmed); both set
+// and different is an error.
+func foldEndpoint(legacy, insecure *string) error {
+	l, i := strings.TrimSpace(*legacy), strings.TrimSpace(*insecure)
+	if l != "" && i != "" && l != i {
+		return fmt.Errorf("endpoint and insecure_endpoint cannot both be set with different values")
+	}
+	if i == "" {
+		i = l
+	}
+	*legacy, *insecure = "", i
+	return nil
+}
