@@ -1,0 +1,454 @@
+//go:build unix
+
+package fsstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"os/user"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/safefile"
+	"github.com/evidencerelay/epack/registry"
+	"github.com/evidencerelay/epack/remote"
+)
+
+const (
+	dirPerm  = 0o755
+	filePerm = 0o644
+	blobPerm = 0o444
+	lockDir  = ".locks"
+)
+
+// Store is a registry in a local directory.
+type Store struct {
+	root string
+}
+
+var _ registry.Store = (*Store)(nil)
+
+// New opens (creating it if needed) the registry directory root, which must
+// be an absolute path and not a symbolic link.
+func New(root string) (*Store, error) {
+	if root == "" {
+		return nil, registry.Errorf(remote.ErrInvalidRequest,
+			"the filesystem registry needs transport.file_root: set it in the remote's epack.yaml entry (EPACK_REMOTE_FILE_ROOT is empty)")
+	}
+	if !filepath.IsAbs(root) {
+		return nil, registry.Errorf(remote.ErrInvalidRequest, "registry root %q (transport.file_root) must be an absolute path", root)
+	}
+	root = filepath.Clean(root)
+	if err := os.MkdirAll(root, dirPerm); err != nil {
+		return nil, registry.Errorf(remote.ErrInvalidRequest, "creating registry root %s: %v", root, err)
+	}
+	d, err := safefile.OpenDir(root, "", false, dirPerm)
+	if err != nil {
+		return nil, registry.Errorf(remote.ErrInvalidRequest, "registry root %s: %v", root, err)
+	}
+	d.Close()
+	return &Store{root: root}, nil
+}
+
+// Root returns the registry directory.
+func (s *Store) Root() string { return s.root }
+
+// split maps a registry key to (folder, file name) relative to the root,
+// refusing anything that is not a plain relative key.
+func split(key string) (string, string, error) {
+	if key == "" || strings.HasPrefix(key, "/") || strings.ContainsRune(key, 0) || strings.Contains(key, "\\") {
+		return "", "", fmt.Errorf("invalid key %q", key)
+	}
+	for _, p := range strings.Split(key, "/") {
+		if p == "" || p == "." || p == ".." || strings.HasPrefix(p, ".") {
+			return "", "", fmt.Errorf("invalid key %q", key)
+		}
+	}
+	dir, name := path.Split(key)
+	return strings.TrimSuffix(dir, "/"), name, nil
+}
+
+func (s *Store) dir(key string, create bool) (*safefile.Dir, string, error) {
+	dir, name, err := split(key)
+	if err != nil {
+		return nil, "", err
+	}
+	d, err := safefile.OpenDir(s.root, dir, create, dirPerm)
+	if err != nil {
+		return nil, "", mapErr(err)
+	}
+	return d, name, nil
+}
+
+// mapErr turns a missing file or folder into registry.ErrNotFound and a
+// symbolic link into an invalid_request error.
+func mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w: %v", registry.ErrNotFound, err)
+	case errcode.Has(err, errcode.SymlinkNotAllowed):
+		return registry.Wrapf(remote.ErrServerError, err, "registry directory contains a symbolic link")
+	case errcode.Has(err, errcode.PermissionDenied):
+		return registry.Wrapf(remote.ErrForbidden, err, "registry directory not accessible")
+	}
+	return err
+}
+
+func (s *Store) open(key string) (*os.File, error) {
+	d, name, err := s.dir(key, false)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	f, err := d.OpenFile(name)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return f, nil
+}
+
+func etagOf(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:16])
+}
+
+// Get reads a small object.
+func (s *Store) Get(_ context.Context, key string, max int64) ([]byte, registry.Info, error) {
+	f, err := s.open(key)
+	if err != nil {
+		return nil, registry.Info{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, registry.Info{}, err
+	}
+	if st.Size() > max {
+		return nil, registry.Info{}, fmt.Errorf("object %s is %d bytes, limit %d", key, st.Size(), max)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, registry.Info{}, err
+	}
+	if int64(len(data)) > max {
+		return nil, registry.Info{}, fmt.Errorf("object %s is larger than %d bytes", key, max)
+	}
+	return data, registry.Info{Size: int64(len(data)), ETag: etagOf(data), ModTime: st.ModTime()}, nil
+}
+
+// Head stats an object without following links.
+func (s *Store) Head(_ context.Context, key string) (registry.Info, error) {
+	f, err := s.open(key)
+	if err != nil {
+		return registry.Info{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return registry.Info{}, err
+	}
+	return registry.Info{Size: st.Size(), ModTime: st.ModTime()}, nil
+}
+
+// write stores r durably at key: temp file in the target folder, fsync, rename.
+func (s *Store) write(key string, r io.Reader, replace bool) error {
+	d, name, err := s.dir(key, true)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	tmp, err := d.CreateTemp("." + name + ".*.tmp")
+	if err != nil {
+		return mapErr(err)
+	}
+	if _, err := io.Copy(tmp, r); err != nil {
+		_ = d.Remove(filepath.Base(tmp.Name()))
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(filePerm); err != nil {
+		_ = d.Remove(filepath.Base(tmp.Name()))
+		tmp.Close()
+		return err
+	}
+	err = d.Commit(tmp, name, replace)
+	if errcode.Has(err, errcode.OutputExists) {
+		return registry.ErrExists
+	}
+	return mapErr(err)
+}
+
+// Put writes an object atomically, replacing it.
+func (s *Store) Put(_ context.Context, key string, r io.Reader, _ int64) error {
+	return s.write(key, r, true)
+}
+
+// CreateIfAbsent writes a complete object only if none exists (rename without replace).
+func (s *Store) CreateIfAbsent(_ context.Context, key string, data []byte) error {
+	return s.write(key, strings.NewReader(string(data)), false)
+}
+
+// CompareAndSwap replaces key under an exclusive flock on a per-key lock
+// file, so it is safe across processes; readers never see a partial object.
+func (s *Store) CompareAndSwap(ctx context.Context, key, etag string, data []byte) (string, error) {
+	if _, _, err := split(key); err != nil {
+		return "", err
+	}
+	if etag == "" {
+		// Creation needs no lock: renaming without replace is atomic.
+		if err := s.CreateIfAbsent(ctx, key, data); err != nil {
+			if errors.Is(err, registry.ErrExists) {
+				return "", registry.ErrConflict
+			}
+			return "", err
+		}
+		return etagOf(data), nil
+	}
+	unlock, err := s.lock(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	cur, info, err := s.Get(ctx, key, 1<<30)
+	if errors.Is(err, registry.ErrNotFound) {
+		return "", registry.ErrConflict
+	}
+	if err != nil {
+		return "", err
+	}
+	_ = cur
+	if info.ETag != etag {
+		return "", registry.ErrConflict
+	}
+	if err := s.write(key, strings.NewReader(string(data)), true); err != nil {
+		return "", err
+	}
+	return etagOf(data), nil
+}
+
+// lock takes an exclusive flock on <root>/.locks/<hash of key>.
+func (s *Store) lock(ctx context.Context, key string) (func(), error) {
+	d, err := safefile.OpenDir(s.root, lockDir, true, 0o700)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	p := filepath.Join(d.Path(), etagOf([]byte(key))+".lock")
+	d.Close()
+	fd, err := unix.Open(p, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening lock file %s: %w", p, err)
+	}
+	for {
+		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { unix.Flock(fd, unix.LOCK_UN); unix.Close(fd) }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			unix.Close(fd)
+			return nil, fmt.Errorf("locking %s: %w", p, err)
+		}
+		select {
+		case <-ctx.Done():
+			unix.Close(fd)
+			return nil, ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// List walks prefix without following symbolic links; dot files (temps,
+// locks) are skipped.
+func (s *Store) List(_ context.Context, prefix string, limit int) ([]registry.Entry, error) {
+	prefix = strings.TrimSuffix(prefix, "/")
+	if _, _, err := split(prefix + "/x"); err != nil {
+		return nil, err
+	}
+	base := filepath.Join(s.root, filepath.FromSlash(prefix))
+	var out []registry.Entry
+	stop := errors.New("stop")
+	err := filepath.WalkDir(base, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if strings.HasPrefix(de.Name(), ".") && p != base {
+			if de.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !de.Type().IsRegular() {
+			return nil
+		}
+		info, err := de.Info()
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(s.root, p)
+		out = append(out, registry.Entry{Key: filepath.ToSlash(rel), Info: registry.Info{Size: info.Size(), ModTime: info.ModTime()}})
+		if limit > 0 && len(out) >= limit {
+			return stop
+		}
+		return nil
+	})
+	if err != nil && err != stop {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Delete removes an object.
+func (s *Store) Delete(_ context.Context, key string) error {
+	d, name, err := s.dir(key, false)
+	if errors.Is(err, registry.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return mapErr(d.Remove(name))
+}
+
+func (s *Store) fileURL(key string) string {
+	return (&url.URL{Scheme: "file", Path: filepath.Join(s.root, filepath.FromSlash(key))}).String()
+}
+
+// UploadTarget hands out a file:// URL for the staging path (inside the
+// root, which the remote must name as transport.file_root).
+func (s *Store) UploadTarget(_ context.Context, key string, _ registry.Blob, expiry time.Duration) (remote.TransferTarget, error) {
+	d, _, err := s.dir(key, true)
+	if err != nil {
+		return remote.TransferTarget{}, err
+	}
+	d.Close()
+	return remote.TransferTarget{
+		Method:    "PUT",
+		URL:       s.fileURL(key),
+		ExpiresAt: time.Now().Add(expiry).UTC().Format(time.RFC3339),
+	}, nil
+}
+
+// DownloadTarget hands out the blob's file:// URL.
+func (s *Store) DownloadTarget(_ context.Context, key string, _ time.Duration) (remote.TransferTarget, error) {
+	return remote.TransferTarget{Method: "GET", URL: s.fileURL(key)}, nil
+}
+
+// hashFile returns f's size and SHA-256 hex from the start.
+func hashFile(f *os.File) (int64, string, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, "", err
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return 0, "", err
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// BlobMatches re-hashes the blob: the directory is shared, so its bytes
+// are checked rather than trusted.
+func (s *Store) BlobMatches(_ context.Context, key string, b registry.Blob) (bool, error) {
+	f, err := s.open(key)
+	if errors.Is(err, registry.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	if st.Size() != b.Size {
+		return false, nil
+	}
+	n, sum, err := hashFile(f)
+	if err != nil {
+		return false, err
+	}
+	return n == b.Size && sum == b.SHA256Hex, nil
+}
+
+// Promote re-hashes the staged upload (opened without following links),
+// makes it read-only and renames it to the blob key without replacing an
+// existing blob. Wrong bytes are deleted and reported as ErrMismatch.
+func (s *Store) Promote(ctx context.Context, staging, key string, b registry.Blob) error {
+	sd, sname, err := s.dir(staging, false)
+	if err != nil {
+		return err
+	}
+	defer sd.Close()
+	f, err := sd.OpenFile(sname)
+	if err != nil {
+		return mapErr(err)
+	}
+	n, sum, err := hashFile(f)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	if n != b.Size || sum != b.SHA256Hex {
+		f.Close()
+		_ = sd.Remove(sname)
+		if n != b.Size {
+			return fmt.Errorf("%w: %d bytes arrived, expected %d", registry.ErrMismatch, n, b.Size)
+		}
+		return fmt.Errorf("%w: sha256:%s arrived, expected sha256:%s", registry.ErrMismatch, sum, b.SHA256Hex)
+	}
+	if err := f.Chmod(blobPerm); err != nil {
+		f.Close()
+		return err
+	}
+	bd, bname, err := s.dir(key, true)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	defer bd.Close()
+	err = bd.Commit(f, bname, false) // closes f; removes the staging name on failure
+	if errcode.Has(err, errcode.OutputExists) {
+		// Another push stored the same bytes first; keep that blob.
+		if ok, herr := s.BlobMatches(ctx, key, b); herr == nil && !ok {
+			return fmt.Errorf("blob %s exists with different content: the registry directory was modified by hand", key)
+		}
+		return nil
+	}
+	return mapErr(err)
+}
+
+// Whoami reports the local user and the registry directory.
+func (s *Store) Whoami(context.Context) (string, string, error) {
+	name := os.Getenv("USER")
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	if name == "" {
+		name = fmt.Sprintf("uid:%d", os.Getuid())
+	}
+	if host, err := os.Hostname(); err == nil && host != "" {
+		name += "@" + host
+	}
+	if _, err := os.Stat(s.root); err != nil {
+		return "", "", registry.Errorf(remote.ErrNotFound, "registry directory %s: %v", s.root, err)
+	}
+	return name, s.root, nil
+}

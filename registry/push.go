@@ -1,0 +1,408 @@
+package registry
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"math/rand/v2"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/evidencerelay/epack/remote"
+)
+
+// Bounds on release metadata.
+const (
+	maxLabels       = 100
+	maxNotesBytes   = 64 << 10
+	maxBuildContext = 256
+)
+
+// stagingRecord is what push.prepare remembers for push.finalize, keyed by
+// the random finalize token: the token binds the staging location to the
+// target, digest, size and release metadata of the prepare request.
+type stagingRecord struct {
+	Token          string              `json:"token"`
+	CreatedAt      time.Time           `json:"created_at"`
+	ExpiresAt      time.Time           `json:"expires_at"`
+	Remote         string              `json:"remote,omitempty"`
+	Target         remote.TargetConfig `json:"target"`
+	FileHex        string              `json:"file_hex"`
+	PackDigest     string              `json:"pack_digest,omitempty"`
+	ManifestDigest string              `json:"manifest_digest,omitempty"`
+	SizeBytes      int64               `json:"size_bytes"`
+	Checksum       string              `json:"checksum,omitempty"`
+	Skip           bool                `json:"skip"`
+	Release        remote.ReleaseInfo  `json:"release"`
+}
+
+func (s *stagingRecord) blob() Blob {
+	return Blob{Size: s.SizeBytes, SHA256Hex: s.FileHex, MD5Base64: s.Checksum}
+}
+
+func checkRelease(ri remote.ReleaseInfo) error {
+	if len(ri.Labels) > maxLabels {
+		return invalid("too many release labels (%d, limit %d)", len(ri.Labels), maxLabels)
+	}
+	for _, l := range ri.Labels {
+		if err := CheckName("label", l); err != nil {
+			return err
+		}
+	}
+	if len(ri.Notes) > maxNotesBytes {
+		return invalid("release notes too long (%d bytes, limit %d)", len(ri.Notes), maxNotesBytes)
+	}
+	if len(ri.BuildContext) > maxBuildContext {
+		return invalid("too many build_context entries (%d, limit %d)", len(ri.BuildContext), maxBuildContext)
+	}
+	return nil
+}
+
+// PushPrepare answers push.prepare: "skip" when the blob is already stored
+// (same size and digest), otherwise an upload target for a fresh staging
+// object, plus a finalize token that binds it.
+func (r *Registry) PushPrepare(ctx context.Context, req *remote.PushPrepareRequest) (*remote.PushPrepareResponse, error) {
+	if _, err := newScope(req.Target, true); err != nil {
+		return nil, err
+	}
+	if req.Pack.FileDigest == "" {
+		return nil, invalid("pack.file_digest is required (this registry stores packs by file digest)")
+	}
+	fileHex, err := ParseDigest("pack.file_digest", req.Pack.FileDigest)
+	if err != nil {
+		return nil, err
+	}
+	if req.Pack.SizeBytes <= 0 {
+		return nil, invalid("pack.size_bytes must be positive, got %d", req.Pack.SizeBytes)
+	}
+	if r.opt.MaxPackBytes > 0 && req.Pack.SizeBytes > r.opt.MaxPackBytes {
+		return nil, invalid("pack is %d bytes; this registry accepts at most %d", req.Pack.SizeBytes, r.opt.MaxPackBytes)
+	}
+	if req.Pack.Checksum != "" {
+		if b, err := base64.StdEncoding.DecodeString(req.Pack.Checksum); err != nil || len(b) != 16 {
+			return nil, invalid("pack.checksum %q is not a base64 MD5", truncate(req.Pack.Checksum))
+		}
+	}
+	if err := checkRelease(req.Release); err != nil {
+		return nil, err
+	}
+	now := r.opt.Now().UTC()
+	rec := &stagingRecord{
+		Token:          newToken(),
+		CreatedAt:      now,
+		ExpiresAt:      now.Add(r.opt.PresignExpiry),
+		Remote:         req.Remote,
+		Target:         req.Target,
+		FileHex:        fileHex,
+		PackDigest:     req.Pack.Digest,
+		ManifestDigest: req.Pack.ManifestDigest,
+		SizeBytes:      req.Pack.SizeBytes,
+		Checksum:       req.Pack.Checksum,
+		Release:        req.Release,
+	}
+	r.sweepStaging(ctx, now)
+
+	have, err := r.store.BlobMatches(ctx, blobKey(fileHex), rec.blob())
+	if err != nil {
+		return nil, storeErr(err, "checking for an existing pack blob")
+	}
+	rec.Skip = have
+	resp := &remote.PushPrepareResponse{FinalizeToken: rec.Token}
+	if have {
+		resp.Upload = remote.TransferTarget{Method: remote.MethodSkip}
+	} else {
+		resp.Upload, err = r.store.UploadTarget(ctx, stagingBlobKey(rec.Token), rec.blob(), r.opt.PresignExpiry)
+		if err != nil {
+			return nil, storeErr(err, "preparing the upload target")
+		}
+	}
+	if err := r.store.CreateIfAbsent(ctx, stagingRecordKey(rec.Token), mustJSON(rec)); err != nil {
+		return nil, storeErr(err, "recording the push")
+	}
+	return resp, nil
+}
+
+// PushFinalize answers push.finalize: it checks what arrived (size and
+// digest), promotes it to the content-addressed blob, then publishes the
+// release: one release per (stream, file digest), created with a
+// conditional create; pushing the same pack again returns that release with
+// the new labels merged in. Indexes are moved by compare-and-swap.
+func (r *Registry) PushFinalize(ctx context.Context, req *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
+	if !validToken(req.FinalizeToken) {
+		return nil, invalid("finalize_token is missing or malformed; run push.prepare first")
+	}
+	sc, err := newScope(req.Target, true)
+	if err != nil {
+		return nil, err
+	}
+	var rec stagingRecord
+	if _, err := r.getJSON(ctx, stagingRecordKey(req.FinalizeToken), &rec); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, invalid("unknown or expired finalize_token; run the push again")
+		}
+		return nil, storeErr(err, "reading the push record")
+	}
+	if rec.Target != req.Target {
+		return nil, invalid("target %+v differs from the target of push.prepare %+v", req.Target, rec.Target)
+	}
+	if req.Pack.SizeBytes != 0 && req.Pack.SizeBytes != rec.SizeBytes {
+		return nil, invalid("pack.size_bytes %d differs from push.prepare (%d)", req.Pack.SizeBytes, rec.SizeBytes)
+	}
+	if req.Pack.Digest != "" && rec.PackDigest != "" && req.Pack.Digest != rec.PackDigest {
+		return nil, invalid("pack.digest differs from push.prepare")
+	}
+	blob := rec.blob()
+	bk := blobKey(rec.FileHex)
+
+	if !rec.Skip {
+		err := r.store.Promote(ctx, stagingBlobKey(rec.Token), bk, blob)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			// A retried finalize finds the staging object already promoted.
+			ok, herr := r.store.BlobMatches(ctx, bk, blob)
+			if herr != nil {
+				return nil, storeErr(herr, "checking the pack blob")
+			}
+			if !ok {
+				msg := "the pack upload did not arrive"
+				if r.opt.Now().After(rec.ExpiresAt) {
+					msg += " and the upload URL expired at " + fmtTime(rec.ExpiresAt)
+				}
+				return nil, Errorf(remote.ErrNotFound, "%s; run the push again", msg)
+			}
+		case errors.Is(err, ErrMismatch):
+			return nil, Wrapf(remote.ErrInvalidRequest, err, "uploaded bytes refused, nothing was published")
+		case err != nil:
+			return nil, storeErr(err, "storing the uploaded pack")
+		}
+	} else {
+		ok, err := r.store.BlobMatches(ctx, bk, blob)
+		if err != nil {
+			return nil, storeErr(err, "checking the pack blob")
+		}
+		if !ok {
+			return nil, Errorf(remote.ErrConflict, "the stored pack blob disappeared since push.prepare; run the push again")
+		}
+	}
+
+	now := r.opt.Now().UTC()
+	rel := Release{
+		ReleaseID:      NewReleaseID(now),
+		Workspace:      sc.ws,
+		Environment:    sc.env,
+		Stream:         sc.stream,
+		FileDigest:     "sha256:" + rec.FileHex,
+		PackDigest:     rec.PackDigest,
+		ManifestDigest: rec.ManifestDigest,
+		SizeBytes:      rec.SizeBytes,
+		Labels:         dedupe(rec.Release.Labels),
+		Notes:          rec.Release.Notes,
+		BuildContext:   rec.Release.BuildContext,
+		Remote:         rec.Remote,
+		CreatedAt:      now,
+	}
+	existing, err := r.publish(ctx, sc, &rel, rec.Release.Labels)
+	if err != nil {
+		return nil, err
+	}
+	packDigest := rel.PackDigest
+	if packDigest == "" {
+		packDigest = rel.FileDigest
+	}
+	return &remote.PushFinalizeResponse{
+		Release: remote.ReleaseResult{
+			ReleaseID:    rel.ReleaseID,
+			PackDigest:   packDigest,
+			CreatedAt:    rel.CreatedAt,
+			CanonicalRef: sc.canonicalRef(rel.ReleaseID),
+		},
+		Extensions: map[string]any{
+			"file_digest": rel.FileDigest,
+			"stream":      rel.Stream,
+			"labels":      rel.Labels,
+			"existing":    existing,
+		},
+	}, nil
+}
+
+// publish creates rel, or finds the release of the same pack in the same
+// stream and merges labels into it (rel is updated in place), then updates
+// every index. It reports whether the release already existed.
+func (r *Registry) publish(ctx context.Context, sc scope, rel *Release, labels []string) (bool, error) {
+	fileHex := strings.TrimPrefix(rel.FileDigest, "sha256:")
+	marker := path.Join(sc.streamDir(), "digests", fileHex+".json")
+	existing := false
+	err := r.store.CreateIfAbsent(ctx, marker, mustJSON(rel))
+	switch {
+	case err == nil:
+		if err := r.store.CreateIfAbsent(ctx, sc.releaseKey(rel.ReleaseID), mustJSON(rel)); err != nil {
+			return false, storeErr(err, "creating the release record")
+		}
+	case errors.Is(err, ErrExists):
+		existing = true
+		var draft Release
+		if _, err := r.getJSON(ctx, marker, &draft); err != nil {
+			return false, storeErr(err, "reading the existing release of this pack")
+		}
+		if !ValidReleaseID(draft.ReleaseID) || draft.Stream != sc.stream {
+			return false, Errorf(remote.ErrServerError, "registry record %s is corrupt", marker)
+		}
+		// The winner may have died between its marker and its record: the
+		// marker holds the full record, so create it (same bytes) if missing.
+		if err := r.store.CreateIfAbsent(ctx, sc.releaseKey(draft.ReleaseID), mustJSON(&draft)); err != nil && !errors.Is(err, ErrExists) {
+			return false, storeErr(err, "restoring the release record")
+		}
+		now := r.opt.Now().UTC()
+		err := update(ctx, r, sc.releaseKey(draft.ReleaseID), func(cur *Release, exists bool) (bool, error) {
+			if !exists {
+				*cur = draft
+			}
+			merged := mergeLabels(cur.Labels, labels)
+			changed := len(merged) != len(cur.Labels)
+			cur.Labels = merged
+			if changed {
+				cur.UpdatedAt = now
+			}
+			*rel = *cur
+			return changed || !exists, nil
+		})
+		if err != nil {
+			return false, storeErr(err, "merging labels into the existing release")
+		}
+	default:
+		return false, storeErr(err, "creating the release")
+	}
+	if err := r.updateIndexes(ctx, sc, rel); err != nil {
+		return existing, err
+	}
+	return existing, nil
+}
+
+// indexEntry is one release in a stream's index.json.
+type indexEntry struct {
+	ReleaseID  string    `json:"release_id"`
+	FileDigest string    `json:"file_digest"`
+	CreatedAt  time.Time `json:"created_at"`
+	Labels     []string  `json:"labels,omitempty"`
+}
+
+type streamIndex struct {
+	Stream   string       `json:"stream"`
+	Releases []indexEntry `json:"releases"`
+}
+
+// pointer names a release (latest.json, versions/*.json, @all/*).
+type pointer struct {
+	ReleaseID  string    `json:"release_id"`
+	Stream     string    `json:"stream"`
+	FileDigest string    `json:"file_digest"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+func (r *Registry) updateIndexes(ctx context.Context, sc scope, rel *Release) error {
+	ptr := pointer{ReleaseID: rel.ReleaseID, Stream: rel.Stream, FileDigest: rel.FileDigest, CreatedAt: rel.CreatedAt}
+	entry := indexEntry{ReleaseID: rel.ReleaseID, FileDigest: rel.FileDigest, CreatedAt: rel.CreatedAt, Labels: rel.Labels}
+	err := update(ctx, r, path.Join(sc.streamDir(), "index.json"), func(cur *streamIndex, _ bool) (bool, error) {
+		cur.Stream = sc.stream
+		for i := range cur.Releases {
+			if cur.Releases[i].ReleaseID == entry.ReleaseID {
+				if slices.Equal(cur.Releases[i].Labels, entry.Labels) {
+					return false, nil
+				}
+				cur.Releases[i].Labels = entry.Labels
+				return true, nil
+			}
+		}
+		// Keep the index sorted by release id (= creation time).
+		i, _ := slices.BinarySearchFunc(cur.Releases, entry.ReleaseID, func(e indexEntry, id string) int {
+			return strings.Compare(e.ReleaseID, id)
+		})
+		cur.Releases = slices.Insert(cur.Releases, i, entry)
+		return true, nil
+	})
+	if err != nil {
+		return storeErr(err, "updating the stream index")
+	}
+	moves := []string{
+		path.Join(sc.streamDir(), "latest.json"),
+		path.Join(sc.allDir(), "latest.json"),
+	}
+	for _, v := range versionsOf(rel.Labels) {
+		seg := EscapeName(v)
+		moves = append(moves, path.Join(sc.streamDir(), "versions", seg+".json"), path.Join(sc.allDir(), "versions", seg+".json"))
+	}
+	for _, key := range moves {
+		err := update(ctx, r, key, func(cur *pointer, exists bool) (bool, error) {
+			if exists && cur.ReleaseID >= ptr.ReleaseID {
+				return false, nil // only ever move forward in time
+			}
+			*cur = ptr
+			return true, nil
+		})
+		if err != nil {
+			return storeErr(err, "updating %s", key)
+		}
+	}
+	for _, key := range []string{
+		path.Join(sc.allDir(), "releases", rel.ReleaseID+".json"),
+		path.Join(sc.allDir(), "digests", strings.TrimPrefix(rel.FileDigest, "sha256:")+".json"),
+	} {
+		if err := r.store.CreateIfAbsent(ctx, key, mustJSON(&ptr)); err != nil && !errors.Is(err, ErrExists) {
+			return storeErr(err, "updating %s", key)
+		}
+	}
+	return nil
+}
+
+// versionsOf returns the versions a release's labels declare: a label that
+// starts with 'v' followed by a digit ("v1", "v1.2.3") is a version as is;
+// "version:X" and "version=X" declare version X.
+func versionsOf(labels []string) []string {
+	var out []string
+	for _, l := range labels {
+		v := ""
+		switch {
+		case len(l) >= 2 && l[0] == 'v' && l[1] >= '0' && l[1] <= '9':
+			v = l
+		case strings.HasPrefix(l, "version:"):
+			v = l[len("version:"):]
+		case strings.HasPrefix(l, "version="):
+			v = l[len("version="):]
+		}
+		if v != "" && CheckName(KindVersion, v) == nil && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func dedupe(in []string) []string { return mergeLabels(nil, in) }
+
+// mergeLabels returns have followed by the labels of add it lacks, in order.
+func mergeLabels(have, add []string) []string {
+	out := slices.Clone(have)
+	for _, l := range add {
+		if !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// sweepStaging removes abandoned staging objects (best effort, bounded).
+func (r *Registry) sweepStaging(ctx context.Context, now time.Time) {
+	if rand.IntN(8) != 0 {
+		return // amortised: one prepare in eight looks
+	}
+	entries, err := r.store.List(ctx, "staging/", 500)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.ModTime.IsZero() && now.Sub(e.ModTime) > stagingMaxAge {
+			_ = r.store.Delete(ctx, e.Key)
+		}
+	}
+}
