@@ -7,4 +7,6 @@ import (
 	"os"
 )
 
+var disableMemfd = true
+
 func sealMemfd(s *Sealed, src *os.File, h hash.Hash) ([]byte, error) { return nil, errNoMemfd }

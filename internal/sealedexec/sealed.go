@@ -304,3 +304,11 @@ func (s *Sealed) String() string {
 	}
 	return fmt.Sprintf("sealed(%s, %s, %s)", s.orig, kind, s.digest)
 }
+
+// SetMemfd enables or disables the memfd path (tests use it to exercise the
+// temp-copy fallback). It returns the previous setting.
+func SetMemfd(on bool) (was bool) {
+	was = !disableMemfd
+	disableMemfd = !on
+	return was
+}

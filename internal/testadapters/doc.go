@@ -1,0 +1,4 @@
+// Package testadapters holds adapters used by tests: sdkadapter is a small
+// remote adapter built with the adapter SDK whose behaviour is driven by the
+// remote's extensions (EPACK_REMOTE_CONFIG).
+package testadapters

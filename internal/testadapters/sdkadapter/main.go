@@ -1,0 +1,97 @@
+// Command sdkadapter is a test remote adapter built with the adapter SDK. Its
+// behaviour comes from EPACK_REMOTE_CONFIG (the remote's extensions):
+//
+//	subject: "alice"        whoami subject (authenticated when set)
+//	fail: "<code>"          every command answers this protocol error
+//	no_whoami: true         whoami handler absent
+//	record: "<file>"        append each request to <file> (relative to the CWD)
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+
+	"github.com/evidencerelay/epack/adapter"
+	"github.com/evidencerelay/epack/remote"
+)
+
+type settings struct {
+	Subject  string `json:"subject"`
+	Fail     string `json:"fail"`
+	NoWhoami bool   `json:"no_whoami"`
+}
+
+func main() {
+	var cfg settings
+	_ = json.Unmarshal([]byte(os.Getenv(remote.EnvRemoteConfig)), &cfg)
+	failing := func() error {
+		if cfg.Fail != "" {
+			e := adapter.Errorf(cfg.Fail, "configured to fail with %s", cfg.Fail)
+			if cfg.Fail == remote.ErrAuthRequired {
+				e.(*adapter.Error).Action = &remote.Action{Type: "run_command", Command: "sdkadapter login"}
+			}
+			return e
+		}
+		return nil
+	}
+	h := adapter.Handler{
+		Capabilities: remote.Capabilities{
+			Name:     "sdk",
+			Features: remote.Features{PrepareFinalize: true, Pull: true, RunsSync: true, Whoami: true},
+			Limits:   remote.Limits{MaxPackBytes: 1 << 30},
+		},
+		PushPrepare: func(ctx context.Context, r *remote.PushPrepareRequest) (*remote.PushPrepareResponse, error) {
+			if err := failing(); err != nil {
+				return nil, err
+			}
+			return &remote.PushPrepareResponse{
+				Upload:        remote.TransferTarget{Method: "PUT", URL: "https://registry.invalid/" + strings.TrimPrefix(r.Pack.FileDigest, "sha256:")},
+				FinalizeToken: "tok-" + r.Remote,
+			}, nil
+		},
+		PushFinalize: func(ctx context.Context, r *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
+			if err := failing(); err != nil {
+				return nil, err
+			}
+			return &remote.PushFinalizeResponse{Release: remote.ReleaseResult{ReleaseID: "rel_1", PackDigest: r.Pack.Digest}}, nil
+		},
+		PullPrepare: func(ctx context.Context, r *remote.PullPrepareRequest) (*remote.PullPrepareResponse, error) {
+			if err := failing(); err != nil {
+				return nil, err
+			}
+			return &remote.PullPrepareResponse{
+				Download:      remote.TransferTarget{Method: "GET", URL: "https://registry.invalid/p"},
+				Pack:          remote.PulledPack{Digest: "sha256:" + strings.Repeat("ab", 32), SizeBytes: 42, Stream: "s"},
+				FinalizeToken: "ptok",
+			}, nil
+		},
+		PullFinalize: func(ctx context.Context, r *remote.PullFinalizeRequest) (*remote.PullFinalizeResponse, error) {
+			if err := failing(); err != nil {
+				return nil, err
+			}
+			return &remote.PullFinalizeResponse{Confirmed: true}, nil
+		},
+		RunsSync: func(ctx context.Context, r *remote.RunsSyncRequest) (*remote.RunsSyncResponse, error) {
+			if err := failing(); err != nil {
+				return nil, err
+			}
+			out := &remote.RunsSyncResponse{Items: []remote.RunStatus{}}
+			for _, run := range r.Runs {
+				out.Items = append(out.Items, remote.RunStatus{RunID: run.RunID, Status: remote.RunAccepted})
+				out.Accepted++
+			}
+			return out, nil
+		},
+	}
+	if !cfg.NoWhoami {
+		h.Whoami = func(ctx context.Context) (*remote.WhoamiIdentity, error) {
+			if err := failing(); err != nil {
+				return nil, err
+			}
+			return &remote.WhoamiIdentity{Authenticated: cfg.Subject != "", Subject: cfg.Subject, Issuer: "test-issuer"}, nil
+		}
+	}
+	adapter.Serve(h)
+}

@@ -1,0 +1,63 @@
+package remote
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// AuditFile is the audit log, relative to the project root.
+const AuditFile = ".epack/audit.log"
+
+// Audit appends one JSON line {"time","event",attrs…} to
+// <projectRoot>/.epack/audit.log. The .epack folder is created if needed and
+// never followed through a symlink; the file is opened O_APPEND|O_NOFOLLOW.
+// Audit is best effort: a failure is reported on stderr, never returned.
+func Audit(projectRoot string, event string, attrs map[string]any) {
+	if err := audit(projectRoot, event, attrs); err != nil {
+		_, _ = os.Stderr.WriteString("epack: warning: could not write audit log: " + err.Error() + "\n")
+	}
+}
+
+func audit(projectRoot string, event string, attrs map[string]any) error {
+	if projectRoot == "" {
+		return nil
+	}
+	rec := map[string]any{}
+	for k, v := range attrs {
+		rec[k] = v
+	}
+	rec["time"] = time.Now().UTC().Format(time.RFC3339Nano)
+	rec["event"] = event
+	rec["pid"] = os.Getpid()
+	line, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	line = append(line, '\n')
+
+	root, err := unix.Open(filepath.Clean(projectRoot), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: projectRoot, Err: err}
+	}
+	defer unix.Close(root)
+	if err := unix.Mkdirat(root, ".epack", 0o755); err != nil && err != unix.EEXIST {
+		return &os.PathError{Op: "mkdir", Path: filepath.Join(projectRoot, ".epack"), Err: err}
+	}
+	dir, err := unix.Openat(root, ".epack", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: filepath.Join(projectRoot, ".epack"), Err: err}
+	}
+	defer unix.Close(dir)
+	fd, err := unix.Openat(dir, "audit.log", unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: filepath.Join(projectRoot, AuditFile), Err: err}
+	}
+	f := os.NewFile(uintptr(fd), filepath.Join(projectRoot, AuditFile))
+	defer f.Close()
+	_, err = f.Write(line)
+	return err
+}

@@ -1,0 +1,151 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/sealedexec"
+	"golang.org/x/sys/unix"
+)
+
+// Limits and timeouts of one adapter call.
+const (
+	MaxStdout                  = 10 << 20
+	MaxStderr                  = 1 << 20
+	DefaultCapabilitiesTimeout = 30 * time.Second
+	DefaultCommandTimeout      = 5 * time.Minute
+	// waitDelay bounds how long we wait for the output pipes to close after
+	// the process group was killed.
+	waitDelay = 2 * time.Second
+)
+
+// runResult is what one adapter process produced.
+type runResult struct {
+	stdout   []byte
+	exitCode int // -1 when killed by a signal
+	stderr   string
+}
+
+// runSpec describes one process run.
+type runSpec struct {
+	sealed   *sealedexec.Sealed
+	adapter  string
+	command  string
+	stdin    []byte // nil: no stdin (/dev/null)
+	env      []string
+	dir      string
+	timeout  time.Duration
+	stderr   io.Writer
+	secrets  []string
+	noRedact bool
+}
+
+// run executes the sealed adapter once: own process group, bounded output,
+// the whole group killed on timeout, cancel, output overflow and after the
+// adapter exits (nothing it started outlives the call).
+func run(ctx context.Context, s runSpec) (*runResult, error) {
+	cctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+
+	var abortMu sync.Mutex
+	var abortReason error
+	abort := func(reason error) {
+		abortMu.Lock()
+		if abortReason == nil {
+			abortReason = reason
+		}
+		abortMu.Unlock()
+		cancel()
+	}
+	stdout := &limitBuffer{limit: MaxStdout}
+	stderr := newStderrRelay(s.stderr, s.secrets, s.noRedact, MaxStderr, nil)
+
+	var cmd *exec.Cmd
+	start := func() error {
+		var err error
+		cmd, err = s.sealed.Command(cctx, s.command)
+		if err != nil {
+			return err
+		}
+		cmd.Env = s.env
+		cmd.Dir = s.dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return killGroup(cmd) }
+		cmd.WaitDelay = waitDelay
+		if s.stdin != nil {
+			cmd.Stdin = bytes.NewReader(s.stdin)
+		}
+		stdout.onExceed = func() { abort(fmt.Errorf("stdout larger than %d bytes", MaxStdout)) }
+		stderr.onExceed = func() { abort(fmt.Errorf("stderr larger than %d bytes", MaxStderr)) }
+		cmd.Stdout = stdout
+		cmd.Stderr = stderr
+		return cmd.Start()
+	}
+	err := start()
+	for i := 0; err != nil && sealedexec.IsTextBusy(err) && i < 3; i++ {
+		time.Sleep(10 * time.Millisecond)
+		err = start()
+	}
+	if err != nil {
+		return nil, errcode.Wrap(errcode.AdapterExecFailed, err, "adapter %q %s: starting", s.adapter, s.command)
+	}
+
+	// Wait for the adapter to exit without reaping it: while it is a zombie
+	// its process-group id cannot be reused, so killing the group is safe and
+	// catches any grandchild still holding our pipes.
+	pid := cmd.Process.Pid
+	for {
+		var info unix.Siginfo
+		werr := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if werr != unix.EINTR {
+			break
+		}
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	waitErr := cmd.Wait()
+	stderr.Flush()
+
+	res := &runResult{stdout: stdout.Bytes(), stderr: stderr.Tail(), exitCode: -1}
+	if cmd.ProcessState != nil {
+		res.exitCode = cmd.ProcessState.ExitCode()
+	}
+	switch {
+	case abortReason != nil:
+		return res, errcode.Wrap(errcode.AdapterExecFailed, abortReason, "adapter %q %s: killed", s.adapter, s.command)
+	case ctx.Err() != nil:
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return res, errcode.Wrap(errcode.Timeout, ctx.Err(), "adapter %q %s", s.adapter, s.command)
+		}
+		return res, errcode.Wrap(errcode.Canceled, ctx.Err(), "adapter %q %s", s.adapter, s.command)
+	case cctx.Err() != nil:
+		return res, errcode.New(errcode.Timeout, "adapter %q %s: timed out after %s", s.adapter, s.command, s.timeout).
+			WithHint("raise 'timeout:' of the remote in epack.yaml if the adapter is just slow")
+	case errors.Is(waitErr, exec.ErrWaitDelay):
+		return res, errcode.New(errcode.AdapterExecFailed, "adapter %q %s: output still held open after exit", s.adapter, s.command)
+	}
+	var ee *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &ee) {
+		return res, errcode.Wrap(errcode.AdapterExecFailed, waitErr, "adapter %q %s", s.adapter, s.command)
+	}
+	return res, nil
+}
+
+// killGroup kills the process group of cmd (the adapter is its leader).
+func killGroup(cmd *exec.Cmd) error {
+	if cmd.Process == nil {
+		return nil
+	}
+	err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	if err == syscall.ESRCH {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,70 @@
+package remote
+
+import (
+	"os"
+	"strings"
+
+	"github.com/evidencerelay/epack/config"
+	"github.com/evidencerelay/epack/internal/errcode"
+)
+
+// Environment switches of the execution policy.
+const (
+	EnvStrictProduction = "EPACK_STRICT_PRODUCTION"
+	EnvAllowUnpinned    = "EPACK_INSECURE_ALLOW_UNPINNED"
+)
+
+// Policy is the caller's execution policy for an adapter.
+type Policy struct {
+	// Frozen refuses anything that is not verified against epack.lock.yaml.
+	Frozen bool
+	// AllowUnpinned lets an adapter without a pinned digest run (audited).
+	// EPACK_INSECURE_ALLOW_UNPINNED=1|true has the same effect.
+	AllowUnpinned bool
+	// Component names the caller in errors and audit events
+	// ("push_cli", "pull", "whoami_cli" …). Default "remote_adapter".
+	Component string
+}
+
+// StrictProduction reports whether EPACK_STRICT_PRODUCTION is "1" or "true".
+func StrictProduction() bool { return envTrue(EnvStrictProduction) }
+
+// AllowUnpinnedFromEnv reports whether EPACK_INSECURE_ALLOW_UNPINNED is "1" or "true".
+func AllowUnpinnedFromEnv() bool { return envTrue(EnvAllowUnpinned) }
+
+func envTrue(name string) bool {
+	v := strings.TrimSpace(os.Getenv(name))
+	return v == "1" || strings.EqualFold(v, "true")
+}
+
+func (p Policy) component() string {
+	if p.Component != "" {
+		return p.Component
+	}
+	return "remote_adapter"
+}
+
+// Check applies the flag-level rules (COMPAT §4.2 steps 1–2) for remote r:
+// frozen with allow-unpinned, and strict production with an insecure
+// override or a custom endpoint. It returns the effective AllowUnpinned.
+func (p Policy) Check(r *config.Remote) (bool, error) { return p.check(r) }
+
+func (p Policy) check(r *config.Remote) (bool, error) {
+	allow := p.AllowUnpinned || AllowUnpinnedFromEnv()
+	if p.Frozen && allow {
+		return false, errcode.New(errcode.InvalidInput, "--insecure-allow-unpinned cannot be used with --frozen")
+	}
+	if StrictProduction() {
+		if allow {
+			return false, errcode.New(errcode.PolicyViolation, "strict production mode forbids insecure execution overrides for %s", p.component()).
+				WithHint("pin the adapter with 'epack lock' instead of --insecure-allow-unpinned / %s", EnvAllowUnpinned)
+		}
+		if r != nil {
+			if eps := customEndpoints(r); len(eps) > 0 {
+				return false, errcode.New(errcode.PolicyViolation, "strict production mode forbids custom endpoints for remote %q (%s)", r.Name, eps[0]).
+					WithHint("remove insecure_endpoint / auth.insecure_endpoint from epack.yaml, or unset %s", EnvStrictProduction)
+			}
+		}
+	}
+	return allow, nil
+}

@@ -1,0 +1,452 @@
+package remote
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/evidencerelay/epack/config"
+	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/sealedexec"
+)
+
+// SessionOptions configure Open.
+type SessionOptions struct {
+	ProjectRoot string
+	Remote      *config.Remote
+	Lock        *config.LockFile
+	Policy      Policy
+	// Stderr receives the adapter's stderr (secrets redacted unless NoRedact)
+	// and epack's security warnings. nil discards both.
+	Stderr   io.Writer
+	NoRedact bool
+	// Prompt asks whether to install a pinned adapter that is not installed.
+	Prompt func(remoteName, adapterName string) bool
+	// Install installs it (epack sync); nil means "tell the user to run epack sync".
+	Install func(ctx context.Context, r *Resolved) error
+}
+
+// Session is one opened adapter: resolved, checked against policy, sealed
+// once and probed for capabilities. Every call runs the same sealed copy.
+// A Session is safe for concurrent use.
+type Session struct {
+	opts     SessionOptions
+	res      *Resolved
+	sealed   *sealedexec.Sealed
+	caps     *Capabilities
+	env      []string
+	capsEnv  []string
+	secrets  []string
+	timeout  time.Duration
+	capsTime time.Duration
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// Open resolves the remote's adapter, applies the policy, seals the binary
+// (checking the pinned digest before anything runs) and probes its
+// capabilities. The caller must Close the session.
+func Open(ctx context.Context, o SessionOptions) (*Session, error) {
+	if o.Remote == nil {
+		return nil, errcode.New(errcode.InvalidInput, "no remote given")
+	}
+	r := o.Remote
+	if o.Stderr == nil {
+		o.Stderr = io.Discard
+	}
+	allowUnpinned, err := o.Policy.check(r)
+	if err != nil {
+		return nil, err
+	}
+	endpoints, err := endpointEnv(r)
+	if err != nil {
+		return nil, err
+	}
+
+	res, err := Resolve(o.ProjectRoot, r, o.Lock)
+	if err != nil {
+		return nil, err
+	}
+	if res.Status == StatusManaged {
+		if o.Prompt == nil || o.Install == nil || !o.Prompt(res.Remote, res.Adapter) {
+			return nil, errcode.New(errcode.AdapterNotFound, "adapter %q for remote %q (%s) is pinned but not installed", res.Adapter, res.Remote, res.Version).
+				WithHint("run 'epack sync' to install it")
+		}
+		if err := o.Install(ctx, res); err != nil {
+			return nil, err
+		}
+		if res, err = Resolve(o.ProjectRoot, r, o.Lock); err != nil {
+			return nil, err
+		}
+		if res.Status == StatusManaged {
+			return nil, errcode.New(errcode.AdapterNotFound, "adapter %q for remote %q is still not installed", res.Adapter, res.Remote).
+				WithHint("run 'epack sync' to install it")
+		}
+	}
+	if res.Status == StatusNotFound {
+		return nil, notFoundError(r, res)
+	}
+	if insecureMarker(res) {
+		return nil, errcode.New(errcode.InsecureInstall, "adapter %q for remote %q was installed without signature verification (%s)", res.Adapter, res.Remote, InsecureInstallMarker).
+			WithHint("reinstall it with signature checks: epack sync")
+	}
+	if res.Status != StatusVerified {
+		if o.Policy.Frozen {
+			return nil, errcode.New(errcode.LockfileInvalid, "remote %q: adapter %s is not pinned in epack.lock.yaml (frozen)", res.Remote, res.Path).
+				WithHint("run 'epack lock %s' and commit epack.lock.yaml", res.Remote)
+		}
+		if !allowUnpinned {
+			what := "remote"
+			if r.Binary != "" {
+				what = "external remote"
+			}
+			return nil, errcode.New(errcode.LockfileInvalid, "%s %q is not pinned in lockfile: adapter %s (%s) has no digest for %s", what, res.Remote, res.Path, res.Origin, platformKey()).
+				WithHint("run 'epack lock %s' to pin it, or pass --insecure-allow-unpinned", res.Remote)
+		}
+		fmt.Fprintf(o.Stderr, "WARNING: running unpinned adapter %s for remote %q without digest verification.\n", res.Path, res.Remote)
+		Audit(o.ProjectRoot, "insecure_bypass", map[string]any{
+			"remote": res.Remote, "adapter": res.Adapter, "path": res.Path, "origin": res.Origin,
+			"component": o.Policy.component(), "reason": "allow_unpinned",
+		})
+	}
+	for k, v := range endpoints {
+		label := "remote endpoint"
+		if k == EnvAuthEndpoint {
+			label = "remote auth endpoint"
+		}
+		fmt.Fprintf(o.Stderr, "WARNING: Running with custom %s %s.\n", label, v)
+		host := ""
+		if u, err := url.Parse(v); err == nil {
+			host = u.Host
+		}
+		Audit(o.ProjectRoot, "custom_endpoint", map[string]any{
+			"remote": res.Remote, "component": o.Policy.component(), "variable": k, "remote_endpoint_host": host,
+		})
+	}
+
+	sealed, err := sealedexec.Seal(res.Path, res.PinnedDigest)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{opts: o, res: res, sealed: sealed, timeout: DefaultCommandTimeout, capsTime: DefaultCapabilitiesTimeout}
+	if t := r.Timeout.Std(); t > 0 {
+		s.timeout, s.capsTime = t, t
+	}
+	parent := parentEnv()
+	s.env, s.secrets = buildEnv(envSpec{parent: parent, remote: r, endpoints: endpoints, full: true})
+	s.capsEnv, _ = buildEnv(envSpec{parent: parent, remote: r})
+	caps, err := s.probe(ctx)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.caps = caps
+	return s, nil
+}
+
+func notFoundError(r *config.Remote, res *Resolved) error {
+	if r.Binary != "" {
+		return errcode.New(errcode.BinaryNotFound, "adapter binary %s for remote %q not found", res.Path, res.Remote).
+			WithHint("fix 'binary:' of remote %q in epack.yaml", res.Remote)
+	}
+	if r.Source != "" {
+		return errcode.New(errcode.AdapterNotFound, "adapter %q for remote %q not found: it has no version in epack.lock.yaml and is not bundled or on PATH", res.Adapter, res.Remote).
+			WithHint("run 'epack sync' to install it")
+	}
+	return errcode.New(errcode.AdapterNotFound, "adapter %s for remote %q not found next to epack or on PATH", res.BinaryName(), res.Remote).
+		WithHint("install %s on PATH, or set 'binary:' of the remote in epack.yaml", res.BinaryName())
+}
+
+// Capabilities returns the adapter's capabilities (probed by Open).
+func (s *Session) Capabilities() *Capabilities {
+	c := *s.caps
+	return &c
+}
+
+// Resolved returns where the adapter was found.
+func (s *Session) Resolved() *Resolved {
+	r := *s.res
+	return &r
+}
+
+// Digest returns "sha256:<hex>" of the binary that runs.
+func (s *Session) Digest() string { return s.sealed.Digest() }
+
+// Close removes the sealed copy. It is idempotent and safe on nil.
+func (s *Session) Close() error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.sealed.Close()
+}
+
+func (s *Session) spec(command string, stdin []byte, full bool) (runSpec, error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return runSpec{}, errcode.New(errcode.Internal, "adapter session for remote %q is closed", s.res.Remote)
+	}
+	sp := runSpec{
+		sealed: s.sealed, adapter: s.res.Adapter, command: command, stdin: stdin,
+		env: s.env, dir: s.opts.ProjectRoot, timeout: s.timeout, stderr: s.opts.Stderr,
+		secrets: s.secrets, noRedact: s.opts.NoRedact,
+	}
+	if !full {
+		sp.env, sp.timeout = s.capsEnv, s.capsTime
+	}
+	if sp.dir == "" {
+		sp.dir, _ = os.Getwd()
+	}
+	return sp, nil
+}
+
+// probe runs --capabilities and checks the answer (COMPAT §4.6, W27).
+func (s *Session) probe(ctx context.Context) (*Capabilities, error) {
+	sp, err := s.spec(CmdCapabilities, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	res, err := run(ctx, sp)
+	if err != nil {
+		return nil, err
+	}
+	if res.exitCode != 0 {
+		return nil, exitFailure(s.res.Adapter, CmdCapabilities, res)
+	}
+	var caps Capabilities
+	if err := DecodeStrict(res.stdout, &caps); err != nil {
+		return nil, protocolError(s.res.Adapter, CmdCapabilities, "parsing capabilities: %v", err)
+	}
+	if caps.DeployProtocolVersion != ProtocolVersion {
+		return nil, errcode.New(errcode.ProtocolMismatch, "adapter %q: protocol version %d not supported (need %d)", s.res.Adapter, caps.DeployProtocolVersion, ProtocolVersion).
+			WithHint("use an adapter release that speaks Remote Adapter Protocol v%d", ProtocolVersion)
+	}
+	if caps.Kind != "" && caps.Kind != "remote_adapter" {
+		return nil, errcode.New(errcode.ProtocolMismatch, "adapter %q: kind %q is not remote_adapter", s.res.Adapter, caps.Kind)
+	}
+	return &caps, nil
+}
+
+// exitFailure describes a non-zero exit without a usable error answer.
+func exitFailure(adapter, command string, res *runResult) error {
+	msg := fmt.Sprintf("adapter %q %s failed: exit status %d", adapter, command, res.exitCode)
+	if res.stderr != "" {
+		st := res.stderr
+		if len(st) > 512 {
+			st = "…" + st[len(st)-512:]
+		}
+		msg += " (stderr: " + st + ")"
+	}
+	return errcode.New(errcode.AdapterExecFailed, "%s", msg)
+}
+
+func protocolError(adapter, command, format string, args ...any) error {
+	return errcode.New(errcode.ProtocolMismatch, "adapter %q %s: invalid response: %s", adapter, command, fmt.Sprintf(format, args...))
+}
+
+// call runs one protocol command: header filled in, request sent, response
+// checked (single JSON value, no duplicate keys, ok/type/request_id, error
+// answers) and decoded into out.
+func (s *Session) call(ctx context.Context, command string, req any, hdr *RequestHeader, out any, outHdr *ResponseHeader) error {
+	hdr.Type = command
+	hdr.ProtocolVersion = ProtocolVersion
+	hdr.RequestID = newRequestID()
+	body, err := json.Marshal(req)
+	if err != nil {
+		return errcode.Wrap(errcode.Internal, err, "encoding %s request", command)
+	}
+	if err := callLimiter.wait(ctx); err != nil {
+		return errcode.Wrap(errcode.Canceled, err, "adapter %q %s", s.res.Adapter, command)
+	}
+	sp, err := s.spec(command, body, true)
+	if err != nil {
+		return err
+	}
+	res, err := run(ctx, sp)
+	if err != nil {
+		return err
+	}
+	return s.checkResponse(command, hdr.RequestID, res, out, outHdr)
+}
+
+// envelope is the part of every response checked before typed decoding.
+type envelope struct {
+	OK        *bool           `json:"ok"`
+	Type      string          `json:"type"`
+	RequestID string          `json:"request_id"`
+	Error     json.RawMessage `json:"error"`
+}
+
+func (s *Session) checkResponse(command, reqID string, res *runResult, out any, outHdr *ResponseHeader) error {
+	a := s.res.Adapter
+	var env envelope
+	jerr := DecodeStrict(res.stdout, &env)
+	if res.exitCode != 0 {
+		if jerr == nil && env.OK != nil && !*env.OK && env.Type == TypeError && (env.RequestID == "" || env.RequestID == reqID) {
+			if ae, ok := decodeErrorBody(a, command, env.Error); ok {
+				return wrapAdapterError(ae)
+			}
+		}
+		return exitFailure(a, command, res)
+	}
+	if jerr != nil {
+		return protocolError(a, command, "%v", jerr)
+	}
+	if env.OK == nil {
+		return protocolError(a, command, `missing "ok"`)
+	}
+	hasError := len(env.Error) > 0 && string(env.Error) != "null"
+	if !*env.OK {
+		if env.Type != TypeError {
+			return protocolError(a, command, "ok:false with type %q (want %q)", env.Type, TypeError)
+		}
+		if env.RequestID != reqID && env.RequestID != "" {
+			return protocolError(a, command, "request_id %q does not match %q", env.RequestID, reqID)
+		}
+		if ae, ok := decodeErrorBody(a, command, env.Error); ok {
+			return wrapAdapterError(ae)
+		}
+		return protocolError(a, command, "error response without a valid error object")
+	}
+	if hasError {
+		return protocolError(a, command, `ok:true together with an "error" object`)
+	}
+	if want := ResultType(command); env.Type != want {
+		return protocolError(a, command, "type %q (want %q)", env.Type, want)
+	}
+	if env.RequestID != reqID {
+		return protocolError(a, command, "request_id %q does not match %q", env.RequestID, reqID)
+	}
+	if err := json.Unmarshal(res.stdout, out); err != nil {
+		return protocolError(a, command, "%v", err)
+	}
+	if err := checkRequired(command, res.stdout, out); err != nil {
+		return protocolError(a, command, "%v", err)
+	}
+	_ = outHdr
+	return nil
+}
+
+func decodeErrorBody(adapter, command string, raw json.RawMessage) (*AdapterError, bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, false
+	}
+	var b ErrorBody
+	if err := json.Unmarshal(raw, &b); err != nil || strings.TrimSpace(b.Code) == "" {
+		return nil, false
+	}
+	return &AdapterError{Adapter: adapter, Command: command, Body: b}, true
+}
+
+// needFeature refuses a call the adapter did not announce.
+func (s *Session) needFeature(ok bool, what string) error {
+	if ok {
+		return nil
+	}
+	return errcode.New(errcode.UnsupportedFeature, "adapter %q does not support %s", s.res.Adapter, what)
+}
+
+// PushPrepare asks where to upload a pack. The request header (and Remote,
+// when empty) is filled in; req is not modified.
+func (s *Session) PushPrepare(ctx context.Context, req *PushPrepareRequest) (*PushPrepareResponse, error) {
+	if err := s.needFeature(s.caps.Features.PrepareFinalize, "prepare/finalize upload protocol"); err != nil {
+		return nil, err
+	}
+	r := *req
+	if r.Remote == "" {
+		r.Remote = s.res.Remote
+	}
+	var out PushPrepareResponse
+	if err := s.call(ctx, CmdPushPrepare, &r, &r.RequestHeader, &out, &out.ResponseHeader); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// PushFinalize asks the adapter to create the release.
+func (s *Session) PushFinalize(ctx context.Context, req *PushFinalizeRequest) (*PushFinalizeResponse, error) {
+	if err := s.needFeature(s.caps.Features.PrepareFinalize, "prepare/finalize upload protocol"); err != nil {
+		return nil, err
+	}
+	r := *req
+	if r.Remote == "" {
+		r.Remote = s.res.Remote
+	}
+	var out PushFinalizeResponse
+	if err := s.call(ctx, CmdPushFinalize, &r, &r.RequestHeader, &out, &out.ResponseHeader); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// PullPrepare asks where to download a pack from.
+func (s *Session) PullPrepare(ctx context.Context, req *PullPrepareRequest) (*PullPrepareResponse, error) {
+	if err := s.needFeature(s.caps.Features.Pull, "pull operations"); err != nil {
+		return nil, err
+	}
+	r := *req
+	if r.Remote == "" {
+		r.Remote = s.res.Remote
+	}
+	var out PullPrepareResponse
+	if err := s.call(ctx, CmdPullPrepare, &r, &r.RequestHeader, &out, &out.ResponseHeader); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// PullFinalize confirms a completed download.
+func (s *Session) PullFinalize(ctx context.Context, req *PullFinalizeRequest) (*PullFinalizeResponse, error) {
+	if err := s.needFeature(s.caps.Features.Pull, "pull operations"); err != nil {
+		return nil, err
+	}
+	r := *req
+	if r.Remote == "" {
+		r.Remote = s.res.Remote
+	}
+	var out PullFinalizeResponse
+	if err := s.call(ctx, CmdPullFinalize, &r, &r.RequestHeader, &out, &out.ResponseHeader); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RunsSync uploads run results tied to a pack.
+func (s *Session) RunsSync(ctx context.Context, req *RunsSyncRequest) (*RunsSyncResponse, error) {
+	if err := s.needFeature(s.caps.Features.RunsSync, "runs.sync"); err != nil {
+		return nil, err
+	}
+	r := *req
+	var out RunsSyncResponse
+	if err := s.call(ctx, CmdRunsSync, &r, &r.RequestHeader, &out, &out.ResponseHeader); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Whoami asks the adapter who it acts as.
+func (s *Session) Whoami(ctx context.Context) (*AuthWhoamiResponse, error) {
+	if err := s.needFeature(s.caps.Features.Whoami, "whoami"); err != nil {
+		return nil, err
+	}
+	var r AuthRequest
+	var out AuthWhoamiResponse
+	if err := s.call(ctx, CmdAuthWhoami, &r, &r.RequestHeader, &out, &out.ResponseHeader); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

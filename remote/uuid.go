@@ -1,0 +1,15 @@
+package remote
+
+import (
+	"crypto/rand"
+	"fmt"
+)
+
+// newRequestID returns a random UUID v4 string.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics on failure)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
