@@ -1,0 +1,354 @@
+package transfer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/safefile"
+)
+
+// MaxDownloadSize caps a download whose size was not announced.
+const MaxDownloadSize int64 = 4 << 30
+
+// maxRedirects is how many redirects a download follows.
+const maxRedirects = 5
+
+// DownloadRequest describes one download into Dest, an empty temp file the
+// caller created (and removes on failure). ExpectedSize > 0 is the size
+// pull.prepare announced: a body of any other size fails with SizeMismatch.
+type DownloadRequest struct {
+	Target       Target
+	Policy       Policy
+	Dest         *os.File
+	ExpectedSize int64
+	Progress     func(written, total int64)
+}
+
+// DownloadResult is what was written to Dest.
+type DownloadResult struct {
+	SHA256 string // "sha256:<hex>" of the bytes in Dest
+	Size   int64
+}
+
+// Download fetches r.Target into r.Dest (truncated first; written with
+// WriteAt from offset 0) while hashing. The method must be GET (or empty).
+//
+// file:// sources are opened under Policy.FileRoot without following symbolic
+// links. http(s) sources are fetched with the adapter's headers (https only),
+// following at most 5 redirects, each of which must pass the URL policy again
+// (file:// never); adapter headers are dropped on a hop to another host or to
+// plain http. Bodies larger than ExpectedSize (or MaxDownloadSize when it is
+// not known), a Content-Length that disagrees with ExpectedSize and a short
+// body are errors (SizeMismatch), never silently cut. An interrupted body is
+// resumed with "Range: bytes=N-" when the server answered with
+// "Accept-Ranges: bytes" (and If-Range with its ETag); an answer that does not
+// match the range restarts from 0. Retries follow the client's RetryPolicy.
+// On error Dest holds partial data.
+func (c *Client) Download(ctx context.Context, r DownloadRequest) (DownloadResult, error) {
+	if r.Target.Method != "" && r.Target.Method != http.MethodGet {
+		return DownloadResult{}, errcode.New(errcode.DownloadFailed,
+			"adapter asked for download method %q; only GET is allowed", r.Target.Method)
+	}
+	if r.Dest == nil || r.ExpectedSize < 0 {
+		return DownloadResult{}, errcode.New(errcode.InvalidInput, "download needs a destination file and a size >= 0")
+	}
+	u, src, err := checkURL(r.Target.URL, r.Policy)
+	if err != nil {
+		return DownloadResult{}, err
+	}
+	limit := MaxDownloadSize
+	if r.ExpectedSize > 0 {
+		limit = r.ExpectedSize
+	}
+	s := &sink{dest: r.Dest, h: sha256.New(), limit: limit, expected: r.ExpectedSize,
+		prog: newProgress(r.Progress, r.ExpectedSize)}
+	if err := s.reset(); err != nil {
+		return DownloadResult{}, err
+	}
+	if u.Scheme == "file" {
+		err = downloadFile(ctx, r, src, s)
+	} else {
+		err = c.downloadHTTP(ctx, r, u, s)
+	}
+	if err != nil {
+		return DownloadResult{}, err
+	}
+	if r.ExpectedSize > 0 && s.n != r.ExpectedSize {
+		return DownloadResult{}, errcode.New(errcode.SizeMismatch,
+			"download ended after %d bytes; the remote announced %d", s.n, r.ExpectedSize)
+	}
+	s.prog.final(s.n)
+	return DownloadResult{SHA256: "sha256:" + hex.EncodeToString(s.h.Sum(nil)), Size: s.n}, nil
+}
+
+// sink writes downloaded bytes at increasing offsets and hashes them. The
+// hash state always covers exactly Dest[0:n].
+type sink struct {
+	dest     *os.File
+	h        hash.Hash
+	n        int64
+	limit    int64
+	expected int64
+	prog     *progress
+}
+
+func (s *sink) reset() error {
+	if err := s.dest.Truncate(0); err != nil {
+		return errcode.Wrap(errcode.IOError, err, "truncating %s", s.dest.Name())
+	}
+	s.h.Reset()
+	s.n = 0
+	return nil
+}
+
+func (s *sink) write(p []byte) error {
+	if s.n+int64(len(p)) > s.limit {
+		if s.expected > 0 {
+			return errcode.New(errcode.SizeMismatch, "download is larger than the %d bytes the remote announced", s.expected)
+		}
+		return errcode.New(errcode.SizeMismatch, "download is larger than the %d byte cap", s.limit)
+	}
+	if _, err := s.dest.WriteAt(p, s.n); err != nil {
+		return errcode.Wrap(errcode.IOError, err, "writing %s", s.dest.Name())
+	}
+	s.h.Write(p)
+	s.n += int64(len(p))
+	s.prog.report(s.n)
+	return nil
+}
+
+// downloadFile implements file:// downloads.
+func downloadFile(ctx context.Context, r DownloadRequest, src string, s *sink) error {
+	rel, err := relToRoot(r.Policy.FileRoot, src)
+	if err != nil {
+		return err
+	}
+	if rel == "." {
+		return errcode.New(errcode.DownloadFailed, "file:// download source is file_root itself, not a file")
+	}
+	dirRel, name := filepath.Split(rel)
+	d, err := safefile.OpenDir(r.Policy.FileRoot, dirRel, false, 0)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	f, err := d.OpenFile(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return errcode.Wrap(errcode.IOError, err, "inspecting %s", src)
+	}
+	if r.ExpectedSize > 0 && st.Size() != r.ExpectedSize {
+		return errcode.New(errcode.SizeMismatch, "%s holds %d bytes; the remote announced %d", src, st.Size(), r.ExpectedSize)
+	}
+	if r.ExpectedSize == 0 {
+		s.prog.setTotal(st.Size())
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for {
+		if err := ctx.Err(); err != nil {
+			return ctxError(ctx, nil)
+		}
+		n, rerr := f.Read(buf)
+		if n > 0 {
+			if err := s.write(buf[:n]); err != nil {
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return errcode.Wrap(errcode.IOError, rerr, "reading %s", src)
+		}
+	}
+}
+
+// downloadHTTP implements http(s) downloads with redirects, retries and
+// Range resume.
+func (c *Client) downloadHTTP(ctx context.Context, r DownloadRequest, u *url.URL, s *sink) error {
+	hc := *c.httpClient()
+	redirectPolicy := Policy{AllowLoopbackHTTP: r.Policy.AllowLoopbackHTTP}
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) > maxRedirects {
+			return errcode.New(errcode.DownloadFailed, "download stopped after %d redirects", maxRedirects)
+		}
+		if _, _, err := checkURL(req.URL.String(), redirectPolicy); err != nil {
+			return errcode.Wrap(errcode.URLNotAllowed, err, "download redirected to a URL the policy refuses")
+		}
+		if req.URL.Scheme != "https" || req.URL.Host != u.Host {
+			for k := range r.Target.Headers {
+				if !reservedHeader(k) {
+					req.Header.Del(k)
+				}
+			}
+		}
+		return nil
+	}
+
+	st := &dlState{}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	return Retry(ctx, c.retryPolicy(), func(int) error {
+		return c.downloadOnce(ctx, &hc, r, u, s, st, *bp)
+	})
+}
+
+// dlState is what one attempt learns for the next.
+type dlState struct {
+	canResume bool   // the server said Accept-Ranges: bytes
+	etag      string // strong ETag of the full answer, for If-Range
+}
+
+func (c *Client) downloadOnce(ctx context.Context, hc *http.Client, r DownloadRequest, u *url.URL, s *sink, st *dlState, buf []byte) error {
+	actx, wd := startWatchdog(ctx, c.stallTimeout())
+	defer wd.stop()
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return errcode.Wrap(errcode.DownloadFailed, err, "building download request")
+	}
+	if u.Scheme == "https" {
+		applyAdapterHeaders(req.Header, r.Target.Headers)
+	}
+	req.Header.Set("Accept-Encoding", "identity")
+	resuming := false
+	if s.n > 0 {
+		if st.canResume {
+			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", s.n))
+			if st.etag != "" {
+				req.Header.Set("If-Range", st.etag)
+			}
+			resuming = true
+		} else if err := s.reset(); err != nil {
+			return err
+		}
+	}
+	what := "downloading from " + u.Host
+	resp, err := hc.Do(req)
+	if err != nil {
+		return networkError(ctx, actx, errcode.DownloadFailed, what, unwrapURLError(err))
+	}
+	defer drainClose(resp.Body)
+	wd.touch()
+
+	switch resp.StatusCode {
+	case http.StatusOK:
+		if resuming {
+			// The server ignored the range (or the object changed): start over.
+			if err := s.reset(); err != nil {
+				return err
+			}
+		}
+		st.canResume = strings.EqualFold(strings.TrimSpace(resp.Header.Get("Accept-Ranges")), "bytes")
+		st.etag = ""
+		if et := resp.Header.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
+			st.etag = et
+		}
+		if resp.ContentLength >= 0 {
+			if r.ExpectedSize > 0 && resp.ContentLength != r.ExpectedSize {
+				return errcode.New(errcode.SizeMismatch,
+					"server announced %d bytes (Content-Length); the remote announced %d", resp.ContentLength, r.ExpectedSize)
+			}
+			if resp.ContentLength > s.limit {
+				return errcode.New(errcode.SizeMismatch, "server announced %d bytes, over the %d byte cap", resp.ContentLength, s.limit)
+			}
+			if r.ExpectedSize == 0 {
+				s.prog.setTotal(resp.ContentLength)
+			}
+		}
+	case http.StatusPartialContent:
+		if !resuming {
+			return errcode.New(errcode.DownloadFailed, "server answered 206 Partial Content to a plain GET")
+		}
+		start, end, total, ok := parseContentRange(resp.Header.Get("Content-Range"))
+		okRange := ok && start == s.n && end >= start &&
+			(total < 0 || end < total) &&
+			(total < 0 || r.ExpectedSize <= 0 || total == r.ExpectedSize) &&
+			(resp.ContentLength < 0 || resp.ContentLength == end-start+1)
+		if !okRange {
+			st.canResume = false
+			if err := s.reset(); err != nil {
+				return err
+			}
+			return &transient{err: errcode.New(errcode.NetworkError,
+				"range answer %q does not continue at byte %d; restarting", resp.Header.Get("Content-Range"), s.n)}
+		}
+	case http.StatusRequestedRangeNotSatisfiable:
+		if resuming {
+			st.canResume = false
+			if err := s.reset(); err != nil {
+				return err
+			}
+			return &transient{err: errcode.New(errcode.NetworkError, "server refused to resume at byte %d; restarting", s.n)}
+		}
+		return statusError(resp, errcode.DownloadFailed, "download", r.Target, time.Now())
+	default:
+		if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+			return errcode.New(errcode.DownloadFailed, "download failed with status %d (redirect not followed)", resp.StatusCode)
+		}
+		return statusError(resp, errcode.DownloadFailed, "download", r.Target, time.Now())
+	}
+
+	for {
+		n, rerr := resp.Body.Read(buf)
+		if n > 0 {
+			wd.touch()
+			if err := s.write(buf[:n]); err != nil {
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return networkError(ctx, actx, errcode.DownloadFailed, what+": reading body", rerr)
+		}
+		if err := ctx.Err(); err != nil {
+			return ctxError(ctx, nil)
+		}
+	}
+}
+
+// parseContentRange parses "bytes start-end/total" (total may be "*", then -1).
+func parseContentRange(h string) (start, end, total int64, ok bool) {
+	rest, found := strings.CutPrefix(strings.TrimSpace(h), "bytes ")
+	if !found {
+		return 0, 0, 0, false
+	}
+	rng, tot, found := strings.Cut(rest, "/")
+	if !found {
+		return 0, 0, 0, false
+	}
+	a, b, found := strings.Cut(rng, "-")
+	if !found {
+		return 0, 0, 0, false
+	}
+	var err1, err2, err3 error
+	start, err1 = strconv.ParseInt(a, 10, 64)
+	end, err2 = strconv.ParseInt(b, 10, 64)
+	total = -1
+	if tot != "*" {
+		total, err3 = strconv.ParseInt(tot, 10, 64)
+	}
+	if err1 != nil || err2 != nil || err3 != nil || start < 0 || end < 0 {
+		return 0, 0, 0, false
+	}
+	return start, end, total, true
+}
