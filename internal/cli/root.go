@@ -12,8 +12,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/evidencerelay/epack/internal/version"
 	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/version"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -30,6 +30,9 @@ type Globals struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Stdin  io.Reader
+
+	// result is the command's JSON result, recorded in a detached job's record.
+	result any
 }
 
 // commandFactory builds one top-level command. Files register theirs in init.
@@ -99,11 +102,21 @@ func Main(ctx context.Context, args []string) int {
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root, g := NewRootCommand(stdin, stdout, stderr)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return 0
+	inJob := os.Getenv(envJobFile) != ""
+	if inJob {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, jobTimeout)
+		defer cancel()
 	}
-	return reportError(g, err)
+	err := root.ExecuteContext(ctx)
+	code := 0
+	if err != nil {
+		code = reportError(g, err)
+	}
+	if inJob {
+		finishJob(code, err, g.result)
+	}
+	return code
 }
 
 // exitError carries an exit status without a message (the command already printed).

@@ -1,0 +1,262 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/evidencerelay/epack/config"
+	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/safefile"
+	"github.com/spf13/cobra"
+)
+
+// Job is the record of a detached push or pull (.epack/jobs/<id>.json).
+type Job struct {
+	ID          string     `json:"id"`
+	Command     string     `json:"command"`
+	Args        []string   `json:"args"`
+	Status      string     `json:"status"` // running, completed, failed
+	PID         int        `json:"pid"`
+	StartedAt   time.Time  `json:"started_at"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	ExitCode    *int       `json:"exit_code,omitempty"`
+	LogPath     string     `json:"log_path"`
+	Error       string     `json:"error,omitempty"`
+	Result      any        `json:"result,omitempty"`
+	Dir         string     `json:"dir"`
+}
+
+// Environment variables that tell a detached child where its job record is.
+const (
+	envJobFile = "EPACK_JOB_FILE"
+	jobTimeout = 24 * time.Hour
+)
+
+func jobsDir(base string) string { return filepath.Join(base, ".epack", "jobs") }
+
+// jobBase is the project root, or the current directory outside a project.
+func jobBase() (string, error) {
+	cwd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	if root, err := config.FindRoot(cwd); err == nil {
+		return root, nil
+	}
+	return cwd, nil
+}
+
+// startDetached re-runs epack with childArgs in a new session, logging to
+// .epack/jobs/<id>.log; the child updates the job record when it finishes.
+func startDetached(g *Globals, command string, childArgs []string) error {
+	base, err := jobBase()
+	if err != nil {
+		return errcode.Wrap(errcode.IOError, err, "finding the project folder")
+	}
+	dir, err := safefile.MkdirAllNoFollow(base, filepath.Join(".epack", "jobs"), 0o755)
+	if err != nil {
+		return errcode.Wrap(errcode.IOError, err, "creating the jobs folder")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return errcode.Wrap(errcode.IOError, err, "finding the epack executable")
+	}
+	id := fmt.Sprintf("job_%s_%d", time.Now().UTC().Format("20060102_150405"), os.Getpid())
+	var logFile *os.File
+	for i := 1; ; i++ {
+		name := id
+		if i > 1 {
+			name = fmt.Sprintf("%s_%d", id, i)
+		}
+		logFile, err = os.OpenFile(filepath.Join(dir, name+".log"), os.O_CREATE|os.O_EXCL|os.O_WRONLY|syscall.O_NOFOLLOW, 0o600)
+		if err == nil {
+			id = name
+			break
+		}
+		if !os.IsExist(err) || i > 100 {
+			return errcode.Wrap(errcode.IOError, err, "creating the job log")
+		}
+	}
+	defer logFile.Close()
+	jobFile := filepath.Join(dir, id+".json")
+	cwd, _ := os.Getwd()
+	job := &Job{ID: id, Command: command, Args: childArgs, Status: "running", StartedAt: time.Now().UTC(),
+		LogPath: logFile.Name(), Dir: cwd}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	cmd := exec.Command(exe, append([]string{command}, childArgs...)...)
+	cmd.Dir = cwd
+	cmd.Stdin = devnull
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	cmd.Env = append(os.Environ(), envJobFile+"="+jobFile)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := writeJob(jobFile, job); err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		job.Status, job.Error = "failed", err.Error()
+		_ = writeJob(jobFile, job)
+		return errcode.Wrap(errcode.IOError, err, "starting the background job")
+	}
+	job.PID = cmd.Process.Pid
+	// The child may already have finished and written its final state; only
+	// record the pid if the record still says running.
+	if cur, err := readJob(jobFile); err == nil && cur.Status == "running" {
+		cur.PID = job.PID
+		_ = writeJob(jobFile, cur)
+	}
+	_ = cmd.Process.Release()
+	if g.JSON {
+		writeJSON(g.Stdout, map[string]any{"detached": true, "job_id": id, "pid": job.PID, "log_path": job.LogPath})
+		return nil
+	}
+	label := strings.ToUpper(command[:1]) + command[1:]
+	g.out("%s started in background\n\n  Job ID: %s\n  PID:    %d\n  Log:    %s\n\nCheck status:  epack jobs %s\nFollow output: tail -f %s\n",
+		label, id, job.PID, job.LogPath, id, job.LogPath)
+	return nil
+}
+
+// finishJob is called by a detached child to record its final state.
+func finishJob(exitCode int, runErr error, result any) {
+	path := os.Getenv(envJobFile)
+	if path == "" {
+		return
+	}
+	job, err := readJob(path)
+	if err != nil {
+		return
+	}
+	now := time.Now().UTC()
+	job.CompletedAt = &now
+	job.ExitCode = &exitCode
+	job.PID = os.Getpid()
+	job.Status = "completed"
+	if exitCode != 0 {
+		job.Status = "failed"
+	}
+	if runErr != nil {
+		job.Error = runErr.Error()
+	}
+	if result != nil {
+		job.Result = result
+	}
+	_ = writeJob(path, job)
+}
+
+func writeJob(path string, job *Job) error {
+	data, err := json.MarshalIndent(job, "", "  ")
+	if err != nil {
+		return err
+	}
+	return safefile.WriteAtomic(path, append(data, '\n'), 0o644)
+}
+
+func readJob(path string) (*Job, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var j Job
+	if err := json.NewDecoder(f).Decode(&j); err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+func init() { register(60, newJobsCmd) }
+
+func newJobsCmd(g *Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "jobs [id]",
+		Short: "Show background push and pull jobs started with --detach",
+		Long: `List the jobs started with 'epack push --detach' or 'epack pull --detach'
+(stored in .epack/jobs/ of the project), or show one job in detail.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			base, err := jobBase()
+			if err != nil {
+				return err
+			}
+			dir := jobsDir(base)
+			if len(args) == 1 {
+				id := args[0]
+				if strings.ContainsAny(id, "/\\") || strings.HasPrefix(id, ".") {
+					return errcode.New(errcode.InvalidInput, "invalid job id %q", id)
+				}
+				job, err := readJob(filepath.Join(dir, id+".json"))
+				if err != nil {
+					return errcode.Wrap(errcode.InvalidInput, err, "job %q not found", id).WithHint("run 'epack jobs' to list jobs")
+				}
+				markStale(job)
+				if g.JSON {
+					writeJSON(g.Stdout, job)
+					return nil
+				}
+				g.out("Job %s\n  Command:  epack %s %s\n  Status:   %s\n  PID:      %d\n  Started:  %s\n",
+					job.ID, job.Command, strings.Join(job.Args, " "), job.Status, job.PID, job.StartedAt.Format(time.RFC3339))
+				if job.CompletedAt != nil {
+					g.out("  Finished: %s\n", job.CompletedAt.Format(time.RFC3339))
+				}
+				if job.ExitCode != nil {
+					g.out("  Exit:     %d\n", *job.ExitCode)
+				}
+				if job.Error != "" {
+					g.out("  Error:    %s\n", job.Error)
+				}
+				g.out("  Log:      %s\n", job.LogPath)
+				return nil
+			}
+			entries, _ := os.ReadDir(dir)
+			jobs := []*Job{}
+			for _, e := range entries {
+				if !strings.HasSuffix(e.Name(), ".json") || !e.Type().IsRegular() {
+					continue
+				}
+				if j, err := readJob(filepath.Join(dir, e.Name())); err == nil {
+					markStale(j)
+					jobs = append(jobs, j)
+				}
+			}
+			sort.Slice(jobs, func(i, k int) bool { return jobs[i].StartedAt.Before(jobs[k].StartedAt) })
+			if g.JSON {
+				writeJSON(g.Stdout, map[string]any{"jobs": jobs})
+				return nil
+			}
+			if len(jobs) == 0 {
+				g.out("No jobs.\n")
+				return nil
+			}
+			for _, j := range jobs {
+				g.out("%-32s %-9s %-5s %s\n", j.ID, j.Status, j.Command, j.StartedAt.Local().Format("2006-01-02 15:04:05"))
+			}
+			return nil
+		},
+	}
+}
+
+// markStale reports a running job whose process is gone (or older than the
+// 24 h limit) as failed, without rewriting the record.
+func markStale(j *Job) {
+	if j.Status != "running" {
+		return
+	}
+	alive := j.PID > 0 && syscall.Kill(j.PID, 0) == nil
+	if !alive || time.Since(j.StartedAt) > jobTimeout+time.Minute {
+		j.Status = "failed"
+		if j.Error == "" {
+			j.Error = "the job process ended without recording a result"
+		}
+	}
+}

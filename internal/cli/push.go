@@ -1,0 +1,350 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/evidencerelay/epack/config"
+	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/pack"
+	"github.com/evidencerelay/epack/push"
+	"github.com/evidencerelay/epack/remote"
+	"github.com/spf13/cobra"
+)
+
+func init() { register(20, newPushCmd) }
+
+type pushFlags struct {
+	env, workspace, notes         string
+	labels, runsPaths             []string
+	noRuns, yes, dryRun           bool
+	detach, frozen, allowUnpinned bool
+}
+
+func newPushCmd(g *Globals) *cobra.Command {
+	var f pushFlags
+	cmd := &cobra.Command{
+		Use:   "push <remote> <pack>",
+		Short: "Verify a pack and publish it to a remote registry",
+		Long: `Verify an evidence pack and publish it to a remote registry.
+
+The pack is verified (every artifact digest, the pack digest and the manifest
+digest), the remote is loaded from epack.yaml, its adapter is resolved and
+checked against epack.lock.yaml, then the adapter is asked for an upload
+target, the pack is uploaded, the release is created, run results found next
+to the pack (<pack>.runs/) are synced, and a receipt is written to
+.epack/receipts/push/<remote>/.
+
+--runs-path patterns are relative to the current directory; runs.paths in
+epack.yaml are relative to the pack's .runs folder.`,
+		Example: `  epack push local dist/acme.epack
+  epack push origin dist/acme.epack --label monthly --label soc2 --env prod
+  epack push origin dist/acme.epack --frozen --json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return errcode.New(errcode.InvalidInput, "missing arguments: expected <remote> <pack>").WithHint("usage: %s", cmd.UseLine())
+			}
+			if len(args) > 2 {
+				return errcode.New(errcode.InvalidInput, "too many arguments: expected 2, got %d", len(args)).WithHint("usage: %s", cmd.UseLine())
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runPush(cmd, g, &f, args[0], args[1]) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.env, "env", "", "apply environments.<env> overrides from epack.yaml")
+	fl.StringVar(&f.workspace, "workspace", "", "override the target workspace")
+	fl.StringSliceVar(&f.labels, "label", nil, "release label (repeatable; commas split)")
+	fl.StringVar(&f.notes, "notes", "", "release notes")
+	fl.StringSliceVar(&f.runsPaths, "runs-path", nil, "extra run result glob, relative to the current directory (repeatable)")
+	fl.BoolVar(&f.noRuns, "no-runs", false, "do not sync run results")
+	fl.BoolVarP(&f.yes, "yes", "y", false, "answer yes to prompts (install a missing adapter)")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "verify the pack and resolve the adapter, but call nothing remote")
+	fl.BoolVarP(&f.detach, "detach", "d", false, "run in the background; see 'epack jobs'")
+	fl.BoolVar(&f.frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
+	fl.BoolVar(&f.allowUnpinned, "insecure-allow-unpinned", envTrue("EPACK_INSECURE_ALLOW_UNPINNED"), "run an adapter that is not pinned in epack.lock.yaml (audited)")
+	return cmd
+}
+
+func envTrue(name string) bool {
+	v := strings.ToLower(strings.TrimSpace(os.Getenv(name)))
+	return v == "1" || v == "true"
+}
+
+func runPush(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packArg string) error {
+	packPath, err := filepath.Abs(packArg)
+	if err != nil {
+		return errcode.Wrap(errcode.InvalidInput, err, "pack path %q", packArg)
+	}
+	if fi, err := os.Stat(packPath); err != nil || fi.IsDir() {
+		return errcode.New(errcode.InvalidInput, "pack not found: %s", packArg).WithHint("check the path; build one with 'epack build'")
+	}
+	if f.frozen && f.allowUnpinned {
+		return errcode.New(errcode.PolicyViolation, "--insecure-allow-unpinned cannot be used with --frozen")
+	}
+	if f.allowUnpinned && remote.StrictProduction() {
+		return errcode.New(errcode.PolicyViolation, "strict production mode forbids insecure execution overrides for push_cli")
+	}
+	if f.dryRun {
+		return pushDryRun(cmd, g, f, remoteName, packArg, packPath)
+	}
+	if f.detach {
+		args := []string{remoteName, packPath}
+		if f.env != "" {
+			args = append(args, "--env", f.env)
+		}
+		if f.workspace != "" {
+			args = append(args, "--workspace", f.workspace)
+		}
+		for _, l := range f.labels {
+			args = append(args, "--label", l)
+		}
+		if f.notes != "" {
+			args = append(args, "--notes", f.notes)
+		}
+		for _, p := range f.runsPaths {
+			if !filepath.IsAbs(p) {
+				p, _ = filepath.Abs(p)
+			}
+			args = append(args, "--runs-path", p)
+		}
+		if f.noRuns {
+			args = append(args, "--no-runs")
+		}
+		if f.frozen {
+			args = append(args, "--frozen")
+		}
+		if f.allowUnpinned {
+			args = append(args, "--insecure-allow-unpinned")
+		}
+		args = append(args, childGlobalFlags(g)...)
+		args = append(args, "--yes", "--ci", "--json")
+		return startDetached(g, "push", args)
+	}
+
+	ui := newStepUI(g, "Uploading")
+	defer ui.Close()
+	g.verbose("Pushing to remote %q\n", remoteName)
+	if f.env != "" {
+		g.verbose("Using environment: %s\n", f.env)
+	}
+	opts := push.Options{
+		Remote: remoteName, PackPath: packPath, Environment: f.env, Workspace: f.workspace,
+		Labels: f.labels, Notes: f.notes, RunsPaths: f.runsPaths, NoRuns: f.noRuns,
+		NonInteractive: !f.yes && !canPrompt(g), Stderr: g.Stderr,
+		OnStep: ui.Step, OnUploadProgress: ui.Progress,
+		PromptInstallAdapter: installPrompt(g, f.yes),
+	}
+	opts.Secure.Frozen = f.frozen
+	opts.Unsafe.AllowUnpinned = f.allowUnpinned
+	start := time.Now()
+	res, err := push.Push(cmd.Context(), opts)
+	if err != nil {
+		ui.Fail(err)
+		if res != nil && res.ReceiptPath != "" {
+			g.info("Receipt: %s\n", res.ReceiptPath)
+		}
+		if res != nil && g.JSON {
+			g.result = pushJSON(remoteName, packArg, res)
+		}
+		return err
+	}
+	out := pushJSON(remoteName, packArg, res)
+	g.result = out
+	if g.JSON {
+		writeJSON(g.Stdout, out)
+		return nil
+	}
+	g.out("\n%s Pushed to %s in %s\n\nRelease:\n", g.okMark(), remoteName, formatDuration(time.Since(start)))
+	g.out("  • ID:      %s\n", res.Release.ReleaseID)
+	if res.Release.CanonicalRef != "" {
+		g.out("  • Ref:     %s\n", res.Release.CanonicalRef)
+	}
+	if res.UploadSkipped {
+		g.out("  • Upload:  skipped (the registry already has these bytes)\n")
+	}
+	if n := len(res.SyncedRuns); n > 0 {
+		g.out("  • Runs:    %d synced\n", n)
+	}
+	if n := len(res.FailedOutputs); n > 0 {
+		g.out("  • Outputs: %d failed to upload\n", n)
+		if g.Verbose {
+			for _, fo := range res.FailedOutputs {
+				g.out("      %s: %s\n", fo.Path, fo.Reason)
+			}
+		}
+	}
+	g.verbose("Synced %d runs, %d failed\n", len(res.SyncedRuns), len(res.FailedRuns))
+	if v := res.Links["view"]; v != "" {
+		g.out("\nView:  %s\n", v)
+	}
+	if v := res.Links["share"]; v != "" {
+		g.out("Share: %s\n", v)
+	}
+	g.out("\nReceipt: %s\n", res.ReceiptPath)
+	g.out("\nNext steps:\n  •  epack pull %s           # Pull on another machine\n  •  epack remote whoami %s  # Check auth status\n", remoteName, remoteName)
+	return nil
+}
+
+func pushJSON(remoteName, packArg string, res *push.Result) map[string]any {
+	out := map[string]any{
+		"pushed": res.Release != nil, "remote": remoteName, "pack": packArg,
+		"links": res.Links, "synced_runs": nonNil(res.SyncedRuns), "failed_runs": nonNil(res.FailedRuns),
+		"failed_outputs": res.FailedOutputs, "receipt_path": res.ReceiptPath,
+		"upload_skipped": res.UploadSkipped, "pack_digest": res.PackDigest, "file_digest": res.FileDigest,
+		"size_bytes": res.SizeBytes, "target": res.Target,
+	}
+	if res.FailedOutputs == nil {
+		out["failed_outputs"] = []any{}
+	}
+	if res.Links == nil {
+		out["links"] = map[string]string{}
+	}
+	if res.Release != nil {
+		out["release_id"] = res.Release.ReleaseID
+		out["canonical_ref"] = res.Release.CanonicalRef
+	}
+	if res.RunsError != "" {
+		out["runs_error"] = res.RunsError
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// childGlobalFlags forwards the global output flags to a detached child.
+func childGlobalFlags(g *Globals) []string {
+	var out []string
+	if g.Verbose {
+		out = append(out, "--verbose")
+	}
+	if g.NoRedact {
+		out = append(out, "--no-redact")
+	}
+	return out
+}
+
+// canPrompt reports whether the user can be asked a question.
+func canPrompt(g *Globals) bool {
+	if g.JSON || g.Quiet || g.CI {
+		return false
+	}
+	f, ok := g.Stdin.(*os.File)
+	return ok && isTTY(g.Stderr) && isTTY(f)
+}
+
+// installPrompt asks whether to install a missing adapter.
+func installPrompt(g *Globals, yes bool) func(string, string) bool {
+	return func(remoteName, adapterName string) bool {
+		if yes {
+			return true
+		}
+		if !canPrompt(g) {
+			fmt.Fprintf(g.Stderr, "Adapter %q for remote %q is not installed; run 'epack sync' or pass --yes.\n", adapterName, remoteName)
+			return false
+		}
+		fmt.Fprintf(g.Stderr, "Adapter %q for remote %q is not installed. Install now? [y/N] ", adapterName, remoteName)
+		var answer string
+		_, _ = fmt.Fscanln(g.Stdin, &answer)
+		a := strings.ToLower(strings.TrimSpace(answer))
+		return a == "y" || a == "yes"
+	}
+}
+
+// pushDryRun verifies the pack and resolves the adapter without calling it.
+func pushDryRun(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packArg, packPath string) error {
+	fh, err := os.Open(packPath)
+	if err != nil {
+		return errcode.Wrap(errcode.InvalidInput, err, "failed to open pack")
+	}
+	defer fh.Close()
+	v, err := pack.VerifyFile(cmd.Context(), fh)
+	if err != nil {
+		return fmt.Errorf("pack verification failed: %w", err)
+	}
+	out := map[string]any{
+		"dry_run": true, "remote": remoteName, "pack": packArg, "stream": v.Manifest.Stream,
+		"size": v.File.Size, "artifacts": len(v.Manifest.Artifacts), "pack_digest": v.Manifest.PackDigest,
+		"file_digest": v.File.SHA256, "verified": true,
+	}
+	p, _ := pack.OpenFile(fh)
+	if p != nil {
+		out["attestations"] = len(p.Attestations())
+		p.Close()
+	}
+	cwd, _ := os.Getwd()
+	project, err := config.LoadProject(cwd)
+	if err != nil {
+		return err
+	}
+	rc, err := project.Config.ResolveRemote(remoteName, f.env)
+	if err != nil {
+		return err
+	}
+	lock, err := config.LoadLock(project.Root)
+	if err != nil {
+		return err
+	}
+	resolved, rerr := remote.Resolve(project.Root, rc, lock)
+	workspace := rc.Target.Workspace
+	if f.workspace != "" {
+		workspace = f.workspace
+	}
+	var labels []string
+	labels = append(labels, rc.Release.Labels...)
+	labels = append(labels, f.labels...)
+	notes := rc.Release.Notes
+	if f.notes != "" {
+		notes = f.notes
+	}
+	syncRuns := !f.noRuns && rc.RunsSyncEnabled()
+	out["workspace"], out["environment"], out["labels"], out["notes"], out["sync_runs"] = workspace, rc.Target.Environment, nonNil(labels), notes, syncRuns
+	if resolved != nil {
+		out["adapter"] = map[string]any{"name": resolved.Adapter, "path": resolved.Path, "origin": resolved.Origin, "status": resolved.Status}
+	}
+	if rerr != nil {
+		out["adapter_error"] = rerr.Error()
+	}
+	g.result = out
+	if g.JSON {
+		writeJSON(g.Stdout, out)
+		return rerr
+	}
+	g.out("Would push %s → %s\n\nPack:\n  Path:         %s\n  Stream:       %s\n  Size:         %s\n  Artifacts:    %d\n  Verified:     yes\n",
+		packArg, remoteName, packPath, v.Manifest.Stream, formatSize(v.File.Size), len(v.Manifest.Artifacts))
+	if n, _ := out["attestations"].(int); n > 0 {
+		g.out("  Attestations: %d\n", n)
+	}
+	g.out("\nTarget:\n  Remote:       %s\n", remoteName)
+	if workspace != "" {
+		g.out("  Workspace:    %s\n", workspace)
+	}
+	if rc.Target.Environment != "" {
+		g.out("  Environment:  %s\n", rc.Target.Environment)
+	}
+	if f.env != "" {
+		g.out("  Config env:   %s\n", f.env)
+	}
+	if resolved != nil {
+		g.out("  Adapter:      %s (%s, %s)\n", resolved.Path, resolved.Origin, resolved.Status)
+	}
+	if len(labels) > 0 || notes != "" {
+		g.out("\nRelease:\n")
+		if len(labels) > 0 {
+			g.out("  Labels:       %v\n", labels)
+		}
+		if notes != "" {
+			g.out("  Notes:        %s\n", notes)
+		}
+	}
+	g.out("\nOptions:\n  Sync runs:    %v\n", syncRuns)
+	return rerr
+}

@@ -1,0 +1,168 @@
+// Package e2e holds helpers for end-to-end tests: it builds the real epack
+// binaries and a configurable test adapter once per test process, creates
+// throw-away projects, and writes valid evidence packs.
+package e2e
+
+import (
+	"archive/zip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// BinDir builds (once per process) epack, the shipped adapters and the test
+// adapter "epack-remote-test" into one folder and returns it. dir must be a
+// folder that outlives the test run (use TestMain's temp dir).
+func BinDir(t testing.TB, dir string) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		root := moduleRoot()
+		binDir = dir
+		cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "./cmd/epack", "./cmd/epack-remote-filesystem", "./internal/e2e/testadapter")
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		if err := os.Rename(filepath.Join(dir, "testadapter"), filepath.Join(dir, "epack-remote-test")); err != nil {
+			buildErr = err
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// File is one artifact of a test pack.
+type File struct {
+	Name string // below artifacts/
+	Data []byte
+}
+
+// WritePack writes a valid evidence pack with the given stream and files.
+func WritePack(t testing.TB, path, stream string, files ...File) {
+	t.Helper()
+	type art struct {
+		Type   string `json:"type"`
+		Path   string `json:"path"`
+		Digest string `json:"digest"`
+		Size   int    `json:"size"`
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	var arts []art
+	var digestInput strings.Builder
+	for _, f := range files {
+		sum := sha256.Sum256(f.Data)
+		a := art{"embedded", "artifacts/" + f.Name, "sha256:" + hex.EncodeToString(sum[:]), len(f.Data)}
+		arts = append(arts, a)
+		digestInput.WriteString(a.Path + "\t" + a.Digest + "\n")
+	}
+	if arts == nil {
+		arts = []art{}
+	}
+	pd := sha256.Sum256([]byte(digestInput.String()))
+	manifest := map[string]any{
+		"spec_version": "1.0", "stream": stream,
+		"generated_at": time.Now().UTC().Format("2006-01-02T15:04:05Z"),
+		"pack_digest":  "sha256:" + hex.EncodeToString(pd[:]),
+		"sources":      []any{}, "artifacts": arts,
+	}
+	mb, err := json.Marshal(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(out)
+	w, _ := zw.Create("manifest.json")
+	w.Write(mb)
+	zw.CreateHeader(&zip.FileHeader{Name: "artifacts/", Method: zip.Store})
+	for _, f := range files {
+		w, _ := zw.CreateHeader(&zip.FileHeader{Name: "artifacts/" + f.Name, Method: zip.Store})
+		w.Write(f.Data)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Project creates a project folder with the given epack.yaml text and
+// returns its path. "{{BIN}}" in the text is replaced by binDir.
+func Project(t testing.TB, bin, yaml string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = resolved
+	}
+	yaml = strings.ReplaceAll(yaml, "{{BIN}}", bin)
+	if err := os.WriteFile(filepath.Join(dir, "epack.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// FileSHA256 returns "sha256:<hex>" of a file.
+func FileSHA256(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(s[:])
+}
+
+// ReadLog returns the JSON requests the test adapter recorded in stateDir.
+func ReadLog(t testing.TB, stateDir string) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(stateDir, "requests.log"))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("bad log line %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}

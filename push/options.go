@@ -1,0 +1,124 @@
+package push
+
+import (
+	"io"
+
+	"github.com/evidencerelay/epack/remote"
+)
+
+// Options configures a push operation.
+type Options struct {
+	// Secure defaults.
+	Secure struct {
+		// Frozen refuses any adapter that is not pinned and verified.
+		Frozen bool
+	}
+
+	// Explicit insecure overrides.
+	Unsafe struct {
+		// AllowUnpinned runs an adapter that has no digest in epack.lock.yaml.
+		AllowUnpinned bool
+	}
+
+	// Remote is the name of the remote to push to (required).
+	Remote string
+
+	// PackPath is the path to the pack file (required).
+	PackPath string
+
+	// Environment is the environment override (optional).
+	// Applies configuration from environments.<env> section.
+	Environment string
+
+	// Workspace overrides the target workspace (optional).
+	Workspace string
+
+	// Labels are release labels to apply (optional).
+	Labels []string
+
+	// Notes are release notes (optional).
+	Notes string
+
+	// RunsPaths are additional paths to search for run results (optional).
+	// Relative paths are taken relative to the current directory.
+	RunsPaths []string
+
+	// NoRuns disables automatic run syncing.
+	NoRuns bool
+
+	// NonInteractive disables interactive prompts.
+	NonInteractive bool
+
+	// Stderr is where adapter stderr output is written.
+	// If nil, os.Stderr is used.
+	Stderr io.Writer
+
+	// OnStep is called when each step of the push workflow starts/completes.
+	// Optional; if nil, no callbacks are made.
+	OnStep StepCallback
+
+	// OnUploadProgress is called periodically during upload.
+	// Optional; if nil, no progress is reported.
+	OnUploadProgress UploadProgressCallback
+
+	// PromptInstallAdapter is called when the adapter is not installed.
+	// If it returns true, the adapter will be installed automatically.
+	// If nil, no prompt is shown and an error is returned instead.
+	PromptInstallAdapter func(remoteName, adapterName string) bool
+}
+
+// StepCallback is called when a push step starts or completes. step is the
+// step name, started indicates whether the step is starting (true) or done
+// (false). A step that fails gets no "done" call; the error returned by Push
+// belongs to the last step that started.
+type StepCallback func(step string, started bool)
+
+// UploadProgressCallback is called periodically during upload with bytes
+// written and total.
+type UploadProgressCallback func(written, total int64)
+
+// Result contains the result of a push operation.
+type Result struct {
+	// Release contains the release information from the remote.
+	Release *remote.ReleaseResult
+
+	// Links contains URLs returned by the remote.
+	Links map[string]string
+
+	// SyncedRuns lists run IDs that were successfully synced.
+	SyncedRuns []string
+
+	// FailedRuns lists run IDs that failed to sync.
+	FailedRuns []string
+
+	// FailedOutputs lists run outputs the remote could not store.
+	FailedOutputs []remote.FailedOutput
+
+	// RunsError is the run sync failure, if any (the release exists regardless).
+	RunsError string
+
+	// UploadSkipped is true when the registry already had the pack bytes.
+	UploadSkipped bool
+
+	// Target is where the pack went.
+	Target remote.TargetConfig
+
+	// PackDigest, FileDigest and SizeBytes describe the pushed pack.
+	PackDigest string
+	FileDigest string
+	SizeBytes  int64
+
+	// ReceiptPath is the path to the written receipt file.
+	ReceiptPath string
+}
+
+// Step names reported through Options.OnStep.
+const (
+	StepVerify   = "Verifying pack integrity"
+	StepConfig   = "Loading remote configuration"
+	StepAdapter  = "Resolving adapter"
+	StepPrepare  = "Preparing upload"
+	StepUpload   = "Uploading pack"
+	StepFinalize = "Finalizing release"
+	StepRuns     = "Syncing runs"
+)

@@ -1,0 +1,376 @@
+package push
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/evidencerelay/epack/config"
+	"github.com/evidencerelay/epack/internal/buildcontext"
+	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/pack"
+	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/transfer"
+)
+
+// maxReprepare bounds how often an expired upload URL is replaced.
+const maxReprepare = 2
+
+// adapterRetry is the backoff used for adapter errors marked retryable.
+var adapterRetry = transfer.RetryPolicy{Attempts: 4, Base: 250 * time.Millisecond, Max: 5 * time.Second}
+
+// Push uploads a pack to a remote registry.
+//
+// SECURITY: This function performs TOCTOU-safe execution for source-based
+// adapters. The adapter binary is verified against the lockfile digest before
+// execution, preventing attacks where an attacker modifies the binary between
+// resolution and execution. The pack is opened once: the bytes that are
+// verified and hashed are the bytes that are uploaded.
+//
+// When a release was created but a later step failed (run sync with
+// require_success, or the receipt write), Push returns both the Result and
+// the error.
+func Push(ctx context.Context, opts Options) (*Result, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	steps := stepper{cb: opts.OnStep}
+	if err := checkOptions(&opts); err != nil {
+		return nil, err
+	}
+	stderr := opts.Stderr
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	packPath, err := filepath.Abs(opts.PackPath)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.InvalidInput, err, "pack path %q", opts.PackPath)
+	}
+	f, size, err := openPackFile(packPath)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+
+	// Verification runs in the background while the cheap steps (config,
+	// adapter) run, so a typo in the remote name fails in milliseconds and a
+	// large pack's hashing overlaps the adapter start-up.
+	vctx, cancelVerify := context.WithCancel(ctx)
+	defer cancelVerify()
+	type verifyResult struct {
+		v   *pack.Verified
+		err error
+	}
+	verifyDone := make(chan verifyResult, 1)
+	go func() {
+		v, err := pack.VerifyFile(vctx, f)
+		verifyDone <- verifyResult{v, err}
+	}()
+	steps.start(StepVerify)
+
+	abort := func(step string, err error) (*Result, error) {
+		cancelVerify()
+		<-verifyDone
+		steps.start(step)
+		return nil, err
+	}
+
+	cwd, err := os.Getwd()
+	if err != nil {
+		return abort(StepConfig, errcode.Wrap(errcode.IOError, err, "finding the current directory"))
+	}
+	project, err := config.LoadProject(cwd)
+	if err != nil {
+		return abort(StepConfig, err)
+	}
+	rcfg, err := project.Config.ResolveRemote(opts.Remote, opts.Environment)
+	if err != nil {
+		return abort(StepConfig, err)
+	}
+	lock, err := config.LoadLock(project.Root)
+	if err != nil {
+		return abort(StepAdapter, err)
+	}
+	session, err := remote.Open(ctx, remote.SessionOptions{
+		ProjectRoot: project.Root,
+		Remote:      rcfg,
+		Lock:        lock,
+		Policy:      remote.Policy{Frozen: opts.Secure.Frozen, AllowUnpinned: opts.Unsafe.AllowUnpinned, Component: "push"},
+		Stderr:      stderr,
+		Prompt:      promptFunc(opts),
+	})
+	if err != nil {
+		return abort(StepAdapter, err)
+	}
+	defer session.Close()
+	caps := session.Capabilities()
+	if !caps.Features.PrepareFinalize {
+		return abort(StepAdapter, errcode.New(errcode.UnsupportedFeature,
+			"adapter %q does not support the prepare/finalize upload protocol", rcfg.AdapterName()))
+	}
+	if caps.Limits.MaxPackBytes > 0 && size > caps.Limits.MaxPackBytes {
+		return abort(StepAdapter, errcode.New(errcode.InvalidInput,
+			"pack is %d bytes but remote %q accepts at most %d bytes", size, opts.Remote, caps.Limits.MaxPackBytes).
+			WithHint("split the evidence into smaller packs"))
+	}
+
+	vr := <-verifyDone
+	if vr.err != nil {
+		return nil, fmt.Errorf("pack verification failed: %w", vr.err)
+	}
+	verified := vr.v
+	if verified.File.Size != size {
+		return nil, errcode.New(errcode.SizeMismatch, "pack file changed while it was being verified (size %d, then %d)", size, verified.File.Size)
+	}
+	steps.done(StepVerify)
+	steps.start(StepConfig)
+	steps.done(StepConfig)
+	steps.start(StepAdapter)
+	steps.done(StepAdapter)
+
+	manifest := verified.Manifest
+	target := remote.TargetConfig{
+		Workspace:   firstNonEmpty(opts.Workspace, rcfg.Target.Workspace),
+		Environment: rcfg.Target.Environment,
+		Stream:      manifest.Stream,
+	}
+	packInfo := remote.PackInfo{
+		Path:           packPath,
+		Digest:         manifest.PackDigest,
+		ManifestDigest: strings.TrimPrefix(verified.ManifestDigest, "sha256:"),
+		FileDigest:     verified.File.SHA256,
+		SizeBytes:      size,
+		Checksum:       verified.File.MD5Base64,
+	}
+	release := remote.ReleaseInfo{
+		Labels: mergeLabels(rcfg.Release.Labels, opts.Labels),
+		Notes:  firstNonEmpty(opts.Notes, rcfg.Release.Notes),
+	}
+	if src := rcfg.Release.Source; src != nil {
+		var o buildcontext.Overrides
+		if src.Git != nil {
+			o.ShaEnv = src.Git.ShaEnv
+		}
+		if src.CI != nil {
+			o.RunURLEnv = src.CI.RunURLEnv
+		}
+		release.BuildContext = buildcontext.Collect(os.Getenv, o)
+	}
+
+	result := &Result{Target: target, PackDigest: manifest.PackDigest, FileDigest: verified.File.SHA256, SizeBytes: size}
+	client := transfer.NewClient()
+	policy := transfer.Policy{FileRoot: rcfg.Transport.FileRoot, AllowLoopbackHTTP: rcfg.Transport.AllowLoopbackHTTP}
+
+	prepare := func() (*remote.PushPrepareResponse, error) {
+		var resp *remote.PushPrepareResponse
+		err := transfer.Retry(ctx, adapterRetry, func(int) error {
+			var err error
+			resp, err = session.PushPrepare(ctx, &remote.PushPrepareRequest{
+				Remote: opts.Remote, Target: target, Pack: packInfo, Release: release,
+			})
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("push.prepare failed: %w", err)
+		}
+		return resp, nil
+	}
+
+	steps.start(StepPrepare)
+	prep, err := prepare()
+	if err != nil {
+		return nil, err
+	}
+	steps.done(StepPrepare)
+
+	if prep.Upload.Method == remote.MethodSkip {
+		result.UploadSkipped = true
+	} else {
+		steps.start(StepUpload)
+		for attempt := 0; ; attempt++ {
+			err = client.Upload(ctx, transfer.UploadRequest{
+				Target:   toTransferTarget(prep.Upload),
+				Policy:   policy,
+				Body:     f,
+				Size:     size,
+				SHA256:   verified.File.SHA256,
+				Progress: opts.OnUploadProgress,
+			})
+			if err == nil || !errcode.Has(err, errcode.URLExpired) || attempt >= maxReprepare {
+				break
+			}
+			// The upload URL expired: ask the adapter for a fresh one.
+			if prep, err = prepare(); err != nil {
+				return nil, err
+			}
+			if prep.Upload.Method == remote.MethodSkip {
+				result.UploadSkipped = true
+				break
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("upload failed: %w", err)
+		}
+		steps.done(StepUpload)
+	}
+
+	steps.start(StepFinalize)
+	var fin *remote.PushFinalizeResponse
+	err = transfer.Retry(ctx, adapterRetry, func(int) error {
+		var err error
+		fin, err = session.PushFinalize(ctx, &remote.PushFinalizeRequest{
+			Remote:        opts.Remote,
+			Target:        target,
+			Pack:          remote.PackInfo{Path: packPath, Digest: manifest.PackDigest, SizeBytes: size},
+			FinalizeToken: prep.FinalizeToken,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("push.finalize failed: %w", err)
+	}
+	steps.done(StepFinalize)
+	rel := fin.Release
+	result.Release = &rel
+	if len(fin.Links) > 0 {
+		result.Links = fin.Links
+	}
+
+	// From here on a release exists: whatever happens, a receipt is written.
+	var runsErr error
+	if !opts.NoRuns && rcfg.RunsSyncEnabled() && caps.Features.RunsSync {
+		steps.start(StepRuns)
+		runsErr = syncRuns(ctx, session, syncInput{
+			packPath: packPath, cwd: cwd, fileDigest: verified.File.SHA256, target: target,
+			patterns: rcfg.Runs.Paths, extra: opts.RunsPaths, maxBatch: caps.Limits.MaxRunsPerSync,
+		}, result)
+		if runsErr == nil {
+			steps.done(StepRuns)
+		} else {
+			result.RunsError = runsErr.Error()
+		}
+	}
+
+	receipt := NewReceipt(opts.Remote, target, packPath, manifest.PackDigest, size, result.Release, result.Links, result.SyncedRuns, result.FailedRuns)
+	receipt.Pack.FileDigest = verified.File.SHA256
+	receipt.Runs.Error = result.RunsError
+	writer := ReceiptWriter{BaseDir: filepath.Join(project.Root, DefaultReceiptDir)}
+	path, werr := writer.Write(receipt)
+	result.ReceiptPath = path
+	if werr != nil {
+		return result, errcode.Wrap(errcode.IOError, werr,
+			"release %s was created but its receipt could not be written", rel.ReleaseID).
+			WithHint("check permissions and free space under %s", writer.BaseDir)
+	}
+	if runsErr != nil && rcfg.Runs.RequireSuccess {
+		return result, fmt.Errorf("run sync failed (require_success=true): %w", runsErr)
+	}
+	if runsErr != nil {
+		fmt.Fprintf(stderr, "Warning: run sync failed: %v\n", runsErr)
+	}
+	return result, nil
+}
+
+// checkOptions validates options and the execution policy before any work.
+func checkOptions(opts *Options) error {
+	if strings.TrimSpace(opts.Remote) == "" {
+		return errcode.New(errcode.InvalidInput, "remote is required").WithHint("name a remote from epack.yaml, e.g. 'epack push local pack.epack'")
+	}
+	if opts.Secure.Frozen && opts.Unsafe.AllowUnpinned {
+		return errcode.New(errcode.PolicyViolation, "--insecure-allow-unpinned cannot be used with --frozen")
+	}
+	if opts.Unsafe.AllowUnpinned && remote.StrictProduction() {
+		return errcode.New(errcode.PolicyViolation, "strict production mode forbids insecure execution overrides for push").
+			WithHint("pin the adapter with 'epack lock %s' instead", opts.Remote)
+	}
+	if strings.TrimSpace(opts.PackPath) == "" {
+		return errcode.New(errcode.InvalidInput, "pack path is required")
+	}
+	return nil
+}
+
+// openPackFile opens the pack once; everything later reads this descriptor.
+func openPackFile(path string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, 0, errcode.Wrap(errcode.InvalidInput, err, "pack not found: %s", path).WithHint("check the pack path")
+		}
+		return nil, 0, errcode.Wrap(errcode.IOError, err, "opening pack")
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, errcode.Wrap(errcode.IOError, err, "reading pack")
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, errcode.New(errcode.InvalidInput, "pack %s is not a regular file", path)
+	}
+	return f, fi.Size(), nil
+}
+
+func promptFunc(opts Options) func(string, string) bool {
+	if opts.NonInteractive || opts.PromptInstallAdapter == nil {
+		return nil
+	}
+	return opts.PromptInstallAdapter
+}
+
+func toTransferTarget(t remote.TransferTarget) transfer.Target {
+	out := transfer.Target{Method: t.Method, URL: t.URL, Headers: t.Headers}
+	if t.ExpiresAt != "" {
+		if ts, err := time.Parse(time.RFC3339, t.ExpiresAt); err == nil {
+			out.ExpiresAt = ts
+		}
+	}
+	return out
+}
+
+// mergeLabels returns config labels then CLI labels, dropping blanks and repeats.
+func mergeLabels(lists ...[]string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, l := range lists {
+		for _, s := range l {
+			s = strings.TrimSpace(s)
+			if s == "" || seen[s] {
+				continue
+			}
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// stepper reports step starts and successful completions.
+type stepper struct{ cb StepCallback }
+
+func (s stepper) start(name string) {
+	if s.cb != nil {
+		s.cb(name, true)
+	}
+}
+
+func (s stepper) done(name string) {
+	if s.cb != nil {
+		s.cb(name, false)
+	}
+}
+
+var _ io.ReaderAt = (*os.File)(nil)

@@ -1,0 +1,217 @@
+package push
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+
+	"github.com/evidencerelay/epack/remote"
+)
+
+// DefaultRunsPatterns are searched under the pack's sidecar folder when the
+// remote does not configure runs.paths.
+var DefaultRunsPatterns = []string{"tools/**/result.json", "runs/**/result.json"}
+
+// MaxRunResultBytes caps the size of one run result file.
+const MaxRunResultBytes = 1 << 20
+
+var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+// SidecarDir returns the runs folder that belongs to a pack:
+// "dist/sample.epack" → "dist/sample.runs", "data.zip" → "data.zip.runs".
+func SidecarDir(packPath string) string {
+	return strings.TrimSuffix(packPath, ".epack") + ".runs"
+}
+
+// skippedRun is a run result that was found but cannot be sent.
+type skippedRun struct {
+	RunID  string
+	Path   string
+	Reason string
+}
+
+// discoverRuns finds run results. configPatterns are relative to the sidecar;
+// extraPatterns are relative to cwd. Each run id is sent once (first match wins).
+func discoverRuns(sidecar, cwd string, configPatterns, extraPatterns []string) ([]remote.RunItem, []skippedRun) {
+	if len(configPatterns) == 0 {
+		configPatterns = DefaultRunsPatterns
+	}
+	var patterns []string
+	for _, p := range configPatterns {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(sidecar, p)
+		}
+		patterns = append(patterns, p)
+	}
+	for _, p := range extraPatterns {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(cwd, p)
+		}
+		patterns = append(patterns, p)
+	}
+	seenPath := map[string]bool{}
+	seenID := map[string]bool{}
+	var runs []remote.RunItem
+	var skipped []skippedRun
+	for _, pat := range patterns {
+		for _, match := range globMatches(pat) {
+			if seenPath[match] {
+				continue
+			}
+			seenPath[match] = true
+			data, err := readRunFile(match)
+			if err != nil {
+				skipped = append(skipped, skippedRun{RunID: filepath.Base(filepath.Dir(match)), Path: match, Reason: err.Error()})
+				continue
+			}
+			id := runIDOf(match, data)
+			if id == "" {
+				skipped = append(skipped, skippedRun{Path: match, Reason: "no usable run id"})
+				continue
+			}
+			if seenID[id] {
+				continue
+			}
+			seenID[id] = true
+			sum := sha256.Sum256(data)
+			runs = append(runs, remote.RunItem{RunID: id, ResultPath: match, ResultDigest: "sha256:" + hex.EncodeToString(sum[:])})
+		}
+	}
+	return runs, skipped
+}
+
+// runIDOf prefers the result's own "run_id" field; the folder name is the
+// fallback (upstream uses only the folder name, which clashes across tools).
+func runIDOf(path string, data []byte) string {
+	var doc struct {
+		RunID string `json:"run_id"`
+	}
+	if json.Unmarshal(data, &doc) == nil && runIDPattern.MatchString(doc.RunID) {
+		return doc.RunID
+	}
+	dir := filepath.Base(filepath.Dir(path))
+	if runIDPattern.MatchString(dir) {
+		return dir
+	}
+	return ""
+}
+
+// readRunFile reads a result file without following a symbolic link and
+// refuses files over MaxRunResultBytes.
+func readRunFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return nil, errSymlinkRun
+		}
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errNotRegularRun
+	}
+	if fi.Size() > MaxRunResultBytes {
+		return nil, errRunTooLarge
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxRunResultBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxRunResultBytes {
+		return nil, errRunTooLarge
+	}
+	return data, nil
+}
+
+type runError string
+
+func (e runError) Error() string { return string(e) }
+
+const (
+	errSymlinkRun    = runError("result file is a symbolic link")
+	errNotRegularRun = runError("result file is not a regular file")
+	errRunTooLarge   = runError("result file is larger than 1 MiB")
+)
+
+// globMatches expands a pattern. Patterns without "**" use filepath.Glob;
+// with "**" the tree under the longest literal prefix is walked (symlinked
+// folders are not followed) and paths are matched segment by segment.
+func globMatches(pattern string) []string {
+	pattern = filepath.Clean(pattern)
+	if !strings.Contains(pattern, "**") {
+		m, _ := filepath.Glob(pattern)
+		var files []string
+		for _, p := range m {
+			if fi, err := os.Lstat(p); err == nil && !fi.IsDir() {
+				files = append(files, p)
+			}
+		}
+		return files
+	}
+	segs := strings.Split(filepath.ToSlash(pattern), "/")
+	base := []string{}
+	for _, s := range segs {
+		if strings.ContainsAny(s, "*?[") {
+			break
+		}
+		base = append(base, s)
+	}
+	root := strings.Join(base, "/")
+	if root == "" {
+		root = "/"
+	}
+	rest := segs[len(base):]
+	var out []string
+	_ = filepath.WalkDir(filepath.FromSlash(root), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(filepath.FromSlash(root), p)
+		if err != nil {
+			return nil
+		}
+		if matchSegments(rest, strings.Split(filepath.ToSlash(rel), "/")) {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// matchSegments matches path segments against pattern segments where "**"
+// matches zero or more segments.
+func matchSegments(pat, path []string) bool {
+	for len(pat) > 0 {
+		if pat[0] == "**" {
+			if len(pat) == 1 {
+				return true
+			}
+			for i := 0; i <= len(path); i++ {
+				if matchSegments(pat[1:], path[i:]) {
+					return true
+				}
+			}
+			return false
+		}
+		if len(path) == 0 {
+			return false
+		}
+		ok, err := filepath.Match(pat[0], path[0])
+		if err != nil || !ok {
+			return false
+		}
+		pat, path = pat[1:], path[1:]
+	}
+	return len(path) == 0
+}

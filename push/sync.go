@@ -1,0 +1,73 @@
+package push
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/transfer"
+)
+
+type syncInput struct {
+	packPath, cwd, fileDigest string
+	target                    remote.TargetConfig
+	patterns, extra           []string
+	maxBatch                  int
+}
+
+// syncRuns sends run results in batches of at most maxBatch and records what
+// was synced and what failed in res. It returns the first call error.
+func syncRuns(ctx context.Context, s *remote.Session, in syncInput, res *Result) error {
+	runs, skipped := discoverRuns(SidecarDir(in.packPath), in.cwd, in.patterns, in.extra)
+	for _, sk := range skipped {
+		id := sk.RunID
+		if id == "" {
+			id = sk.Path
+		}
+		res.FailedRuns = append(res.FailedRuns, id)
+		res.FailedOutputs = append(res.FailedOutputs, remote.FailedOutput{RunID: sk.RunID, Path: sk.Path, Reason: sk.Reason})
+	}
+	batch := in.maxBatch
+	if batch <= 0 {
+		batch = 100
+	}
+	var firstErr error
+	for start := 0; start < len(runs); start += batch {
+		end := min(start+batch, len(runs))
+		chunk := runs[start:end]
+		var resp *remote.RunsSyncResponse
+		err := transfer.Retry(ctx, adapterRetry, func(int) error {
+			var err error
+			resp, err = s.RunsSync(ctx, &remote.RunsSyncRequest{
+				Target: in.target, FileDigest: in.fileDigest, PackPath: in.packPath, Runs: chunk,
+			})
+			return err
+		})
+		if err != nil {
+			for _, r := range chunk {
+				res.FailedRuns = append(res.FailedRuns, r.RunID)
+			}
+			if firstErr == nil {
+				firstErr = fmt.Errorf("runs.sync failed: %w", err)
+			}
+			continue
+		}
+		status := map[string]string{}
+		for _, it := range resp.Items {
+			status[it.RunID] = it.Status
+		}
+		for _, r := range chunk {
+			switch status[r.RunID] {
+			case remote.RunAccepted, remote.RunDuplicate:
+				res.SyncedRuns = append(res.SyncedRuns, r.RunID)
+			default:
+				res.FailedRuns = append(res.FailedRuns, r.RunID)
+			}
+		}
+		res.FailedOutputs = append(res.FailedOutputs, resp.FailedOutputs...)
+	}
+	if firstErr == nil && len(res.FailedRuns) > 0 {
+		firstErr = fmt.Errorf("%d run(s) were not accepted: %v", len(res.FailedRuns), res.FailedRuns)
+	}
+	return firstErr
+}
