@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,7 +118,7 @@ func TestLoadErrors(t *testing.T) {
 	long := strings.Repeat("a", 65)
 	many := "remotes:\n"
 	for i := 0; i < 101; i++ {
-		many += "  r" + strings.Repeat("x", i%3) + string(rune('a'+i%26)) + itoa(i) + ": {adapter: x}\n"
+		many += fmt.Sprintf("  r%03d: {adapter: x}\n", i)
 	}
 	tests := []struct {
 		name string
@@ -213,5 +214,3 @@ func TestLoadErrors(t *testing.T) {
 		})
 	}
 }
-
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+i/100)) + string(rune('0'+i/10%10)) + string(rune('0'+i%10))) }
