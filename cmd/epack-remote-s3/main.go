@@ -1,0 +1,61 @@
+// Command epack-remote-s3 is epack's remote adapter for a registry in any
+// S3-compatible bucket.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/evidencerelay/epack/adapter"
+	"github.com/evidencerelay/epack/registry"
+	"github.com/evidencerelay/epack/registry/s3store"
+	"github.com/evidencerelay/epack/remote"
+)
+
+func options(expiry time.Duration) registry.Options {
+	return registry.Options{Name: "s3", MaxPackBytes: s3store.MaxPackBytes, MaxRunsPerSync: 1000, PresignExpiry: expiry}
+}
+
+func main() {
+	h := registry.New(nil, options(0)).Handler()
+	if len(os.Args) == 2 && os.Args[1] != remote.CmdCapabilities {
+		reg, err := open()
+		if err != nil {
+			h = failing(h, err)
+		} else {
+			h = reg.Handler()
+		}
+	}
+	adapter.Serve(h)
+}
+
+func open() (*registry.Registry, error) {
+	cfg, warnings, err := s3store.ParseConfig(os.Getenv("EPACK_REMOTE_CONFIG"))
+	for _, w := range warnings {
+		fmt.Fprintln(os.Stderr, "epack-remote-s3: warning:", w)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	store, err := s3store.New(ctx, cfg, s3store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return registry.New(store, options(cfg.PresignExpiry)), nil
+}
+
+// failing answers every command with err (the registry could not be opened).
+func failing(h adapter.Handler, err error) adapter.Handler {
+	e := registry.ProtocolError(fmt.Errorf("S3 registry: %w", err))
+	h.PushPrepare = func(context.Context, *remote.PushPrepareRequest) (*remote.PushPrepareResponse, error) { return nil, e }
+	h.PushFinalize = func(context.Context, *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) { return nil, e }
+	h.PullPrepare = func(context.Context, *remote.PullPrepareRequest) (*remote.PullPrepareResponse, error) { return nil, e }
+	h.PullFinalize = func(context.Context, *remote.PullFinalizeRequest) (*remote.PullFinalizeResponse, error) { return nil, e }
+	h.RunsSync = func(context.Context, *remote.RunsSyncRequest) (*remote.RunsSyncResponse, error) { return nil, e }
+	h.Whoami = func(context.Context) (*remote.WhoamiIdentity, error) { return nil, e }
+	return h
+}

@@ -1,0 +1,153 @@
+package s3store
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/evidencerelay/epack/registry"
+	"github.com/evidencerelay/epack/remote"
+)
+
+// Config is the S3 registry's configuration: the remote's `extensions` map
+// from epack.yaml, passed by the host as EPACK_REMOTE_CONFIG.
+type Config struct {
+	// Bucket is required.
+	Bucket string
+	// Prefix is a key prefix inside the bucket ("" = the whole bucket).
+	Prefix string
+	// Region defaults to AWS_REGION / the profile's region, else us-east-1.
+	Region string
+	// Endpoint overrides the S3 endpoint for S3-compatible stores
+	// (versitygw, MinIO, Ceph RGW, R2…), e.g. "https://s3.example.com".
+	Endpoint string
+	// PathStyle addresses buckets as <endpoint>/<bucket> (most S3-compatible stores need it).
+	PathStyle bool
+	// PresignExpiry is the lifetime of upload/download URLs (default 15m, max 7 days).
+	PresignExpiry time.Duration
+}
+
+// DefaultPresignExpiry is used when presign_expiry is not set.
+const DefaultPresignExpiry = 15 * time.Minute
+
+// ParseConfig reads EPACK_REMOTE_CONFIG. Accepted keys: bucket (required),
+// prefix, region, endpoint, path_style (bool or "true"/"false"),
+// presign_expiry (Go duration string like "15m", or seconds as a number).
+// Unknown keys are reported in the returned warnings, not refused.
+func ParseConfig(raw string) (Config, []string, error) {
+	var c Config
+	if strings.TrimSpace(raw) == "" {
+		raw = "{}"
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		return c, nil, bad("EPACK_REMOTE_CONFIG is not a JSON object: %v", err)
+	}
+	var warnings []string
+	str := func(k string) (string, error) {
+		v, ok := m[k]
+		if !ok || v == nil {
+			return "", nil
+		}
+		s, ok := v.(string)
+		if !ok {
+			return "", bad("%s must be a string", k)
+		}
+		return strings.TrimSpace(s), nil
+	}
+	var err error
+	if c.Bucket, err = str("bucket"); err != nil {
+		return c, nil, err
+	}
+	if c.Prefix, err = str("prefix"); err != nil {
+		return c, nil, err
+	}
+	if c.Region, err = str("region"); err != nil {
+		return c, nil, err
+	}
+	if c.Endpoint, err = str("endpoint"); err != nil {
+		return c, nil, err
+	}
+	switch v := m["path_style"].(type) {
+	case nil:
+	case bool:
+		c.PathStyle = v
+	case string:
+		b, perr := strconv.ParseBool(v)
+		if perr != nil {
+			return c, nil, bad("path_style %q is not a boolean", v)
+		}
+		c.PathStyle = b
+	default:
+		return c, nil, bad("path_style must be a boolean")
+	}
+	switch v := m["presign_expiry"].(type) {
+	case nil:
+	case string:
+		d, perr := time.ParseDuration(v)
+		if perr != nil {
+			return c, nil, bad("presign_expiry %q is not a duration like \"15m\"", v)
+		}
+		c.PresignExpiry = d
+	case float64:
+		c.PresignExpiry = time.Duration(v * float64(time.Second))
+	default:
+		return c, nil, bad("presign_expiry must be a duration string or a number of seconds")
+	}
+	for k := range m {
+		switch k {
+		case "bucket", "prefix", "region", "endpoint", "path_style", "presign_expiry":
+		default:
+			warnings = append(warnings, fmt.Sprintf("unknown S3 registry setting %q ignored", k))
+		}
+	}
+	return c, warnings, c.normalize()
+}
+
+func (c *Config) normalize() error {
+	if c.Bucket == "" {
+		return bad("the S3 registry needs a bucket: set extensions.bucket in the remote's epack.yaml entry")
+	}
+	if len(c.Bucket) < 3 || len(c.Bucket) > 63 || strings.ContainsAny(c.Bucket, "/\\ \x00") {
+		return bad("bucket %q is not a valid bucket name", c.Bucket)
+	}
+	c.Prefix = strings.Trim(c.Prefix, "/")
+	if c.Prefix != "" {
+		if len(c.Prefix) > 512 {
+			return bad("prefix is too long")
+		}
+		for _, seg := range strings.Split(c.Prefix, "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				return bad("prefix %q has an empty, \".\" or \"..\" segment", c.Prefix)
+			}
+			for _, r := range seg {
+				if r < 0x20 || r == 0x7f || r == '\\' {
+					return bad("prefix %q contains a control character or backslash", c.Prefix)
+				}
+			}
+		}
+	}
+	if c.Endpoint != "" {
+		u, err := url.Parse(c.Endpoint)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return bad("endpoint %q must be an http(s) URL", c.Endpoint)
+		}
+		if u.User != nil {
+			return bad("endpoint must not contain credentials; use secrets: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+		}
+	}
+	if c.PresignExpiry == 0 {
+		c.PresignExpiry = DefaultPresignExpiry
+	}
+	if c.PresignExpiry < time.Minute || c.PresignExpiry > 7*24*time.Hour {
+		return bad("presign_expiry %s must be between 1m and 168h", c.PresignExpiry)
+	}
+	return nil
+}
+
+func bad(format string, args ...any) error {
+	return registry.Errorf(remote.ErrInvalidRequest, format, args...)
+}

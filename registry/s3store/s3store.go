@@ -1,0 +1,523 @@
+package s3store
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/evidencerelay/epack/registry"
+	"github.com/evidencerelay/epack/remote"
+)
+
+// MaxPackBytes is the largest pack a single presigned PUT (and a single
+// server-side copy) can carry.
+const MaxPackBytes = 5 << 30
+
+// metaSHA256 is the user metadata key holding a verified blob's SHA-256 hex.
+const metaSHA256 = "sha256"
+
+// Store is a registry in an S3 bucket (below an optional key prefix).
+type Store struct {
+	cfg    Config
+	client *s3.Client
+	pre    *s3.PresignClient
+	creds  aws.CredentialsProvider
+	awsCfg aws.Config
+}
+
+var _ registry.Store = (*Store)(nil)
+
+// Options adjust New (tests use them for explicit credentials).
+type Options struct {
+	// Credentials replaces the standard AWS credential chain when set.
+	Credentials aws.CredentialsProvider
+	// HTTPClient replaces the SDK's HTTP client when set.
+	HTTPClient *http.Client
+	// SkipBucketCheck skips the HeadBucket probe in New.
+	SkipBucketCheck bool
+}
+
+// New connects to the bucket with the standard AWS credential chain (env,
+// shared config/profile, SSO, IMDS…) and checks that the credentials work and
+// the bucket exists, so every later error is about the operation itself.
+func New(ctx context.Context, cfg Config, o Options) (*Store, error) {
+	if err := cfg.normalize(); err != nil {
+		return nil, err
+	}
+	loads := []func(*awsconfig.LoadOptions) error{}
+	if cfg.Region != "" {
+		loads = append(loads, awsconfig.WithRegion(cfg.Region))
+	}
+	if o.Credentials != nil {
+		loads = append(loads, awsconfig.WithCredentialsProvider(o.Credentials))
+	}
+	if o.HTTPClient != nil {
+		loads = append(loads, awsconfig.WithHTTPClient(o.HTTPClient))
+	}
+	ac, err := awsconfig.LoadDefaultConfig(ctx, loads...)
+	if err != nil {
+		return nil, registry.Errorf(remote.ErrAuthRequired, "loading AWS configuration: %v", err)
+	}
+	if ac.Region == "" {
+		ac.Region = "us-east-1"
+	}
+	client := s3.NewFromConfig(ac, func(so *s3.Options) {
+		if cfg.Endpoint != "" {
+			so.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		so.UsePathStyle = cfg.PathStyle
+		// S3-compatible stores differ in their support of the newer default
+		// integrity checksums; the registry verifies content itself.
+		so.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		so.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	})
+	s := &Store{cfg: cfg, client: client, pre: s3.NewPresignClient(client), creds: ac.Credentials, awsCfg: ac}
+	if ac.Credentials == nil {
+		return nil, registry.Errorf(remote.ErrAuthRequired, "no AWS credentials found: pass AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) through the remote's secrets:")
+	}
+	if _, err := ac.Credentials.Retrieve(ctx); err != nil {
+		return nil, registry.Errorf(remote.ErrAuthRequired, "no usable AWS credentials (pass AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, through the remote's secrets:): %v", err)
+	}
+	if !o.SkipBucketCheck {
+		if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(cfg.Bucket)}); err != nil {
+			return nil, s.mapErr(err, "bucket", "")
+		}
+	}
+	return s, nil
+}
+
+// Client returns the underlying S3 client (tests and benchmarks use it).
+func (s *Store) Client() *s3.Client { return s.client }
+
+// Config returns the store's configuration.
+func (s *Store) Config() Config { return s.cfg }
+
+func (s *Store) full(key string) string {
+	if s.cfg.Prefix == "" {
+		return key
+	}
+	return s.cfg.Prefix + "/" + key
+}
+
+func (s *Store) location() string {
+	loc := "s3://" + s.cfg.Bucket
+	if s.cfg.Prefix != "" {
+		loc += "/" + s.cfg.Prefix
+	}
+	if s.cfg.Endpoint != "" {
+		loc += " at " + s.cfg.Endpoint
+	}
+	return loc
+}
+
+// mapErr turns an SDK error into a registry error with a protocol code.
+// 404s become registry.ErrNotFound (or a clear not_found for a missing
+// bucket), 412s registry.ErrConflict.
+func (s *Store) mapErr(err error, op, key string) error {
+	if err == nil {
+		return nil
+	}
+	what := op
+	if key != "" {
+		what = op + " " + key
+	}
+	var ae smithy.APIError
+	code := ""
+	if errors.As(err, &ae) {
+		code = ae.ErrorCode()
+	}
+	status := 0
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
+	switch code {
+	case "NoSuchBucket":
+		return registry.Errorf(remote.ErrNotFound, "bucket %q does not exist (%s)", s.cfg.Bucket, s.location())
+	case "NoSuchKey":
+		return fmt.Errorf("%w: %s", registry.ErrNotFound, what)
+	case "PreconditionFailed", "ConditionalRequestConflict":
+		return fmt.Errorf("%w: %s", registry.ErrConflict, what)
+	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "TokenRefreshRequired", "InvalidSecurity":
+		return registry.Errorf(remote.ErrAuthRequired, "S3 refused the credentials (%s) for %s: check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE", code, s.location())
+	case "RequestTimeTooSkewed":
+		return registry.Errorf(remote.ErrAuthRequired, "S3 refused the request because this machine's clock differs too much from the server's (RequestTimeTooSkewed): synchronise the clock")
+	case "AccessDenied", "AllAccessDisabled", "AccountProblem":
+		return registry.Errorf(remote.ErrForbidden, "access denied to %s (%s): the credentials lack permission", s.location(), what)
+	case "SlowDown", "TooManyRequests", "RequestLimitExceeded", "Throttling":
+		return registry.Errorf(remote.ErrRateLimited, "S3 is throttling requests (%s); retry later", code)
+	case "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException":
+		return registry.Errorf(remote.ErrInvalidRequest, "bucket %q is not reachable with region %q (%s): set extensions.region", s.cfg.Bucket, s.awsCfg.Region, code)
+	}
+	switch {
+	case status == http.StatusNotFound && op == "bucket":
+		return registry.Errorf(remote.ErrNotFound, "bucket %q does not exist (%s)", s.cfg.Bucket, s.location())
+	case status == http.StatusNotFound:
+		return fmt.Errorf("%w: %s", registry.ErrNotFound, what)
+	case status == http.StatusPreconditionFailed, status == http.StatusConflict:
+		return fmt.Errorf("%w: %s", registry.ErrConflict, what)
+	case status == http.StatusForbidden:
+		return registry.Errorf(remote.ErrForbidden, "S3 refused %s with 403 Forbidden: check the credentials and their permissions on %s", what, s.location())
+	case status == http.StatusMovedPermanently || status == http.StatusBadRequest && op == "bucket":
+		return registry.Errorf(remote.ErrInvalidRequest, "bucket %q is not reachable with region %q: set extensions.region", s.cfg.Bucket, s.awsCfg.Region)
+	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable && code == "":
+		return registry.Errorf(remote.ErrRateLimited, "S3 %s: %v", what, err)
+	case status >= 500:
+		return registry.Wrapf(remote.ErrServerError, err, "S3 %s", what)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return registry.Wrapf(remote.ErrNetworkError, err, "S3 %s", what)
+	}
+	var ne net.Error
+	var oe *net.OpError
+	var ue *url.Error
+	if status == 0 && (errors.As(err, &ne) || errors.As(err, &oe) || errors.As(err, &ue) || strings.Contains(err.Error(), "connection refused")) {
+		return registry.Wrapf(remote.ErrNetworkError, err, "cannot reach S3 for %s", what)
+	}
+	if status >= 400 && status < 500 {
+		return registry.Wrapf(remote.ErrInvalidRequest, err, "S3 %s", what)
+	}
+	return registry.Wrapf(remote.ErrServerError, err, "S3 %s", what)
+}
+
+func trimETag(e *string) string { return strings.Trim(aws.ToString(e), `"`) }
+
+// Get reads a small object whole.
+func (s *Store) Get(ctx context.Context, key string, max int64) ([]byte, registry.Info, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.full(key))})
+	if err != nil {
+		return nil, registry.Info{}, s.mapErr(err, "get", key)
+	}
+	defer out.Body.Close()
+	if aws.ToInt64(out.ContentLength) > max {
+		return nil, registry.Info{}, fmt.Errorf("object %s is %d bytes, limit %d", key, aws.ToInt64(out.ContentLength), max)
+	}
+	data, err := io.ReadAll(io.LimitReader(out.Body, max+1))
+	if err != nil {
+		return nil, registry.Info{}, s.mapErr(err, "get", key)
+	}
+	if int64(len(data)) > max {
+		return nil, registry.Info{}, fmt.Errorf("object %s is larger than %d bytes", key, max)
+	}
+	return data, registry.Info{Size: int64(len(data)), ETag: aws.ToString(out.ETag), ModTime: aws.ToTime(out.LastModified)}, nil
+}
+
+// Head returns an object's size, ETag and time.
+func (s *Store) Head(ctx context.Context, key string) (registry.Info, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.full(key))})
+	if err != nil {
+		return registry.Info{}, s.mapErr(err, "head", key)
+	}
+	return registry.Info{Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), ModTime: aws.ToTime(out.LastModified)}, nil
+}
+
+func (s *Store) put(ctx context.Context, key string, data []byte, ifNoneMatch, ifMatch string) (string, error) {
+	in := &s3.PutObjectInput{
+		Bucket:        aws.String(s.cfg.Bucket),
+		Key:           aws.String(s.full(key)),
+		Body:          bytes.NewReader(data),
+		ContentLength: aws.Int64(int64(len(data))),
+		ContentType:   aws.String("application/json"),
+	}
+	sum := md5.Sum(data)
+	in.ContentMD5 = aws.String(base64.StdEncoding.EncodeToString(sum[:]))
+	if ifNoneMatch != "" {
+		in.IfNoneMatch = aws.String(ifNoneMatch)
+	}
+	if ifMatch != "" {
+		in.IfMatch = aws.String(ifMatch)
+	}
+	out, err := s.client.PutObject(ctx, in)
+	if err != nil {
+		return "", s.mapErr(err, "put", key)
+	}
+	return aws.ToString(out.ETag), nil
+}
+
+// Put writes an object unconditionally (read into memory: registry objects are small).
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	data, err := io.ReadAll(io.LimitReader(r, 64<<20))
+	if err != nil {
+		return err
+	}
+	_, err = s.put(ctx, key, data, "", "")
+	return err
+}
+
+// CreateIfAbsent is a PutObject with If-None-Match: *.
+func (s *Store) CreateIfAbsent(ctx context.Context, key string, data []byte) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		_, err = s.put(ctx, key, data, "*", "")
+		if !errors.Is(err, registry.ErrConflict) {
+			return err
+		}
+		// 412: the object exists. 409: a concurrent conditional write is in
+		// flight; look again shortly.
+		if _, herr := s.Head(ctx, key); herr == nil {
+			return registry.ErrExists
+		}
+		time.Sleep(time.Duration(5*(attempt+1)) * time.Millisecond)
+	}
+	return registry.ErrExists
+}
+
+// CompareAndSwap is a PutObject with If-Match: <etag> (If-None-Match: * for etag "").
+func (s *Store) CompareAndSwap(ctx context.Context, key, etag string, data []byte) (string, error) {
+	var (
+		newTag string
+		err    error
+	)
+	if etag == "" {
+		newTag, err = s.put(ctx, key, data, "*", "")
+	} else {
+		newTag, err = s.put(ctx, key, data, "", etag)
+	}
+	if errors.Is(err, registry.ErrNotFound) {
+		return "", registry.ErrConflict // deleted meanwhile
+	}
+	return newTag, err
+}
+
+// List lists keys under prefix.
+func (s *Store) List(ctx context.Context, prefix string, limit int) ([]registry.Entry, error) {
+	full := s.full(prefix)
+	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(s.cfg.Bucket), Prefix: aws.String(full)})
+	var out []registry.Entry
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, s.mapErr(err, "list", prefix)
+		}
+		for _, o := range page.Contents {
+			k := aws.ToString(o.Key)
+			if s.cfg.Prefix != "" {
+				k = strings.TrimPrefix(k, s.cfg.Prefix+"/")
+			}
+			out = append(out, registry.Entry{Key: k, Info: registry.Info{Size: aws.ToInt64(o.Size), ETag: aws.ToString(o.ETag), ModTime: aws.ToTime(o.LastModified)}})
+			if limit > 0 && len(out) >= limit {
+				return out, nil
+			}
+		}
+	}
+	return out, nil
+}
+
+// Delete removes an object.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.full(key))})
+	err = s.mapErr(err, "delete", key)
+	if errors.Is(err, registry.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+func target(p *presignedRequest, expiry time.Duration) remote.TransferTarget {
+	h := map[string]string{}
+	for k, v := range p.SignedHeader {
+		switch http.CanonicalHeaderKey(k) {
+		case "Host", "Content-Length":
+			continue
+		}
+		if len(v) > 0 {
+			h[http.CanonicalHeaderKey(k)] = v[0]
+		}
+	}
+	if len(h) == 0 {
+		h = nil
+	}
+	return remote.TransferTarget{Method: p.Method, URL: p.URL, Headers: h, ExpiresAt: time.Now().Add(expiry).UTC().Format(time.RFC3339)}
+}
+
+type presignedRequest struct {
+	URL          string
+	Method       string
+	SignedHeader http.Header
+}
+
+// UploadTarget presigns a PUT of exactly b to the staging key: the signature
+// covers Content-Length, Content-MD5 (so the server refuses other bytes),
+// x-amz-checksum-sha256 (servers that support it verify the SHA-256 too) and
+// If-None-Match: * (the URL can be used once).
+func (s *Store) UploadTarget(ctx context.Context, key string, b registry.Blob, expiry time.Duration) (remote.TransferTarget, error) {
+	if b.MD5Base64 == "" {
+		return remote.TransferTarget{}, registry.Errorf(remote.ErrInvalidRequest, "pack.checksum (base64 MD5) is required by the S3 registry")
+	}
+	raw, err := hex.DecodeString(b.SHA256Hex)
+	if err != nil {
+		return remote.TransferTarget{}, err
+	}
+	in := &s3.PutObjectInput{
+		Bucket:         aws.String(s.cfg.Bucket),
+		Key:            aws.String(s.full(key)),
+		ContentLength:  aws.Int64(b.Size),
+		ContentMD5:     aws.String(b.MD5Base64),
+		ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(raw)),
+		IfNoneMatch:    aws.String("*"),
+	}
+	p, err := s.pre.PresignPutObject(ctx, in, s3.WithPresignExpires(expiry))
+	if err != nil {
+		return remote.TransferTarget{}, s.mapErr(err, "presign", key)
+	}
+	return target(&presignedRequest{p.URL, p.Method, p.SignedHeader}, expiry), nil
+}
+
+// DownloadTarget presigns a GET.
+func (s *Store) DownloadTarget(ctx context.Context, key string, expiry time.Duration) (remote.TransferTarget, error) {
+	p, err := s.pre.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.full(key))}, s3.WithPresignExpires(expiry))
+	if err != nil {
+		return remote.TransferTarget{}, s.mapErr(err, "presign", key)
+	}
+	return target(&presignedRequest{p.URL, p.Method, p.SignedHeader}, expiry), nil
+}
+
+func (s *Store) headFull(ctx context.Context, key string) (*s3.HeadObjectOutput, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
+		Bucket:       aws.String(s.cfg.Bucket),
+		Key:          aws.String(s.full(key)),
+		ChecksumMode: types.ChecksumModeEnabled,
+	})
+	if err != nil {
+		return nil, s.mapErr(err, "head", key)
+	}
+	return out, nil
+}
+
+// BlobMatches: the blob exists with b's size and a SHA-256 the registry
+// recorded after verifying it (metadata) or the server computed (checksum).
+func (s *Store) BlobMatches(ctx context.Context, key string, b registry.Blob) (bool, error) {
+	out, err := s.headFull(ctx, key)
+	if errors.Is(err, registry.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if aws.ToInt64(out.ContentLength) != b.Size {
+		return false, nil
+	}
+	if out.Metadata[metaSHA256] == b.SHA256Hex {
+		return true, nil
+	}
+	if cs := aws.ToString(out.ChecksumSHA256); cs != "" && out.ChecksumType != types.ChecksumTypeComposite {
+		return cs == b64hex(b.SHA256Hex), nil
+	}
+	return false, nil
+}
+
+func b64hex(h string) string {
+	raw, _ := hex.DecodeString(h)
+	return base64.StdEncoding.EncodeToString(raw)
+}
+
+// Promote verifies the staged upload — size by HEAD, MD5 by its ETag (the
+// PUT was signed with Content-MD5), SHA-256 by the server's checksum or, if
+// the server kept none, by reading the object back — then copies it to the
+// blob key (only the verified version: x-amz-copy-source-if-match) with the
+// SHA-256 recorded in metadata, and deletes the staging object.
+func (s *Store) Promote(ctx context.Context, staging, key string, b registry.Blob) error {
+	out, err := s.headFull(ctx, staging)
+	if err != nil {
+		return err
+	}
+	etag := aws.ToString(out.ETag)
+	mismatch := func(format string, args ...any) error {
+		_ = s.Delete(ctx, staging)
+		return fmt.Errorf("%w: "+format, append([]any{registry.ErrMismatch}, args...)...)
+	}
+	if n := aws.ToInt64(out.ContentLength); n != b.Size {
+		return mismatch("%d bytes arrived, expected %d", n, b.Size)
+	}
+	if b.MD5Base64 != "" {
+		if raw, err := base64.StdEncoding.DecodeString(b.MD5Base64); err == nil {
+			if t := strings.Trim(etag, `"`); len(t) == 32 && !strings.EqualFold(t, hex.EncodeToString(raw)) {
+				return mismatch("MD5 %s arrived, expected %s", t, hex.EncodeToString(raw))
+			}
+		}
+	}
+	if cs := aws.ToString(out.ChecksumSHA256); cs != "" && out.ChecksumType != types.ChecksumTypeComposite {
+		if cs != b64hex(b.SHA256Hex) {
+			return mismatch("SHA-256 (server checksum) differs from sha256:%s", b.SHA256Hex)
+		}
+	} else {
+		sum, n, err := s.hashObject(ctx, staging, etag)
+		if err != nil {
+			return err
+		}
+		if n != b.Size || sum != b.SHA256Hex {
+			return mismatch("sha256:%s arrived, expected sha256:%s", sum, b.SHA256Hex)
+		}
+	}
+	if ok, err := s.BlobMatches(ctx, key, b); err != nil {
+		return err
+	} else if !ok {
+		src := (&url.URL{Path: s.cfg.Bucket + "/" + s.full(staging)}).EscapedPath()
+		_, err := s.client.CopyObject(ctx, &s3.CopyObjectInput{
+			Bucket:            aws.String(s.cfg.Bucket),
+			Key:               aws.String(s.full(key)),
+			CopySource:        aws.String(src),
+			CopySourceIfMatch: aws.String(etag),
+			MetadataDirective: types.MetadataDirectiveReplace,
+			ContentType:       aws.String("application/zip"),
+			Metadata:          map[string]string{metaSHA256: b.SHA256Hex},
+		})
+		if err != nil {
+			return s.mapErr(err, "copy to", key)
+		}
+	}
+	return s.Delete(ctx, staging)
+}
+
+// hashObject reads an object back (only that version) and returns its SHA-256.
+func (s *Store) hashObject(ctx context.Context, key, etag string) (string, int64, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.full(key)), IfMatch: aws.String(etag)})
+	if err != nil {
+		return "", 0, s.mapErr(err, "get", key)
+	}
+	defer out.Body.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, out.Body)
+	if err != nil {
+		return "", 0, s.mapErr(err, "get", key)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// Whoami reports the caller (the role/user ARN from STS GetCallerIdentity
+// on AWS; the access key id for custom endpoints or when STS is not
+// reachable) and the bucket/prefix.
+func (s *Store) Whoami(ctx context.Context) (string, string, error) {
+	c, err := s.creds.Retrieve(ctx)
+	if err != nil {
+		return "", "", registry.Errorf(remote.ErrAuthRequired, "no usable AWS credentials: %v", err)
+	}
+	subject := "access key " + c.AccessKeyID
+	if s.cfg.Endpoint == "" {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if out, err := sts.NewFromConfig(s.awsCfg).GetCallerIdentity(sctx, &sts.GetCallerIdentityInput{}); err == nil && out.Arn != nil {
+			subject = aws.ToString(out.Arn)
+		}
+	}
+	return subject, s.location(), nil
+}
