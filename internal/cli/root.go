@@ -67,7 +67,7 @@ them back. Every pack is verified before it is pushed and after it is pulled.`,
 			if os.Getenv("CI") != "" || strings.EqualFold(os.Getenv("GITHUB_ACTIONS"), "true") {
 				g.CI = true
 			}
-			if os.Getenv("NO_COLOR") != "" || g.CI {
+			if os.Getenv("NO_COLOR") != "" || g.CI || !isTTY(g.Stderr) || !isTTY(g.Stdout) {
 				g.NoColor = true
 			}
 		},
