@@ -1,0 +1,343 @@
+package pack
+
+import (
+	"archive/zip"
+	"bufio"
+	"compress/flate"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/evidencerelay/epack/internal/errcode"
+)
+
+// Pack is an opened, structurally valid evidence pack. Opening checks every
+// ZIP-safety and structure rule and decodes the manifest; artifact bytes are
+// checked by VerifyIntegrity, ReadArtifact and OpenArtifact. A Pack is safe
+// for concurrent use.
+type Pack struct {
+	ra             io.ReaderAt
+	size           int64
+	zr             *zip.Reader
+	files          map[string]*zip.File // regular files by name
+	manifest       *Manifest
+	manifestRaw    []byte
+	manifestDigest string
+	byPath         map[string]int // manifest artifact index by path
+	attestations   []string
+
+	closeOnce sync.Once
+	closer    io.Closer
+	closeErr  error
+}
+
+// Open opens the pack file at path and checks it (COMPAT §1.9).
+func Open(path string) (*Pack, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, errcode.Wrap(errcode.InvalidInput, err, "pack not found").WithHint("check the pack path")
+		}
+		return nil, errcode.Wrap(errcode.IOError, err, "opening pack")
+	}
+	p, err := OpenFile(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	p.closer = f
+	return p, nil
+}
+
+// OpenFile opens a pack from an open file. It does not take ownership of f:
+// closing the Pack leaves f open.
+func OpenFile(f *os.File) (*Pack, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, errcode.Wrap(errcode.IOError, err, "reading pack file")
+	}
+	if !st.Mode().IsRegular() {
+		return nil, errcode.New(errcode.InvalidInput, "%s is not a regular file", f.Name()).WithHint("give the path of a .epack file")
+	}
+	return OpenReaderAt(f, st.Size())
+}
+
+// OpenReaderAt opens a pack from size bytes of r.
+func OpenReaderAt(r io.ReaderAt, size int64) (*Pack, error) {
+	if err := precheckEntryCount(r, size); err != nil {
+		return nil, err
+	}
+	zr, err := zip.NewReader(r, size)
+	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
+		return nil, errcode.Wrap(errcode.NotAZip, err, "not a valid ZIP archive").WithHint("an evidence pack is a ZIP file; was the download complete?")
+	}
+	zr.RegisterDecompressor(zip.Deflate, func(r io.Reader) io.ReadCloser {
+		return flate.NewReader(bufio.NewReaderSize(r, 64<<10))
+	})
+	p := &Pack{ra: r, size: size, zr: zr}
+	if err := p.checkEntries(); err != nil {
+		return nil, err
+	}
+	if err := p.loadManifest(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// precheckEntryCount refuses archives whose end record declares too many
+// entries before archive/zip allocates anything for them.
+func precheckEntryCount(r io.ReaderAt, size int64) error {
+	const eocdLen = 22
+	n := int64(eocdLen + 65535)
+	if n > size {
+		n = size
+	}
+	if n < eocdLen {
+		return nil // archive/zip reports the format error
+	}
+	buf := make([]byte, n)
+	if _, err := r.ReadAt(buf, size-n); err != nil && err != io.EOF {
+		return nil
+	}
+	for i := len(buf) - eocdLen; i >= 0; i-- {
+		if binary.LittleEndian.Uint32(buf[i:]) == 0x06054b50 {
+			total := binary.LittleEndian.Uint16(buf[i+10:])
+			if total != 0xFFFF && int(total) > MaxEntries {
+				return errcode.New(errcode.TooManyArtifacts, "archive has %d entries (limit %d)", total, MaxEntries)
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// Unix file type bits in the high half of ExternalAttrs.
+const (
+	sIFMT   = 0o170000
+	sIFSOCK = 0o140000
+	sIFLNK  = 0o120000
+	sIFREG  = 0o100000
+	sIFBLK  = 0o060000
+	sIFDIR  = 0o040000
+	sIFCHR  = 0o020000
+	sIFIFO  = 0o010000
+)
+
+// entryType returns the Unix file type bits of f (0 when the archive
+// records none) and whether its attributes mark it as a directory.
+func entryType(f *zip.File) (unixType uint32, modeDir bool) {
+	switch f.CreatorVersion >> 8 {
+	case 3, 19: // Unix, OS X
+		unixType = (f.ExternalAttrs >> 16) & sIFMT
+		modeDir = unixType == sIFDIR
+	case 0, 11, 14: // FAT, NTFS, VFAT
+		modeDir = f.ExternalAttrs&0x10 != 0
+	}
+	return
+}
+
+func (p *Pack) checkEntries() error {
+	files := p.zr.File
+	// 1. Entry count.
+	if len(files) > MaxEntries {
+		return errcode.New(errcode.TooManyArtifacts, "archive has %d entries (limit %d)", len(files), MaxEntries)
+	}
+	// 2. Compression ratio of every non-directory entry, from declared sizes.
+	for _, f := range files {
+		_, modeDir := entryType(f)
+		if modeDir || strings.HasSuffix(f.Name, "/") {
+			continue
+		}
+		c, u := f.CompressedSize64, f.UncompressedSize64
+		if c == 0 && u == 0 {
+			continue
+		}
+		if c == 0 || u/c > MaxRatio || (u/c == MaxRatio && u%c != 0) {
+			return errcode.New(errcode.ZipBomb, "entry %q: compression ratio over %d:1 (%d → %d bytes)", f.Name, MaxRatio, c, u)
+		}
+	}
+	// 3 and 4. Entry kinds, names, duplicates, entry by entry.
+	p.files = make(map[string]*zip.File, len(files))
+	keys := make(map[string]string, len(files))
+	for _, f := range files {
+		name := f.Name
+		unixType, modeDir := entryType(f)
+		nameDir := strings.HasSuffix(name, "/")
+		bad := func(format string, args ...any) error {
+			return errcode.New(errcode.InvalidPath, "entry %q: "+format, append([]any{name}, args...)...)
+		}
+		if f.Flags&1 != 0 {
+			return errcode.New(errcode.NotAZip, "entry %q is encrypted", name).WithHint("evidence packs cannot be encrypted")
+		}
+		if f.Method != zip.Store && f.Method != zip.Deflate {
+			return errcode.New(errcode.NotAZip, "entry %q uses unsupported compression method %d", name, f.Method)
+		}
+		switch {
+		case modeDir && !nameDir:
+			return bad("directory attributes but no trailing '/'")
+		case nameDir:
+			if unixType != 0 && unixType != sIFDIR {
+				return bad("name ends with '/' but attributes say it is not a directory")
+			}
+			if f.UncompressedSize64 != 0 || f.CompressedSize64 != 0 {
+				return bad("directory entry with data")
+			}
+			if err := ValidatePath(strings.TrimSuffix(name, "/")); err != nil {
+				return err
+			}
+			if isAppleDouble(name) {
+				return bad("macOS metadata (AppleDouble) entry")
+			}
+			continue
+		case unixType == sIFLNK:
+			return bad("symbolic link")
+		case unixType == sIFCHR || unixType == sIFBLK:
+			return bad("device file")
+		}
+		if err := ValidatePath(name); err != nil {
+			return err
+		}
+		if isAppleDouble(name) {
+			return bad("macOS metadata (AppleDouble) entry")
+		}
+		if _, dup := p.files[name]; dup {
+			return errcode.New(errcode.DuplicatePath, "entry %q appears more than once", name)
+		}
+		key := CollisionKey(name)
+		if prev, dup := keys[key]; dup {
+			return errcode.New(errcode.DuplicatePath, "entries %q and %q collide on case-insensitive file systems", prev, name)
+		}
+		keys[key] = name
+		p.files[name] = f
+		// 5. Only regular files.
+		if unixType != 0 && unixType != sIFREG {
+			return bad("not a regular file (pipe, socket or other special file)")
+		}
+	}
+	// 6. Artifact count.
+	nArt := 0
+	for name := range p.files {
+		if strings.HasPrefix(name, "artifacts/") {
+			nArt++
+		}
+	}
+	if nArt > MaxArtifacts {
+		return errcode.New(errcode.TooManyArtifacts, "pack has %d artifacts (limit %d)", nArt, MaxArtifacts)
+	}
+	// 7. Structure (COMPAT §1.1).
+	hasArtifacts := false
+	for _, f := range files {
+		name := f.Name
+		if strings.HasPrefix(name, "artifacts/") {
+			hasArtifacts = true
+		}
+		if strings.HasSuffix(name, "/") {
+			if !strings.HasPrefix(name, "artifacts/") && !strings.HasPrefix(name, "attestations/") {
+				return errcode.New(errcode.InvalidPath, "unexpected folder %q (only artifacts/ and attestations/ are allowed)", name)
+			}
+			continue
+		}
+		switch {
+		case name == "manifest.json", strings.HasPrefix(name, "artifacts/"):
+		case strings.HasPrefix(name, "attestations/"):
+			if !IsAttestationPath(name) {
+				return errcode.New(errcode.InvalidPath, "attestation %q must be attestations/<name>.sigstore.json", name)
+			}
+			p.attestations = append(p.attestations, name)
+		default:
+			return errcode.New(errcode.InvalidPath, "unexpected entry %q (only manifest.json, artifacts/ and attestations/ are allowed)", name)
+		}
+	}
+	if !hasArtifacts {
+		return errcode.New(errcode.MissingRequiredField, "pack has no artifacts/ folder")
+	}
+	sort.Strings(p.attestations)
+	return nil
+}
+
+func (p *Pack) loadManifest() error {
+	// 8. manifest.json, read with a cap.
+	f, ok := p.files["manifest.json"]
+	if !ok {
+		return errcode.New(errcode.MissingRequiredField, "pack has no manifest.json")
+	}
+	if f.UncompressedSize64 > MaxManifestSize {
+		return errcode.New(errcode.ArtifactTooLarge, "manifest.json is %d bytes (limit %d)", f.UncompressedSize64, MaxManifestSize)
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return errcode.Wrap(errcode.NotAZip, err, "reading manifest.json")
+	}
+	raw, err := io.ReadAll(io.LimitReader(rc, MaxManifestSize+1))
+	rc.Close()
+	if err != nil {
+		return zipReadError("manifest.json", err)
+	}
+	if len(raw) > MaxManifestSize {
+		return errcode.New(errcode.ArtifactTooLarge, "manifest.json is over %d bytes", MaxManifestSize)
+	}
+	// 9. Strict decoding, then the manifest digest.
+	m, err := ParseManifest(raw)
+	if err != nil {
+		return err
+	}
+	md, err := ManifestDigest(raw)
+	if err != nil {
+		return err
+	}
+	// 10. Cross-check manifest and archive.
+	p.byPath = make(map[string]int, len(m.Artifacts))
+	for i, a := range m.Artifacts {
+		if _, ok := p.files[a.Path]; !ok {
+			return errcode.New(errcode.MissingEntry, "artifact %q is listed in the manifest but missing from the archive", a.Path)
+		}
+		p.byPath[a.Path] = i
+	}
+	for _, f := range p.zr.File {
+		if strings.HasPrefix(f.Name, "artifacts/") && !strings.HasSuffix(f.Name, "/") {
+			if _, ok := p.byPath[f.Name]; !ok {
+				return errcode.New(errcode.InvalidPath, "file %q is not listed in the manifest", f.Name)
+			}
+		}
+	}
+	p.manifest, p.manifestRaw, p.manifestDigest = m, raw, md
+	return nil
+}
+
+// Close releases the file opened by Open. It is safe to call more than once.
+func (p *Pack) Close() error {
+	p.closeOnce.Do(func() {
+		if p.closer != nil {
+			p.closeErr = p.closer.Close()
+		}
+	})
+	return p.closeErr
+}
+
+// Manifest returns a deep copy of the decoded manifest.
+func (p *Pack) Manifest() *Manifest { return p.manifest.Clone() }
+
+// ManifestDigest returns the JCS manifest digest, "sha256:<hex>".
+func (p *Pack) ManifestDigest() string { return p.manifestDigest }
+
+// RawManifest returns a copy of the manifest.json bytes as stored in the pack.
+func (p *Pack) RawManifest() []byte { return append([]byte(nil), p.manifestRaw...) }
+
+// Artifacts returns a copy of the manifest's artifact list, in manifest order.
+func (p *Pack) Artifacts() []Artifact { return p.manifest.Clone().Artifacts }
+
+// Attestations returns the attestation entry names, sorted.
+func (p *Pack) Attestations() []string { return append([]string{}, p.attestations...) }
+
+// Size returns the size of the pack file in bytes.
+func (p *Pack) Size() int64 { return p.size }
+
+// HasFile reports whether the archive holds a regular file named name.
+func (p *Pack) HasFile(name string) bool {
+	_, ok := p.files[name]
+	return ok
+}

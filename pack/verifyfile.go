@@ -1,0 +1,71 @@
+package pack
+
+import (
+	"context"
+	"io"
+	"os"
+
+	"github.com/evidencerelay/epack/internal/errcode"
+)
+
+// Verified is the outcome of VerifyFile: the checked manifest, its digest,
+// and the digests of the exact file bytes that were verified.
+type Verified struct {
+	Manifest       *Manifest
+	ManifestDigest string
+	File           FileSums
+}
+
+// VerifyFile opens the pack in f, runs VerifyIntegrity and, at the same
+// time, computes SumFile over the whole file. Both read f with ReadAt, so
+// they share no file offset and f's offset is not moved. It does not close f.
+func VerifyFile(ctx context.Context, f *os.File) (*Verified, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, errcode.Wrap(errcode.IOError, err, "reading pack file")
+	}
+	if !st.Mode().IsRegular() {
+		return nil, errcode.New(errcode.InvalidInput, "%s is not a regular file", f.Name())
+	}
+	size := st.Size()
+	sumCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type sumResult struct {
+		s   FileSums
+		err error
+	}
+	done := make(chan sumResult, 1)
+	go func() {
+		s, err := SumFile(&ctxReader{ctx: sumCtx, r: io.NewSectionReader(f, 0, size)})
+		done <- sumResult{s, err}
+	}()
+	p, err := OpenReaderAt(f, size)
+	if err == nil {
+		err = p.VerifyIntegrity(ctx)
+	}
+	if err != nil {
+		cancel()
+		<-done
+		return nil, err
+	}
+	res := <-done
+	if res.err != nil {
+		return nil, res.err
+	}
+	if res.s.Size != size {
+		return nil, errcode.New(errcode.IOError, "pack file changed size while it was read (%d → %d bytes)", size, res.s.Size)
+	}
+	return &Verified{Manifest: p.Manifest(), ManifestDigest: p.ManifestDigest(), File: res.s}, nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(b []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(b)
+}
