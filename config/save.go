@@ -78,10 +78,12 @@ func (l *LockFile) marshal(existing *yaml.Node) ([]byte, error) {
 				oldKeys[k.Value] = k
 				continue
 			}
-			pairs = append(pairs, kv{k, v})
 			kept = append(kept, k, v)
 		}
-		inlineDanglingAliases(kept)
+		kept = inlineDanglingAliases(kept)
+		for i := 0; i+1 < len(kept); i += 2 {
+			pairs = append(pairs, kv{kept[i], kept[i+1]})
+		}
 	}
 	sv := l.SchemaVersion
 	if sv == 0 {
@@ -153,7 +155,7 @@ func sortMappings(n *yaml.Node) {
 // inlineDanglingAliases replaces, inside the kept nodes, every alias whose
 // anchor is not itself kept with a copy of the aliased value, so dropping
 // the old remotes section can never leave an alias without its anchor.
-func inlineDanglingAliases(kept []*yaml.Node) {
+func inlineDanglingAliases(kept []*yaml.Node) []*yaml.Node {
 	anchored := map[*yaml.Node]bool{}
 	var mark func(n *yaml.Node)
 	mark = func(n *yaml.Node) {
@@ -183,9 +185,9 @@ func inlineDanglingAliases(kept []*yaml.Node) {
 			fix(c)
 		}
 	}
-	for _, n := range kept {
-		fix(n)
-	}
+	wrapper := &yaml.Node{Kind: yaml.MappingNode, Content: kept}
+	fix(wrapper)
+	return wrapper.Content
 }
 
 // copyNode deep-copies n with aliases expanded and anchors removed (the
