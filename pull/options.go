@@ -1,0 +1,114 @@
+package pull
+
+import (
+	"io"
+	"time"
+
+	"github.com/evidencerelay/epack/remote"
+)
+
+// Ref selects which pack to pull. Set at most one field; none means latest.
+type Ref struct {
+	// Digest is the pack FILE digest, "sha256:<hex>".
+	Digest string
+	// ReleaseID is a release id such as "rel_…".
+	ReleaseID string
+	// Version is a release version label such as "v1.2.0".
+	Version string
+	// Latest selects the newest release of the target stream.
+	Latest bool
+}
+
+// String renders the ref the way the CLI shows it.
+func (r Ref) String() string {
+	switch {
+	case r.Digest != "":
+		return "digest: " + r.Digest
+	case r.ReleaseID != "":
+		return "release: " + r.ReleaseID
+	case r.Version != "":
+		return "version: " + r.Version
+	}
+	return "latest"
+}
+
+// Options configures a pull operation.
+type Options struct {
+	// Secure defaults.
+	Secure struct {
+		// Frozen refuses any adapter that is not pinned and verified.
+		Frozen bool
+	}
+
+	// Explicit insecure overrides.
+	Unsafe struct {
+		// AllowUnpinned runs an adapter that has no digest in epack.lock.yaml.
+		AllowUnpinned bool
+	}
+
+	// Remote is the name of the remote to pull from (required).
+	Remote string
+
+	// Environment applies environments.<env> overrides from epack.yaml (optional).
+	Environment string
+
+	// Workspace overrides the source workspace (optional).
+	Workspace string
+
+	// Ref selects the pack; the zero value means latest.
+	Ref Ref
+
+	// Output is the destination path. Empty means ./<sanitised stream>.epack.
+	Output string
+
+	// Force replaces an existing output file (only after the new pack is verified).
+	Force bool
+
+	// Verify runs full pack verification after download. nil means true.
+	// The file digest announced by the adapter is always checked.
+	Verify *bool
+
+	// NonInteractive disables interactive prompts.
+	NonInteractive bool
+
+	// Stderr is where adapter stderr output is written. If nil, os.Stderr is used.
+	Stderr io.Writer
+
+	// OnStep is called when each step starts (true) or completes (false).
+	// A failing step gets no completion call.
+	OnStep func(step string, started bool)
+
+	// OnDownloadProgress is called periodically with bytes received and total.
+	OnDownloadProgress func(received, total int64)
+
+	// PromptInstallAdapter is called when the adapter is pinned but not
+	// installed; returning true installs it. If nil, an error is returned.
+	PromptInstallAdapter func(remoteName, adapterName string) bool
+}
+
+// Result describes a completed pull.
+type Result struct {
+	OutputPath  string
+	Digest      string // file digest, "sha256:<hex>"
+	SizeBytes   int64
+	Stream      string
+	ReleaseID   string
+	Version     string
+	Labels      []string
+	CreatedAt   time.Time
+	Verified    bool
+	Target      remote.TargetConfig
+	ReceiptPath string
+	// FinalizeWarning is set when pull.finalize failed (the pack is still in place).
+	FinalizeWarning string
+}
+
+// Step names reported through Options.OnStep.
+const (
+	StepConfig   = "Loading remote configuration"
+	StepAdapter  = "Resolving adapter"
+	StepPrepare  = "Preparing download"
+	StepDownload = "Downloading pack"
+	StepVerify   = "Verifying pack integrity"
+	StepFinalize = "Finalizing download"
+)

@@ -1,0 +1,357 @@
+package pull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/evidencerelay/epack/config"
+	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/safefile"
+	"github.com/evidencerelay/epack/pack"
+	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/transfer"
+)
+
+var adapterRetry = transfer.RetryPolicy{Attempts: 4, Base: 250 * time.Millisecond, Max: 5 * time.Second}
+
+// maxReprepare bounds how often an expired download URL is replaced.
+const maxReprepare = 2
+
+// SanitizeStream turns a stream name into a file name: bytes outside
+// [A-Za-z0-9_-] become '-', and an empty result becomes "pack".
+func SanitizeStream(stream string) string {
+	b := []byte(stream)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	if len(b) == 0 {
+		return "pack"
+	}
+	return string(b)
+}
+
+// Pull downloads a pack from a remote registry, proves it is what the
+// registry published, and moves it into place.
+func Pull(ctx context.Context, opts Options) (*Result, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	step := func(name string, started bool) {
+		if opts.OnStep != nil {
+			opts.OnStep(name, started)
+		}
+	}
+	if err := checkOptions(&opts); err != nil {
+		return nil, err
+	}
+	stderr := opts.Stderr
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	verify := opts.Verify == nil || *opts.Verify
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, errcode.Wrap(errcode.IOError, err, "finding the current directory")
+	}
+	// An explicit output is checked before anything remote happens.
+	if opts.Output != "" {
+		out, err := filepath.Abs(opts.Output)
+		if err != nil {
+			return nil, errcode.Wrap(errcode.InvalidInput, err, "output path %q", opts.Output)
+		}
+		if err := checkOutput(out, opts.Force); err != nil {
+			return nil, err
+		}
+	}
+
+	step(StepConfig, true)
+	project, err := config.LoadProject(cwd)
+	if err != nil {
+		return nil, err
+	}
+	rcfg, err := project.Config.ResolveRemote(opts.Remote, opts.Environment)
+	if err != nil {
+		return nil, err
+	}
+	step(StepConfig, false)
+
+	step(StepAdapter, true)
+	lock, err := config.LoadLock(project.Root)
+	if err != nil {
+		return nil, err
+	}
+	var prompt func(string, string) bool
+	if !opts.NonInteractive {
+		prompt = opts.PromptInstallAdapter
+	}
+	session, err := remote.Open(ctx, remote.SessionOptions{
+		ProjectRoot: project.Root,
+		Remote:      rcfg,
+		Lock:        lock,
+		Policy:      remote.Policy{Frozen: opts.Secure.Frozen, AllowUnpinned: opts.Unsafe.AllowUnpinned, Component: "pull"},
+		Stderr:      stderr,
+		Prompt:      prompt,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer session.Close()
+	if !session.Capabilities().Features.Pull {
+		return nil, errcode.New(errcode.UnsupportedFeature, "adapter %q does not support pull operations", rcfg.AdapterName())
+	}
+	step(StepAdapter, false)
+
+	target := remote.TargetConfig{
+		Workspace:   firstNonEmpty(opts.Workspace, rcfg.Target.Workspace),
+		Environment: rcfg.Target.Environment,
+	}
+	ref := remote.PullRef{Digest: opts.Ref.Digest, ReleaseID: opts.Ref.ReleaseID, Version: opts.Ref.Version, Latest: opts.Ref.Latest}
+	if ref == (remote.PullRef{}) {
+		ref.Latest = true
+	}
+	prepare := func() (*remote.PullPrepareResponse, error) {
+		var resp *remote.PullPrepareResponse
+		err := transfer.Retry(ctx, adapterRetry, func(int) error {
+			var err error
+			resp, err = session.PullPrepare(ctx, &remote.PullPrepareRequest{Remote: opts.Remote, Target: target, Ref: ref})
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("pull.prepare failed: %w", err)
+		}
+		if err := checkAnnounced(resp, ref); err != nil {
+			return nil, err
+		}
+		return resp, nil
+	}
+	step(StepPrepare, true)
+	prep, err := prepare()
+	if err != nil {
+		return nil, err
+	}
+	step(StepPrepare, false)
+
+	output := opts.Output
+	if output == "" {
+		output = filepath.Join(cwd, SanitizeStream(prep.Pack.Stream)+".epack")
+	}
+	output, err = filepath.Abs(output)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.InvalidInput, err, "output path")
+	}
+	if err := checkOutput(output, opts.Force); err != nil {
+		return nil, err
+	}
+
+	step(StepDownload, true)
+	tmp, err := safefile.CreateTempIn(filepath.Dir(output), ".epack-pull-*.tmp")
+	if err != nil {
+		return nil, errcode.Wrap(errcode.IOError, err, "creating a temporary file beside %s", output).
+			WithHint("make sure the folder %s exists and is writable", filepath.Dir(output))
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	client := transfer.NewClient()
+	policy := transfer.Policy{FileRoot: rcfg.Transport.FileRoot, AllowLoopbackHTTP: rcfg.Transport.AllowLoopbackHTTP}
+	var got transfer.DownloadResult
+	for attempt := 0; ; attempt++ {
+		if err := resetFile(tmp); err != nil {
+			return nil, err
+		}
+		got, err = client.Download(ctx, transfer.DownloadRequest{
+			Target:       toTransferTarget(prep.Download),
+			Policy:       policy,
+			Dest:         tmp,
+			ExpectedSize: prep.Pack.SizeBytes,
+			Progress:     opts.OnDownloadProgress,
+		})
+		if err == nil || !errcode.Has(err, errcode.URLExpired) || attempt >= maxReprepare {
+			break
+		}
+		digest := prep.Pack.Digest
+		if prep, err = prepare(); err != nil {
+			return nil, err
+		}
+		if prep.Pack.Digest != digest {
+			return nil, errcode.New(errcode.DigestMismatch, "the remote now announces a different pack (%s, was %s)", prep.Pack.Digest, digest)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("download failed: %w", err)
+	}
+	if got.Size != prep.Pack.SizeBytes {
+		return nil, errcode.New(errcode.SizeMismatch, "size mismatch: the remote announced %d bytes, received %d", prep.Pack.SizeBytes, got.Size)
+	}
+	if got.SHA256 != prep.Pack.Digest {
+		return nil, errcode.New(errcode.DigestMismatch, "digest mismatch: expected %s, got %s", prep.Pack.Digest, got.SHA256)
+	}
+	step(StepDownload, false)
+
+	verified := false
+	if verify {
+		step(StepVerify, true)
+		v, err := pack.VerifyFile(ctx, tmp)
+		if err != nil {
+			return nil, fmt.Errorf("pack verification failed: %w", err)
+		}
+		if v.File.SHA256 != prep.Pack.Digest {
+			return nil, errcode.New(errcode.DigestMismatch, "the pack changed on disk during verification")
+		}
+		if prep.Pack.Stream != "" && v.Manifest.Stream != prep.Pack.Stream {
+			fmt.Fprintf(stderr, "Warning: the remote says stream %q but the pack's manifest says %q\n", prep.Pack.Stream, v.Manifest.Stream)
+		}
+		verified = true
+		step(StepVerify, false)
+	}
+
+	if err := safefile.Commit(tmp, output, opts.Force); err != nil {
+		return nil, fmt.Errorf("saving %s: %w", output, err)
+	}
+	committed = true
+	tmp.Close()
+
+	res := &Result{
+		OutputPath: output, Digest: prep.Pack.Digest, SizeBytes: got.Size, Stream: prep.Pack.Stream,
+		ReleaseID: prep.Pack.ReleaseID, Version: prep.Pack.Version, Labels: prep.Pack.Labels,
+		CreatedAt: prep.Pack.CreatedAt, Verified: verified, Target: target,
+	}
+
+	step(StepFinalize, true)
+	_, ferr := session.PullFinalize(ctx, &remote.PullFinalizeRequest{
+		Remote: opts.Remote, Target: target, Digest: prep.Pack.Digest, FinalizeToken: prep.FinalizeToken,
+	})
+	if ferr != nil {
+		res.FinalizeWarning = ferr.Error()
+		fmt.Fprintf(stderr, "Warning: pull.finalize failed: %v\n", ferr)
+	} else {
+		step(StepFinalize, false)
+	}
+
+	receipt := NewReceipt(opts.Remote, target, output, prep.Pack, verified)
+	receipt.Pack.SizeBytes = got.Size
+	w := ReceiptWriter{BaseDir: filepath.Join(project.Root, DefaultReceiptDir)}
+	path, werr := w.Write(receipt)
+	res.ReceiptPath = path
+	if werr != nil {
+		return res, errcode.Wrap(errcode.IOError, werr, "the pack was saved to %s but its receipt could not be written", output)
+	}
+	return res, nil
+}
+
+func checkOptions(opts *Options) error {
+	if strings.TrimSpace(opts.Remote) == "" {
+		return errcode.New(errcode.InvalidInput, "remote is required")
+	}
+	if opts.Secure.Frozen && opts.Unsafe.AllowUnpinned {
+		return errcode.New(errcode.PolicyViolation, "--insecure-allow-unpinned cannot be used with --frozen")
+	}
+	if opts.Unsafe.AllowUnpinned && remote.StrictProduction() {
+		return errcode.New(errcode.PolicyViolation, "strict production mode forbids insecure execution overrides for pull")
+	}
+	n := 0
+	for _, s := range []string{opts.Ref.Digest, opts.Ref.ReleaseID, opts.Ref.Version} {
+		if s != "" {
+			n++
+		}
+	}
+	if opts.Ref.Latest {
+		n++
+	}
+	if n > 1 {
+		return errcode.New(errcode.InvalidInput, "choose one of digest, release id, version or latest")
+	}
+	if d := opts.Ref.Digest; d != "" && !isDigest(d) {
+		return errcode.New(errcode.InvalidInput, "digest %q is not of the form sha256:<64 hex>", d)
+	}
+	return nil
+}
+
+// checkAnnounced validates what the adapter says it will send.
+func checkAnnounced(resp *remote.PullPrepareResponse, ref remote.PullRef) error {
+	if !isDigest(resp.Pack.Digest) {
+		return errcode.New(errcode.ProtocolMismatch, "pull.prepare returned pack.digest %q, not sha256:<64 hex>", resp.Pack.Digest)
+	}
+	if resp.Pack.SizeBytes <= 0 {
+		return errcode.New(errcode.ProtocolMismatch, "pull.prepare returned no pack size")
+	}
+	if ref.Digest != "" && resp.Pack.Digest != ref.Digest {
+		return errcode.New(errcode.DigestMismatch, "asked for %s but the remote offers %s", ref.Digest, resp.Pack.Digest)
+	}
+	return nil
+}
+
+func isDigest(s string) bool {
+	h, ok := strings.CutPrefix(s, "sha256:")
+	if !ok || len(h) != 64 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkOutput refuses a symlinked output, a folder, a missing parent folder,
+// and an existing file without force.
+func checkOutput(path string, force bool) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case err == nil && fi.Mode()&os.ModeSymlink != 0:
+		return errcode.New(errcode.SymlinkNotAllowed, "output %q is a symbolic link", path).WithHint("choose another output path with -o")
+	case err == nil && fi.IsDir():
+		return errcode.New(errcode.InvalidInput, "output %q is a folder", path).WithHint("give a file name with -o")
+	case err == nil && !force:
+		return errcode.New(errcode.OutputExists, "output file %q already exists (use --force to overwrite)", path)
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return errcode.Wrap(errcode.IOError, err, "checking output %q", path)
+	}
+	dir := filepath.Dir(path)
+	if di, err := os.Stat(dir); err != nil || !di.IsDir() {
+		return errcode.New(errcode.InvalidInput, "output folder %q does not exist", dir).WithHint("create it first: mkdir -p %s", dir)
+	}
+	return nil
+}
+
+func resetFile(f *os.File) error {
+	if err := f.Truncate(0); err != nil {
+		return errcode.Wrap(errcode.IOError, err, "resetting the temporary file")
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		return errcode.Wrap(errcode.IOError, err, "resetting the temporary file")
+	}
+	return nil
+}
+
+func toTransferTarget(t remote.TransferTarget) transfer.Target {
+	out := transfer.Target{Method: t.Method, URL: t.URL, Headers: t.Headers}
+	if t.ExpiresAt != "" {
+		if ts, err := time.Parse(time.RFC3339, t.ExpiresAt); err == nil {
+			out.ExpiresAt = ts
+		}
+	}
+	return out
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}
