@@ -1,0 +1,78 @@
+package transfer
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/evidencerelay/epack/internal/errcode"
+)
+
+func testData(n int) []byte {
+	b := make([]byte, n)
+	r := rand.NewChaCha8([32]byte{1, 2, 3})
+	r.Read(b)
+	return b
+}
+
+func sum(b []byte) string {
+	h := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(h[:])
+}
+
+// fastClient retries quickly so tests do not sleep.
+func fastClient() *Client {
+	c := NewClient()
+	c.Retry = RetryPolicy{Attempts: 4, Base: 2 * time.Millisecond, Max: 10 * time.Millisecond}
+	return c
+}
+
+// tlsClient trusts srv's certificate.
+func tlsClient(srv *httptest.Server) *Client {
+	c := fastClient()
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	c.HTTP.Transport.(*http.Transport).TLSClientConfig.RootCAs = pool
+	return c
+}
+
+var loopback = Policy{AllowLoopbackHTTP: true}
+
+func wantCode(t *testing.T, err error, code errcode.Code) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("want %s error, got nil", code)
+	}
+	if errcode.Of(err) != code {
+		t.Fatalf("want %s, got %s: %v", code, errcode.Of(err), err)
+	}
+}
+
+// resetConn closes a hijacked connection with a TCP RST.
+func resetConn(t *testing.T, w http.ResponseWriter) {
+	t.Helper()
+	conn, _, err := w.(http.Hijacker).Hijack()
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	conn.Close()
+}
+
+func newServer(t *testing.T, h http.HandlerFunc) *httptest.Server {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+var _ = bytes.Equal
