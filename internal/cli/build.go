@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/pack"
+	"github.com/spf13/cobra"
+)
+
+func init() { register(10, newBuildCmd) }
+
+type buildFlags struct {
+	stream      string
+	files       []string
+	stdinDest   string
+	sources     []string
+	contentType string
+}
+
+func newBuildCmd(g *Globals) *cobra.Command {
+	f := &buildFlags{}
+	cmd := &cobra.Command{
+		Use:   "build <out.epack> [files...]",
+		Short: "Build an evidence pack from files",
+		Long: `Build an evidence pack. Each positional file is stored as artifacts/<basename>;
+--file src:dest stores src as artifacts/<dest>; --stdin dest stores standard input.
+The pack is written to a temp file next to <out.epack> and renamed into place.`,
+		Example: `  epack build evidence.epack iam.json repos.csv --stream acme/prod --source aws:1.2.0
+  epack build out.epack --stream acme/prod --file report.md:reports/q1.md
+  cat scan.json | epack build out.epack --stream acme/prod --stdin scans/scan.json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBuild(cmd, g, f, args[0], args[1:])
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.stream, "stream", "", "evidence stream, for example acme/prod (required)")
+	fl.StringArrayVar(&f.files, "file", nil, "add file src as artifacts/<dest> (src:dest, repeatable)")
+	fl.StringVar(&f.stdinDest, "stdin", "", "add standard input as artifacts/<dest>")
+	fl.StringArrayVar(&f.sources, "source", nil, "record a source collector name:version (repeatable)")
+	fl.StringVar(&f.contentType, "content-type", "", "content type recorded for the added artifacts")
+	return cmd
+}
+
+// artifactDest turns a user-given destination into a name under artifacts/.
+func artifactDest(dest string) string { return strings.TrimPrefix(dest, "artifacts/") }
+
+func runBuild(cmd *cobra.Command, g *Globals, f *buildFlags, out string, files []string) error {
+	if f.stream == "" {
+		return errcode.New(errcode.InvalidInput, "--stream is required").WithHint("for example: epack build %s --stream acme/prod", out)
+	}
+	b := pack.NewBuilder(f.stream)
+	for _, s := range f.sources {
+		name, version, _ := strings.Cut(s, ":")
+		if name == "" {
+			return errcode.New(errcode.InvalidInput, "--source %q: name is empty", s).WithHint("use --source name:version")
+		}
+		b.AddSource(name, version)
+	}
+	opts := pack.ArtifactOptions{ContentType: f.contentType}
+	for _, src := range files {
+		g.verbose("adding %s as artifacts/%s\n", src, filepath.Base(src))
+		if err := b.AddFile(filepath.Base(src), src, opts); err != nil {
+			return err
+		}
+	}
+	for _, spec := range f.files {
+		i := strings.LastIndex(spec, ":")
+		if i <= 0 || i == len(spec)-1 {
+			return errcode.New(errcode.InvalidInput, "--file %q must be src:dest", spec).WithHint("for example --file ./iam.json:aws/iam.json")
+		}
+		src, dest := spec[:i], artifactDest(spec[i+1:])
+		g.verbose("adding %s as artifacts/%s\n", src, dest)
+		if err := b.AddFile(dest, src, opts); err != nil {
+			return err
+		}
+	}
+	if f.stdinDest != "" {
+		g.verbose("adding standard input as artifacts/%s\n", artifactDest(f.stdinDest))
+		if err := b.AddReader(artifactDest(f.stdinDest), g.Stdin, opts); err != nil {
+			return err
+		}
+	}
+	res, err := b.WriteFileContext(cmd.Context(), out)
+	if err != nil {
+		return err
+	}
+	if g.JSON {
+		writeJSON(g.Stdout, map[string]any{
+			"ok": true, "path": res.Path, "stream": res.Manifest.Stream, "generated_at": res.Manifest.GeneratedAt,
+			"artifacts": len(res.Manifest.Artifacts), "size_bytes": res.Size,
+			"pack_digest": res.Manifest.PackDigest, "manifest_digest": res.ManifestDigest,
+		})
+		return nil
+	}
+	g.out("%s Built %s (%d artifacts, %s)\n", g.okMark(), res.Path, len(res.Manifest.Artifacts), formatSize(res.Size))
+	g.out("  stream:          %s\n", res.Manifest.Stream)
+	g.out("  pack_digest:     %s\n", res.Manifest.PackDigest)
+	g.out("  manifest_digest: %s\n", res.ManifestDigest)
+	if g.Verbose {
+		for _, a := range res.Manifest.Artifacts {
+			g.out("  %s  %s  %s\n", a.Digest, fmt.Sprintf("%10d", a.Size), a.Path)
+		}
+	}
+	return nil
+}

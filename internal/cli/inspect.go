@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/pack"
+	"github.com/spf13/cobra"
+)
+
+func init() { register(12, newInspectCmd) }
+
+func newInspectCmd(g *Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "inspect <pack>",
+		Short: "Show a pack's stream, digests, sources and artifacts",
+		Long: `Inspect an evidence pack: stream, generation time, the pack, manifest and file
+digests, sources and the artifact table. The pack is opened with every safety
+rule but artifact digests are not re-checked; use 'epack verify' for that.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runInspect(g, args[0])
+		},
+	}
+}
+
+func shortDigest(d string, full bool) string {
+	if full || len(d) < 19 {
+		return d
+	}
+	return d[:19] + "…"
+}
+
+func runInspect(g *Globals, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return errcode.Wrap(errcode.InvalidInput, err, "opening pack").WithHint("check the pack path")
+	}
+	defer f.Close()
+	p, err := pack.OpenFile(f)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	sums, err := pack.SumFile(io.NewSectionReader(f, 0, p.Size()))
+	if err != nil {
+		return err
+	}
+	m := p.Manifest()
+	if g.JSON {
+		writeJSON(g.Stdout, map[string]any{
+			"ok": true, "pack": path, "stream": m.Stream, "generated_at": m.GeneratedAt, "spec_version": m.SpecVersion,
+			"pack_digest": m.PackDigest, "manifest_digest": p.ManifestDigest(),
+			"file_digest": sums.SHA256, "checksum": sums.MD5Base64, "size_bytes": sums.Size,
+			"sources": m.Sources, "artifacts": m.Artifacts, "attestations": p.Attestations(),
+			"provenance": m.Provenance, "profiles": m.Profiles, "overlays": m.Overlays,
+		})
+		return nil
+	}
+	if g.Quiet {
+		return nil
+	}
+	w := g.Stdout
+	fmt.Fprintf(w, "Pack:            %s (%s)\n", path, formatSize(sums.Size))
+	fmt.Fprintf(w, "Stream:          %s\n", m.Stream)
+	fmt.Fprintf(w, "Generated at:    %s\n", m.GeneratedAt)
+	fmt.Fprintf(w, "Pack digest:     %s\n", m.PackDigest)
+	fmt.Fprintf(w, "Manifest digest: %s\n", p.ManifestDigest())
+	fmt.Fprintf(w, "File digest:     %s\n", sums.SHA256)
+	if g.Verbose {
+		fmt.Fprintf(w, "File MD5:        %s\n", sums.MD5Base64)
+	}
+	if m.Provenance != nil {
+		fmt.Fprintf(w, "Provenance:      %s\n", m.Provenance.Type)
+	}
+	fmt.Fprintf(w, "Sources:         %d\n", len(m.Sources))
+	for _, s := range m.Sources {
+		v := s.Version
+		if v == "" {
+			v = "-"
+		}
+		fmt.Fprintf(w, "  %s %s\n", s.Name, v)
+	}
+	fmt.Fprintf(w, "Artifacts:       %d\n", len(m.Artifacts))
+	if len(m.Artifacts) > 0 {
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  PATH\tSIZE\tTYPE\tDIGEST")
+		for _, a := range m.Artifacts {
+			ct := a.ContentType
+			if ct == "" {
+				ct = "-"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", a.Path, formatSize(a.Size), ct, shortDigest(a.Digest, g.Verbose))
+		}
+		tw.Flush()
+	}
+	if atts := p.Attestations(); len(atts) > 0 {
+		fmt.Fprintf(w, "Attestations:    %d\n", len(atts))
+		for _, a := range atts {
+			fmt.Fprintf(w, "  %s\n", a)
+		}
+	}
+	return nil
+}
