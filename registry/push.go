@@ -237,7 +237,9 @@ func (r *Registry) publish(ctx context.Context, sc scope, rel *Release, labels [
 	err := r.store.CreateIfAbsent(ctx, marker, mustJSON(rel))
 	switch {
 	case err == nil:
-		if err := r.store.CreateIfAbsent(ctx, sc.releaseKey(rel.ReleaseID), mustJSON(rel)); err != nil {
+		// ErrExists: a concurrent push of the same pack restored the record
+		// from our marker first (same content, possibly with merged labels).
+		if err := r.store.CreateIfAbsent(ctx, sc.releaseKey(rel.ReleaseID), mustJSON(rel)); err != nil && !errors.Is(err, ErrExists) {
 			return false, storeErr(err, "creating the release record")
 		}
 	case errors.Is(err, ErrExists):
@@ -308,10 +310,11 @@ func (r *Registry) updateIndexes(ctx context.Context, sc scope, rel *Release) er
 		cur.Stream = sc.stream
 		for i := range cur.Releases {
 			if cur.Releases[i].ReleaseID == entry.ReleaseID {
-				if slices.Equal(cur.Releases[i].Labels, entry.Labels) {
+				merged := mergeLabels(cur.Releases[i].Labels, entry.Labels)
+				if len(merged) == len(cur.Releases[i].Labels) {
 					return false, nil
 				}
-				cur.Releases[i].Labels = entry.Labels
+				cur.Releases[i].Labels = merged
 				return true, nil
 			}
 		}

@@ -1,0 +1,6 @@
+// Package testenv helps tests find (or start) the real S3 server they run
+// against: EPACK_TEST_S3_ENDPOINT / _ACCESS_KEY / _SECRET_KEY from
+// scripts/versitygw.sh, skipping when unset unless EPACK_TEST_REQUIRE_S3=1,
+// and MainWithS3, which starts the cached versitygw binary for a package's
+// TestMain when nothing is configured. Fresh bucket per test: S3.NewBucket.
+package testenv

@@ -1,0 +1,182 @@
+package registrytest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/evidencerelay/epack/registry"
+	"github.com/evidencerelay/epack/remote"
+)
+
+// Adapter is the protocol surface the suite drives: *registry.Registry in
+// process, or Process (a real adapter binary).
+type Adapter interface {
+	PushPrepare(context.Context, *remote.PushPrepareRequest) (*remote.PushPrepareResponse, error)
+	PushFinalize(context.Context, *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error)
+	PullPrepare(context.Context, *remote.PullPrepareRequest) (*remote.PullPrepareResponse, error)
+	PullFinalize(context.Context, *remote.PullFinalizeRequest) (*remote.PullFinalizeResponse, error)
+	RunsSync(context.Context, *remote.RunsSyncRequest) (*remote.RunsSyncResponse, error)
+	Whoami(context.Context) (*remote.WhoamiIdentity, error)
+}
+
+var _ Adapter = (*registry.Registry)(nil)
+
+// ProtoError is an error answer from an adapter process.
+type ProtoError struct {
+	Body     remote.ErrorBody
+	ExitCode int
+}
+
+func (e *ProtoError) Error() string {
+	return fmt.Sprintf("%s: %s (retryable=%v)", e.Body.Code, e.Body.Message, e.Body.Retryable)
+}
+
+// Code returns the protocol error code of err ("" for nil).
+func Code(err error) string {
+	if err == nil {
+		return ""
+	}
+	var pe *ProtoError
+	if errors.As(err, &pe) {
+		return pe.Body.Code
+	}
+	return registry.CodeOf(err)
+}
+
+// Retryable reports the retryable flag of err.
+func Retryable(err error) bool {
+	var pe *ProtoError
+	if errors.As(err, &pe) {
+		return pe.Body.Retryable
+	}
+	var re *registry.Error
+	if errors.As(err, &re) {
+		return re.Retryable()
+	}
+	return false
+}
+
+// Process runs a real adapter binary once per request, the way the host
+// does: argv[1] = command, one JSON request on stdin, JSON on stdout.
+type Process struct {
+	Bin string
+	Env []string // complete environment of the process
+	Dir string   // working directory
+}
+
+var reqSeq int
+
+func (p *Process) call(ctx context.Context, cmd string, hdr *remote.RequestHeader, req, resp any) error {
+	reqSeq++
+	*hdr = remote.RequestHeader{Type: cmd, ProtocolVersion: remote.ProtocolVersion, RequestID: fmt.Sprintf("req-%d-%d", time.Now().UnixNano(), reqSeq)}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	return p.Raw(ctx, cmd, body, hdr.RequestID, resp)
+}
+
+// Raw sends body as the request of cmd and decodes the answer into resp.
+func (p *Process) Raw(ctx context.Context, cmd string, body []byte, requestID string, resp any) error {
+	c := exec.CommandContext(ctx, p.Bin, cmd)
+	c.Env = p.Env
+	c.Dir = p.Dir
+	c.Stdin = bytes.NewReader(body)
+	var stdout, stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stdout, &stderr
+	runErr := c.Run()
+	var head struct {
+		OK        bool             `json:"ok"`
+		Type      string           `json:"type"`
+		RequestID string           `json:"request_id"`
+		Error     remote.ErrorBody `json:"error"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &head); err != nil {
+		return fmt.Errorf("%s: unparsable answer (%v): stdout %q stderr %q", cmd, runErr, stdout.String(), stderr.String())
+	}
+	if requestID != "" && head.RequestID != requestID {
+		return fmt.Errorf("%s: request_id %q echoed as %q", cmd, requestID, head.RequestID)
+	}
+	if !head.OK {
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(runErr, &ee) {
+			code = ee.ExitCode()
+		}
+		if head.Type != remote.TypeError || code == 0 {
+			return fmt.Errorf("%s: error answer with type %q exit %d", cmd, head.Type, code)
+		}
+		return &ProtoError{Body: head.Error, ExitCode: code}
+	}
+	if runErr != nil {
+		return fmt.Errorf("%s: ok answer but %v", cmd, runErr)
+	}
+	if head.Type != remote.ResultType(cmd) {
+		return fmt.Errorf("%s: answer type %q", cmd, head.Type)
+	}
+	if strings.TrimSpace(stderr.String()) != "" {
+		// Allowed (logs), but keep the output small.
+		if stderr.Len() > 64<<10 {
+			return fmt.Errorf("%s: %d bytes on stderr", cmd, stderr.Len())
+		}
+	}
+	return json.Unmarshal(stdout.Bytes(), resp)
+}
+
+// PushPrepare implements Adapter.
+func (p *Process) PushPrepare(ctx context.Context, r *remote.PushPrepareRequest) (*remote.PushPrepareResponse, error) {
+	var out remote.PushPrepareResponse
+	return &out, p.call(ctx, remote.CmdPushPrepare, &r.RequestHeader, r, &out)
+}
+
+// PushFinalize implements Adapter.
+func (p *Process) PushFinalize(ctx context.Context, r *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
+	var out remote.PushFinalizeResponse
+	return &out, p.call(ctx, remote.CmdPushFinalize, &r.RequestHeader, r, &out)
+}
+
+// PullPrepare implements Adapter.
+func (p *Process) PullPrepare(ctx context.Context, r *remote.PullPrepareRequest) (*remote.PullPrepareResponse, error) {
+	var out remote.PullPrepareResponse
+	return &out, p.call(ctx, remote.CmdPullPrepare, &r.RequestHeader, r, &out)
+}
+
+// PullFinalize implements Adapter.
+func (p *Process) PullFinalize(ctx context.Context, r *remote.PullFinalizeRequest) (*remote.PullFinalizeResponse, error) {
+	var out remote.PullFinalizeResponse
+	return &out, p.call(ctx, remote.CmdPullFinalize, &r.RequestHeader, r, &out)
+}
+
+// RunsSync implements Adapter.
+func (p *Process) RunsSync(ctx context.Context, r *remote.RunsSyncRequest) (*remote.RunsSyncResponse, error) {
+	var out remote.RunsSyncResponse
+	return &out, p.call(ctx, remote.CmdRunsSync, &r.RequestHeader, r, &out)
+}
+
+// Whoami implements Adapter.
+func (p *Process) Whoami(ctx context.Context) (*remote.WhoamiIdentity, error) {
+	var out remote.AuthWhoamiResponse
+	req := &remote.AuthRequest{}
+	if err := p.call(ctx, remote.CmdAuthWhoami, &req.RequestHeader, req, &out); err != nil {
+		return nil, err
+	}
+	return &out.Identity, nil
+}
+
+// Capabilities runs `<bin> --capabilities`.
+func (p *Process) Capabilities(ctx context.Context) (*remote.Capabilities, error) {
+	c := exec.CommandContext(ctx, p.Bin, remote.CmdCapabilities)
+	c.Env = p.Env
+	out, err := c.Output()
+	if err != nil {
+		return nil, err
+	}
+	var caps remote.Capabilities
+	return &caps, json.Unmarshal(out, &caps)
+}
