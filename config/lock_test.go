@@ -187,13 +187,13 @@ func TestLockDanglingAliasInlined(t *testing.T) {
 
 func TestLockSchemaVersion(t *testing.T) {
 	for body, want := range map[string]int{
-		"remotes: {}\n":                       1,
-		"schema_version: 0\n":                 1,
-		"schema_version: 1\n":                 1,
-		"schema_version: 7\n":                 7,
-		"":                                    1,
-		"# only a comment\n":                  1,
-		"schema_version: 2\nunknown: [1]\n":   2,
+		"remotes: {}\n":                      1,
+		"schema_version: 0\n":                1,
+		"schema_version: 1\n":                1,
+		"schema_version: 7\n":                7,
+		"":                                   1,
+		"# only a comment\n":                 1,
+		"schema_version: 2\nunknown: [1]\n":  2,
 		"schema_version: 1\nremotes: null\n": 1,
 	} {
 		l, err := LoadLock(writeLock(t, body))
