@@ -214,9 +214,9 @@ type interrupting struct {
 	// ignoreRange answers every request with the full body.
 	ignoreRange bool
 
-	mu     sync.Mutex
-	n      int
-	seen   []string
+	mu   sync.Mutex
+	n    int
+	seen []string
 }
 
 func (s *interrupting) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -281,7 +281,7 @@ func TestDownloadResumesWithRange(t *testing.T) {
 func TestDownloadRestartsWithoutRangeSupport(t *testing.T) {
 	data := testData(1 << 20)
 	for _, h := range []*interrupting{
-		{data: data, cuts: 1, at: 200 << 10},                                 // no Accept-Ranges
+		{data: data, cuts: 1, at: 200 << 10},                                  // no Accept-Ranges
 		{data: data, cuts: 1, at: 200 << 10, ranges: true, ignoreRange: true}, // 200 to a Range
 		{data: data, cuts: 1, at: 200 << 10, ranges: true, badRange: true},    // wrong Content-Range
 	} {

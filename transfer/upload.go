@@ -122,7 +122,7 @@ func uploadFile(ctx context.Context, r UploadRequest, dest, want string) error {
 			return errcode.New(errcode.UploadFailed, "upload destination %s is a folder", dest)
 		}
 	}
-	tmp, err := d.CreateTemp("." + name + ".*.part")
+	tmp, err := d.CreateTemp(".epack-upload-*.part")
 	if err != nil {
 		return err
 	}

@@ -530,3 +530,19 @@ func errorsUnwrapAll(err error) error {
 	}
 	return pe
 }
+
+func TestLongNames(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("é", 120) // 240 bytes
+	p, err := WriteUnique(dir, long, ".json", []byte("x"), 0o644)
+	if err != nil || filepath.Base(p) != long+".json" {
+		t.Fatalf("%q %v", p, err)
+	}
+	if err := WriteAtomic(filepath.Join(dir, long+"a"), []byte("y"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err = WriteUnique(dir, "a*b", "", []byte("x"), 0o644)
+	if err != nil || filepath.Base(p) != "a*b" {
+		t.Fatalf("%q %v", p, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -177,7 +178,7 @@ func (d *Dir) WriteUnique(base, ext string, data []byte, perm os.FileMode) (stri
 	if base == "" {
 		return "", errcode.New(errcode.InvalidPath, "empty file name")
 	}
-	tmp, err := d.writeTemp("."+base+".*.tmp", data, perm)
+	tmp, err := d.writeTemp(tempPattern(base), data, perm)
 	if err != nil {
 		return "", err
 	}
@@ -224,11 +225,20 @@ func (d *Dir) WriteAtomic(name string, data []byte, perm os.FileMode) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
-	tmp, err := d.writeTemp("."+name+".*.tmp", data, perm)
+	tmp, err := d.writeTemp(tempPattern(name), data, perm)
 	if err != nil {
 		return err
 	}
 	return commitAt(tmp, d, filepath.Base(tmp.Name()), d, name, true)
+}
+
+// tempPattern names the hidden temp file for name: ".<name>.<random>.tmp",
+// with name shortened so the result stays well below NAME_MAX.
+func tempPattern(name string) string {
+	if len(name) > 64 {
+		name = strings.ToValidUTF8(name[:64], "")
+	}
+	return "." + name + ".*.tmp"
 }
 
 // writeTemp creates a temp file in d holding data with mode perm, synced.
