@@ -99,6 +99,12 @@ func New(ctx context.Context, cfg Config, o Options) (*Store, error) {
 	}
 	if !o.SkipBucketCheck {
 		if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(cfg.Bucket)}); err != nil {
+			// A HEAD answer has no body, so no error code: ask again with a
+			// request whose error says what is wrong (missing bucket, unknown key…).
+			_, lerr := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(cfg.Bucket), MaxKeys: aws.Int32(1)})
+			if lerr != nil {
+				err = lerr
+			}
 			return nil, s.mapErr(err, "bucket", "")
 		}
 	}
@@ -157,7 +163,7 @@ func (s *Store) mapErr(err error, op, key string) error {
 		return fmt.Errorf("%w: %s", registry.ErrNotFound, what)
 	case "PreconditionFailed", "ConditionalRequestConflict":
 		return fmt.Errorf("%w: %s", registry.ErrConflict, what)
-	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "TokenRefreshRequired", "InvalidSecurity":
+	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "TokenRefreshRequired", "InvalidSecurity", "XAdminUserNotFound":
 		return registry.Errorf(remote.ErrAuthRequired, "S3 refused the credentials (%s) for %s: check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE", code, s.location())
 	case "RequestTimeTooSkewed":
 		return registry.Errorf(remote.ErrAuthRequired, "S3 refused the request because this machine's clock differs too much from the server's (RequestTimeTooSkewed): synchronise the clock")

@@ -1,0 +1,205 @@
+package s3store_test
+
+import (
+	"bytes"
+	"context"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/evidencerelay/epack/internal/testenv"
+	"github.com/evidencerelay/epack/registry"
+	"github.com/evidencerelay/epack/registry/registrytest"
+	"github.com/evidencerelay/epack/registry/s3store"
+	"github.com/evidencerelay/epack/remote"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.MainWithS3(m)) }
+
+const testPrefix = "team/evidence"
+
+func newStore(t testing.TB, env testenv.S3, bucket, prefix string) *s3store.Store {
+	t.Helper()
+	s, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: prefix, Endpoint: env.Endpoint, PathStyle: true},
+		s3store.Options{Credentials: credentials.NewStaticCredentialsProvider(env.AccessKey, env.SecretKey, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// NewEnv makes a fresh bucket and an S3 registry in it below testPrefix.
+func NewEnv(t *testing.T, adapter func(env testenv.S3, bucket string, s *s3store.Store) registrytest.Adapter) *registrytest.Env {
+	env := testenv.RequireS3(t)
+	bucket := env.NewBucket(t)
+	s := newStore(t, env, bucket, testPrefix)
+	client := env.Client()
+	return &registrytest.Env{
+		A:     adapter(env, bucket, s),
+		Store: s,
+		ForceUpload: func(t testing.TB, tgt remote.TransferTarget, data []byte) {
+			u, _ := url.Parse(tgt.URL)
+			key := strings.TrimPrefix(u.Path, "/"+bucket+"/")
+			_, err := client.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data)})
+			if err != nil {
+				t.Fatal(err)
+			}
+		},
+		AllKeys: func(t testing.TB) []string {
+			var keys []string
+			p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+			for p.HasMorePages() {
+				page, err := p.NextPage(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, o := range page.Contents {
+					keys = append(keys, aws.ToString(o.Key))
+				}
+			}
+			return keys
+		},
+		Prefix: testPrefix + "/",
+	}
+}
+
+func TestRegistryS3(t *testing.T) {
+	registrytest.RunAll(t, func(t *testing.T) *registrytest.Env {
+		return NewEnv(t, func(_ testenv.S3, _ string, s *s3store.Store) registrytest.Adapter {
+			return registry.New(s, registry.Options{Name: "s3"})
+		})
+	})
+}
+
+// TestConditionalWrites checks that the server really implements the
+// preconditions the registry relies on (If-None-Match: *, If-Match).
+func TestConditionalWrites(t *testing.T) {
+	env := testenv.RequireS3(t)
+	s := newStore(t, env, env.NewBucket(t), "")
+	ctx := context.Background()
+	if err := s.CreateIfAbsent(ctx, "a.json", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateIfAbsent(ctx, "a.json", []byte("2")); err != registry.ErrExists {
+		t.Fatalf("second create: %v", err)
+	}
+	_, info, err := s.Get(ctx, "a.json", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag2, err := s.CompareAndSwap(ctx, "a.json", info.ETag, []byte("3"))
+	if err != nil {
+		t.Fatalf("CAS with current etag: %v", err)
+	}
+	if _, err := s.CompareAndSwap(ctx, "a.json", info.ETag, []byte("4")); !errorsIs(err, registry.ErrConflict) {
+		t.Fatalf("CAS with stale etag: %v", err)
+	}
+	if _, err := s.CompareAndSwap(ctx, "a.json", "", []byte("5")); !errorsIs(err, registry.ErrConflict) {
+		t.Fatalf("CAS create over existing: %v", err)
+	}
+	if _, err := s.CompareAndSwap(ctx, "missing.json", tag2, []byte("6")); !errorsIs(err, registry.ErrConflict) {
+		t.Fatalf("CAS on a missing object: %v", err)
+	}
+	data, _, _ := s.Get(ctx, "a.json", 10)
+	if string(data) != "3" {
+		t.Fatalf("content %q", data)
+	}
+}
+
+// TestPresignedUploadIsOneShot: the upload URL refuses a second PUT
+// (If-None-Match: *) and bytes that do not match the signed Content-MD5.
+func TestPresignedUploadIsOneShot(t *testing.T) {
+	env := testenv.RequireS3(t)
+	s := newStore(t, env, env.NewBucket(t), "")
+	p := registrytest.MakePack(t, t.TempDir(), "p.epack", "oneshot")
+	b := registry.Blob{Size: int64(len(p.Data)), SHA256Hex: p.FileHex, MD5Base64: p.Checksum}
+	tgt, err := s.UploadTarget(context.Background(), "staging/x.epack", b, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"Content-Md5", "If-None-Match"} {
+		if tgt.Headers[h] == "" {
+			t.Fatalf("upload headers %v lack %s", tgt.Headers, h)
+		}
+	}
+	bad := bytes.Clone(p.Data)
+	bad[0] ^= 1
+	if err := registrytest.Upload(t, tgt, bad); err == nil {
+		t.Fatal("wrong bytes accepted")
+	}
+	if err := registrytest.Upload(t, tgt, p.Data); err != nil {
+		t.Fatalf("upload: %v", err)
+	}
+	if err := registrytest.Upload(t, tgt, p.Data); err == nil {
+		t.Fatal("second PUT through the same URL accepted")
+	}
+	if err := s.Promote(context.Background(), "staging/x.epack", "blobs/sha256/"+p.FileHex, b); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := s.BlobMatches(context.Background(), "blobs/sha256/"+p.FileHex, b)
+	if err != nil || !ok {
+		t.Fatalf("BlobMatches = %v %v", ok, err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	env := testenv.RequireS3(t)
+	ctx := context.Background()
+	creds := credentials.NewStaticCredentialsProvider(env.AccessKey, env.SecretKey, "")
+	_, err := s3store.New(ctx, s3store.Config{Bucket: "no-such-bucket-epack", Endpoint: env.Endpoint, PathStyle: true}, s3store.Options{Credentials: creds})
+	if registry.CodeOf(err) != remote.ErrNotFound || !strings.Contains(err.Error(), "no-such-bucket-epack") {
+		t.Fatalf("missing bucket: %v", err)
+	}
+	bucket := env.NewBucket(t)
+	_, err = s3store.New(ctx, s3store.Config{Bucket: bucket, Endpoint: env.Endpoint, PathStyle: true},
+		s3store.Options{Credentials: credentials.NewStaticCredentialsProvider(env.AccessKey, "wrong-secret", "")})
+	if c := registry.CodeOf(err); c != remote.ErrAuthRequired && c != remote.ErrForbidden {
+		t.Fatalf("wrong secret: %v", err)
+	}
+	_, err = s3store.New(ctx, s3store.Config{Bucket: bucket, Endpoint: env.Endpoint, PathStyle: true},
+		s3store.Options{Credentials: credentials.NewStaticCredentialsProvider("nobody", "wrong-secret", "")})
+	if c := registry.CodeOf(err); c != remote.ErrAuthRequired && c != remote.ErrForbidden {
+		t.Fatalf("unknown key: %v", err)
+	}
+	_, err = s3store.New(ctx, s3store.Config{Bucket: bucket, Endpoint: "http://127.0.0.1:1", PathStyle: true}, s3store.Options{Credentials: creds})
+	if c := registry.CodeOf(err); c != remote.ErrNetworkError {
+		t.Fatalf("unreachable endpoint: %v", err)
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	c, warn, err := s3store.ParseConfig(`{"bucket":"b-1","prefix":"/a/b/","region":"eu-west-1","endpoint":"http://127.0.0.1:9000","path_style":"true","presign_expiry":"1h","x":1}`)
+	if err != nil || c.Prefix != "a/b" || !c.PathStyle || c.PresignExpiry != time.Hour || len(warn) != 1 {
+		t.Fatalf("%+v %v %v", c, warn, err)
+	}
+	c, _, err = s3store.ParseConfig(`{"bucket":"bkt","presign_expiry":600}`)
+	if err != nil || c.PresignExpiry != 10*time.Minute || c.Region != "" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	for _, raw := range []string{``, `{}`, `[]`, `{"bucket":""}`, `{"bucket":"b/c"}`, `{"bucket":"bkt","prefix":"a/../b"}`,
+		`{"bucket":"bkt","endpoint":"ftp://x"}`, `{"bucket":"bkt","endpoint":"https://u:p@x"}`, `{"bucket":"bkt","presign_expiry":"1s"}`, `{"bucket":"bkt","path_style":"maybe"}`} {
+		if _, _, err := s3store.ParseConfig(raw); registry.CodeOf(err) != remote.ErrInvalidRequest {
+			t.Fatalf("%s: %v", raw, err)
+		}
+	}
+}
+
+func errorsIs(err, target error) bool {
+	for err != nil {
+		if err == target {
+			return true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		err = u.Unwrap()
+	}
+	return false
+}
