@@ -7,20 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/flow"
 	"github.com/evidencerelay/epack/internal/safefile"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/remote"
 	"github.com/evidencerelay/epack/transfer"
 )
-
-var adapterRetry = transfer.RetryPolicy{Attempts: 4, Base: 250 * time.Millisecond, Max: 5 * time.Second}
-
-// maxReprepare bounds how often an expired download URL is replaced.
-const maxReprepare = 2
 
 // SanitizeStream turns a stream name into a file name: bytes outside
 // [A-Za-z0-9_-] become '-', and an empty result becomes "pack".
@@ -109,7 +104,7 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 	step(StepAdapter, false)
 
 	target := remote.TargetConfig{
-		Workspace:   firstNonEmpty(opts.Workspace, rcfg.Target.Workspace),
+		Workspace:   flow.FirstNonEmpty(opts.Workspace, rcfg.Target.Workspace),
 		Environment: rcfg.Target.Environment,
 	}
 	ref := remote.PullRef{Digest: opts.Ref.Digest, ReleaseID: opts.Ref.ReleaseID, Version: opts.Ref.Version, Latest: opts.Ref.Latest}
@@ -118,7 +113,7 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 	}
 	prepare := func() (*remote.PullPrepareResponse, error) {
 		var resp *remote.PullPrepareResponse
-		err := transfer.Retry(ctx, adapterRetry, func(int) error {
+		err := transfer.Retry(ctx, flow.AdapterRetry, func(int) error {
 			var err error
 			resp, err = session.PullPrepare(ctx, &remote.PullPrepareRequest{Remote: opts.Remote, Target: target, Ref: ref})
 			return err
@@ -171,13 +166,13 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 			return nil, err
 		}
 		got, err = client.Download(ctx, transfer.DownloadRequest{
-			Target:       toTransferTarget(prep.Download),
+			Target:       flow.Target(prep.Download),
 			Policy:       policy,
 			Dest:         tmp,
 			ExpectedSize: prep.Pack.SizeBytes,
 			Progress:     opts.OnDownloadProgress,
 		})
-		if err == nil || !errcode.Has(err, errcode.URLExpired) || attempt >= maxReprepare {
+		if err == nil || !errcode.Has(err, errcode.URLExpired) || attempt >= flow.MaxReprepare {
 			break
 		}
 		digest := prep.Pack.Digest
@@ -272,7 +267,7 @@ func checkOptions(opts *Options) error {
 	if n > 1 {
 		return errcode.New(errcode.InvalidInput, "choose one of digest, release id, version or latest")
 	}
-	if d := opts.Ref.Digest; d != "" && !isDigest(d) {
+	if d := opts.Ref.Digest; d != "" && !pack.IsDigest(d) {
 		return errcode.New(errcode.InvalidInput, "digest %q is not of the form sha256:<64 hex>", d)
 	}
 	return nil
@@ -280,7 +275,7 @@ func checkOptions(opts *Options) error {
 
 // checkAnnounced validates what the adapter says it will send.
 func checkAnnounced(resp *remote.PullPrepareResponse, ref remote.PullRef) error {
-	if !isDigest(resp.Pack.Digest) {
+	if !pack.IsDigest(resp.Pack.Digest) {
 		return errcode.New(errcode.ProtocolMismatch, "pull.prepare returned pack.digest %q, not sha256:<64 hex>", resp.Pack.Digest)
 	}
 	if resp.Pack.SizeBytes <= 0 {
@@ -290,20 +285,6 @@ func checkAnnounced(resp *remote.PullPrepareResponse, ref remote.PullRef) error 
 		return errcode.New(errcode.DigestMismatch, "asked for %s but the remote offers %s", ref.Digest, resp.Pack.Digest)
 	}
 	return nil
-}
-
-func isDigest(s string) bool {
-	h, ok := strings.CutPrefix(s, "sha256:")
-	if !ok || len(h) != 64 {
-		return false
-	}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // checkOutput refuses a symlinked output, a folder, a missing parent folder,
@@ -335,23 +316,4 @@ func resetFile(f *os.File) error {
 		return errcode.Wrap(errcode.IOError, err, "resetting the temporary file")
 	}
 	return nil
-}
-
-func toTransferTarget(t remote.TransferTarget) transfer.Target {
-	out := transfer.Target{Method: t.Method, URL: t.URL, Headers: t.Headers}
-	if t.ExpiresAt != "" {
-		if ts, err := time.Parse(time.RFC3339, t.ExpiresAt); err == nil {
-			out.ExpiresAt = ts
-		}
-	}
-	return out
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if strings.TrimSpace(v) != "" {
-			return v
-		}
-	}
-	return ""
 }

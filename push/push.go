@@ -8,21 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/internal/buildcontext"
 	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/flow"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/remote"
 	"github.com/evidencerelay/epack/transfer"
 )
-
-// maxReprepare bounds how often an expired upload URL is replaced.
-const maxReprepare = 2
-
-// adapterRetry is the backoff used for adapter errors marked retryable.
-var adapterRetry = transfer.RetryPolicy{Attempts: 4, Base: 250 * time.Millisecond, Max: 5 * time.Second}
 
 // Push uploads a pack to a remote registry.
 //
@@ -135,7 +129,7 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 
 	manifest := verified.Manifest
 	target := remote.TargetConfig{
-		Workspace:   firstNonEmpty(opts.Workspace, rcfg.Target.Workspace),
+		Workspace:   flow.FirstNonEmpty(opts.Workspace, rcfg.Target.Workspace),
 		Environment: rcfg.Target.Environment,
 		Stream:      manifest.Stream,
 	}
@@ -149,7 +143,7 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 	}
 	release := remote.ReleaseInfo{
 		Labels: mergeLabels(rcfg.Release.Labels, opts.Labels),
-		Notes:  firstNonEmpty(opts.Notes, rcfg.Release.Notes),
+		Notes:  flow.FirstNonEmpty(opts.Notes, rcfg.Release.Notes),
 	}
 	if src := rcfg.Release.Source; src != nil {
 		var o buildcontext.Overrides
@@ -168,7 +162,7 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 
 	prepare := func() (*remote.PushPrepareResponse, error) {
 		var resp *remote.PushPrepareResponse
-		err := transfer.Retry(ctx, adapterRetry, func(int) error {
+		err := transfer.Retry(ctx, flow.AdapterRetry, func(int) error {
 			var err error
 			resp, err = session.PushPrepare(ctx, &remote.PushPrepareRequest{
 				Remote: opts.Remote, Target: target, Pack: packInfo, Release: release,
@@ -194,14 +188,14 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 		steps.start(StepUpload)
 		for attempt := 0; ; attempt++ {
 			err = client.Upload(ctx, transfer.UploadRequest{
-				Target:   toTransferTarget(prep.Upload),
+				Target:   flow.Target(prep.Upload),
 				Policy:   policy,
 				Body:     f,
 				Size:     size,
 				SHA256:   verified.File.SHA256,
 				Progress: opts.OnUploadProgress,
 			})
-			if err == nil || !errcode.Has(err, errcode.URLExpired) || attempt >= maxReprepare {
+			if err == nil || !errcode.Has(err, errcode.URLExpired) || attempt >= flow.MaxReprepare {
 				break
 			}
 			// The upload URL expired: ask the adapter for a fresh one.
@@ -221,7 +215,7 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 
 	steps.start(StepFinalize)
 	var fin *remote.PushFinalizeResponse
-	err = transfer.Retry(ctx, adapterRetry, func(int) error {
+	err = transfer.Retry(ctx, flow.AdapterRetry, func(int) error {
 		var err error
 		fin, err = session.PushFinalize(ctx, &remote.PushFinalizeRequest{
 			Remote:        opts.Remote,
@@ -322,16 +316,6 @@ func promptFunc(opts Options) func(string, string) bool {
 	return opts.PromptInstallAdapter
 }
 
-func toTransferTarget(t remote.TransferTarget) transfer.Target {
-	out := transfer.Target{Method: t.Method, URL: t.URL, Headers: t.Headers}
-	if t.ExpiresAt != "" {
-		if ts, err := time.Parse(time.RFC3339, t.ExpiresAt); err == nil {
-			out.ExpiresAt = ts
-		}
-	}
-	return out
-}
-
 // mergeLabels returns config labels then CLI labels, dropping blanks and repeats.
 func mergeLabels(lists ...[]string) []string {
 	var out []string
@@ -347,15 +331,6 @@ func mergeLabels(lists ...[]string) []string {
 		}
 	}
 	return out
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if strings.TrimSpace(v) != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // stepper reports step starts and successful completions.

@@ -46,6 +46,20 @@ type env struct {
 // YAML lines inside the remote.
 func newEnv(t *testing.T, ext string, extraYAML string) *env {
 	t.Helper()
+	e := newBenchEnvExt(t, ext, extraYAML)
+	t.Chdir(e.root)
+	return e
+}
+
+// newBenchEnv is newEnv for benchmarks (changes the working directory for the process).
+func newBenchEnv(b *testing.B) *env {
+	e := newBenchEnvExt(b, "", "")
+	b.Chdir(e.root)
+	return e
+}
+
+func newBenchEnvExt(t testing.TB, ext string, extraYAML string) *env {
+	t.Helper()
 	bin := e2e.BinDir(t, binDir)
 	e := &env{}
 	e.root = e2e.Project(t, bin, "")
@@ -81,7 +95,6 @@ remotes:
 	e2e.WritePack(t, e.packPath, "acme/evidence",
 		e2e.File{Name: "a.json", Data: []byte(`{"a":1}`)},
 		e2e.File{Name: "b.json", Data: []byte(`{"b":2}`)})
-	t.Chdir(e.root)
 	return e
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/evidencerelay/epack/internal/flow"
 	"github.com/evidencerelay/epack/remote"
 	"github.com/evidencerelay/epack/transfer"
 )
@@ -36,7 +37,7 @@ func syncRuns(ctx context.Context, s *remote.Session, in syncInput, res *Result)
 		end := min(start+batch, len(runs))
 		chunk := runs[start:end]
 		var resp *remote.RunsSyncResponse
-		err := transfer.Retry(ctx, adapterRetry, func(int) error {
+		err := transfer.Retry(ctx, flow.AdapterRetry, func(int) error {
 			var err error
 			resp, err = s.RunsSync(ctx, &remote.RunsSyncRequest{
 				Target: in.target, FileDigest: in.fileDigest, PackPath: in.packPath, Runs: chunk,

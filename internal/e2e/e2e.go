@@ -34,7 +34,7 @@ func BinDir(t testing.TB, dir string) string {
 	buildOnce.Do(func() {
 		root := moduleRoot()
 		binDir = dir
-		cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "./cmd/epack", "./cmd/epack-remote-filesystem", "./internal/e2e/testadapter")
+		cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "./cmd/epack", "./cmd/epack-remote-filesystem", "./cmd/epack-remote-s3", "./internal/e2e/testadapter")
 		cmd.Dir = root
 		out, err := cmd.CombinedOutput()
 		if err != nil {

@@ -1,0 +1,41 @@
+// Package flow holds the small pieces the push and pull workflows share:
+// how adapter calls are retried and how an adapter's transfer instruction
+// becomes a transfer target.
+package flow
+
+import (
+	"strings"
+	"time"
+
+	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/transfer"
+)
+
+// AdapterRetry is the backoff for adapter errors marked retryable.
+var AdapterRetry = transfer.RetryPolicy{Attempts: 4, Base: 250 * time.Millisecond, Max: 5 * time.Second}
+
+// MaxReprepare bounds how often an expired transfer URL is replaced by a
+// fresh prepare call.
+const MaxReprepare = 2
+
+// Target converts an adapter's upload or download instruction. An
+// unparseable expires_at is ignored (it is informational in the protocol).
+func Target(t remote.TransferTarget) transfer.Target {
+	out := transfer.Target{Method: t.Method, URL: t.URL, Headers: t.Headers}
+	if t.ExpiresAt != "" {
+		if ts, err := time.Parse(time.RFC3339, t.ExpiresAt); err == nil {
+			out.ExpiresAt = ts
+		}
+	}
+	return out
+}
+
+// FirstNonEmpty returns the first value that is not blank.
+func FirstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}
