@@ -200,7 +200,7 @@ func (ld *loader) decodeRemotes(cfg *Config, rp *pair) error {
 		path := "remotes." + p.key
 		ld.lines[path] = p.keyNode.Line
 		if err := CheckName(p.key); err != nil {
-			return ld.fail(p.keyNode.Line, "remotes", "invalid remote name: %v", err)
+			return ld.fail(p.keyNode.Line, "remotes", "invalid remote name: %v", err).WithHint(nameHint)
 		}
 		ctx := fmt.Sprintf("remote %q", p.key)
 		r, err := ld.decodeRemote(p, path, ctx, false, nil)
@@ -227,7 +227,7 @@ func (ld *loader) decodeEnvironments(cfg *Config, ep *pair) error {
 	cfg.Environments = make(map[string]*Environment, len(envs))
 	for _, e := range envs {
 		if err := CheckName(e.key); err != nil {
-			return ld.fail(e.keyNode.Line, "environments", "invalid environment name: %v", err)
+			return ld.fail(e.keyNode.Line, "environments", "invalid environment name: %v", err).WithHint(nameHint)
 		}
 		env := &Environment{}
 		cfg.Environments[e.key] = env
@@ -257,7 +257,7 @@ func (ld *loader) decodeEnvironments(cfg *Config, ep *pair) error {
 			env.present = make(map[string]map[string]bool, len(rps))
 			for _, rp := range rps {
 				if err := CheckName(rp.key); err != nil {
-					return ld.fail(rp.keyNode.Line, ectx, "invalid remote name: %v", err)
+					return ld.fail(rp.keyNode.Line, ectx, "invalid remote name: %v", err).WithHint(nameHint)
 				}
 				if _, ok := cfg.Remotes[rp.key]; !ok {
 					return ld.fail(rp.keyNode.Line, ectx, "remotes: %q is not defined under the top-level remotes section", rp.key).

@@ -365,6 +365,7 @@ func TestPin(t *testing.T) {
 	if e := l.Remotes["src"]; e.Version != "" || len(e.Platforms) != 1 || e.Kind != KindExternal {
 		t.Fatalf("kind switch = %+v", e)
 	}
+	l.Remotes["gone"] = nil // nil entries are skipped on save
 	var nilLock *LockFile
 	if nilLock.PinnedDigest("x", "") != "" || nilLock.Entry("x") != nil {
 		t.Fatal("nil lock")
@@ -376,6 +377,7 @@ func TestPin(t *testing.T) {
 	if err := l.Save(root); err != nil {
 		t.Fatal(err)
 	}
+	delete(l.Remotes, "gone")
 	got, err := LoadLock(root)
 	if err != nil || !reflect.DeepEqual(got.Remotes, l.Remotes) {
 		t.Fatalf("reload: %v\n%+v\n%+v", err, got.Remotes, l.Remotes)

@@ -10,6 +10,9 @@ import (
 // credential-set names (and lockfile remote keys).
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
+// nameHint explains the naming rule to the user.
+const nameHint = "names use lowercase letters, digits, '.', '_' and '-', start with a letter or digit, are at most 64 characters long and never contain \"..\""
+
 // CheckName reports whether name is a valid remote, adapter, environment or
 // credential-set name: ^[a-z0-9][a-z0-9._-]{0,63}$, no "..", not ".".
 func CheckName(name string) error {

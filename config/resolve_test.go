@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -272,6 +273,33 @@ func TestEndpointEnv(t *testing.T) {
 		r = &Remote{Name: "o", Auth: RemoteAuth{InsecureEndpoint: bad.url}}
 		if _, err := r.EndpointEnv(); err == nil || !strings.Contains(err.Error(), "auth.insecure_endpoint") {
 			t.Errorf("auth %q: err = %v", bad.url, err)
+		}
+	}
+}
+
+func TestExtensionsAreJSONReady(t *testing.T) {
+	c, _ := mustLoad(t, "remotes:\n  o:\n    adapter: x\n    extensions:\n      ports: {1: a, true: b}\n      list: [{2: c}]\n      bucket: b\n")
+	b, err := json.Marshal(c.Remotes["o"].Extensions)
+	if err != nil {
+		t.Fatalf("extensions not JSON-encodable: %v", err)
+	}
+	if got := string(b); got != `{"bucket":"b","list":[{"2":"c"}],"ports":{"1":"a","true":"b"}}` {
+		t.Errorf("json = %s", got)
+	}
+}
+
+func TestErrorsCarryHints(t *testing.T) {
+	for _, yml := range []string{
+		"remotes:\n  Bad: {adapter: x}\n",
+		"remotes:\n  o: {adapter: x, bucket: y}\n",
+		"remotes:\n  o: {target: {workspace: w}}\n",
+		"remotes:\n  o: {adapter: x, secrets: [LD_PRELOAD]}\n",
+		"remotes:\n  o: {adapter: x, credentials: [ci]}\n",
+		"remotes:\n  o: {adapter: x}\nenvironments:\n  e:\n    remotes:\n      o: {source: a/b}\n",
+	} {
+		_, err := Load(writeProject(t, yml))
+		if err == nil || errcode.HintOf(err) == "" {
+			t.Errorf("%q: err %v has no hint", yml, err)
 		}
 	}
 }

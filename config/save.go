@@ -34,6 +34,9 @@ func (l *LockFile) Save(root string) error {
 		return lockFail(0, "", "remotes: %d entries, at most %d are allowed", len(l.Remotes), MaxRemotes)
 	}
 	for _, name := range sortedKeys(l.Remotes) {
+		if l.Remotes[name] == nil {
+			continue // nil entries are not written
+		}
 		if err := checkLockedRemote(name, l.Remotes[name]); err != nil {
 			return lockFail(0, fmt.Sprintf("remote %q", name), "%v", err)
 		}

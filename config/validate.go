@@ -12,9 +12,10 @@ var platformPattern = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9]+$`)
 // validate applies COMPAT §2.3 (and our additions) to a decoded config and
 // normalises it: endpoints folded, paths made absolute.
 func (ld *loader) validate(c *Config, hasOther bool) error {
+	c.CredentialSets = stringKeys(c.CredentialSets)
 	for _, name := range sortedKeys(c.CredentialSets) {
 		if err := CheckName(name); err != nil {
-			return ld.fail(ld.line("credential_sets"), "credential_sets", "invalid credential set name: %v", err)
+			return ld.fail(ld.line("credential_sets"), "credential_sets", "invalid credential set name: %v", err).WithHint(nameHint)
 		}
 	}
 	for i, p := range c.Platforms {
@@ -56,7 +57,7 @@ func (ld *loader) validateRemote(c *Config, name string, r *Remote) error {
 	r.Adapter = strings.TrimSpace(r.Adapter)
 	if r.Adapter != "" {
 		if err := CheckName(r.Adapter); err != nil {
-			return ld.fail(at("adapter"), ctx, "adapter: invalid adapter name: %v", err)
+			return ld.fail(at("adapter"), ctx, "adapter: invalid adapter name: %v", err).WithHint(nameHint)
 		}
 	}
 	if r.Source != "" && r.Binary != "" {
@@ -105,9 +106,9 @@ func (ld *loader) validateRemote(c *Config, name string, r *Remote) error {
 	if _, ok := ld.lines[path+".timeout"]; ok || r.Timeout != 0 {
 		switch {
 		case r.Timeout <= 0:
-			return ld.fail(at("timeout"), ctx, "timeout: must be a positive duration such as \"90s\"")
+			return ld.fail(at("timeout"), ctx, "timeout: must be a positive duration such as \"90s\"").WithHint("remove timeout: to use the default")
 		case r.Timeout.Std() > MaxRemoteTimeout:
-			return ld.fail(at("timeout"), ctx, "timeout: %s is longer than the maximum of %s", r.Timeout, MaxRemoteTimeout)
+			return ld.fail(at("timeout"), ctx, "timeout: %s is longer than the maximum of %s", r.Timeout, MaxRemoteTimeout).WithHint("use a timeout of at most 1h")
 		}
 	}
 	for i, p := range r.Runs.Paths {
@@ -117,7 +118,47 @@ func (ld *loader) validateRemote(c *Config, name string, r *Remote) error {
 	}
 	r.Binary = ld.abs(r.Binary)
 	r.Transport.FileRoot = ld.abs(strings.TrimSpace(r.Transport.FileRoot))
+	normalizeMaps(r)
 	return nil
+}
+
+// normalizeMaps gives every free-form map string keys at every depth, so
+// callers can hand them to encoding/json (EPACK_REMOTE_CONFIG).
+func normalizeMaps(r *Remote) {
+	r.Extensions = stringKeys(r.Extensions)
+	r.Auth.OIDC = stringKeys(r.Auth.OIDC)
+	r.Auth.APIKey = stringKeys(r.Auth.APIKey)
+}
+
+func stringKeys(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = stringKeysValue(v)
+	}
+	return out
+}
+
+func stringKeysValue(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		return stringKeys(t)
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[fmt.Sprint(k)] = stringKeysValue(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = stringKeysValue(x)
+		}
+		return out
+	}
+	return v
 }
 
 func (ld *loader) validateOverride(env, name string, r *Remote) error {
@@ -132,7 +173,7 @@ func (ld *loader) validateOverride(env, name string, r *Remote) error {
 	r.Adapter = strings.TrimSpace(r.Adapter)
 	if r.Adapter != "" {
 		if err := CheckName(r.Adapter); err != nil {
-			return ld.fail(at("adapter"), ctx, "adapter: invalid adapter name: %v", err)
+			return ld.fail(at("adapter"), ctx, "adapter: invalid adapter name: %v", err).WithHint(nameHint)
 		}
 	}
 	if err := foldEndpoint(&r.Endpoint, &r.InsecureEndpoint); err != nil {
@@ -149,6 +190,7 @@ func (ld *loader) validateOverride(env, name string, r *Remote) error {
 		}
 	}
 	r.Transport.FileRoot = ld.abs(strings.TrimSpace(r.Transport.FileRoot))
+	normalizeMaps(r)
 	return nil
 }
 
