@@ -54,8 +54,10 @@ type DownloadResult struct {
 // body are errors (SizeMismatch), never silently cut. An interrupted body is
 // resumed with "Range: bytes=N-" when the server answered with
 // "Accept-Ranges: bytes" (and If-Range with its ETag); an answer that does not
-// match the range restarts from 0. Retries follow the client's RetryPolicy.
-// On error Dest holds partial data.
+// match the range restarts from 0. Retries follow the client's RetryPolicy;
+// a resumed download that keeps moving (1 MiB or more per round) gets a new
+// attempt budget up to 4 times. On error Dest holds partial data. Dest must
+// not be opened with O_APPEND.
 func (c *Client) Download(ctx context.Context, r DownloadRequest) (DownloadResult, error) {
 	if r.Target.Method != "" && r.Target.Method != http.MethodGet {
 		return DownloadResult{}, errcode.New(errcode.DownloadFailed,
@@ -206,10 +208,29 @@ func (c *Client) downloadHTTP(ctx context.Context, r DownloadRequest, u *url.URL
 	st := &dlState{}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	return Retry(ctx, c.retryPolicy(), func(int) error {
-		return c.downloadOnce(ctx, &hc, r, u, s, st, *bp)
-	})
+	// A resumable download that keeps making progress gets a fresh attempt
+	// budget (a few times), so a long transfer over a flaky link finishes.
+	for round := 1; ; round++ {
+		before := s.n
+		err := Retry(ctx, c.retryPolicy(), func(int) error {
+			return c.downloadOnce(ctx, &hc, r, u, s, st, *bp)
+		})
+		if err == nil || ctx.Err() != nil || round >= maxResumeRounds || !st.canResume || s.n-before < minRoundProgress {
+			return err
+		}
+		if ok, _ := IsRetryable(err); !ok {
+			return err
+		}
+	}
 }
+
+// maxResumeRounds bounds how often the retry budget is renewed for a
+// download that resumes and makes progress; minRoundProgress is the progress
+// a round must make to earn a new one.
+const (
+	maxResumeRounds  = 4
+	minRoundProgress = 1 << 20
+)
 
 // dlState is what one attempt learns for the next.
 type dlState struct {

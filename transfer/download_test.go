@@ -471,3 +471,19 @@ func TestDownloadFile(t *testing.T) {
 		t.Fatal("download created a folder")
 	}
 }
+
+func TestDownloadProgressRenewsRetryBudget(t *testing.T) {
+	// 6 cuts > 4 attempts, but each resumed answer moves 1 MiB or more.
+	data := testData(8 << 20)
+	h := &interrupting{t: t, data: data, cuts: 6, at: 1 << 20, ranges: true}
+	srv := newServer(t, h.ServeHTTP)
+	f := destFile(t)
+	res, err := fastClient().Download(context.Background(), getReq(srv.URL, f, int64(len(data))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDest(t, f, res, data)
+	if n := len(h.seenRanges()); n != 7 {
+		t.Fatalf("%d requests", n)
+	}
+}
