@@ -1,0 +1,114 @@
+package main_test
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/evidencerelay/epack/registry/fsstore"
+	"github.com/evidencerelay/epack/registry/registrytest"
+	"github.com/evidencerelay/epack/remote"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "epack-remote-filesystem-test-")
+	if err != nil {
+		panic(err)
+	}
+	bin, err = registrytest.BuildAdapter(dir, "github.com/evidencerelay/epack/cmd/epack-remote-filesystem")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func newEnv(t *testing.T) *registrytest.Env {
+	top := t.TempDir()
+	root := filepath.Join(top, "registry")
+	store, err := fsstore.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &registrytest.Env{
+		A:        &registrytest.Process{Bin: bin, Env: registrytest.HostEnv("EPACK_REMOTE_FILE_ROOT="+root, "EPACK_REMOTE_CONFIG={}"), Dir: top},
+		Store:    store,
+		FileRoot: root,
+		ForceUpload: func(t testing.TB, tgt remote.TransferTarget, data []byte) {
+			u, _ := url.Parse(tgt.URL)
+			if err := os.WriteFile(u.Path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
+		AllKeys: func(t testing.TB) []string {
+			var keys []string
+			filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					rel, _ := filepath.Rel(top, p)
+					keys = append(keys, filepath.ToSlash(rel))
+				}
+				return nil
+			})
+			return keys
+		},
+		Prefix: "registry/",
+	}
+}
+
+// TestAdapterProcess runs the whole registry suite through the real binary.
+func TestAdapterProcess(t *testing.T) { registrytest.RunAll(t, newEnv) }
+
+func TestCapabilities(t *testing.T) {
+	p := &registrytest.Process{Bin: bin, Env: registrytest.HostEnv()}
+	caps, err := p.Capabilities(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := caps.Features
+	if caps.Name != "filesystem" || caps.DeployProtocolVersion != 1 || !f.PrepareFinalize || !f.Pull || !f.RunsSync || !f.Whoami || caps.Limits.MaxRunsPerSync == 0 {
+		t.Fatalf("capabilities %+v", caps)
+	}
+}
+
+func TestMissingFileRoot(t *testing.T) {
+	p := &registrytest.Process{Bin: bin, Env: registrytest.HostEnv("EPACK_REMOTE_CONFIG={}"), Dir: t.TempDir()}
+	_, err := p.PushPrepare(context.Background(), &remote.PushPrepareRequest{Target: remote.TargetConfig{Stream: "s"}})
+	if registrytest.Code(err) != remote.ErrInvalidRequest || !strings.Contains(err.Error(), "transport.file_root") {
+		t.Fatalf("missing root: %v", err)
+	}
+	p.Env = registrytest.HostEnv("EPACK_REMOTE_FILE_ROOT=relative/dir")
+	_, err = p.Whoami(context.Background())
+	if registrytest.Code(err) != remote.ErrInvalidRequest {
+		t.Fatalf("relative root: %v", err)
+	}
+}
+
+func TestGarbageRequests(t *testing.T) {
+	root := t.TempDir()
+	p := &registrytest.Process{Bin: bin, Env: registrytest.HostEnv("EPACK_REMOTE_FILE_ROOT=" + root)}
+	var out map[string]any
+	for _, body := range []string{`not json`, `{"type":"push.prepare","protocol_version":2,"request_id":"x"}`, `{"type":"push.prepare","protocol_version":1,"request_id":"x","target":{"stream":"a\u0000b"}}`} {
+		err := p.Raw(context.Background(), remote.CmdPushPrepare, []byte(body), "", &out)
+		if c := registrytest.Code(err); c != remote.ErrInvalidRequest && c != remote.ErrUnsupportedProtocol {
+			t.Fatalf("%s: %v", body, err)
+		}
+	}
+	if ents, _ := os.ReadDir(root); len(ents) != 0 {
+		names := []string{}
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		if strings.Join(names, ",") != "" && strings.Join(names, ",") != "staging" {
+			t.Fatalf("garbage requests wrote %v", names)
+		}
+	}
+}
