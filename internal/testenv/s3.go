@@ -117,6 +117,9 @@ func VersityGWBinary() (string, bool) {
 	return p, err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
 }
 
+// Runner is what MainWithS3 runs: *testing.M, or a wrapper around it.
+type Runner interface{ Run() int }
+
 // MainWithS3 is for a package's TestMain: when no S3 server is configured
 // but the cached versitygw binary exists, it starts one on 127.0.0.1 with a
 // temporary posix backend and random root keys, exports the EPACK_TEST_S3_*
@@ -124,7 +127,7 @@ func VersityGWBinary() (string, bool) {
 // the server. Otherwise it just runs the tests.
 //
 //	func TestMain(m *testing.M) { os.Exit(testenv.MainWithS3(m)) }
-func MainWithS3(m *testing.M) int {
+func MainWithS3(m Runner) int {
 	if _, ok := LookupS3(); ok {
 		return m.Run()
 	}

@@ -1,0 +1,153 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/evidencerelay/epack/internal/testenv"
+	"github.com/evidencerelay/epack/registry/registrytest"
+	"github.com/evidencerelay/epack/registry/s3store"
+	"github.com/evidencerelay/epack/remote"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	os.Exit(testenv.MainWithS3(&mainRunner{m}))
+}
+
+// mainRunner builds the adapter once before the tests run.
+type mainRunner struct{ m *testing.M }
+
+func (r *mainRunner) Run() int {
+	dir, err := os.MkdirTemp("", "epack-remote-s3-test-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	bin, err = registrytest.BuildAdapter(dir, "github.com/evidencerelay/epack/cmd/epack-remote-s3")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return r.m.Run()
+}
+
+const prefix = "registry/x"
+
+func adapterEnv(env testenv.S3, cfg map[string]any, access, secret string) []string {
+	raw, _ := json.Marshal(cfg)
+	return registrytest.HostEnv(
+		"EPACK_REMOTE_CONFIG="+string(raw),
+		"AWS_ACCESS_KEY_ID="+access,
+		"AWS_SECRET_ACCESS_KEY="+secret,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=/dev/null",
+		"AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+	)
+}
+
+func newEnv(t *testing.T) *registrytest.Env {
+	env := testenv.RequireS3(t)
+	bucket := env.NewBucket(t)
+	cfg := map[string]any{"bucket": bucket, "prefix": prefix, "endpoint": env.Endpoint, "path_style": true, "presign_expiry": "10m"}
+	store, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: prefix, Endpoint: env.Endpoint, PathStyle: true},
+		s3store.Options{Credentials: credentials.NewStaticCredentialsProvider(env.AccessKey, env.SecretKey, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := env.Client()
+	return &registrytest.Env{
+		A:     &registrytest.Process{Bin: bin, Env: adapterEnv(env, cfg, env.AccessKey, env.SecretKey), Dir: t.TempDir()},
+		Store: store,
+		ForceUpload: func(t testing.TB, tgt remote.TransferTarget, data []byte) {
+			u, _ := url.Parse(tgt.URL)
+			key := strings.TrimPrefix(u.Path, "/"+bucket+"/")
+			if _, err := client.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data)}); err != nil {
+				t.Fatal(err)
+			}
+		},
+		AllKeys: func(t testing.TB) []string {
+			out, err := client.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var keys []string
+			for _, o := range out.Contents {
+				keys = append(keys, aws.ToString(o.Key))
+			}
+			return keys
+		},
+		Prefix: prefix + "/",
+	}
+}
+
+// TestAdapterProcess runs the whole registry suite through the real binary
+// against the real S3 server.
+func TestAdapterProcess(t *testing.T) { registrytest.RunAll(t, newEnv) }
+
+func TestCapabilities(t *testing.T) {
+	p := &registrytest.Process{Bin: bin, Env: registrytest.HostEnv()}
+	caps, err := p.Capabilities(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if caps.Name != "s3" || !caps.Features.PrepareFinalize || !caps.Features.Pull || caps.Limits.MaxPackBytes != s3store.MaxPackBytes {
+		t.Fatalf("capabilities %+v", caps)
+	}
+}
+
+// TestClearErrors: configuration and credential problems are clear,
+// correctly coded protocol errors, and write nothing.
+func TestClearErrors(t *testing.T) {
+	env := testenv.RequireS3(t)
+	bucket := env.NewBucket(t)
+	base := map[string]any{"bucket": bucket, "endpoint": env.Endpoint, "path_style": true}
+	with := func(k string, v any) map[string]any {
+		m := map[string]any{}
+		for a, b := range base {
+			m[a] = b
+		}
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	cases := []struct {
+		name, code, text string
+		retryable        bool
+		env              []string
+	}{
+		{"no bucket", remote.ErrInvalidRequest, "bucket", false, adapterEnv(env, with("bucket", nil), env.AccessKey, env.SecretKey)},
+		{"missing bucket", remote.ErrNotFound, "does not exist", false, adapterEnv(env, with("bucket", "no-such-bucket-here"), env.AccessKey, env.SecretKey)},
+		{"wrong secret", remote.ErrAuthRequired, "credentials", false, adapterEnv(env, base, env.AccessKey, "wrong")},
+		{"unknown key", remote.ErrAuthRequired, "credentials", false, adapterEnv(env, base, "AKIDNOBODY", "wrong")},
+		{"no credentials", remote.ErrAuthRequired, "AWS_ACCESS_KEY_ID", false, adapterEnv(env, base, "", "")},
+		{"unreachable", remote.ErrNetworkError, "reach", true, adapterEnv(env, with("endpoint", "http://127.0.0.1:1"), env.AccessKey, env.SecretKey)},
+		{"bad config", remote.ErrInvalidRequest, "prefix", false, adapterEnv(env, with("prefix", "../up"), env.AccessKey, env.SecretKey)},
+	}
+	p := registrytest.MakePack(t, t.TempDir(), "p.epack", "errors")
+	for _, c := range cases {
+		proc := &registrytest.Process{Bin: bin, Env: c.env}
+		_, err := proc.PushPrepare(context.Background(), &remote.PushPrepareRequest{Target: remote.TargetConfig{Stream: "s"}, Pack: p.Info()})
+		if registrytest.Code(err) != c.code || !strings.Contains(err.Error(), c.text) || registrytest.Retryable(err) != c.retryable {
+			t.Errorf("%s: %v (want %s containing %q, retryable=%v)", c.name, err, c.code, c.text, c.retryable)
+		}
+	}
+	out, err := env.Client().ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	if err != nil || len(out.Contents) != 0 {
+		t.Fatalf("failed calls wrote %d objects (%v)", len(out.Contents), err)
+	}
+}
