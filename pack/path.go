@@ -59,13 +59,14 @@ func ValidatePath(p string) error {
 	return nil
 }
 
-// isAppleDouble reports macOS metadata entries (__MACOSX/…, ._name).
+// isAppleDouble reports macOS metadata entries: __MACOSX/…, AppleDouble
+// "._name" files and Finder ".DS_Store" files, at any depth.
 func isAppleDouble(p string) bool {
 	if strings.HasPrefix(p, "__MACOSX/") {
 		return true
 	}
 	for _, seg := range strings.Split(p, "/") {
-		if strings.HasPrefix(seg, "._") {
+		if strings.HasPrefix(seg, "._") || seg == ".DS_Store" {
 			return true
 		}
 	}
