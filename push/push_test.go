@@ -21,6 +21,7 @@ import (
 	"github.com/evidencerelay/epack/internal/errcode"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/push"
+	"github.com/evidencerelay/epack/remote"
 )
 
 var binDir string
@@ -655,4 +656,57 @@ func TestPolicyAndInputErrors(t *testing.T) {
 	if log := e2e.ReadLog(t, e.state); len(log) != 0 {
 		t.Fatalf("adapter was called for a tampered pack: %v", log)
 	}
+}
+
+func TestReceiptWriterConcurrentAndSymlinks(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "epack.yaml"), []byte("stream: x\n"), 0o644)
+	t.Chdir(root)
+	rc := push.NewReceipt("origin", remoteTarget(), "/p.epack", "sha256:"+strings.Repeat("ab", 32), 1, nil, nil, nil, nil)
+	const n = 24
+	paths := make(chan string, n)
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			w := push.ReceiptWriter{}
+			p, err := w.Write(rc)
+			paths <- p
+			errs <- err
+		}()
+	}
+	seen := map[string]bool{}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		seen[<-paths] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct receipts for %d writes", len(seen), n)
+	}
+	// A symlinked receipts folder is refused, nothing is written through it.
+	elsewhere := t.TempDir()
+	os.RemoveAll(filepath.Join(root, ".epack", "receipts", "push", "origin"))
+	if err := os.Symlink(elsewhere, filepath.Join(root, ".epack", "receipts", "push", "origin")); err != nil {
+		t.Fatal(err)
+	}
+	w := push.ReceiptWriter{}
+	if _, err := w.Write(rc); err == nil {
+		t.Fatal("receipt written through a symlinked folder")
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Fatalf("files written through the symlink: %v", entries)
+	}
+	// Hostile remote names never become paths.
+	for _, name := range []string{"../x", "a/b", "..", ".", "", "x\x00y"} {
+		bad := *rc
+		bad.Remote = name
+		if _, err := w.Write(&bad); !errcode.Has(err, errcode.PathTraversal) {
+			t.Errorf("remote %q: %v", name, err)
+		}
+	}
+}
+
+func remoteTarget() remote.TargetConfig {
+	return remote.TargetConfig{Workspace: "acme", Stream: "acme/prod"}
 }
