@@ -144,6 +144,10 @@ func networkError(parent, attempt context.Context, code errcode.Code, what strin
 		dnsErr   *net.DNSError
 		netError net.Error
 	)
+	var (
+		alert     tls.AlertError
+		recordErr tls.RecordHeaderError
+	)
 	switch {
 	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &hostErr), errors.As(err, &invalid):
 		return errcode.Wrap(code, err, "%s: TLS certificate not trusted", what)
@@ -153,6 +157,10 @@ func networkError(parent, attempt context.Context, code errcode.Code, what strin
 		return &transient{err: errcode.Wrap(errcode.Timeout, err, "%s", what)}
 	case isConnError(err):
 		return &transient{err: errcode.Wrap(errcode.NetworkError, err, "%s", what)}
+	case errors.As(err, &alert), errors.As(err, &recordErr), strings.Contains(err.Error(), "tls: "):
+		// Version or cipher mismatch, plain http on an https port …:
+		// retrying cannot help.
+		return errcode.Wrap(code, err, "%s: TLS handshake failed", what)
 	}
 	var ce *errcode.Error
 	if errors.As(err, &ce) {

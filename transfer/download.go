@@ -143,7 +143,7 @@ func downloadFile(ctx context.Context, r DownloadRequest, src string, s *sink) e
 	dirRel, name := filepath.Split(rel)
 	d, err := safefile.OpenDir(r.Policy.FileRoot, dirRel, false, 0)
 	if err != nil {
-		return err
+		return rootHint(r.Policy.FileRoot, err)
 	}
 	defer d.Close()
 	f, err := d.OpenFile(name)

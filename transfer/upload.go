@@ -5,11 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash"
 	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -108,7 +110,7 @@ func uploadFile(ctx context.Context, r UploadRequest, dest, want string) error {
 	dirRel, name := filepath.Split(rel)
 	d, err := safefile.OpenDir(r.Policy.FileRoot, dirRel, true, 0o755)
 	if err != nil {
-		return err
+		return rootHint(r.Policy.FileRoot, err)
 	}
 	defer d.Close()
 	// Fail before copying when the destination is a link or a folder
@@ -153,6 +155,15 @@ func uploadFile(ctx context.Context, r UploadRequest, dest, want string) error {
 	}
 	prog.final(n)
 	return nil
+}
+
+// rootHint adds a hint when file_root itself is missing.
+func rootHint(root string, err error) error {
+	var ce *errcode.Error
+	if _, serr := os.Lstat(root); errors.Is(serr, fs.ErrNotExist) && errors.As(err, &ce) && ce.Hint == "" {
+		ce.Hint = fmt.Sprintf("transport.file_root %q must be an existing folder", root)
+	}
+	return err
 }
 
 // copyBuf is the chunk size for local copies.
