@@ -52,9 +52,13 @@ func open() (*registry.Registry, error) {
 func failing(h adapter.Handler, err error) adapter.Handler {
 	e := registry.ProtocolError(fmt.Errorf("S3 registry: %w", err))
 	h.PushPrepare = func(context.Context, *remote.PushPrepareRequest) (*remote.PushPrepareResponse, error) { return nil, e }
-	h.PushFinalize = func(context.Context, *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) { return nil, e }
+	h.PushFinalize = func(context.Context, *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
+		return nil, e
+	}
 	h.PullPrepare = func(context.Context, *remote.PullPrepareRequest) (*remote.PullPrepareResponse, error) { return nil, e }
-	h.PullFinalize = func(context.Context, *remote.PullFinalizeRequest) (*remote.PullFinalizeResponse, error) { return nil, e }
+	h.PullFinalize = func(context.Context, *remote.PullFinalizeRequest) (*remote.PullFinalizeResponse, error) {
+		return nil, e
+	}
 	h.RunsSync = func(context.Context, *remote.RunsSyncRequest) (*remote.RunsSyncResponse, error) { return nil, e }
 	h.Whoami = func(context.Context) (*remote.WhoamiIdentity, error) { return nil, e }
 	return h
