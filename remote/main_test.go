@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 
 // project is a temp project root with a lockfile.
 type project struct {
-	t    *testing.T
+	t    testing.TB
 	root string
 	lock *config.LockFile
 }
@@ -50,12 +50,15 @@ func newProject(t *testing.T) *project {
 	if r, err := filepath.EvalSymlinks(root); err == nil {
 		root = r
 	}
-	return &project{t: t, root: root, lock: &config.LockFile{SchemaVersion: 1, Remotes: map[string]*config.LockedRemote{}}}
+	return &project{t: t, root: root, lock: newLock()}
+}
+
+func newLock() *config.LockFile {
+	return &config.LockFile{SchemaVersion: 1, Remotes: map[string]*config.LockedRemote{}}
 }
 
 // pin records the digest of path for remote name.
 func (p *project) pin(name, path string) string {
-	p.t.Helper()
 	d := fileDigest(p.t, path)
 	p.pinDigest(name, d)
 	return d
@@ -65,7 +68,7 @@ func (p *project) pinDigest(name, d string) {
 	p.lock.Remotes[name] = &config.LockedRemote{Kind: config.KindExternal, Platforms: map[string]config.LockedPlatform{platformKey(): {Digest: d}}}
 }
 
-func fileDigest(t *testing.T, path string) string {
+func fileDigest(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {

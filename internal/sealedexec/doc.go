@@ -1,8 +1,16 @@
 // Package sealedexec turns an adapter binary on disk into an immutable copy
-// that can be executed: the file is opened without following symlinks, copied
-// while it is hashed, the hash is compared in constant time with the expected
-// digest, and only then may the copy run. On Linux the copy is a sealed memfd
-// executed through /proc/self/fd; elsewhere (or when memfd is unavailable) it
-// is a 0500 file in a private 0700 directory. The copy is always removed by
-// Close, also after a mismatch or an error.
+// that can be executed, verified before anything runs. The file is opened
+// without following symlinks (and must be a regular file), then:
+//
+//   - Linux: copied into a memfd, sealed (F_SEAL_WRITE|GROW|SHRINK|SEAL), and
+//     the sealed bytes are hashed through a read-only mapping, so the digest
+//     is of exactly what will run. It is executed through /proc/self/fd/N
+//     (scripts get the fd as fd 3 so their interpreter can read them).
+//   - Elsewhere, or without memfd: copied while hashed into a 0500 file in a
+//     private 0700 directory (XDG_RUNTIME_DIR when it is ours and 0700,
+//     else the temp dir).
+//
+// The digest is compared in constant time with the pinned one before the copy
+// can be run. Close always removes the copy, also after a mismatch or an error
+// (COMPAT W16).
 package sealedexec

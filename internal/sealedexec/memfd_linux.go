@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"os"
 	"strconv"
 	"syscall"
@@ -17,8 +18,11 @@ import (
 // disableMemfd forces the temp-file fallback (tests).
 var disableMemfd = os.Getenv("EPACK_SEALEDEXEC_NO_MEMFD") == "1"
 
-// sealMemfd copies src into a sealed memfd. The writable fd is closed after
-// sealing; what stays open is a read-only, close-on-exec reopen of it.
+// sealMemfd copies src into a memfd (kernel-side copy), seals it against any
+// change, and only then hashes the sealed bytes through a read-only mapping:
+// what is hashed is exactly what will run, even if another process of the
+// same user opened the memfd through /proc before it was sealed. The
+// writable fd is closed; a read-only, close-on-exec reopen stays open.
 func sealMemfd(s *Sealed, src *os.File, h hash.Hash) ([]byte, error) {
 	if disableMemfd {
 		return nil, errNoMemfd
@@ -32,12 +36,12 @@ func sealMemfd(s *Sealed, src *os.File, h hash.Hash) ([]byte, error) {
 	}
 	w := os.NewFile(uintptr(fd), "memfd:epack-adapter")
 	defer w.Close()
-	if st, err := src.Stat(); err == nil && st.Size() > 0 {
-		_ = unix.Fallocate(fd, 0, 0, st.Size())
-	}
-	head, err := copyHash(w, src, h)
+	n, err := io.Copy(w, io.LimitReader(src, MaxBinarySize+1))
 	if err != nil {
-		return nil, err
+		return nil, errcode.Wrap(errcode.IOError, err, "copying adapter binary")
+	}
+	if n > MaxBinarySize {
+		return nil, errcode.New(errcode.AdapterExecFailed, "adapter binary grew past %d bytes while copying", MaxBinarySize)
 	}
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS,
 		unix.F_SEAL_WRITE|unix.F_SEAL_GROW|unix.F_SEAL_SHRINK|unix.F_SEAL_SEAL); err != nil {
@@ -52,5 +56,14 @@ func sealMemfd(s *Sealed, src *os.File, h hash.Hash) ([]byte, error) {
 	}
 	s.fd = os.NewFile(uintptr(rofd), "memfd:epack-adapter")
 	s.execPath = fmt.Sprintf("/proc/self/fd/%d", rofd)
-	return head, nil
+	if n == 0 {
+		return nil, nil
+	}
+	mem, err := unix.Mmap(rofd, 0, int(n), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.IOError, err, "mapping sealed memfd")
+	}
+	defer unix.Munmap(mem)
+	h.Write(mem)
+	return append([]byte(nil), mem[:min(len(mem), 4)]...), nil
 }

@@ -152,27 +152,53 @@ func sealCopy(s *Sealed, src *os.File, h hash.Hash) ([]byte, error) {
 
 var errNoMemfd = errors.New("memfd unavailable")
 
-// copyHash copies src to dst through h and returns the first bytes.
+// copyHash copies src to dst and hashes the same bytes with h, hashing one
+// chunk while the next is written (two buffers; a chunk is reused only after
+// both its write and its hash are done). It returns the first bytes.
 func copyHash(dst io.Writer, src io.Reader, h hash.Hash) ([]byte, error) {
-	buf := make([]byte, 1<<20)
+	const chunk = 1 << 20
+	bufs := [2][]byte{make([]byte, chunk), make([]byte, chunk)}
+	toHash := make(chan []byte)
+	hashed := make(chan struct{})
+	go func() {
+		for b := range toHash {
+			h.Write(b)
+			hashed <- struct{}{}
+		}
+	}()
+	defer close(toHash)
 	var head []byte
 	var total int64
-	for {
-		n, rerr := src.Read(buf)
+	pending := false // a chunk is being hashed
+	wait := func() {
+		if pending {
+			<-hashed
+			pending = false
+		}
+	}
+	defer wait()
+	for cur := 0; ; cur ^= 1 {
+		n, rerr := io.ReadFull(src, bufs[cur])
+		if rerr == io.ErrUnexpectedEOF {
+			rerr = io.EOF
+		}
 		if n > 0 {
 			if head == nil {
-				head = append([]byte(nil), buf[:min(n, 4)]...)
+				head = append([]byte(nil), bufs[cur][:min(n, 4)]...)
 			}
 			total += int64(n)
 			if total > MaxBinarySize {
 				return nil, errcode.New(errcode.AdapterExecFailed, "adapter binary grew past %d bytes while copying", MaxBinarySize)
 			}
-			h.Write(buf[:n])
-			if _, err := dst.Write(buf[:n]); err != nil {
+			wait() // the previous chunk's hash is done: keep the order of h
+			toHash <- bufs[cur][:n]
+			pending = true
+			if _, err := dst.Write(bufs[cur][:n]); err != nil {
 				return nil, errcode.Wrap(errcode.IOError, err, "copying adapter binary")
 			}
 		}
 		if rerr == io.EOF {
+			wait()
 			return head, nil
 		}
 		if rerr != nil {
