@@ -17,7 +17,8 @@
 // again, refuses bodies that do not match the expected size and resumes an
 // interrupted body with a Range request when the server supports it.
 //
-// Both retry 408/429/5xx answers and connection errors with exponential
+// Both retry 408, 429, 500, 502, 503 and 504 answers and connection errors
+// (resets, EOFs, refused connections, timeouts, stalls) with exponential
 // backoff, full jitter and Retry-After; both stop when ctx ends. A presigned
 // URL that has expired gives errcode.URLExpired so the caller can prepare
 // again. [Retry] and [IsRetryable] let callers retry other steps (adapter calls

@@ -52,9 +52,12 @@ const expectContinueMin = 1 << 20
 // adapter's headers are never sent because they may carry credentials.
 // Redirects are never followed: a 3xx is an UploadFailed error naming the
 // Location. 2xx is success, provided the bytes sent hash to SHA256 (else
-// DigestMismatch). 408/429/5xx and connection errors are retried with the
-// client's RetryPolicy, resending the body from offset 0; a 400/401/403 for an
-// expired URL is URLExpired.
+// DigestMismatch). 408, 429, 500, 502, 503, 504 and connection errors are
+// retried with the client's RetryPolicy, resending the body from offset 0; a
+// 400/401/403 for an expired URL is URLExpired. A 412 Precondition Failed on a
+// retry counts as success: a one-shot URL (If-None-Match: *) refuses the
+// second PUT when the first one was stored but its answer was lost; the
+// registry verifies the stored bytes at finalize.
 func (c *Client) Upload(ctx context.Context, r UploadRequest) error {
 	switch r.Target.Method {
 	case "skip":
@@ -218,12 +221,12 @@ func (c *Client) uploadHTTP(ctx context.Context, r UploadRequest, u *url.URL, wa
 	hc := *c.httpClient()
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	prog := newProgress(r.Progress, r.Size)
-	return Retry(ctx, c.retryPolicy(), func(int) error {
-		return c.uploadOnce(ctx, &hc, r, u, want, prog)
+	return Retry(ctx, c.retryPolicy(), func(attempt int) error {
+		return c.uploadOnce(ctx, &hc, r, u, want, prog, attempt > 1)
 	})
 }
 
-func (c *Client) uploadOnce(ctx context.Context, hc *http.Client, r UploadRequest, u *url.URL, want string, prog *progress) error {
+func (c *Client) uploadOnce(ctx context.Context, hc *http.Client, r UploadRequest, u *url.URL, want string, prog *progress, retrying bool) error {
 	actx, wd := startWatchdog(ctx, c.stallTimeout())
 	defer wd.stop()
 	body := &sendBody{src: r.Body, size: r.Size, wd: wd, prog: prog}
@@ -253,7 +256,8 @@ func (c *Client) uploadOnce(ctx context.Context, hc *http.Client, r UploadReques
 	defer drainClose(resp.Body)
 	wd.touch()
 	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode <= 299:
+	case resp.StatusCode >= 200 && resp.StatusCode <= 299,
+		resp.StatusCode == http.StatusPreconditionFailed && retrying:
 		sum, err := body.finish()
 		if err != nil {
 			return err

@@ -539,3 +539,80 @@ func TestUploadFileCancel(t *testing.T) {
 		t.Fatalf("leftovers %v", l)
 	}
 }
+
+// TestUploadFileSymlinkRace swaps a folder below file_root for a symbolic
+// link to an outside folder while uploads run: nothing may land outside.
+func TestUploadFileSymlinkRace(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "root")
+	outside := filepath.Join(base, "outside")
+	os.Mkdir(root, 0o755)
+	os.Mkdir(outside, 0o755)
+	sub := filepath.Join(root, "blobs")
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			os.RemoveAll(sub)
+			os.Symlink(outside, sub)
+			time.Sleep(100 * time.Microsecond)
+			os.Remove(sub)
+			os.Mkdir(sub, 0o755)
+			time.Sleep(100 * time.Microsecond)
+		}
+	})
+	data := testData(64 << 10)
+	c := NewClient()
+	var ok, refused int
+	for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); {
+		err := c.Upload(context.Background(), fileReq(root, root+"/blobs/sha256/x", data))
+		if err == nil {
+			ok++
+		} else {
+			refused++
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if l := listAll(t, outside); len(l) != 0 {
+		t.Fatalf("written outside file_root: %v", l)
+	}
+	t.Logf("ok=%d refused=%d", ok, refused)
+}
+
+func TestUploadOneShotURLRetry(t *testing.T) {
+	// The first PUT is stored but the answer is lost (connection reset after
+	// reading the body); the retry meets If-None-Match: * → 412 → success.
+	var n atomic.Int64
+	var stored atomic.Bool
+	data := testData(100 << 10)
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		b, _ := io.ReadAll(r.Body)
+		if stored.Load() {
+			w.WriteHeader(http.StatusPreconditionFailed)
+			return
+		}
+		if bytes.Equal(b, data) {
+			stored.Store(true)
+		}
+		resetConn(t, w)
+	})
+	if err := fastClient().Upload(context.Background(), putReq(srv.URL, data)); err != nil {
+		t.Fatal(err)
+	}
+	if n.Load() != 2 {
+		t.Fatalf("%d attempts", n.Load())
+	}
+	// A 412 on the first attempt is a failure.
+	srv2 := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusPreconditionFailed)
+	})
+	wantCode(t, fastClient().Upload(context.Background(), putReq(srv2.URL, data)), errcode.UploadFailed)
+}
