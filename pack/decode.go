@@ -14,10 +14,29 @@ import (
 // exact-case field names, no unknown fields, integers as whole numbers in
 // 0..2^53-1. It does not compute the manifest digest.
 func ParseManifest(data []byte) (*Manifest, error) {
+	m, _, err := parseManifestDigest(data, false)
+	return m, err
+}
+
+// parseManifestDigest parses data once, decodes and validates the manifest
+// and, when digest is set, canonicalizes the same tree for the manifest digest.
+func parseManifestDigest(data []byte, digest bool) (*Manifest, string, error) {
 	v, err := jcs.Parse(data)
 	if err != nil {
-		return nil, jsonError(err)
+		return nil, "", jsonError(err)
 	}
+	m, err := decodeValidManifest(v)
+	if err != nil || !digest {
+		return m, "", err
+	}
+	c, err := jcs.Append(make([]byte, 0, len(data)), v, jcs.SafeInteger)
+	if err != nil {
+		return nil, "", jsonError(err)
+	}
+	return m, DigestBytes(c), nil
+}
+
+func decodeValidManifest(v *jcs.Value) (*Manifest, error) {
 	m, err := decodeManifest(v)
 	if err != nil {
 		return nil, err

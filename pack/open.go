@@ -75,9 +75,7 @@ func OpenReaderAt(r io.ReaderAt, size int64) (*Pack, error) {
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		return nil, errcode.Wrap(errcode.NotAZip, err, "not a valid ZIP archive").WithHint("an evidence pack is a ZIP file; was the download complete?")
 	}
-	zr.RegisterDecompressor(zip.Deflate, func(r io.Reader) io.ReadCloser {
-		return flate.NewReader(bufio.NewReaderSize(r, 64<<10))
-	})
+	zr.RegisterDecompressor(zip.Deflate, newInflater)
 	p := &Pack{ra: r, size: size, zr: zr}
 	if err := p.checkEntries(); err != nil {
 		return nil, err
@@ -86,6 +84,44 @@ func OpenReaderAt(r io.ReaderAt, size int64) (*Pack, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+var inflaters sync.Pool
+
+// inflater is a pooled deflate reader with a read-ahead buffer sized to the
+// entry (at most 64 KiB), so large entries need few ReadAt calls and many
+// small entries do not allocate a full decompressor each.
+type inflater struct{ fr io.ReadCloser }
+
+func newInflater(r io.Reader) io.ReadCloser {
+	size := 64 << 10
+	if sr, ok := r.(*io.SectionReader); ok && sr.Size() < int64(size) {
+		size = int(max(sr.Size(), 16))
+	}
+	br := bufio.NewReaderSize(r, size)
+	if fr, ok := inflaters.Get().(io.ReadCloser); ok {
+		if err := fr.(flate.Resetter).Reset(br, nil); err == nil {
+			return &inflater{fr}
+		}
+	}
+	return &inflater{flate.NewReader(br)}
+}
+
+func (z *inflater) Read(b []byte) (int, error) {
+	if z.fr == nil {
+		return 0, errors.New("read after close")
+	}
+	return z.fr.Read(b)
+}
+
+func (z *inflater) Close() error {
+	if z.fr == nil {
+		return nil
+	}
+	err := z.fr.Close()
+	inflaters.Put(z.fr)
+	z.fr = nil
+	return err
 }
 
 // precheckEntryCount refuses archives whose end record declares too many
@@ -281,11 +317,7 @@ func (p *Pack) loadManifest() error {
 		return errcode.New(errcode.ArtifactTooLarge, "manifest.json is over %d bytes", MaxManifestSize)
 	}
 	// 9. Strict decoding, then the manifest digest.
-	m, err := ParseManifest(raw)
-	if err != nil {
-		return err
-	}
-	md, err := ManifestDigest(raw)
+	m, md, err := parseManifestDigest(raw, true)
 	if err != nil {
 		return err
 	}
