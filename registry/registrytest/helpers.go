@@ -78,10 +78,17 @@ func (p Pack) Info() remote.PackInfo {
 	}
 }
 
-// Upload performs an upload target the way the host does: a file:// path is
-// written (temp file beside it, then rename); an http(s) URL gets a request
-// with the target's method and every header.
+// Upload performs an upload target the way the epack host does: a file://
+// path is written (temp file beside it, then rename); an http(s) URL gets a
+// request with the target's method and the adapter's headers — except over
+// plain http, where the host never sends them.
 func Upload(t testing.TB, tgt remote.TransferTarget, data []byte) error {
+	return UploadRaw(t, tgt, data, false)
+}
+
+// UploadRaw is Upload; headersOverHTTP sends the adapter's headers over
+// plain http too.
+func UploadRaw(t testing.TB, tgt remote.TransferTarget, data []byte, headersOverHTTP bool) error {
 	t.Helper()
 	u, err := url.Parse(tgt.URL)
 	if err != nil {
@@ -102,8 +109,10 @@ func Upload(t testing.TB, tgt remote.TransferTarget, data []byte) error {
 		return err
 	}
 	req.ContentLength = int64(len(data))
-	for k, v := range tgt.Headers {
-		req.Header.Set(k, v)
+	if u.Scheme == "https" || headersOverHTTP {
+		for k, v := range tgt.Headers {
+			req.Header.Set(k, v)
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -28,6 +28,32 @@ type Config struct {
 	PathStyle bool
 	// PresignExpiry is the lifetime of upload/download URLs (default 15m, max 7 days).
 	PresignExpiry time.Duration
+	// UploadHeaders chooses how uploads are checked: "signed" presigns the
+	// PUT with Content-MD5, x-amz-checksum-sha256 and If-None-Match: * (the
+	// server refuses other bytes); "none" presigns only the URL and
+	// Content-Length, and finalize reads the object back to check MD5 and
+	// SHA-256 — needed over plain http, where the epack host never sends an
+	// adapter's headers. "" / "auto": signed for https endpoints (and AWS),
+	// none for http endpoints.
+	UploadHeaders string
+}
+
+// Upload header modes.
+const (
+	UploadHeadersAuto   = "auto"
+	UploadHeadersSigned = "signed"
+	UploadHeadersNone   = "none"
+)
+
+// SignUploadHeaders reports whether upload targets carry signed headers.
+func (c Config) SignUploadHeaders() bool {
+	switch c.UploadHeaders {
+	case UploadHeadersSigned:
+		return true
+	case UploadHeadersNone:
+		return false
+	}
+	return !strings.HasPrefix(strings.ToLower(c.Endpoint), "http://")
 }
 
 // DefaultPresignExpiry is used when presign_expiry is not set.
@@ -35,7 +61,8 @@ const DefaultPresignExpiry = 15 * time.Minute
 
 // ParseConfig reads EPACK_REMOTE_CONFIG. Accepted keys: bucket (required),
 // prefix, region, endpoint, path_style (bool or "true"/"false"),
-// presign_expiry (Go duration string like "15m", or seconds as a number).
+// presign_expiry (Go duration string like "15m", or seconds as a number),
+// upload_headers ("auto", "signed", "none"; see Config.UploadHeaders).
 // Unknown keys are reported in the returned warnings, not refused.
 func ParseConfig(raw string) (Config, []string, error) {
 	var c Config
@@ -71,6 +98,9 @@ func ParseConfig(raw string) (Config, []string, error) {
 	if c.Endpoint, err = str("endpoint"); err != nil {
 		return c, nil, err
 	}
+	if c.UploadHeaders, err = str("upload_headers"); err != nil {
+		return c, nil, err
+	}
 	switch v := m["path_style"].(type) {
 	case nil:
 	case bool:
@@ -99,7 +129,7 @@ func ParseConfig(raw string) (Config, []string, error) {
 	}
 	for k := range m {
 		switch k {
-		case "bucket", "prefix", "region", "endpoint", "path_style", "presign_expiry":
+		case "bucket", "prefix", "region", "endpoint", "path_style", "presign_expiry", "upload_headers":
 		default:
 			warnings = append(warnings, fmt.Sprintf("unknown S3 registry setting %q ignored", k))
 		}
@@ -138,6 +168,11 @@ func (c *Config) normalize() error {
 		if u.User != nil {
 			return bad("endpoint must not contain credentials; use secrets: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
 		}
+	}
+	switch c.UploadHeaders {
+	case "", UploadHeadersAuto, UploadHeadersSigned, UploadHeadersNone:
+	default:
+		return bad("upload_headers %q must be auto, signed or none", c.UploadHeaders)
 	}
 	if c.PresignExpiry == 0 {
 		c.PresignExpiry = DefaultPresignExpiry

@@ -361,10 +361,11 @@ type presignedRequest struct {
 	SignedHeader http.Header
 }
 
-// UploadTarget presigns a PUT of exactly b to the staging key: the signature
-// covers Content-Length, Content-MD5 (so the server refuses other bytes),
-// x-amz-checksum-sha256 (servers that support it verify the SHA-256 too) and
-// If-None-Match: * (the URL can be used once).
+// UploadTarget presigns a PUT of exactly b to the staging key. The signature
+// always covers Content-Length; with signed upload headers (https) also
+// Content-MD5 (the server refuses other bytes), x-amz-checksum-sha256
+// (servers that support it verify the SHA-256 too) and If-None-Match: * (the
+// URL works once). Promote verifies everything again either way.
 func (s *Store) UploadTarget(ctx context.Context, key string, b registry.Blob, expiry time.Duration) (remote.TransferTarget, error) {
 	if b.MD5Base64 == "" {
 		return remote.TransferTarget{}, registry.Errorf(remote.ErrInvalidRequest, "pack.checksum (base64 MD5) is required by the S3 registry")
@@ -374,12 +375,14 @@ func (s *Store) UploadTarget(ctx context.Context, key string, b registry.Blob, e
 		return remote.TransferTarget{}, err
 	}
 	in := &s3.PutObjectInput{
-		Bucket:         aws.String(s.cfg.Bucket),
-		Key:            aws.String(s.full(key)),
-		ContentLength:  aws.Int64(b.Size),
-		ContentMD5:     aws.String(b.MD5Base64),
-		ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(raw)),
-		IfNoneMatch:    aws.String("*"),
+		Bucket:        aws.String(s.cfg.Bucket),
+		Key:           aws.String(s.full(key)),
+		ContentLength: aws.Int64(b.Size),
+	}
+	if s.cfg.SignUploadHeaders() {
+		in.ContentMD5 = aws.String(b.MD5Base64)
+		in.ChecksumSHA256 = aws.String(base64.StdEncoding.EncodeToString(raw))
+		in.IfNoneMatch = aws.String("*")
 	}
 	p, err := s.pre.PresignPutObject(ctx, in, s3.WithPresignExpires(expiry))
 	if err != nil {

@@ -25,8 +25,12 @@ func TestMain(m *testing.M) { os.Exit(testenv.MainWithS3(m)) }
 const testPrefix = "team/evidence"
 
 func newStore(t testing.TB, env testenv.S3, bucket, prefix string) *s3store.Store {
+	return newStoreMode(t, env, bucket, prefix, s3store.UploadHeadersSigned)
+}
+
+func newStoreMode(t testing.TB, env testenv.S3, bucket, prefix, mode string) *s3store.Store {
 	t.Helper()
-	s, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: prefix, Endpoint: env.Endpoint, PathStyle: true},
+	s, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: prefix, Endpoint: env.Endpoint, PathStyle: true, UploadHeaders: mode},
 		s3store.Options{Credentials: credentials.NewStaticCredentialsProvider(env.AccessKey, env.SecretKey, "")})
 	if err != nil {
 		t.Fatal(err)
@@ -35,10 +39,10 @@ func newStore(t testing.TB, env testenv.S3, bucket, prefix string) *s3store.Stor
 }
 
 // NewEnv makes a fresh bucket and an S3 registry in it below testPrefix.
-func NewEnv(t *testing.T, adapter func(env testenv.S3, bucket string, s *s3store.Store) registrytest.Adapter) *registrytest.Env {
+func NewEnv(t *testing.T, mode string, adapter func(env testenv.S3, bucket string, s *s3store.Store) registrytest.Adapter) *registrytest.Env {
 	env := testenv.RequireS3(t)
 	bucket := env.NewBucket(t)
-	s := newStore(t, env, bucket, testPrefix)
+	s := newStoreMode(t, env, bucket, testPrefix, mode)
 	client := env.Client()
 	return &registrytest.Env{
 		A:     adapter(env, bucket, s),
@@ -65,16 +69,23 @@ func NewEnv(t *testing.T, adapter func(env testenv.S3, bucket string, s *s3store
 			}
 			return keys
 		},
-		Prefix: testPrefix + "/",
+		Prefix:          testPrefix + "/",
+		HeadersOverHTTP: mode == s3store.UploadHeadersSigned,
 	}
 }
 
+// TestRegistryS3 runs the suite in both upload modes: signed headers (what
+// an https endpoint gets) and none (plain http: finalize reads back).
 func TestRegistryS3(t *testing.T) {
-	registrytest.RunAll(t, func(t *testing.T) *registrytest.Env {
-		return NewEnv(t, func(_ testenv.S3, _ string, s *s3store.Store) registrytest.Adapter {
-			return registry.New(s, registry.Options{Name: "s3"})
+	for _, mode := range []string{s3store.UploadHeadersSigned, s3store.UploadHeadersNone} {
+		t.Run(mode, func(t *testing.T) {
+			registrytest.RunAll(t, func(t *testing.T) *registrytest.Env {
+				return NewEnv(t, mode, func(_ testenv.S3, _ string, s *s3store.Store) registrytest.Adapter {
+					return registry.New(s, registry.Options{Name: "s3"})
+				})
+			})
 		})
-	})
+	}
 }
 
 // TestConditionalWrites checks that the server really implements the
@@ -130,13 +141,13 @@ func TestPresignedUploadIsOneShot(t *testing.T) {
 	}
 	bad := bytes.Clone(p.Data)
 	bad[0] ^= 1
-	if err := registrytest.Upload(t, tgt, bad); err == nil {
+	if err := registrytest.UploadRaw(t, tgt, bad, true); err == nil {
 		t.Fatal("wrong bytes accepted")
 	}
-	if err := registrytest.Upload(t, tgt, p.Data); err != nil {
+	if err := registrytest.UploadRaw(t, tgt, p.Data, true); err != nil {
 		t.Fatalf("upload: %v", err)
 	}
-	if err := registrytest.Upload(t, tgt, p.Data); err == nil {
+	if err := registrytest.UploadRaw(t, tgt, p.Data, true); err == nil {
 		t.Fatal("second PUT through the same URL accepted")
 	}
 	if err := s.Promote(context.Background(), "staging/x.epack", "blobs/sha256/"+p.FileHex, b); err != nil {
@@ -179,11 +190,19 @@ func TestParseConfig(t *testing.T) {
 		t.Fatalf("%+v %v %v", c, warn, err)
 	}
 	c, _, err = s3store.ParseConfig(`{"bucket":"bkt","presign_expiry":600}`)
-	if err != nil || c.PresignExpiry != 10*time.Minute || c.Region != "" {
+	if err != nil || c.PresignExpiry != 10*time.Minute || c.Region != "" || !c.SignUploadHeaders() {
 		t.Fatalf("%+v %v", c, err)
 	}
+	c, _, _ = s3store.ParseConfig(`{"bucket":"bkt","endpoint":"http://127.0.0.1:1"}`)
+	if c.SignUploadHeaders() {
+		t.Fatal("signed headers over plain http")
+	}
+	c, _, _ = s3store.ParseConfig(`{"bucket":"bkt","endpoint":"http://127.0.0.1:1","upload_headers":"signed"}`)
+	if !c.SignUploadHeaders() {
+		t.Fatal("upload_headers: signed ignored")
+	}
 	for _, raw := range []string{``, `{}`, `[]`, `{"bucket":""}`, `{"bucket":"b/c"}`, `{"bucket":"bkt","prefix":"a/../b"}`,
-		`{"bucket":"bkt","endpoint":"ftp://x"}`, `{"bucket":"bkt","endpoint":"https://u:p@x"}`, `{"bucket":"bkt","presign_expiry":"1s"}`, `{"bucket":"bkt","path_style":"maybe"}`} {
+		`{"bucket":"bkt","endpoint":"ftp://x"}`, `{"bucket":"bkt","endpoint":"https://u:p@x"}`, `{"bucket":"bkt","presign_expiry":"1s"}`, `{"bucket":"bkt","path_style":"maybe"}`, `{"bucket":"bkt","upload_headers":"x"}`} {
 		if _, _, err := s3store.ParseConfig(raw); registry.CodeOf(err) != remote.ErrInvalidRequest {
 			t.Fatalf("%s: %v", raw, err)
 		}
