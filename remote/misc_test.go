@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/sealedexec"
 )
 
 func TestEndpointChecks(t *testing.T) {
@@ -123,5 +124,26 @@ func TestErrorAnswerWithExitZero(t *testing.T) {
 	wantCode(t, err, errcode.AuthRequired, `adapter "script" pull.prepare: auth_required: log in`)
 	if errcode.HintOf(err) != "run: acme login" {
 		t.Fatalf("hint %q", errcode.HintOf(err))
+	}
+}
+
+func TestArgv0IsOriginalPath(t *testing.T) {
+	for _, memfd := range []bool{true, false} {
+		was := sealedexec.SetMemfd(memfd)
+		p := newProject(t)
+		bin := copyAdapter(t, t.TempDir(), "epack-remote-sdk")
+		p.pin("origin", bin)
+		r := p.remote("origin", bin)
+		r.Extensions = map[string]any{"issuer_argv0": true}
+		s, err := p.open(r, Policy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := s.Whoami(context.Background())
+		s.Close()
+		sealedexec.SetMemfd(was)
+		if err != nil || w.Identity.Issuer != bin {
+			t.Fatalf("memfd=%v: argv[0] %q, want %q (%v)", memfd, w.Identity.Issuer, bin, err)
+		}
 	}
 }

@@ -4,7 +4,7 @@
 //	subject: "alice"        whoami subject (authenticated when set)
 //	fail: "<code>"          every command answers this protocol error
 //	no_whoami: true         whoami handler absent
-//	record: "<file>"        append each request to <file> (relative to the CWD)
+//	issuer_argv0: true      whoami issuer = os.Args[0]
 package main
 
 import (
@@ -21,6 +21,7 @@ type settings struct {
 	Subject  string `json:"subject"`
 	Fail     string `json:"fail"`
 	NoWhoami bool   `json:"no_whoami"`
+	Argv0    bool   `json:"issuer_argv0"`
 }
 
 func main() {
@@ -90,7 +91,11 @@ func main() {
 			if err := failing(); err != nil {
 				return nil, err
 			}
-			return &remote.WhoamiIdentity{Authenticated: cfg.Subject != "", Subject: cfg.Subject, Issuer: "test-issuer"}, nil
+			issuer := "test-issuer"
+			if cfg.Argv0 {
+				issuer = os.Args[0]
+			}
+			return &remote.WhoamiIdentity{Authenticated: cfg.Subject != "", Subject: cfg.Subject, Issuer: issuer}, nil
 		}
 	}
 	adapter.Serve(h)
