@@ -20,8 +20,8 @@ const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLO
 
 // Dir is an open folder reached without following symbolic links. Operations
 // on a Dir are relative to the open handle, so renaming or replacing the
-// folder's path after OpenDir cannot redirect them. A Dir is safe for
-// concurrent use; Close it when done.
+// folder's path after OpenDir cannot redirect them. Its methods may be
+// called from several goroutines at once, but not concurrently with Close.
 type Dir struct {
 	fd   int
 	path string
