@@ -36,7 +36,7 @@ func sealMemfd(s *Sealed, src *os.File, h hash.Hash) ([]byte, error) {
 	}
 	w := os.NewFile(uintptr(fd), "memfd:epack-adapter")
 	defer w.Close()
-	n, err := io.Copy(w, io.LimitReader(src, MaxBinarySize+1))
+	n, err := kernelCopy(w, src)
 	if err != nil {
 		return nil, errcode.Wrap(errcode.IOError, err, "copying adapter binary")
 	}
@@ -66,4 +66,29 @@ func sealMemfd(s *Sealed, src *os.File, h hash.Hash) ([]byte, error) {
 	defer unix.Munmap(mem)
 	h.Write(mem)
 	return append([]byte(nil), mem[:min(len(mem), 4)]...), nil
+}
+
+// kernelCopy copies src to the memfd with sendfile (no round trip through
+// user space), falling back to a buffered copy. It stops after
+// MaxBinarySize+1 bytes.
+func kernelCopy(w *os.File, src *os.File) (int64, error) {
+	var total int64
+	dst, sfd := int(w.Fd()), int(src.Fd())
+	for total <= MaxBinarySize {
+		n, err := unix.Sendfile(dst, sfd, nil, 8<<20)
+		if err == unix.EINTR || err == unix.EAGAIN {
+			continue
+		}
+		if err != nil {
+			if total == 0 && (err == unix.EINVAL || err == unix.ENOSYS) {
+				return io.CopyBuffer(w, io.LimitReader(src, MaxBinarySize+1), make([]byte, 1<<20))
+			}
+			return total, err
+		}
+		if n == 0 {
+			return total, nil
+		}
+		total += int64(n)
+	}
+	return total, nil
 }
