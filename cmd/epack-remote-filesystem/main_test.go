@@ -15,7 +15,7 @@ import (
 	"github.com/evidencerelay/epack/remote"
 )
 
-var bin string
+var bin, epackBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "epack-remote-filesystem-test-")
@@ -23,6 +23,10 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	bin, err = registrytest.BuildAdapter(dir, "github.com/evidencerelay/epack/cmd/epack-remote-filesystem")
+	if err == nil {
+		// epack itself, beside the adapter (bundled discovery), for the CLI tests.
+		epackBin, err = registrytest.BuildAdapter(dir, "github.com/evidencerelay/epack/cmd/epack")
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
