@@ -20,7 +20,7 @@ import (
 	"github.com/evidencerelay/epack/remote"
 )
 
-var bin string
+var bin, epackBin string
 
 func TestMain(m *testing.M) {
 	os.Exit(testenv.MainWithS3(&mainRunner{m}))
@@ -36,6 +36,10 @@ func (r *mainRunner) Run() int {
 	}
 	defer os.RemoveAll(dir)
 	bin, err = registrytest.BuildAdapter(dir, "github.com/evidencerelay/epack/cmd/epack-remote-s3")
+	if err == nil {
+		// epack itself, beside the adapter (bundled discovery), for the CLI tests.
+		epackBin, err = registrytest.BuildAdapter(dir, "github.com/evidencerelay/epack/cmd/epack")
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

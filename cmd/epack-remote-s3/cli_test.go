@@ -1,0 +1,67 @@
+package main_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/evidencerelay/epack/internal/testenv"
+	"github.com/evidencerelay/epack/registry/registrytest"
+	"github.com/evidencerelay/epack/registry/s3store"
+)
+
+// newCLI makes a project whose remote "origin" is an S3 registry in a fresh
+// bucket on the test server (plain http on loopback, so the remote sets
+// transport.allow_loopback_http and the adapter verifies uploads at finalize).
+func newCLI(t *testing.T) (*registrytest.CLI, *s3store.Store) {
+	env := testenv.RequireS3(t)
+	bucket := env.NewBucket(t)
+	dir := t.TempDir()
+	proj := filepath.Join(dir, "project")
+	os.MkdirAll(proj, 0o755)
+	yaml := `stream: acme/prod
+remotes:
+  origin:
+    adapter: s3
+    secrets: [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY]
+    transport:
+      allow_loopback_http: true
+    extensions:
+      bucket: ` + bucket + `
+      prefix: evidence
+      endpoint: ` + env.Endpoint + `
+      path_style: true
+    target:
+      workspace: acme
+      environment: prod
+`
+	if err := os.WriteFile(filepath.Join(proj, "epack.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "evidence", Endpoint: env.Endpoint, PathStyle: true},
+		s3store.Options{Credentials: credentials.NewStaticCredentialsProvider(env.AccessKey, env.SecretKey, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Join(dir, "home")
+	os.MkdirAll(home, 0o755)
+	return &registrytest.CLI{Bin: epackBin, Dir: proj, Env: []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + home, "EPACK_INSECURE_ALLOW_UNPINNED=1", "NO_COLOR=1",
+		"AWS_ACCESS_KEY_ID=" + env.AccessKey, "AWS_SECRET_ACCESS_KEY=" + env.SecretKey,
+	}}, store
+}
+
+// TestCLIRoundTrip: the real CLI with the real adapter process and S3 server.
+func TestCLIRoundTrip(t *testing.T) {
+	c, store := newCLI(t)
+	registrytest.CLIFlow(t, c, "origin", store, "acme/prod")
+}
+
+// TestCLIConcurrent: 16 epack processes into one stream, then 8 with one pack.
+func TestCLIConcurrent(t *testing.T) {
+	c, store := newCLI(t)
+	registrytest.CLIConcurrent(t, c, "origin", store, "acme/prod", 16)
+}
