@@ -177,3 +177,19 @@ func TestOpenPath(t *testing.T) {
 		t.Fatal("close twice")
 	}
 }
+
+func TestReadBudget(t *testing.T) {
+	old := readBudget
+	readBudget = 10
+	defer func() { readBudget = old }()
+	arts := []art{{"artifacts/a", []byte("12345")}, {"artifacts/b", []byte("678901")}}
+	p, err := openBytes(zipPack(t, mustJSON(t, testManifest(arts...)), arts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, p.VerifyIntegrity(context.Background()), errcode.ZipBomb)
+	readBudget = 11
+	if err := p.VerifyIntegrity(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
