@@ -74,8 +74,8 @@ func (c *Client) Download(ctx context.Context, r DownloadRequest) (DownloadResul
 	if r.ExpectedSize > 0 {
 		limit = r.ExpectedSize
 	}
-	s := &sink{dest: r.Dest, h: sha256.New(), limit: limit, expected: r.ExpectedSize,
-		prog: newProgress(r.Progress, r.ExpectedSize)}
+	s := newSink(r.Dest, limit, r.ExpectedSize, newProgress(r.Progress, r.ExpectedSize))
+	defer s.release()
 	if err := s.reset(); err != nil {
 		return DownloadResult{}, err
 	}
@@ -84,6 +84,7 @@ func (c *Client) Download(ctx context.Context, r DownloadRequest) (DownloadResul
 	} else {
 		err = c.downloadHTTP(ctx, r, u, s)
 	}
+	s.wait()
 	if err != nil {
 		return DownloadResult{}, err
 	}
@@ -96,7 +97,9 @@ func (c *Client) Download(ctx context.Context, r DownloadRequest) (DownloadResul
 }
 
 // sink writes downloaded bytes at increasing offsets and hashes them. The
-// hash state always covers exactly Dest[0:n].
+// hash of a chunk runs in the background while the next chunk is read and
+// written, so callers must fill the buffers from next() in turn. After wait()
+// the hash state covers exactly Dest[0:n].
 type sink struct {
 	dest     *os.File
 	h        hash.Hash
@@ -104,9 +107,50 @@ type sink struct {
 	limit    int64
 	expected int64
 	prog     *progress
+
+	idle    chan struct{} // holds a token while no hash is running
+	bufs    [2]*[]byte
+	turn    int // index next() hands out
+	last    int // index next() handed out last
+	hashing int // index the background hash reads (-1: none yet)
+}
+
+// sinkChunk is how much a sink collects from the network before writing.
+const sinkChunk = 256 << 10
+
+func newSink(dest *os.File, limit, expected int64, prog *progress) *sink {
+	s := &sink{dest: dest, h: sha256.New(), limit: limit, expected: expected, prog: prog,
+		idle: make(chan struct{}, 1), hashing: -1}
+	s.idle <- struct{}{}
+	s.bufs[0], s.bufs[1] = bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
+	return s
+}
+
+// next returns the buffer to fill for the next write (sinkChunk bytes).
+func (s *sink) next() []byte {
+	if s.turn == s.hashing {
+		// Only after a failed write: the buffer may still be hashed.
+		s.wait()
+	}
+	s.last = s.turn
+	s.turn ^= 1
+	return (*s.bufs[s.last])[:sinkChunk]
+}
+
+// wait blocks until the background hash is done.
+func (s *sink) wait() {
+	<-s.idle
+	s.idle <- struct{}{}
+}
+
+func (s *sink) release() {
+	s.wait()
+	bufPool.Put(s.bufs[0])
+	bufPool.Put(s.bufs[1])
 }
 
 func (s *sink) reset() error {
+	s.wait()
 	if err := s.dest.Truncate(0); err != nil {
 		return errcode.Wrap(errcode.IOError, err, "truncating %s", s.dest.Name())
 	}
@@ -115,6 +159,8 @@ func (s *sink) reset() error {
 	return nil
 }
 
+// write stores p (a buffer from next) at the current offset and starts
+// hashing it.
 func (s *sink) write(p []byte) error {
 	if s.n+int64(len(p)) > s.limit {
 		if s.expected > 0 {
@@ -125,10 +171,32 @@ func (s *sink) write(p []byte) error {
 	if _, err := s.dest.WriteAt(p, s.n); err != nil {
 		return errcode.Wrap(errcode.IOError, err, "writing %s", s.dest.Name())
 	}
-	s.h.Write(p)
+	<-s.idle
+	s.hashing = s.last
+	go func() {
+		s.h.Write(p)
+		s.idle <- struct{}{}
+	}()
 	s.n += int64(len(p))
 	s.prog.report(s.n)
 	return nil
+}
+
+// fill reads from r into buf until it is full, r fails or ends; each read
+// that moves bytes calls touch.
+func fill(r io.Reader, buf []byte, touch func()) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		if m > 0 {
+			n += m
+			touch()
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // downloadFile implements file:// downloads.
@@ -161,14 +229,12 @@ func downloadFile(ctx context.Context, r DownloadRequest, src string, s *sink) e
 	if r.ExpectedSize == 0 {
 		s.prog.setTotal(st.Size())
 	}
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
 	for {
 		if err := ctx.Err(); err != nil {
 			return ctxError(ctx, nil)
 		}
-		n, rerr := f.Read(buf)
+		buf := s.next()
+		n, rerr := fill(f, buf, func() {})
 		if n > 0 {
 			if err := s.write(buf[:n]); err != nil {
 				return err
@@ -206,14 +272,12 @@ func (c *Client) downloadHTTP(ctx context.Context, r DownloadRequest, u *url.URL
 	}
 
 	st := &dlState{}
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
 	// A resumable download that keeps making progress gets a fresh attempt
 	// budget (a few times), so a long transfer over a flaky link finishes.
 	for round := 1; ; round++ {
 		before := s.n
 		err := Retry(ctx, c.retryPolicy(), func(int) error {
-			return c.downloadOnce(ctx, &hc, r, u, s, st, *bp)
+			return c.downloadOnce(ctx, &hc, r, u, s, st)
 		})
 		if err == nil || ctx.Err() != nil || round >= maxResumeRounds || !st.canResume || s.n-before < minRoundProgress {
 			return err
@@ -238,7 +302,7 @@ type dlState struct {
 	etag      string // strong ETag of the full answer, for If-Range
 }
 
-func (c *Client) downloadOnce(ctx context.Context, hc *http.Client, r DownloadRequest, u *url.URL, s *sink, st *dlState, buf []byte) error {
+func (c *Client) downloadOnce(ctx context.Context, hc *http.Client, r DownloadRequest, u *url.URL, s *sink, st *dlState) error {
 	actx, wd := startWatchdog(ctx, c.stallTimeout())
 	defer wd.stop()
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
@@ -328,9 +392,9 @@ func (c *Client) downloadOnce(ctx context.Context, hc *http.Client, r DownloadRe
 	}
 
 	for {
-		n, rerr := resp.Body.Read(buf)
+		buf := s.next()
+		n, rerr := fill(resp.Body, buf, wd.touch)
 		if n > 0 {
-			wd.touch()
 			if err := s.write(buf[:n]); err != nil {
 				return err
 			}
