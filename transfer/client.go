@@ -136,17 +136,21 @@ func networkError(parent, attempt context.Context, code errcode.Code, what strin
 	if cause := context.Cause(attempt); errors.Is(cause, errStalled) {
 		return &transient{err: errcode.Wrap(errcode.Timeout, cause, "%s", what)}
 	}
+	// Our own coded errors (from the body reader or the redirect check)
+	// already say what they are.
+	var ce *errcode.Error
+	if errors.As(err, &ce) {
+		return err
+	}
 	var (
-		certErr  *tls.CertificateVerificationError
-		unknown  x509.UnknownAuthorityError
-		hostErr  x509.HostnameError
-		invalid  x509.CertificateInvalidError
-		dnsErr   *net.DNSError
-		netError net.Error
-	)
-	var (
+		certErr   *tls.CertificateVerificationError
+		unknown   x509.UnknownAuthorityError
+		hostErr   x509.HostnameError
+		invalid   x509.CertificateInvalidError
 		alert     tls.AlertError
 		recordErr tls.RecordHeaderError
+		dnsErr    *net.DNSError
+		netError  net.Error
 	)
 	switch {
 	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &hostErr), errors.As(err, &invalid):
@@ -161,10 +165,6 @@ func networkError(parent, attempt context.Context, code errcode.Code, what strin
 		// Version or cipher mismatch, plain http on an https port …:
 		// retrying cannot help.
 		return errcode.Wrap(code, err, "%s: TLS handshake failed", what)
-	}
-	var ce *errcode.Error
-	if errors.As(err, &ce) {
-		return err
 	}
 	// Unknown transport failures (a server that hung up mid-request and
 	// the like) are worth another try; the attempt budget bounds it.
