@@ -3,4 +3,30 @@
 // answered": resolving the adapter binary, checking it against the lockfile,
 // running it sealed with a minimal environment, bounding its output, and
 // checking every response.
+//
+// Resolution (Resolve) looks, in order, at binary:, the install folder of a
+// source remote (.epack/remotes/<remote>/<version>/<os>-<arch>/), the folder
+// of the running executable ($EPACK_ADAPTER_DIR overrides it) and PATH. The
+// digest pinned in epack.lock.yaml for this platform decides the status.
+//
+// Open applies the Policy (frozen, allow-unpinned, strict production, custom
+// endpoints, the .insecure-install marker), seals the binary once
+// (internal/sealedexec: a pinned digest is compared before anything runs),
+// and probes --capabilities (protocol version exactly 1, kind remote_adapter).
+// Every Session call then runs the sealed copy with:
+//   - argv "<original path> <command>", the request as one compact JSON value
+//     on stdin, the project root as working directory;
+//   - an environment built from scratch: the COMPAT §4.4 allowlist (proxy
+//     credentials stripped), PATH, EPACK_REMOTE_PROTOCOL_VERSION=1, endpoint
+//     variables, listed non-empty secrets, EPACK_REMOTE_NAME,
+//     EPACK_REMOTE_FILE_ROOT and EPACK_REMOTE_CONFIG (the remote's extensions
+//     as JSON). --capabilities gets neither secrets nor endpoints;
+//   - its own process group, killed on timeout, cancel, output overflow
+//     (stdout 10 MiB, stderr 1 MiB) and as soon as the adapter exits;
+//   - stderr relayed line by line with secret values redacted;
+//   - a response that must be one JSON value without duplicate keys, with the
+//     right ok/type/request_id and the required fields of its type.
+//
+// Error answers become *AdapterError, wrapped in an *errcode.Error whose code
+// is mapped from the protocol code (CodeFor) and whose hint is the action.
 package remote
