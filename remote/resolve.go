@@ -112,6 +112,10 @@ func Resolve(projectRoot string, r *config.Remote, lock *config.LockFile) (*Reso
 	// 2. installed from source.
 	if r.Source != "" && lock != nil && lock.Remotes != nil && projectRoot != "" {
 		if e := lock.Remotes[r.Name]; e != nil && e.Version != "" && e.Kind != config.KindExternal {
+			if e.Source != "" && normSource(e.Source) != normSource(r.Source) {
+				return nil, errcode.New(errcode.LockfileInvalid, "epack.lock.yaml pins remote %q to source %q but epack.yaml names %q", r.Name, e.Source, r.Source).
+					WithHint("run 'epack sync' (or 'epack lock %s') to re-pin the remote", r.Name)
+			}
 			if !safeComponent(e.Version) {
 				return nil, errcode.New(errcode.LockfileInvalid, "epack.lock.yaml: remote %q has an invalid version %q", r.Name, e.Version)
 			}
@@ -146,6 +150,19 @@ func Resolve(projectRoot string, r *config.Remote, lock *config.LockFile) (*Reso
 	}
 	res.Status = StatusNotFound
 	return res, nil
+}
+
+// normSource reduces a source reference to "owner/repo" for comparison:
+// "owner/repo@^1.2", "github.com/owner/repo" and "https://github.com/owner/repo"
+// are the same source.
+func normSource(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if i := strings.IndexByte(s, '@'); i >= 0 {
+		s = s[:i]
+	}
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "https://"), "http://")
+	s = strings.TrimPrefix(s, "github.com/")
+	return strings.TrimSuffix(strings.TrimSuffix(s, "/"), ".git")
 }
 
 func uniq(a, b string) []string {

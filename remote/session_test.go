@@ -392,3 +392,16 @@ func TestCapabilitiesChecks(t *testing.T) {
 	_, err = s.PullPrepare(context.Background(), &PullPrepareRequest{})
 	wantCode(t, err, errcode.UnsupportedFeature, "does not support pull")
 }
+
+func TestLockSourceMustMatchConfig(t *testing.T) {
+	p := newProject(t)
+	r := &config.Remote{Name: "origin", Source: "acme/epack-remote-sdk@^1.0.0"}
+	p.lock.Remotes["origin"] = &config.LockedRemote{Source: "github.com/evil/epack-remote-sdk", Version: "v1.0.0",
+		Platforms: map[string]config.LockedPlatform{platformKey(): {Digest: "sha256:" + strings.Repeat("0", 64)}}}
+	_, err := Resolve(p.root, r, p.lock)
+	wantCode(t, err, errcode.LockfileInvalid, `pins remote "origin" to source "github.com/evil/epack-remote-sdk"`)
+	p.lock.Remotes["origin"].Source = "https://github.com/ACME/epack-remote-sdk"
+	if res, err := Resolve(p.root, r, p.lock); err != nil || res.Status != StatusManaged {
+		t.Fatalf("%+v %v", res, err)
+	}
+}
