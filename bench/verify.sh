@@ -14,40 +14,48 @@ RUNS=${RUNS:-3}
 mkdir -p "$OUT/bin"
 go build -o "$OUT/bin/epack" ./cmd/epack
 go build -o "$OUT/bin/genpacks" ./bench/cmd/genpacks
+go build -o "$OUT/bin/verifyfile" ./bench/cmd/verifyfile
 "$OUT/bin/genpacks" "$OUT" >&2
 
-# run CMD...: prints "<wall seconds> <peak RSS KiB>" for one run.
+# run CMD...: prints "<wall µs> <peak RSS KiB> <user+sys CPU s>" for one run.
 run() {
-  local t0 t1 rss=n/a
+  local t0 t1 rss=0 cpu=0
   t0=$(date +%s%N)
   if [ -x /usr/bin/time ]; then
-    /usr/bin/time -f "%M" -o "$OUT/rss.txt" "$@" >/dev/null 2>"$OUT/err.txt" || { echo "failed: $* ($(cat "$OUT/err.txt"))" >&2; exit 1; }
-    rss=$(tail -1 "$OUT/rss.txt")
+    /usr/bin/time -f "%M %U %S" -o "$OUT/rss.txt" "$@" >/dev/null 2>"$OUT/err.txt" || { echo "failed: $* ($(cat "$OUT/err.txt"))" >&2; exit 1; }
+    read -r rss u s < <(tail -1 "$OUT/rss.txt")
+    cpu=$(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}')
   else
     "$@" >/dev/null 2>"$OUT/err.txt" || { echo "failed: $*" >&2; exit 1; }
   fi
   t1=$(date +%s%N)
-  echo "$(( (t1 - t0) / 1000 )) $rss"
+  echo "$(( (t1 - t0) / 1000 )) $rss $cpu"
 }
 
-# best CMD...: best wall time (µs) over RUNS and the largest RSS seen.
+# best CMD...: best wall time (µs) over RUNS, the largest RSS seen and the
+# CPU time of the best run.
 best() {
-  local bt=999999999999 br=0 t r
+  local bt=999999999999 br=0 bc=0 t r c
   for _ in $(seq "$RUNS"); do
-    read -r t r < <(run "$@")
-    (( t < bt )) && bt=$t
-    [ "$r" != n/a ] && (( r > br )) && br=$r
+    read -r t r c < <(run "$@")
+    if (( t < bt )); then bt=$t; bc=$c; fi
+    (( r > br )) && br=$r
   done
-  echo "$bt $br"
+  echo "$bt $br $bc"
 }
 
-printf '%-12s %10s %10s %14s %8s %14s\n' pack size_MiB verify_s openssl_sha256_s ratio verify_rss_MiB
-for name in tiny many big; do
-  f="$OUT/$name.epack"
+uptime >&2
+printf '%-22s %9s %9s %9s %9s %9s %7s %8s\n' pack size_MiB epack_s epack_cpu openssl_s ossl_cpu ratio rss_MiB
+row() { # label file cmd...
+  local label=$1 f=$2; shift 2
   cat "$f" >/dev/null # warm the page cache for both commands
-  read -r vt vr < <(best "$OUT/bin/epack" verify -q "$f")
-  read -r ot _ < <(best openssl dgst -sha256 "$f")
-  size=$(stat -c %s "$f")
-  awk -v n="$name" -v s="$size" -v vt="$vt" -v ot="$ot" -v vr="$vr" 'BEGIN {
-    printf "%-12s %10.1f %10.3f %14.3f %8.2f %14.1f\n", n, s/1048576, vt/1e6, ot/1e6, (ot > 0 ? vt/ot : 0), vr/1024 }'
+  read -r vt vr vc < <(best "$@")
+  read -r ot _ oc < <(best openssl dgst -sha256 "$f")
+  awk -v n="$label" -v s="$(stat -c %s "$f")" -v vt="$vt" -v ot="$ot" -v vr="$vr" -v vc="$vc" -v oc="$oc" 'BEGIN {
+    printf "%-22s %9.1f %9.3f %9.2f %9.3f %9.2f %7.2f %8.1f\n", n, s/1048576, vt/1e6, vc, ot/1e6, oc, (ot > 0 ? vt/ot : 0), vr/1024 }'
+}
+for name in tiny many big; do
+  row "$name: verify" "$OUT/$name.epack" "$OUT/bin/epack" verify -q "$OUT/$name.epack"
 done
+# What push uses: verify + file SHA-256 + MD5 over one descriptor.
+row "big: VerifyFile" "$OUT/big.epack" "$OUT/bin/verifyfile" "$OUT/big.epack"
