@@ -99,6 +99,13 @@ func (b *Builder) prepare(name string, opts []ArtifactOptions) (*buildArtifact, 
 	if _, dup := b.arts[path]; dup {
 		return nil, errcode.New(errcode.DuplicatePath, "artifact %q was already added", path)
 	}
+	key := CollisionKey(path)
+	for p := range b.arts {
+		if CollisionKey(p) == key {
+			return nil, errcode.New(errcode.DuplicatePath, "artifact %q collides with %q on case-insensitive file systems", path, p).
+				WithHint("rename one of them; paths must differ by more than letter case or trailing dots")
+		}
+	}
 	a := &buildArtifact{meta: Artifact{Type: "embedded", Path: path}}
 	if len(opts) > 0 {
 		o := opts[0]

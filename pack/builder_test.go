@@ -104,9 +104,7 @@ func TestBuilderEmptyAndErrors(t *testing.T) {
 	wantCode(t, err, errcode.InvalidInput)
 	b = NewBuilder("s")
 	b.AddBytes("File.txt", nil)
-	b.AddBytes("file.txt", nil)
-	_, err = b.WriteFile(filepath.Join(dir, "c.epack"))
-	wantCode(t, err, errcode.DuplicatePath)
+	wantCode(t, b.AddBytes("file.txt", nil), errcode.DuplicatePath)
 	// Symlinked output folder.
 	real := filepath.Join(dir, "real")
 	os.Mkdir(real, 0o755)
