@@ -1,0 +1,45 @@
+package testenv
+
+import (
+	"context"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+func TestStartVersityGW(t *testing.T) {
+	bin, ok := VersityGWBinary()
+	if !ok {
+		t.Skipf("versitygw not installed at %s (scripts/versitygw.sh install)", bin)
+	}
+	for _, k := range []string{EnvEndpoint, EnvAccessKey, EnvSecretKey} {
+		t.Setenv(k, "") // restored after the test
+	}
+	stop, err := StartVersityGW(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	e, ok := LookupS3()
+	if !ok {
+		t.Fatal("environment not exported")
+	}
+	b := e.NewBucket(t)
+	if _, err := e.Client().HeadBucket(context.Background(), &s3.HeadBucketInput{Bucket: aws.String(b)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRequireS3Skips(t *testing.T) {
+	t.Setenv(EnvEndpoint, "")
+	t.Setenv(EnvRequireS3, "")
+	ran := false
+	t.Run("inner", func(t *testing.T) {
+		RequireS3(t)
+		ran = true
+	})
+	if ran {
+		t.Fatal("RequireS3 did not skip without a server")
+	}
+}
