@@ -21,7 +21,7 @@ func ParseManifest(data []byte) (*Manifest, error) {
 // parseManifestDigest parses data once, decodes and validates the manifest
 // and, when digest is set, canonicalizes the same tree for the manifest digest.
 func parseManifestDigest(data []byte, digest bool) (*Manifest, string, error) {
-	v, err := jcs.Parse(data)
+	v, err := jcs.ParseLimited(data, MaxManifestValues)
 	if err != nil {
 		return nil, "", jsonError(err)
 	}
@@ -54,7 +54,7 @@ func jsonError(err error) error {
 		switch je.Kind {
 		case jcs.ErrDuplicateKey:
 			return errcode.Wrap(errcode.DuplicateKeys, err, "manifest.json")
-		case jcs.ErrNumber, jcs.ErrNotObject:
+		case jcs.ErrNumber, jcs.ErrNotObject, jcs.ErrTooMany:
 			return errcode.Wrap(errcode.InvalidManifest, err, "manifest.json")
 		}
 	}

@@ -11,6 +11,9 @@ const (
 	MaxAttestationSize = 1 << 20
 	MaxPathLen         = 240
 	MaxSegmentLen      = 80
+	// MaxManifestValues bounds the JSON values in manifest.json (about 70 MiB
+	// of parse tree at worst); a 10,000-artifact manifest uses about 100,000.
+	MaxManifestValues = 1_000_000
 )
 
 // SpecVersion is the only manifest spec_version this package reads and writes.

@@ -188,3 +188,9 @@ func TestManifestDigestKnownAnswer(t *testing.T) {
 		}
 	}
 }
+
+func TestManifestValueLimit(t *testing.T) {
+	big := strings.Repeat("0,", MaxManifestValues) + "0"
+	_, err := ParseManifest([]byte(man("", `{"type":"embedded","path":"artifacts/a","digest":"`+d1+`","size":1,"controls":[`+big+`]}`)))
+	wantCode(t, err, errcode.InvalidManifest)
+}

@@ -115,3 +115,14 @@ func TestLessUTF16(t *testing.T) {
 		t.Fatal("surrogate order")
 	}
 }
+
+func TestParseLimited(t *testing.T) {
+	if _, err := ParseLimited([]byte(`[1,2,3]`), 4); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ParseLimited([]byte(`[1,2,3,4]`), 4)
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != ErrTooMany {
+		t.Fatal(err)
+	}
+}

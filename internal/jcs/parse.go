@@ -71,6 +71,7 @@ const (
 	ErrNumber                            // a number the policy refuses
 	ErrNotObject                         // the top-level value is not an object
 	ErrTooDeep                           // nesting deeper than MaxDepth
+	ErrTooMany                           // more values than the caller's limit
 )
 
 // Error is returned by every function of this package.
@@ -94,8 +95,13 @@ const MaxDepth = 10000
 // are equal after decoding (exact, case-sensitive) are refused, and so is
 // anything but whitespace after the value. Invalid UTF-8 inside strings
 // becomes U+FFFD, as Go's decoder does. Numbers are checked for grammar only.
-func Parse(data []byte) (*Value, error) {
-	p := parser{data: data}
+func Parse(data []byte) (*Value, error) { return ParseLimited(data, 0) }
+
+// ParseLimited is Parse that refuses documents with more than maxValues
+// JSON values (0 = no limit), bounding the memory a hostile document can
+// make the parser use.
+func ParseLimited(data []byte, maxValues int) (*Value, error) {
+	p := parser{data: data, limit: maxValues}
 	p.ws()
 	if p.i >= len(p.data) {
 		return nil, &Error{ErrSyntax, p.i, "unexpected end of JSON input"}
@@ -112,8 +118,10 @@ func Parse(data []byte) (*Value, error) {
 }
 
 type parser struct {
-	data []byte
-	i    int
+	data  []byte
+	i     int
+	limit int
+	count int
 }
 
 func (p *parser) ws() {
@@ -132,6 +140,10 @@ func (p *parser) errf(format string, args ...any) error {
 }
 
 func (p *parser) value(v *Value, depth int) error {
+	p.count++
+	if p.limit > 0 && p.count > p.limit {
+		return &Error{ErrTooMany, p.i, fmt.Sprintf("more than %d JSON values", p.limit)}
+	}
 	if p.i >= len(p.data) {
 		return p.errf("unexpected end of JSON input")
 	}
