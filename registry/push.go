@@ -118,7 +118,9 @@ func (r *Registry) PushPrepare(ctx context.Context, req *remote.PushPrepareReque
 			return nil, storeErr(err, "preparing the upload target")
 		}
 	}
-	if err := r.store.CreateIfAbsent(ctx, stagingRecordKey(rec.Token), mustJSON(rec)); err != nil {
+	// ErrExists can only be our own write retried by the store client (the
+	// token is 128 random bits).
+	if err := r.store.CreateIfAbsent(ctx, stagingRecordKey(rec.Token), mustJSON(rec)); err != nil && !errors.Is(err, ErrExists) {
 		return nil, storeErr(err, "recording the push")
 	}
 	return resp, nil
