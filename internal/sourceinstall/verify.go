@@ -148,7 +148,7 @@ func (v *SigstoreVerifier) Verify(bundleJSON []byte, digest string, want Identit
 	if err != nil {
 		var nm *verify.ErrNoMatchingCertificateIdentity
 		if errors.As(err, &nm) {
-			return nil, errcode.Wrap(errcode.IdentityMismatch, err, "Sigstore bundle was not signed by a GitHub Actions workflow for %s", want.SourceRepositoryRef).
+			return nil, errcode.Wrap(errcode.IdentityMismatch, err, "Sigstore bundle certificate does not match the required identity %s", want).
 				WithHint("the release must be signed by %s (issuer %s)", want.SourceRepositoryURI, want.Issuer)
 		}
 		return nil, errcode.Wrap(errcode.SignatureInvalid, err, "Sigstore bundle does not verify")
@@ -213,7 +213,7 @@ func sameSigner(got *Signer, pinned *config.LockSigner) error {
 	return nil
 }
 
-// describe is used in error messages.
+// String describes the identity for error messages.
 func (i Identity) String() string {
 	return fmt.Sprintf("%s %s (issuer %s)", i.SourceRepositoryURI, i.SourceRepositoryRef, i.Issuer)
 }

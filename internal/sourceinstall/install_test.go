@@ -1,0 +1,588 @@
+package sourceinstall
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evidencerelay/epack/config"
+	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/remote"
+)
+
+var here = config.PlatformKey()
+
+func wantCode(t *testing.T, err error, code errcode.Code, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("expected error %s, got nil", code)
+	}
+	if !errcode.Has(err, code) {
+		t.Fatalf("expected code %s, got %s: %v", code, errcode.Of(err), err)
+	}
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) && !strings.Contains(errcode.HintOf(err), p) {
+			t.Errorf("error %q (hint %q) does not mention %q", err, errcode.HintOf(err), p)
+		}
+	}
+}
+
+func TestLockAndInstallGood(t *testing.T) {
+	f := newFixture(t, "^1.2", "platforms: [linux/amd64, darwin/arm64, windows/amd64, "+here+"]\n")
+	f.publish("v1.1.0", []string{here}, nil)
+	f.publish("v1.2.0", []string{here, "linux/amd64", "darwin/arm64", "windows/amd64"}, nil)
+	f.publish("v1.3.0-rc.1", []string{here}, nil)                 // prerelease: skipped
+	f.gh.add(&fakeRelease{Tag: "v1.4.0", Draft: true, Assets: nil}) // draft: skipped
+	f.publish("v2.0.0", []string{here}, nil)                        // outside ^1.2
+	f.gh.add(&fakeRelease{Tag: "nightly", Assets: map[string][]byte{}})
+
+	ctx := context.Background()
+	now := time.Date(2026, 11, 30, 1, 2, 3, 0, time.UTC)
+	o := f.opts()
+	o.Now = func() time.Time { return now }
+	if err := LockSource(ctx, f.project, f.lock, "origin", nil, o); err != nil {
+		t.Fatal(err)
+	}
+	e := f.lock.Entry("origin")
+	if e == nil || e.Version != "v1.2.0" || e.Source != "github.com/acme/epack-remote-vault" || e.Kind != "" {
+		t.Fatalf("entry = %+v", e)
+	}
+	if e.Commit != f.gh.commits["v1.2.0"] {
+		t.Errorf("commit = %q", e.Commit)
+	}
+	if e.Signer == nil || e.Signer.Issuer != GitHubActionsIssuer || e.Signer.SourceRepositoryURI != "https://github.com/acme/epack-remote-vault" ||
+		e.Signer.SourceRepositoryRef != "refs/tags/v1.2.0" || !strings.Contains(e.Signer.Subject, "release.yml@refs/tags/v1.2.0") {
+		t.Errorf("signer = %+v", e.Signer)
+	}
+	if e.Verification == nil || e.Verification.Status != StatusVerified || e.Verification.VerifiedAt != "2026-11-30T01:02:03Z" || e.LockedAt != "2026-11-30T01:02:03Z" {
+		t.Errorf("verification = %+v locked_at %q", e.Verification, e.LockedAt)
+	}
+	if e.ResolvedFrom == nil || e.ResolvedFrom.Descriptor != "acme/epack-remote-vault@^1.2" {
+		t.Errorf("resolved_from = %+v", e.ResolvedFrom)
+	}
+	for _, p := range []string{here, "linux/amd64", "darwin/arm64", "windows/amd64"} {
+		pin := e.Platforms[p]
+		want := AssetName("vault", p)
+		if pin.Asset != want || pin.Digest != sha(binary("v1.2.0", p)) || !strings.HasSuffix(pin.URL, "/"+want) {
+			t.Errorf("platform %s = %+v", p, pin)
+		}
+	}
+	if !strings.HasSuffix(e.Platforms["windows/amd64"].Asset, ".exe") {
+		t.Errorf("windows asset lacks .exe: %q", e.Platforms["windows/amd64"].Asset)
+	}
+
+	// The entry survives a save and load with the lockfile checks.
+	if err := f.lock.Save(f.root); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := config.LoadLock(f.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Managed before install.
+	r := f.remote("origin")
+	res, err := remote.Resolve(f.root, r, lock)
+	if err != nil || res.Status != remote.StatusManaged {
+		t.Fatalf("before install: %+v %v", res, err)
+	}
+
+	inst, err := InstallResult(ctx, f.root, r, lock, f.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Named after the adapter ("vault"), not the remote ("origin"): W14.
+	wantPath := filepath.Join(f.root, ".epack", "remotes", "origin", "v1.2.0", runtime.GOOS+"-"+runtime.GOARCH, "epack-remote-vault")
+	if inst.Path != wantPath || !inst.Changed || !inst.Verified || inst.Signer == nil {
+		t.Fatalf("install = %+v, want path %s", inst, wantPath)
+	}
+	data, err := os.ReadFile(wantPath)
+	if err != nil || !bytes.Equal(data, binary("v1.2.0", here)) {
+		t.Fatalf("installed bytes: %v", err)
+	}
+	st, _ := os.Stat(wantPath)
+	if st.Mode().Perm() != 0o755 {
+		t.Errorf("mode = %v", st.Mode())
+	}
+	if _, err := os.Lstat(filepath.Join(filepath.Dir(wantPath), remote.InsecureInstallMarker)); err == nil {
+		t.Error("insecure marker written for a verified install")
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(wantPath), ".*.tmp"))
+	if len(leftovers) > 0 {
+		t.Errorf("temp files left: %v", leftovers)
+	}
+
+	// The resolver finds exactly this file, verified by digest.
+	res, err = remote.Resolve(f.root, r, lock)
+	if err != nil || res.Status != remote.StatusVerified || res.Path != wantPath || res.PinnedDigest != sha(data) {
+		t.Fatalf("after install: %+v %v", res, err)
+	}
+
+	// Installing again downloads nothing.
+	n := len(f.gh.requests)
+	inst, err = InstallResult(ctx, f.root, r, lock, f.opts())
+	if err != nil || inst.Changed || !inst.Verified {
+		t.Fatalf("second install: %+v %v", inst, err)
+	}
+	if len(f.gh.requests) != n {
+		t.Errorf("second install made %d requests", len(f.gh.requests)-n)
+	}
+}
+
+func TestLockPaginatesAndPicksHighest(t *testing.T) {
+	f := newFixture(t, "~1.2.3", "")
+	for _, tag := range []string{"v1.2.2", "v1.2.3", "v1.2.10", "v1.2.9", "v1.3.0", "1.2.11-beta.1"} {
+		f.publish(tag, []string{here}, nil)
+	}
+	if err := LockSource(context.Background(), f.project, f.lock, "origin", nil, f.opts()); err != nil {
+		t.Fatal(err)
+	}
+	if v := f.lock.Entry("origin").Version; v != "v1.2.10" {
+		t.Fatalf("version = %s, want v1.2.10", v)
+	}
+	pages := 0
+	for _, p := range f.gh.requests {
+		if strings.HasSuffix(p, "/releases") {
+			pages++
+		}
+	}
+	if pages != 3 {
+		t.Errorf("listed %d pages, want 3", pages)
+	}
+}
+
+func TestLockExactPrerelease(t *testing.T) {
+	f := newFixture(t, "1.3.0-rc.1", "")
+	f.publish("v1.2.0", []string{here}, nil)
+	f.publish("v1.3.0-rc.1", []string{here}, nil)
+	if err := LockSource(context.Background(), f.project, f.lock, "origin", nil, f.opts()); err != nil {
+		t.Fatal(err)
+	}
+	if v := f.lock.Entry("origin").Version; v != "v1.3.0-rc.1" {
+		t.Fatalf("version = %s", v)
+	}
+}
+
+func TestLockNoReleaseSatisfies(t *testing.T) {
+	f := newFixture(t, "^3.0", "")
+	f.publish("v1.0.0", []string{here}, nil)
+	f.publish("v2.5.0", []string{here}, nil)
+	err := LockSource(context.Background(), f.project, f.lock, "origin", nil, f.opts())
+	wantCode(t, err, errcode.RemoteNotFound, `satisfies "^3.0"`, "v1.0.0, v2.5.0")
+	if f.lock.Entry("origin") != nil {
+		t.Error("lock changed on failure")
+	}
+}
+
+func TestLockAssetMissingForPlatform(t *testing.T) {
+	f := newFixture(t, "latest", "platforms: ["+here+", plan9/arm]\n")
+	f.publish("v1.0.0", []string{here}, nil)
+	err := LockSource(context.Background(), f.project, f.lock, "origin", nil, f.opts())
+	wantCode(t, err, errcode.AdapterNotFound, "epack-remote-vault_plan9_arm", "plan9/arm")
+	if f.lock.Entry("origin") != nil {
+		t.Error("lock changed on failure")
+	}
+}
+
+func TestLockBundleChecks(t *testing.T) {
+	other := githubID("mallory", "epack-remote-vault", "v1.0.0")
+	otherTag := githubID(testOwner, testRepo, "v0.9.0")
+	otherIssuer := githubID(testOwner, testRepo, "v1.0.0")
+	otherIssuer.Issuer = "https://accounts.google.com"
+	for _, tc := range []struct {
+		name  string
+		id    *certID
+		tweak func(f *fixture)
+		code  errcode.Code
+		parts []string
+	}{
+		{name: "another repository", id: &other, code: errcode.IdentityMismatch, parts: []string{"https://github.com/mallory/epack-remote-vault"}},
+		{name: "another tag", id: &otherTag, code: errcode.IdentityMismatch, parts: []string{"refs/tags/v1.0.0"}},
+		{name: "another issuer", id: &otherIssuer, code: errcode.IdentityMismatch},
+		{name: "missing bundle", tweak: func(f *fixture) {
+			f.gh.setAsset("v1.0.0", BundleName(AssetName("vault", here)), nil)
+		}, code: errcode.SignatureInvalid, parts: []string{"no Sigstore bundle", ".sigstore.json"}},
+		{name: "wrong digest", tweak: func(f *fixture) {
+			// The asset was replaced; the bundle still attests the old bytes.
+			f.gh.setAsset("v1.0.0", AssetName("vault", here), []byte("tampered"))
+		}, code: errcode.SignatureInvalid},
+		{name: "garbage bundle", tweak: func(f *fixture) {
+			f.gh.setAsset("v1.0.0", BundleName(AssetName("vault", here)), []byte(`{"mediaType":"nope"}`))
+		}, code: errcode.SignatureInvalid},
+		{name: "bundle from another sigstore", tweak: func(f *fixture) {
+			name := AssetName("vault", here)
+			f.gh.setAsset("v1.0.0", BundleName(name), newTestSigstore(t).signAsset(t, name, binary("v1.0.0", here), githubID(testOwner, testRepo, "v1.0.0")))
+		}, code: errcode.SignatureInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, "^1", "")
+			f.publish("v1.0.0", []string{here}, tc.id)
+			if tc.tweak != nil {
+				tc.tweak(f)
+			}
+			err := LockSource(context.Background(), f.project, f.lock, "origin", nil, f.opts())
+			wantCode(t, err, tc.code, tc.parts...)
+			t.Logf("%v", err)
+			if f.lock.Entry("origin") != nil {
+				t.Error("lock changed on failure")
+			}
+		})
+	}
+}
+
+// lockedFixture publishes v1.0.0 and locks it.
+func lockedFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := newFixture(t, "^1", "")
+	f.publish("v1.0.0", []string{here}, nil)
+	if err := LockSource(context.Background(), f.project, f.lock, "origin", nil, f.opts()); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func installDir(f *fixture, version string) string {
+	return filepath.Join(f.root, InstallDirRel("origin", version))
+}
+
+func assertNotInstalled(t *testing.T, f *fixture) {
+	t.Helper()
+	if _, err := os.Lstat(filepath.Join(installDir(f, "v1.0.0"), "epack-remote-vault")); err == nil {
+		t.Error("binary installed despite the error")
+	}
+	left, _ := filepath.Glob(filepath.Join(installDir(f, "v1.0.0"), ".*"))
+	if len(left) > 0 {
+		t.Errorf("files left in the install folder: %v", left)
+	}
+}
+
+func TestInstallPinnedDigestGoneFromRelease(t *testing.T) {
+	f := lockedFixture(t)
+	// The maintainers re-uploaded the asset (validly signed) after it was locked.
+	name := AssetName("vault", here)
+	data := []byte("rebuilt binary")
+	f.gh.setAsset("v1.0.0", name, data)
+	f.gh.setAsset("v1.0.0", BundleName(name), f.ss.signAsset(t, name, data, githubID(testOwner, testRepo, "v1.0.0")))
+	_, err := Install(context.Background(), f.root, f.remote("origin"), f.lock, f.opts())
+	wantCode(t, err, errcode.DigestMismatch, "no longer has the pinned binary", f.lock.Entry("origin").Platforms[here].Digest, "epack lock origin")
+	assertNotInstalled(t, f)
+}
+
+func TestInstallWrongPinnedDigest(t *testing.T) {
+	f := lockedFixture(t)
+	p := f.lock.Remotes["origin"].Platforms[here]
+	p.Digest = sha([]byte("something else"))
+	f.lock.Remotes["origin"].Platforms[here] = p
+	_, err := Install(context.Background(), f.root, f.remote("origin"), f.lock, f.opts())
+	wantCode(t, err, errcode.DigestMismatch)
+	assertNotInstalled(t, f)
+}
+
+func TestInstallBundleChecks(t *testing.T) {
+	name := AssetName("vault", here)
+	for _, tc := range []struct {
+		name string
+		id   certID
+		code errcode.Code
+	}{
+		{"another repository", githubID("mallory", testRepo, "v1.0.0"), errcode.IdentityMismatch},
+		{"another tag", githubID(testOwner, testRepo, "v1.0.1"), errcode.IdentityMismatch},
+		{"another issuer", certID{Issuer: "https://gitlab.com", SAN: "https://gitlab.com/acme/x", RepoURI: "https://github.com/acme/epack-remote-vault", Ref: "refs/tags/v1.0.0"}, errcode.IdentityMismatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := lockedFixture(t)
+			f.gh.setAsset("v1.0.0", BundleName(name), f.ss.signAsset(t, name, binary("v1.0.0", here), tc.id))
+			_, err := Install(context.Background(), f.root, f.remote("origin"), f.lock, f.opts())
+			wantCode(t, err, tc.code)
+			assertNotInstalled(t, f)
+		})
+	}
+	t.Run("missing bundle", func(t *testing.T) {
+		f := lockedFixture(t)
+		f.gh.setAsset("v1.0.0", BundleName(name), nil)
+		_, err := Install(context.Background(), f.root, f.remote("origin"), f.lock, f.opts())
+		wantCode(t, err, errcode.SignatureInvalid, "no Sigstore bundle")
+		assertNotInstalled(t, f)
+	})
+	t.Run("re-signed by another workflow", func(t *testing.T) {
+		f := lockedFixture(t)
+		id := githubID(testOwner, testRepo, "v1.0.0")
+		id.SAN = "https://github.com/acme/epack-remote-vault/.github/workflows/other.yml@refs/tags/v1.0.0"
+		f.gh.setAsset("v1.0.0", BundleName(name), f.ss.signAsset(t, name, binary("v1.0.0", here), id))
+		_, err := Install(context.Background(), f.root, f.remote("origin"), f.lock, f.opts())
+		wantCode(t, err, errcode.IdentityMismatch, "subject")
+		assertNotInstalled(t, f)
+	})
+}
+
+func TestInstallAssetMissingForPlatform(t *testing.T) {
+	f := lockedFixture(t)
+	f.gh.setAsset("v1.0.0", AssetName("vault", here), nil)
+	_, err := Install(context.Background(), f.root, f.remote("origin"), f.lock, f.opts())
+	wantCode(t, err, errcode.AdapterNotFound, AssetName("vault", here))
+
+	// A lockfile without a pin for this platform.
+	f = lockedFixture(t)
+	delete(f.lock.Remotes["origin"].Platforms, here)
+	_, err = Install(context.Background(), f.root, f.remote("origin"), f.lock, f.opts())
+	wantCode(t, err, errcode.LockfileInvalid, "no digest for this platform", "platforms:")
+}
+
+func TestInstallReleaseGone(t *testing.T) {
+	f := lockedFixture(t)
+	f.gh.release("v1.0.0").Draft = true // hidden
+	_, err := Install(context.Background(), f.root, f.remote("origin"), f.lock, f.opts())
+	wantCode(t, err, errcode.AdapterNotFound, "no longer exists")
+}
+
+func TestRateLimit(t *testing.T) {
+	for _, kind := range []string{"remaining", "retry-after"} {
+		t.Run(kind, func(t *testing.T) {
+			f := newFixture(t, "^1", "")
+			f.publish("v1.0.0", []string{here}, nil)
+			f.gh.limited, f.gh.limitKind = 2, kind
+			var waits []time.Duration
+			o := f.opts()
+			o.GitHub.Sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+			if err := LockSource(context.Background(), f.project, f.lock, "origin", nil, o); err != nil {
+				t.Fatal(err)
+			}
+			if len(waits) != 2 || waits[0] <= 0 || waits[0] > 3*time.Second || waits[1] <= 0 {
+				t.Errorf("waits = %v", waits)
+			}
+		})
+	}
+	t.Run("gives up", func(t *testing.T) {
+		f := newFixture(t, "^1", "")
+		f.publish("v1.0.0", []string{here}, nil)
+		f.gh.limited = 100
+		var waits int
+		o := f.opts()
+		o.GitHub.Sleep = func(_ context.Context, d time.Duration) error { waits++; return nil }
+		err := LockSource(context.Background(), f.project, f.lock, "origin", nil, o)
+		wantCode(t, err, errcode.NetworkError, "rate limit exceeded", "GITHUB_TOKEN", "after 4 attempt(s)")
+		if waits != 3 {
+			t.Errorf("waited %d times, want 3", waits)
+		}
+	})
+	t.Run("reset too far away", func(t *testing.T) {
+		f := newFixture(t, "^1", "")
+		f.publish("v1.0.0", []string{here}, nil)
+		f.gh.limited = 100
+		o := f.opts()
+		o.GitHub.MaxWait = time.Second // the fake resets in ~2 s
+		o.GitHub.Token = "tok"
+		err := LockSource(context.Background(), f.project, f.lock, "origin", nil, o)
+		wantCode(t, err, errcode.NetworkError, "rate limit exceeded", "longer than allowed")
+		if len(f.gh.requests) != 1 {
+			t.Errorf("%d requests, want 1", len(f.gh.requests))
+		}
+	})
+}
+
+func TestTokenOnlyToAPIHost(t *testing.T) {
+	f := newFixture(t, "^1", "")
+	f.publish("v1.0.0", []string{here}, nil)
+	o := f.opts()
+	o.GitHub.Token = "secret-token"
+	if err := LockSource(context.Background(), f.project, f.lock, "origin", nil, o); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range f.gh.authSeen {
+		if a != "Bearer secret-token" {
+			t.Errorf("request %s: Authorization %q", f.gh.requests[i], a)
+		}
+	}
+	// An asset whose API URL points at another host is fetched from its
+	// public URL, never with the token.
+	gh := &GitHub{BaseURL: "https://api.example.test", Token: "x"}
+	u, err := gh.assetURL(&Asset{Name: "a", URL: "https://evil.test/a", BrowserDownloadURL: "https://dl.example.test/a"})
+	if err != nil || u.Host != "dl.example.test" {
+		t.Fatalf("assetURL = %v %v", u, err)
+	}
+}
+
+func TestHTTPSOnly(t *testing.T) {
+	gh := &GitHub{BaseURL: "http://127.0.0.1:1"}
+	_, err := gh.ListReleases(context.Background(), "a", "b")
+	wantCode(t, err, errcode.URLNotAllowed, "https")
+	_, err = (&GitHub{BaseURL: "https://x.test"}).assetURL(&Asset{Name: "a", BrowserDownloadURL: "http://x.test/a"})
+	wantCode(t, err, errcode.URLNotAllowed)
+}
+
+func TestFrozenRefusesInsecure(t *testing.T) {
+	f := lockedFixture(t)
+	o := f.opts()
+	o.Frozen, o.InsecureSkipVerify = true, true
+	_, err := Install(context.Background(), f.root, f.remote("origin"), f.lock, o)
+	wantCode(t, err, errcode.PolicyViolation, "--insecure-skip-verify", "--frozen")
+	assertNotInstalled(t, f)
+	err = LockSource(context.Background(), f.project, f.lock, "origin", nil, o)
+	wantCode(t, err, errcode.LockfileInvalid, "frozen")
+}
+
+func TestInsecureInstallMarkerAndAudit(t *testing.T) {
+	f := lockedFixture(t)
+	name := AssetName("vault", here)
+	f.gh.setAsset("v1.0.0", BundleName(name), nil)
+	o := f.opts()
+	o.InsecureSkipVerify = true
+	stderr := &strings.Builder{}
+	o.Stderr = stderr
+	inst, err := InstallResult(context.Background(), f.root, f.remote("origin"), f.lock, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst.Verified || !inst.Changed {
+		t.Errorf("install = %+v", inst)
+	}
+	if !strings.Contains(stderr.String(), "WARNING") {
+		t.Errorf("no warning: %q", stderr)
+	}
+	if _, err := os.Lstat(filepath.Join(installDir(f, "v1.0.0"), remote.InsecureInstallMarker)); err != nil {
+		t.Fatalf("no marker: %v", err)
+	}
+	audit, err := os.Open(filepath.Join(f.root, remote.AuditFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer audit.Close()
+	found := false
+	sc := bufio.NewScanner(audit)
+	for sc.Scan() {
+		var ev map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("audit line %q: %v", sc.Text(), err)
+		}
+		if ev["event"] == "insecure_install" && ev["remote"] == "origin" && ev["adapter"] == "vault" && ev["version"] == "v1.0.0" {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no insecure_install audit line")
+	}
+	// The digest was still checked.
+	p := f.lock.Remotes["origin"].Platforms[here]
+	p.Digest = sha([]byte("x"))
+	f.lock.Remotes["origin"].Platforms[here] = p
+	_, err = Install(context.Background(), f.root, f.remote("origin"), f.lock, o)
+	wantCode(t, err, errcode.DigestMismatch)
+}
+
+func TestSecureSyncReplacesInsecureInstall(t *testing.T) {
+	f := lockedFixture(t)
+	name := AssetName("vault", here)
+	bundle := f.gh.release("v1.0.0").Assets[BundleName(name)]
+	f.gh.setAsset("v1.0.0", BundleName(name), nil)
+	o := f.opts()
+	o.InsecureSkipVerify = true
+	if _, err := Install(context.Background(), f.root, f.remote("origin"), f.lock, o); err != nil {
+		t.Fatal(err)
+	}
+	f.gh.setAsset("v1.0.0", BundleName(name), bundle)
+	inst, err := InstallResult(context.Background(), f.root, f.remote("origin"), f.lock, f.opts())
+	if err != nil || !inst.Verified || !inst.Changed {
+		t.Fatalf("secure reinstall: %+v %v", inst, err)
+	}
+	if _, err := os.Lstat(filepath.Join(installDir(f, "v1.0.0"), remote.InsecureInstallMarker)); err == nil {
+		t.Error("marker left after a verified install")
+	}
+}
+
+func TestInstallRefusesSymlinkedFolder(t *testing.T) {
+	f := lockedFixture(t)
+	elsewhere := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(f.root, ".epack"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(f.root, ".epack", "remotes")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Install(context.Background(), f.root, f.remote("origin"), f.lock, f.opts())
+	wantCode(t, err, errcode.SymlinkNotAllowed)
+	if ents, _ := os.ReadDir(elsewhere); len(ents) != 0 {
+		t.Errorf("wrote through the symlink: %v", ents)
+	}
+}
+
+func TestCheckLockedStale(t *testing.T) {
+	f := lockedFixture(t)
+	r := f.remote("origin")
+	if _, err := CheckLocked(r, f.lock); err != nil {
+		t.Fatal(err)
+	}
+	moved := *r
+	moved.Source = "other/epack-remote-vault@^1"
+	_, err := CheckLocked(&moved, f.lock)
+	wantCode(t, err, errcode.LockfileInvalid, "stale", "github.com/other/epack-remote-vault", "epack lock origin")
+	_, err = Install(context.Background(), f.root, &moved, f.lock, f.opts())
+	wantCode(t, err, errcode.LockfileInvalid, "stale")
+
+	bumped := *r
+	bumped.Source = testOwner + "/" + testRepo + "@^2"
+	_, err = CheckLocked(&bumped, f.lock)
+	wantCode(t, err, errcode.LockfileInvalid, "does not satisfy")
+
+	_, err = CheckLocked(r, &config.LockFile{})
+	wantCode(t, err, errcode.LockfileInvalid, "not pinned")
+}
+
+func TestInstallerForSession(t *testing.T) {
+	f := lockedFixture(t)
+	r := f.remote("origin")
+	res, err := remote.Resolve(f.root, r, f.lock)
+	if err != nil || res.Status != remote.StatusManaged {
+		t.Fatalf("%+v %v", res, err)
+	}
+	install := Installer(f.root, f.lock, f.opts())
+	if err := install(context.Background(), res); err != nil {
+		t.Fatal(err)
+	}
+	res, err = remote.Resolve(f.root, r, f.lock)
+	if err != nil || res.Status != remote.StatusVerified || filepath.Base(res.Path) != "epack-remote-vault" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	// The installer never skips verification, even when asked to.
+	f2 := lockedFixture(t)
+	f2.gh.setAsset("v1.0.0", BundleName(AssetName("vault", here)), nil)
+	o := f2.opts()
+	o.InsecureSkipVerify = true
+	res2, _ := remote.Resolve(f2.root, f2.remote("origin"), f2.lock)
+	err = Installer(f2.root, f2.lock, o)(context.Background(), res2)
+	wantCode(t, err, errcode.SignatureInvalid)
+}
+
+func TestLockKeepsOtherPlatformsOfSameVersion(t *testing.T) {
+	f := newFixture(t, "^1", "")
+	f.publish("v1.0.0", []string{here, "linux/riscv64"}, nil)
+	ctx := context.Background()
+	if err := LockSource(ctx, f.project, f.lock, "origin", []string{"linux/riscv64"}, f.opts()); err != nil {
+		t.Fatal(err)
+	}
+	if err := LockSource(ctx, f.project, f.lock, "origin", nil, f.opts()); err != nil {
+		t.Fatal(err)
+	}
+	e := f.lock.Entry("origin")
+	if _, ok := e.Platforms["linux/riscv64"]; !ok {
+		t.Error("other platform of the same version dropped")
+	}
+	if _, ok := e.Platforms[here]; !ok {
+		t.Error("current platform not pinned")
+	}
+	// A new version drops pins of the old one.
+	f.publish("v1.1.0", []string{here}, nil)
+	if err := LockSource(ctx, f.project, f.lock, "origin", nil, f.opts()); err != nil {
+		t.Fatal(err)
+	}
+	e = f.lock.Entry("origin")
+	if e.Version != "v1.1.0" || len(e.Platforms) != 1 {
+		t.Errorf("entry after upgrade = %+v", e)
+	}
+}
