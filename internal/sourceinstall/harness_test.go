@@ -238,7 +238,7 @@ type fakeGitHub struct {
 	mu        sync.Mutex
 	releases  []*fakeRelease
 	commits   map[string]string
-	limited   int  // answer this many API requests with a rate limit first
+	limited   int    // answer this many API requests with a rate limit first
 	limitKind string // "remaining" (403 + X-RateLimit-Remaining: 0) or "retry-after" (429)
 	requests  []string
 	authSeen  []string

@@ -38,7 +38,7 @@ func TestLockAndInstallGood(t *testing.T) {
 	f := newFixture(t, "^1.2", "platforms: [linux/amd64, darwin/arm64, windows/amd64, "+here+"]\n")
 	f.publish("v1.1.0", []string{here}, nil)
 	f.publish("v1.2.0", []string{here, "linux/amd64", "darwin/arm64", "windows/amd64"}, nil)
-	f.publish("v1.3.0-rc.1", []string{here}, nil)                 // prerelease: skipped
+	f.publish("v1.3.0-rc.1", []string{here}, nil)                   // prerelease: skipped
 	f.gh.add(&fakeRelease{Tag: "v1.4.0", Draft: true, Assets: nil}) // draft: skipped
 	f.publish("v2.0.0", []string{here}, nil)                        // outside ^1.2
 	f.gh.add(&fakeRelease{Tag: "nightly", Assets: map[string][]byte{}})
