@@ -116,7 +116,7 @@ type sink struct {
 }
 
 // sinkChunk is how much a sink collects from the network before writing.
-const sinkChunk = 256 << 10
+const sinkChunk = copyBuf
 
 func newSink(dest *os.File, limit, expected int64, prog *progress) *sink {
 	s := &sink{dest: dest, h: sha256.New(), limit: limit, expected: expected, prog: prog,
