@@ -487,3 +487,25 @@ func TestDownloadProgressRenewsRetryBudget(t *testing.T) {
 		t.Fatalf("%d requests", n)
 	}
 }
+
+func TestDownloadRedirectToLoopbackHTTPDropsHeaders(t *testing.T) {
+	data := testData(2000)
+	var hdr atomic.Value
+	plain := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		hdr.Store(r.Header.Clone())
+		w.Write(data)
+	})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, plain.URL+"/blob", http.StatusFound)
+	}))
+	defer srv.Close()
+	f := destFile(t)
+	res, err := tlsClient(srv).Download(context.Background(), getReq(srv.URL, f, int64(len(data))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDest(t, f, res, data)
+	if h := hdr.Load().(http.Header); h.Get("X-Token") != "" || h.Get("Authorization") != "" {
+		t.Fatalf("adapter headers followed a redirect to plain http: %v", h)
+	}
+}

@@ -616,3 +616,26 @@ func TestUploadOneShotURLRetry(t *testing.T) {
 	})
 	wantCode(t, fastClient().Upload(context.Background(), putReq(srv2.URL, data)), errcode.UploadFailed)
 }
+
+func TestUploadHostileHeaders(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		if r.Header.Get("Evil") != "" {
+			t.Error("header injection reached the server")
+		}
+	}))
+	defer srv.Close()
+	for _, h := range []map[string]string{
+		{"X-A": "v\r\nEvil: 1"},
+		{"Bad Name": "v"},
+		{"X-B\r\nEvil": "1"},
+	} {
+		req := putReq(srv.URL, []byte("x"))
+		req.Target.Headers = h
+		wantCode(t, tlsClient(srv).Upload(context.Background(), req), errcode.UploadFailed)
+	}
+	if n.Load() != 0 {
+		t.Fatalf("%d requests sent", n.Load())
+	}
+}
