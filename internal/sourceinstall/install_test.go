@@ -39,9 +39,9 @@ func TestLockAndInstallGood(t *testing.T) {
 	f.publish("v1.1.0", []string{here}, nil)
 	f.publish("v1.2.0", []string{here, "linux/amd64", "darwin/arm64", "windows/amd64"}, nil)
 	f.publish("v1.3.0-rc.1", []string{here}, nil)                   // prerelease: skipped
-	f.gh.add(&fakeRelease{Tag: "v1.4.0", Draft: true, Assets: nil}) // draft: skipped
+	f.gh.Add(&fakeRelease{Tag: "v1.4.0", Draft: true, Assets: nil}) // draft: skipped
 	f.publish("v2.0.0", []string{here}, nil)                        // outside ^1.2
-	f.gh.add(&fakeRelease{Tag: "nightly", Assets: map[string][]byte{}})
+	f.gh.Add(&fakeRelease{Tag: "nightly", Assets: map[string][]byte{}})
 
 	ctx := context.Background()
 	now := time.Date(2026, 11, 30, 1, 2, 3, 0, time.UTC)
@@ -54,7 +54,7 @@ func TestLockAndInstallGood(t *testing.T) {
 	if e == nil || e.Version != "v1.2.0" || e.Source != "github.com/acme/epack-remote-vault" || e.Kind != "" {
 		t.Fatalf("entry = %+v", e)
 	}
-	if e.Commit != f.gh.commits["v1.2.0"] {
+	if e.Commit != f.gh.Commit("v1.2.0") {
 		t.Errorf("commit = %q", e.Commit)
 	}
 	if e.Signer == nil || e.Signer.Issuer != GitHubActionsIssuer || e.Signer.SourceRepositoryURI != "https://github.com/acme/epack-remote-vault" ||
@@ -126,13 +126,13 @@ func TestLockAndInstallGood(t *testing.T) {
 	}
 
 	// Installing again downloads nothing.
-	n := len(f.gh.requests)
+	before, _ := f.gh.Requests()
 	inst, err = InstallResult(ctx, f.root, r, lock, f.opts())
 	if err != nil || inst.Changed || !inst.Verified {
 		t.Fatalf("second install: %+v %v", inst, err)
 	}
-	if len(f.gh.requests) != n {
-		t.Errorf("second install made %d requests", len(f.gh.requests)-n)
+	if after, _ := f.gh.Requests(); len(after) != len(before) {
+		t.Errorf("second install made %d requests", len(after)-len(before))
 	}
 }
 
@@ -148,7 +148,8 @@ func TestLockPaginatesAndPicksHighest(t *testing.T) {
 		t.Fatalf("version = %s, want v1.2.10", v)
 	}
 	pages := 0
-	for _, p := range f.gh.requests {
+	paths, _ := f.gh.Requests()
+	for _, p := range paths {
 		if strings.HasSuffix(p, "/releases") {
 			pages++
 		}
@@ -207,18 +208,18 @@ func TestLockBundleChecks(t *testing.T) {
 		{name: "another tag", id: &otherTag, code: errcode.IdentityMismatch, parts: []string{"refs/tags/v1.0.0"}},
 		{name: "another issuer", id: &otherIssuer, code: errcode.IdentityMismatch},
 		{name: "missing bundle", tweak: func(f *fixture) {
-			f.gh.setAsset("v1.0.0", BundleName(AssetName("vault", here)), nil)
+			f.gh.SetAsset("v1.0.0", BundleName(AssetName("vault", here)), nil)
 		}, code: errcode.SignatureInvalid, parts: []string{"no Sigstore bundle", ".sigstore.json"}},
 		{name: "wrong digest", tweak: func(f *fixture) {
 			// The asset was replaced; the bundle still attests the old bytes.
-			f.gh.setAsset("v1.0.0", AssetName("vault", here), []byte("tampered"))
+			f.gh.SetAsset("v1.0.0", AssetName("vault", here), []byte("tampered"))
 		}, code: errcode.SignatureInvalid},
 		{name: "garbage bundle", tweak: func(f *fixture) {
-			f.gh.setAsset("v1.0.0", BundleName(AssetName("vault", here)), []byte(`{"mediaType":"nope"}`))
+			f.gh.SetAsset("v1.0.0", BundleName(AssetName("vault", here)), []byte(`{"mediaType":"nope"}`))
 		}, code: errcode.SignatureInvalid},
 		{name: "bundle from another sigstore", tweak: func(f *fixture) {
 			name := AssetName("vault", here)
-			f.gh.setAsset("v1.0.0", BundleName(name), newTestSigstore(t).signAsset(t, name, binary("v1.0.0", here), githubID(testOwner, testRepo, "v1.0.0")))
+			f.gh.SetAsset("v1.0.0", BundleName(name), newTestSigstore(t).SignAsset(t, name, binary("v1.0.0", here), githubID(testOwner, testRepo, "v1.0.0")))
 		}, code: errcode.SignatureInvalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -268,8 +269,8 @@ func TestInstallPinnedDigestGoneFromRelease(t *testing.T) {
 	// The maintainers re-uploaded the asset (validly signed) after it was locked.
 	name := AssetName("vault", here)
 	data := []byte("rebuilt binary")
-	f.gh.setAsset("v1.0.0", name, data)
-	f.gh.setAsset("v1.0.0", BundleName(name), f.ss.signAsset(t, name, data, githubID(testOwner, testRepo, "v1.0.0")))
+	f.gh.SetAsset("v1.0.0", name, data)
+	f.gh.SetAsset("v1.0.0", BundleName(name), f.ss.SignAsset(t, name, data, githubID(testOwner, testRepo, "v1.0.0")))
 	_, err := Install(context.Background(), f.root, f.remote("origin"), f.lock, f.opts())
 	wantCode(t, err, errcode.DigestMismatch, "no longer has the pinned binary", f.lock.Entry("origin").Platforms[here].Digest, "epack lock origin")
 	assertNotInstalled(t, f)
@@ -298,7 +299,7 @@ func TestInstallBundleChecks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := lockedFixture(t)
-			f.gh.setAsset("v1.0.0", BundleName(name), f.ss.signAsset(t, name, binary("v1.0.0", here), tc.id))
+			f.gh.SetAsset("v1.0.0", BundleName(name), f.ss.SignAsset(t, name, binary("v1.0.0", here), tc.id))
 			_, err := Install(context.Background(), f.root, f.remote("origin"), f.lock, f.opts())
 			wantCode(t, err, tc.code)
 			assertNotInstalled(t, f)
@@ -306,7 +307,7 @@ func TestInstallBundleChecks(t *testing.T) {
 	}
 	t.Run("missing bundle", func(t *testing.T) {
 		f := lockedFixture(t)
-		f.gh.setAsset("v1.0.0", BundleName(name), nil)
+		f.gh.SetAsset("v1.0.0", BundleName(name), nil)
 		_, err := Install(context.Background(), f.root, f.remote("origin"), f.lock, f.opts())
 		wantCode(t, err, errcode.SignatureInvalid, "no Sigstore bundle")
 		assertNotInstalled(t, f)
@@ -315,7 +316,7 @@ func TestInstallBundleChecks(t *testing.T) {
 		f := lockedFixture(t)
 		id := githubID(testOwner, testRepo, "v1.0.0")
 		id.SAN = "https://github.com/acme/epack-remote-vault/.github/workflows/other.yml@refs/tags/v1.0.0"
-		f.gh.setAsset("v1.0.0", BundleName(name), f.ss.signAsset(t, name, binary("v1.0.0", here), id))
+		f.gh.SetAsset("v1.0.0", BundleName(name), f.ss.SignAsset(t, name, binary("v1.0.0", here), id))
 		_, err := Install(context.Background(), f.root, f.remote("origin"), f.lock, f.opts())
 		wantCode(t, err, errcode.IdentityMismatch, "subject")
 		assertNotInstalled(t, f)
@@ -324,7 +325,7 @@ func TestInstallBundleChecks(t *testing.T) {
 
 func TestInstallAssetMissingForPlatform(t *testing.T) {
 	f := lockedFixture(t)
-	f.gh.setAsset("v1.0.0", AssetName("vault", here), nil)
+	f.gh.SetAsset("v1.0.0", AssetName("vault", here), nil)
 	_, err := Install(context.Background(), f.root, f.remote("origin"), f.lock, f.opts())
 	wantCode(t, err, errcode.AdapterNotFound, AssetName("vault", here))
 
@@ -337,7 +338,7 @@ func TestInstallAssetMissingForPlatform(t *testing.T) {
 
 func TestInstallReleaseGone(t *testing.T) {
 	f := lockedFixture(t)
-	f.gh.release("v1.0.0").Draft = true // hidden
+	f.gh.SetDraft("v1.0.0", true) // hidden
 	_, err := Install(context.Background(), f.root, f.remote("origin"), f.lock, f.opts())
 	wantCode(t, err, errcode.AdapterNotFound, "no longer exists")
 }
@@ -347,7 +348,7 @@ func TestRateLimit(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			f := newFixture(t, "^1", "")
 			f.publish("v1.0.0", []string{here}, nil)
-			f.gh.limited, f.gh.limitKind = 2, kind
+			f.gh.RateLimit(2, kind)
 			var waits []time.Duration
 			o := f.opts()
 			o.GitHub.Sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
@@ -362,7 +363,7 @@ func TestRateLimit(t *testing.T) {
 	t.Run("gives up", func(t *testing.T) {
 		f := newFixture(t, "^1", "")
 		f.publish("v1.0.0", []string{here}, nil)
-		f.gh.limited = 100
+		f.gh.RateLimit(100, "remaining")
 		var waits int
 		o := f.opts()
 		o.GitHub.Sleep = func(_ context.Context, d time.Duration) error { waits++; return nil }
@@ -375,14 +376,14 @@ func TestRateLimit(t *testing.T) {
 	t.Run("reset too far away", func(t *testing.T) {
 		f := newFixture(t, "^1", "")
 		f.publish("v1.0.0", []string{here}, nil)
-		f.gh.limited = 100
+		f.gh.RateLimit(100, "remaining")
 		o := f.opts()
 		o.GitHub.MaxWait = time.Second // the fake resets in ~2 s
 		o.GitHub.Token = "tok"
 		err := LockSource(context.Background(), f.project, f.lock, "origin", nil, o)
 		wantCode(t, err, errcode.NetworkError, "rate limit exceeded", "longer than allowed")
-		if len(f.gh.requests) != 1 {
-			t.Errorf("%d requests, want 1", len(f.gh.requests))
+		if paths, _ := f.gh.Requests(); len(paths) != 1 {
+			t.Errorf("%d requests, want 1", len(paths))
 		}
 	})
 }
@@ -395,9 +396,10 @@ func TestTokenOnlyToAPIHost(t *testing.T) {
 	if err := LockSource(context.Background(), f.project, f.lock, "origin", nil, o); err != nil {
 		t.Fatal(err)
 	}
-	for i, a := range f.gh.authSeen {
+	paths, auth := f.gh.Requests()
+	for i, a := range auth {
 		if a != "Bearer secret-token" {
-			t.Errorf("request %s: Authorization %q", f.gh.requests[i], a)
+			t.Errorf("request %s: Authorization %q", paths[i], a)
 		}
 	}
 	// An asset whose API URL points at another host is fetched from its
@@ -431,7 +433,7 @@ func TestFrozenRefusesInsecure(t *testing.T) {
 func TestInsecureInstallMarkerAndAudit(t *testing.T) {
 	f := lockedFixture(t)
 	name := AssetName("vault", here)
-	f.gh.setAsset("v1.0.0", BundleName(name), nil)
+	f.gh.SetAsset("v1.0.0", BundleName(name), nil)
 	o := f.opts()
 	o.InsecureSkipVerify = true
 	stderr := &strings.Builder{}
@@ -479,14 +481,14 @@ func TestInsecureInstallMarkerAndAudit(t *testing.T) {
 func TestSecureSyncReplacesInsecureInstall(t *testing.T) {
 	f := lockedFixture(t)
 	name := AssetName("vault", here)
-	bundle := f.gh.release("v1.0.0").Assets[BundleName(name)]
-	f.gh.setAsset("v1.0.0", BundleName(name), nil)
+	bundle := f.gh.Release("v1.0.0").Assets[BundleName(name)]
+	f.gh.SetAsset("v1.0.0", BundleName(name), nil)
 	o := f.opts()
 	o.InsecureSkipVerify = true
 	if _, err := Install(context.Background(), f.root, f.remote("origin"), f.lock, o); err != nil {
 		t.Fatal(err)
 	}
-	f.gh.setAsset("v1.0.0", BundleName(name), bundle)
+	f.gh.SetAsset("v1.0.0", BundleName(name), bundle)
 	inst, err := InstallResult(context.Background(), f.root, f.remote("origin"), f.lock, f.opts())
 	if err != nil || !inst.Verified || !inst.Changed {
 		t.Fatalf("secure reinstall: %+v %v", inst, err)
@@ -551,7 +553,7 @@ func TestInstallerForSession(t *testing.T) {
 	}
 	// The installer never skips verification, even when asked to.
 	f2 := lockedFixture(t)
-	f2.gh.setAsset("v1.0.0", BundleName(AssetName("vault", here)), nil)
+	f2.gh.SetAsset("v1.0.0", BundleName(AssetName("vault", here)), nil)
 	o := f2.opts()
 	o.InsecureSkipVerify = true
 	res2, _ := remote.Resolve(f2.root, f2.remote("origin"), f2.lock)
