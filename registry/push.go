@@ -35,6 +35,7 @@ type stagingRecord struct {
 	SizeBytes      int64               `json:"size_bytes"`
 	Checksum       string              `json:"checksum,omitempty"`
 	Skip           bool                `json:"skip"`
+	UploadKey      string              `json:"upload_key,omitempty"` // where the upload lands (staging or blob key)
 	Release        remote.ReleaseInfo  `json:"release"`
 }
 
@@ -113,7 +114,7 @@ func (r *Registry) PushPrepare(ctx context.Context, req *remote.PushPrepareReque
 	if have {
 		resp.Upload = remote.TransferTarget{Method: remote.MethodSkip}
 	} else {
-		resp.Upload, err = r.store.UploadTarget(ctx, stagingBlobKey(rec.Token), rec.blob(), r.opt.PresignExpiry)
+		resp.Upload, rec.UploadKey, err = r.store.UploadTarget(ctx, stagingBlobKey(rec.Token), blobKey(fileHex), rec.blob(), r.opt.PresignExpiry)
 		if err != nil {
 			return nil, storeErr(err, "preparing the upload target")
 		}
@@ -159,7 +160,11 @@ func (r *Registry) PushFinalize(ctx context.Context, req *remote.PushFinalizeReq
 	bk := blobKey(rec.FileHex)
 
 	if !rec.Skip {
-		err := r.store.Promote(ctx, stagingBlobKey(rec.Token), bk, blob)
+		uploaded := rec.UploadKey
+		if uploaded != bk {
+			uploaded = stagingBlobKey(rec.Token) // never a key read from the record
+		}
+		err := r.store.Promote(ctx, uploaded, bk, blob)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			// A retried finalize finds the staging object already promoted.

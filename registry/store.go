@@ -64,17 +64,21 @@ type Store interface {
 	// Delete removes key; a missing key is not an error.
 	Delete(ctx context.Context, key string) error
 
-	// UploadTarget tells the client how to upload blob b to key (a staging key).
-	UploadTarget(ctx context.Context, key string, b Blob, expiry time.Duration) (remote.TransferTarget, error)
+	// UploadTarget tells the client how to upload blob b, whose content
+	// address is blob, using the one-time key staging if the store needs it.
+	// It returns the key the upload lands at (staging or blob), to be passed
+	// to Promote.
+	UploadTarget(ctx context.Context, staging, blob string, b Blob, expiry time.Duration) (remote.TransferTarget, string, error)
 	// DownloadTarget tells the client how to download key.
 	DownloadTarget(ctx context.Context, key string, expiry time.Duration) (remote.TransferTarget, error)
 	// BlobMatches reports whether key holds exactly b (size and digest).
 	BlobMatches(ctx context.Context, key string, b Blob) (bool, error)
-	// Promote checks the upload at staging against b (never trusting the
-	// client: size and SHA-256 of what arrived) and makes it the blob at key.
-	// ErrNotFound when nothing was uploaded, ErrMismatch when the bytes differ
-	// (the staging object is then removed). A key that already holds b is kept.
-	Promote(ctx context.Context, staging, key string, b Blob) error
+	// Promote checks the upload at uploaded against b (never trusting the
+	// client: size and SHA-256 of what arrived) and makes it the blob at key
+	// (uploaded may equal key). ErrNotFound when nothing was uploaded,
+	// ErrMismatch when the bytes differ (the upload is then removed). A key
+	// that already holds b is kept.
+	Promote(ctx context.Context, uploaded, key string, b Blob) error
 }
 
 // Describer is optionally implemented by a store to say where it is and who

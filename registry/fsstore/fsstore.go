@@ -332,17 +332,17 @@ func (s *Store) fileURL(key string) string {
 
 // UploadTarget hands out a file:// URL for the staging path (inside the
 // root, which the remote must name as transport.file_root).
-func (s *Store) UploadTarget(_ context.Context, key string, _ registry.Blob, expiry time.Duration) (remote.TransferTarget, error) {
-	d, _, err := s.dir(key, true)
+func (s *Store) UploadTarget(_ context.Context, staging, _ string, _ registry.Blob, expiry time.Duration) (remote.TransferTarget, string, error) {
+	d, _, err := s.dir(staging, true)
 	if err != nil {
-		return remote.TransferTarget{}, err
+		return remote.TransferTarget{}, "", err
 	}
 	d.Close()
 	return remote.TransferTarget{
 		Method:    "PUT",
-		URL:       s.fileURL(key),
+		URL:       s.fileURL(staging),
 		ExpiresAt: time.Now().Add(expiry).UTC().Format(time.RFC3339),
-	}, nil
+	}, staging, nil
 }
 
 // DownloadTarget hands out the blob's file:// URL.
@@ -392,6 +392,9 @@ func (s *Store) BlobMatches(_ context.Context, key string, b registry.Blob) (boo
 // makes it read-only and renames it to the blob key without replacing an
 // existing blob. Wrong bytes are deleted and reported as ErrMismatch.
 func (s *Store) Promote(ctx context.Context, staging, key string, b registry.Blob) error {
+	if staging == key {
+		return fmt.Errorf("fsstore: uploads always go to a staging file")
+	}
 	sd, sname, err := s.dir(staging, false)
 	if err != nil {
 		return err

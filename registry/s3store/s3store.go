@@ -361,34 +361,44 @@ type presignedRequest struct {
 	SignedHeader http.Header
 }
 
-// UploadTarget presigns a PUT of exactly b to the staging key. The signature
-// always covers Content-Length; with signed upload headers (https) also
-// Content-MD5 (the server refuses other bytes), x-amz-checksum-sha256
-// (servers that support it verify the SHA-256 too) and If-None-Match: * (the
-// URL works once). Promote verifies everything again either way.
-func (s *Store) UploadTarget(ctx context.Context, key string, b registry.Blob, expiry time.Duration) (remote.TransferTarget, error) {
+// UploadTarget presigns a PUT of exactly b (the signature always covers
+// Content-Length).
+//
+// With signed upload headers (https endpoints, AWS) the PUT goes straight to
+// the blob's content address and is signed with Content-MD5 and
+// x-amz-checksum-sha256, so the server refuses any other bytes before the
+// object exists: finalize then only checks what the server recorded (no
+// copy). If-None-Match is deliberately not signed there: several pushers of
+// the same pack may upload at once, and each upload can only write the same
+// verified bytes.
+//
+// Without signed headers (plain http endpoints, where the host sends none)
+// the PUT goes to the one-time staging key; finalize reads it back to check
+// MD5 and SHA-256 and only then copies it to the content address.
+func (s *Store) UploadTarget(ctx context.Context, staging, blob string, b registry.Blob, expiry time.Duration) (remote.TransferTarget, string, error) {
 	if b.MD5Base64 == "" {
-		return remote.TransferTarget{}, registry.Errorf(remote.ErrInvalidRequest, "pack.checksum (base64 MD5) is required by the S3 registry")
+		return remote.TransferTarget{}, "", registry.Errorf(remote.ErrInvalidRequest, "pack.checksum (base64 MD5) is required by the S3 registry")
 	}
 	raw, err := hex.DecodeString(b.SHA256Hex)
 	if err != nil {
-		return remote.TransferTarget{}, err
+		return remote.TransferTarget{}, "", err
 	}
+	key := staging
 	in := &s3.PutObjectInput{
 		Bucket:        aws.String(s.cfg.Bucket),
-		Key:           aws.String(s.full(key)),
 		ContentLength: aws.Int64(b.Size),
 	}
 	if s.cfg.SignUploadHeaders() {
+		key = blob
 		in.ContentMD5 = aws.String(b.MD5Base64)
 		in.ChecksumSHA256 = aws.String(base64.StdEncoding.EncodeToString(raw))
-		in.IfNoneMatch = aws.String("*")
 	}
+	in.Key = aws.String(s.full(key))
 	p, err := s.pre.PresignPutObject(ctx, in, s3.WithPresignExpires(expiry))
 	if err != nil {
-		return remote.TransferTarget{}, s.mapErr(err, "presign", key)
+		return remote.TransferTarget{}, "", s.mapErr(err, "presign", key)
 	}
-	return target(&presignedRequest{p.URL, p.Method, p.SignedHeader}, expiry), nil
+	return target(&presignedRequest{p.URL, p.Method, p.SignedHeader}, expiry), key, nil
 }
 
 // DownloadTarget presigns a GET.
@@ -439,62 +449,87 @@ func b64hex(h string) string {
 	return base64.StdEncoding.EncodeToString(raw)
 }
 
-// Promote verifies the staged upload — size by HEAD, MD5 by its ETag (the
-// PUT was signed with Content-MD5), SHA-256 by the server's checksum or, if
-// the server kept none, by reading the object back — then copies it to the
-// blob key (only the verified version: x-amz-copy-source-if-match) with the
-// SHA-256 recorded in metadata, and deletes the staging object.
-func (s *Store) Promote(ctx context.Context, staging, key string, b registry.Blob) error {
-	out, err := s.headFull(ctx, staging)
+// verify checks the object at key against b: size by HEAD, MD5 by its ETag,
+// SHA-256 by the server's checksum or, if the server kept none, by reading
+// the object back. It returns the verified ETag and whether the SHA-256 came
+// from the server.
+func (s *Store) verify(ctx context.Context, key string, b registry.Blob) (string, bool, error) {
+	out, err := s.headFull(ctx, key)
 	if err != nil {
-		return err
+		return "", false, err
 	}
 	etag := aws.ToString(out.ETag)
-	mismatch := func(format string, args ...any) error {
-		_ = s.Delete(ctx, staging)
-		return fmt.Errorf("%w: "+format, append([]any{registry.ErrMismatch}, args...)...)
-	}
 	if n := aws.ToInt64(out.ContentLength); n != b.Size {
-		return mismatch("%d bytes arrived, expected %d", n, b.Size)
+		return "", false, fmt.Errorf("%w: %d bytes arrived, expected %d", registry.ErrMismatch, n, b.Size)
 	}
 	if b.MD5Base64 != "" {
 		if raw, err := base64.StdEncoding.DecodeString(b.MD5Base64); err == nil {
 			if t := strings.Trim(etag, `"`); len(t) == 32 && !strings.EqualFold(t, hex.EncodeToString(raw)) {
-				return mismatch("MD5 %s arrived, expected %s", t, hex.EncodeToString(raw))
+				return "", false, fmt.Errorf("%w: MD5 %s arrived, expected %s", registry.ErrMismatch, t, hex.EncodeToString(raw))
 			}
 		}
 	}
 	if cs := aws.ToString(out.ChecksumSHA256); cs != "" && out.ChecksumType != types.ChecksumTypeComposite {
 		if cs != b64hex(b.SHA256Hex) {
-			return mismatch("SHA-256 (server checksum) differs from sha256:%s", b.SHA256Hex)
+			return "", false, fmt.Errorf("%w: SHA-256 (server checksum) differs from sha256:%s", registry.ErrMismatch, b.SHA256Hex)
 		}
-	} else {
-		sum, n, err := s.hashObject(ctx, staging, etag)
-		if err != nil {
-			return err
+		return etag, true, nil
+	}
+	sum, n, err := s.hashObject(ctx, key, etag)
+	if err != nil {
+		return "", false, err
+	}
+	if n != b.Size || sum != b.SHA256Hex {
+		return "", false, fmt.Errorf("%w: sha256:%s arrived, expected sha256:%s", registry.ErrMismatch, sum, b.SHA256Hex)
+	}
+	return etag, false, nil
+}
+
+// copyVerified copies the verified version (etag) of src to dst with the
+// SHA-256 recorded in metadata.
+func (s *Store) copyVerified(ctx context.Context, src, dst, etag string, b registry.Blob) error {
+	source := (&url.URL{Path: s.cfg.Bucket + "/" + s.full(src)}).EscapedPath()
+	_, err := s.client.CopyObject(ctx, &s3.CopyObjectInput{
+		Bucket:            aws.String(s.cfg.Bucket),
+		Key:               aws.String(s.full(dst)),
+		CopySource:        aws.String(source),
+		CopySourceIfMatch: aws.String(etag),
+		MetadataDirective: types.MetadataDirectiveReplace,
+		ContentType:       aws.String("application/zip"),
+		Metadata:          map[string]string{metaSHA256: b.SHA256Hex},
+	})
+	return s.mapErr(err, "copy to", dst)
+}
+
+// Promote checks the upload at uploaded (see verify) and makes it the blob
+// at key. An upload that went straight to key is checked in place (and
+// deleted when wrong); a staged upload is copied to key — only the verified
+// version, x-amz-copy-source-if-match — unless key already holds b, and the
+// staging object is deleted.
+func (s *Store) Promote(ctx context.Context, uploaded, key string, b registry.Blob) error {
+	etag, serverSHA, err := s.verify(ctx, uploaded, b)
+	if errors.Is(err, registry.ErrMismatch) {
+		_ = s.Delete(ctx, uploaded)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if uploaded == key {
+		if !serverSHA {
+			// Record the SHA-256 we computed so BlobMatches can trust it later.
+			return s.copyVerified(ctx, key, key, etag, b)
 		}
-		if n != b.Size || sum != b.SHA256Hex {
-			return mismatch("sha256:%s arrived, expected sha256:%s", sum, b.SHA256Hex)
-		}
+		return nil
 	}
 	if ok, err := s.BlobMatches(ctx, key, b); err != nil {
 		return err
 	} else if !ok {
-		src := (&url.URL{Path: s.cfg.Bucket + "/" + s.full(staging)}).EscapedPath()
-		_, err := s.client.CopyObject(ctx, &s3.CopyObjectInput{
-			Bucket:            aws.String(s.cfg.Bucket),
-			Key:               aws.String(s.full(key)),
-			CopySource:        aws.String(src),
-			CopySourceIfMatch: aws.String(etag),
-			MetadataDirective: types.MetadataDirectiveReplace,
-			ContentType:       aws.String("application/zip"),
-			Metadata:          map[string]string{metaSHA256: b.SHA256Hex},
-		})
-		if err != nil {
-			return s.mapErr(err, "copy to", key)
+		if err := s.copyVerified(ctx, uploaded, key, etag, b); err != nil {
+			return err
 		}
 	}
-	return s.Delete(ctx, staging)
+	return s.Delete(ctx, uploaded)
 }
 
 // hashObject reads an object back (only that version) and returns its SHA-256.

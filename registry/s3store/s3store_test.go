@@ -123,18 +123,24 @@ func TestConditionalWrites(t *testing.T) {
 	}
 }
 
-// TestPresignedUploadIsOneShot: the upload URL refuses a second PUT
-// (If-None-Match: *) and bytes that do not match the signed Content-MD5.
-func TestPresignedUploadIsOneShot(t *testing.T) {
+// TestSignedUpload: with signed headers the PUT goes to the content
+// address and the server refuses bytes that do not match the signed
+// Content-MD5 / x-amz-checksum-sha256 before anything exists there.
+func TestSignedUpload(t *testing.T) {
 	env := testenv.RequireS3(t)
 	s := newStore(t, env, env.NewBucket(t), "")
-	p := registrytest.MakePack(t, t.TempDir(), "p.epack", "oneshot")
+	ctx := context.Background()
+	p := registrytest.MakePack(t, t.TempDir(), "p.epack", "signed")
 	b := registry.Blob{Size: int64(len(p.Data)), SHA256Hex: p.FileHex, MD5Base64: p.Checksum}
-	tgt, err := s.UploadTarget(context.Background(), "staging/x.epack", b, time.Minute)
+	blobKey := "blobs/sha256/" + p.FileHex
+	tgt, uploaded, err := s.UploadTarget(ctx, "staging/x.epack", blobKey, b, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, h := range []string{"Content-Md5", "If-None-Match"} {
+	if uploaded != blobKey {
+		t.Fatalf("signed upload lands at %s", uploaded)
+	}
+	for _, h := range []string{"Content-Md5", "X-Amz-Checksum-Sha256"} {
 		if tgt.Headers[h] == "" {
 			t.Fatalf("upload headers %v lack %s", tgt.Headers, h)
 		}
@@ -144,18 +150,35 @@ func TestPresignedUploadIsOneShot(t *testing.T) {
 	if err := registrytest.UploadRaw(t, tgt, bad, true); err == nil {
 		t.Fatal("wrong bytes accepted")
 	}
+	if _, err := s.Head(ctx, blobKey); !errorsIs(err, registry.ErrNotFound) {
+		t.Fatalf("refused upload left an object: %v", err)
+	}
 	if err := registrytest.UploadRaw(t, tgt, p.Data, true); err != nil {
 		t.Fatalf("upload: %v", err)
 	}
-	if err := registrytest.UploadRaw(t, tgt, p.Data, true); err == nil {
-		t.Fatal("second PUT through the same URL accepted")
-	}
-	if err := s.Promote(context.Background(), "staging/x.epack", "blobs/sha256/"+p.FileHex, b); err != nil {
+	if err := s.Promote(ctx, uploaded, blobKey, b); err != nil {
 		t.Fatal(err)
 	}
-	ok, err := s.BlobMatches(context.Background(), "blobs/sha256/"+p.FileHex, b)
-	if err != nil || !ok {
+	if ok, err := s.BlobMatches(ctx, blobKey, b); err != nil || !ok {
 		t.Fatalf("BlobMatches = %v %v", ok, err)
+	}
+	// Unsigned mode: staging, read back, copied.
+	s2 := newStoreMode(t, env, env.NewBucket(t), "", s3store.UploadHeadersNone)
+	tgt, uploaded, err = s2.UploadTarget(ctx, "staging/y.epack", blobKey, b, time.Minute)
+	if err != nil || uploaded != "staging/y.epack" || len(tgt.Headers) != 0 {
+		t.Fatalf("unsigned target %+v %s %v", tgt, uploaded, err)
+	}
+	if err := registrytest.UploadRaw(t, tgt, p.Data, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Promote(ctx, uploaded, blobKey, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Head(ctx, uploaded); !errorsIs(err, registry.ErrNotFound) {
+		t.Fatalf("staging object left behind: %v", err)
+	}
+	if ok, err := s2.BlobMatches(ctx, blobKey, b); err != nil || !ok {
+		t.Fatalf("BlobMatches (unsigned) = %v %v", ok, err)
 	}
 }
 
