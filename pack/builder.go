@@ -262,10 +262,11 @@ func (b *Builder) WriteFileContext(ctx context.Context, out string) (*BuildResul
 		}
 	}()
 	zw := zip.NewWriter(tmp)
-	if err := writeEntry(zw, "manifest.json", raw); err != nil {
+	mod, _ := time.Parse("2006-01-02T15:04:05Z", m.GeneratedAt)
+	if err := writeEntry(zw, "manifest.json", raw, mod); err != nil {
 		return nil, err
 	}
-	if _, err := zw.CreateHeader(&zip.FileHeader{Name: "artifacts/", Method: zip.Store}); err != nil {
+	if _, err := zw.CreateHeader(&zip.FileHeader{Name: "artifacts/", Method: zip.Store, Modified: mod}); err != nil {
 		return nil, errcode.Wrap(errcode.IOError, err, "writing pack")
 	}
 	for _, meta := range m.Artifacts {
@@ -274,9 +275,9 @@ func (b *Builder) WriteFileContext(ctx context.Context, out string) (*BuildResul
 		}
 		a := b.arts[meta.Path]
 		if a.src == "" {
-			err = writeEntry(zw, a.meta.Path, a.data)
+			err = writeEntry(zw, a.meta.Path, a.data, mod)
 		} else {
-			err = writeFileEntry(zw, &a.meta, a.src)
+			err = writeFileEntry(zw, &a.meta, a.src, mod)
 		}
 		if err != nil {
 			return nil, err
@@ -364,8 +365,8 @@ func compress(data []byte) (comp []byte, ok bool) {
 
 // writeEntry writes one in-memory entry, deflated unless storing is needed
 // to stay within the reader's ratio limit (COMPAT §9 W3).
-func writeEntry(zw *zip.Writer, name string, data []byte) error {
-	fh := &zip.FileHeader{Name: name, Method: zip.Store, CRC32: crc32.ChecksumIEEE(data),
+func writeEntry(zw *zip.Writer, name string, data []byte, mod time.Time) error {
+	fh := &zip.FileHeader{Name: name, Method: zip.Store, Modified: mod, CRC32: crc32.ChecksumIEEE(data),
 		UncompressedSize64: uint64(len(data)), CompressedSize64: uint64(len(data))}
 	payload := data
 	if comp, ok := compress(data); ok {
@@ -385,7 +386,7 @@ func writeEntry(zw *zip.Writer, name string, data []byte) error {
 // the first 256 KiB) is stored as it is read; otherwise it is deflated in
 // memory and stored instead if the ratio would pass the limit. The bytes
 // are hashed again and must match the digest taken when the file was added.
-func writeFileEntry(zw *zip.Writer, a *Artifact, src string) error {
+func writeFileEntry(zw *zip.Writer, a *Artifact, src string, mod time.Time) error {
 	f, err := os.Open(src)
 	if err != nil {
 		return errcode.Wrap(errcode.IOError, err, "reading %s", src)
@@ -401,7 +402,7 @@ func writeFileEntry(zw *zip.Writer, a *Artifact, src string) error {
 	}
 	if _, ok := compress(probe[:pn]); !ok && pn == len(probe) {
 		// Incompressible: store while streaming; archive/zip computes CRC and sizes.
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: a.Path, Method: zip.Store})
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: a.Path, Method: zip.Store, Modified: mod})
 		if err != nil {
 			return errcode.Wrap(errcode.IOError, err, "writing %s", a.Path)
 		}
@@ -422,5 +423,5 @@ func writeFileEntry(zw *zip.Writer, a *Artifact, src string) error {
 	if int64(len(data)) != a.Size || !digestEqual(DigestBytes(data), a.Digest) {
 		return changed()
 	}
-	return writeEntry(zw, a.Path, data)
+	return writeEntry(zw, a.Path, data, mod)
 }
