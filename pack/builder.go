@@ -368,6 +368,11 @@ func compress(data []byte) (comp []byte, ok bool) {
 func writeEntry(zw *zip.Writer, name string, data []byte, mod time.Time) error {
 	fh := &zip.FileHeader{Name: name, Method: zip.Store, Modified: mod, CRC32: crc32.ChecksumIEEE(data),
 		UncompressedSize64: uint64(len(data)), CompressedSize64: uint64(len(data))}
+	// CreateRaw writes the header as given, so fill in the MS-DOS time too.
+	if y := mod.Year(); y >= 1980 && y < 2108 {
+		fh.ModifiedDate = uint16((y-1980)<<9 | int(mod.Month())<<5 | mod.Day())
+		fh.ModifiedTime = uint16(mod.Hour()<<11 | mod.Minute()<<5 | mod.Second()/2)
+	}
 	payload := data
 	if comp, ok := compress(data); ok {
 		fh.Method, fh.CompressedSize64, payload = zip.Deflate, uint64(len(comp)), comp
