@@ -107,6 +107,7 @@ func benchUpload(b *testing.B, mode string) {
 	b.ReportMetric(mbps(regD), "registry-MB/s")
 	b.ReportMetric(mbps(finD), "finalize-MB/s")
 	b.ReportMetric(regD.Seconds()/plainD.Seconds(), "registry/plain")
+	b.ReportMetric((regD+finD).Seconds()/plainD.Seconds(), "upload+finalize/plain")
 }
 
 func put(b *testing.B, tgt remote.TransferTarget, path string, size int64, headers bool) {
