@@ -1,6 +1,3 @@
-// Command epack-remote-filesystem is epack's remote adapter for a registry in
-// a local directory: the remote's transport.file_root, passed by the host as
-// EPACK_REMOTE_FILE_ROOT. Uploads and downloads are file:// URLs inside it.
 package main
 
 import (

@@ -1,3 +1,6 @@
+// Command epack-remote-s3 is epack's remote adapter for a registry in any
+// S3-compatible bucket (AWS S3, versitygw, MinIO, Ceph RGW, R2).
+//
 // Environment (set by the epack host):
 //
 //	EPACK_REMOTE_CONFIG   the remote's extensions map as JSON:

@@ -1,5 +1,3 @@
-// Command epack-remote-s3 is epack's remote adapter for a registry in any
-// S3-compatible bucket.
 package main
 
 import (
