@@ -9,9 +9,16 @@
 //	                       "region": "eu-west-1",      default AWS_REGION/profile, else us-east-1
 //	                       "endpoint": "https://…",    S3-compatible endpoint (versitygw, MinIO, R2…)
 //	                       "path_style": true,         <endpoint>/<bucket> addressing
-//	                       "presign_expiry": "15m"}    URL lifetime (1m..168h)
+//	                       "presign_expiry": "15m",    URL lifetime (1m..168h)
+//	                       "upload_headers": "auto"}   auto | signed | none (signed for https, none for http)
 //	AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, AWS_REGION …
 //	                      the standard AWS credential chain; pass them with the remote's secrets:
+//
+// Permissions needed: s3:ListBucket, s3:GetObject, s3:PutObject,
+// s3:DeleteObject on the bucket/prefix (read-only credentials can pull, but
+// pull.finalize then fails to record the fetch, which the host only warns
+// about). The server must support conditional writes (If-None-Match: *,
+// If-Match) — AWS S3, versitygw ≥ 1.8, recent MinIO, R2 and Ceph RGW do.
 //
 // Layout and semantics: package registry.
 package main
