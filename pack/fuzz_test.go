@@ -59,3 +59,23 @@ func FuzzParseManifest(f *testing.F) {
 		_ = ComputePackDigest(m.Artifacts)
 	})
 }
+
+// FuzzOpenManifest keeps the ZIP well formed and fuzzes manifest.json and
+// one entry name, so the fuzzer reaches decoding and the cross-checks.
+func FuzzOpenManifest(f *testing.F) {
+	f.Add(mustJSON(f, testManifest(sample...)), "artifacts/sub/b.csv")
+	f.Add(mustJSON(f, testManifest(sample[0])), "artifacts/extra")
+	f.Add([]byte(man("", artJSON("artifacts/a.json", "7"))), "attestations/x.sigstore.json")
+	f.Fuzz(func(t *testing.T, manifest []byte, name string) {
+		b := ziptest.Build(ziptest.File("manifest.json", manifest), ziptest.Dir("artifacts/"),
+			ziptest.File("artifacts/a.json", sample[0].data), ziptest.File(name, sample[1].data))
+		p, err := OpenReaderAt(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return
+		}
+		_ = p.VerifyIntegrity(context.Background())
+		if len(p.ManifestDigest()) != 71 {
+			t.Fatal("manifest digest", p.ManifestDigest())
+		}
+	})
+}
