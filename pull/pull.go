@@ -184,6 +184,7 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	if err != nil {
+		flow.AuditBlockedURL(project.Root, opts.Remote, "download", err)
 		return nil, fmt.Errorf("download failed: %w", err)
 	}
 	if got.Size != prep.Pack.SizeBytes {

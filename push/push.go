@@ -208,6 +208,7 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 			}
 		}
 		if err != nil {
+			flow.AuditBlockedURL(project.Root, opts.Remote, "upload", err)
 			return nil, fmt.Errorf("upload failed: %w", err)
 		}
 		steps.done(StepUpload)

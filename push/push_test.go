@@ -445,6 +445,12 @@ func TestHostileUploadTargets(t *testing.T) {
 			if entries, _ := os.ReadDir(outside); len(entries) != 0 {
 				t.Errorf("something was written outside the root: %v", entries)
 			}
+			if tc.code == errcode.URLNotAllowed || tc.code == errcode.PathTraversal {
+				audit, _ := os.ReadFile(filepath.Join(e.root, ".epack", "audit.log"))
+				if !strings.Contains(string(audit), "ssrf_blocked_url") {
+					t.Errorf("no ssrf_blocked_url audit event: %s", audit)
+				}
+			}
 			if n := len(receipts(t, e.root)); n != 0 {
 				t.Errorf("receipt written for a failed push")
 			}

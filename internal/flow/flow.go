@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/evidencerelay/epack/internal/errcode"
 	"github.com/evidencerelay/epack/remote"
 	"github.com/evidencerelay/epack/transfer"
 )
@@ -38,4 +39,16 @@ func FirstNonEmpty(vals ...string) string {
 		}
 	}
 	return ""
+}
+
+// AuditBlockedURL records a transfer URL refused by the URL policy in the
+// project's audit log (event "ssrf_blocked_url"), so a hostile or broken
+// adapter leaves a trace.
+func AuditBlockedURL(projectRoot, remoteName, operation string, err error) {
+	if !errcode.Has(err, errcode.URLNotAllowed) && !errcode.Has(err, errcode.PathTraversal) {
+		return
+	}
+	remote.Audit(projectRoot, "ssrf_blocked_url", map[string]any{
+		"remote": remoteName, "operation": operation, "error": err.Error(),
+	})
 }
