@@ -70,11 +70,15 @@ func Write(anchor, baseDir, remoteName string, createdAt time.Time, digest strin
 		return "", fmt.Errorf("receipt folder: %w", err)
 	}
 	root, rel := splitAnchor(anchor, absBase)
-	dir, err := safefile.MkdirAllNoFollow(root, filepath.Join(rel, remoteName), 0o755)
+	// The folder is opened once, without following links, and the receipt is
+	// created relative to that handle: a folder swapped for a symbolic link
+	// after the walk cannot redirect the write.
+	dir, err := safefile.OpenDir(root, filepath.Join(rel, remoteName), true, 0o755)
 	if err != nil {
 		return "", fmt.Errorf("creating receipt folder: %w", err)
 	}
-	path, err := safefile.WriteUnique(dir, FileBase(createdAt, digest), ".json", data, 0o644)
+	defer dir.Close()
+	path, err := dir.WriteUnique(FileBase(createdAt, digest), ".json", data, 0o644)
 	if err != nil {
 		return "", fmt.Errorf("writing receipt: %w", err)
 	}
