@@ -189,6 +189,9 @@ func InstallResult(ctx context.Context, projectRoot string, r *config.Remote, lo
 	if err != nil {
 		return nil, errcode.Wrap(errcode.Of(err), err, "remote %q: downloading %s %s", r.Name, e.Version, assetName)
 	}
+	if err := checkGitHubDigest(a, digest); err != nil {
+		return nil, errcode.Wrap(errcode.Of(err), err, "remote %q", r.Name)
+	}
 	if !digestEqual(digest, pinned) {
 		return nil, errcode.New(errcode.DigestMismatch, "remote %q: release %s asset %s has digest %s, but epack.lock.yaml pins %s: the release no longer has the pinned binary", r.Name, e.Version, assetName, digest, pinned).
 			WithHint("the release was changed after it was locked; check it, then run 'epack lock %s' to pin what it ships now", r.Name)
@@ -283,12 +286,23 @@ func Installer(projectRoot string, lock *config.LockFile, opts Options) func(ctx
 		if err != nil {
 			return err
 		}
-		if a := r.AdapterName(); res.Adapter != "" && a != res.Adapter {
-			return errcode.New(errcode.ConfigInvalid, "remote %q: adapter %q does not match the configured adapter %q", res.Remote, res.Adapter, a)
+		if res.Adapter != "" && res.Adapter != r.AdapterName() {
+			// The session resolved the remote with an environment that
+			// overrides adapter:; install the binary it looks for.
+			r.Adapter = res.Adapter
 		}
 		o := opts
 		o.InsecureSkipVerify = false
 		_, err = InstallResult(ctx, projectRoot, r, lock, o)
 		return err
 	}
+}
+
+// checkGitHubDigest compares a download with the digest GitHub reports for
+// the asset, when it reports one.
+func checkGitHubDigest(a *Asset, digest string) error {
+	if a.Digest == "" || !strings.HasPrefix(strings.ToLower(a.Digest), "sha256:") || digestEqual(a.Digest, digest) {
+		return nil
+	}
+	return errcode.New(errcode.DigestMismatch, "asset %s downloaded with digest %s, but GitHub reports %s", a.Name, digest, a.Digest)
 }

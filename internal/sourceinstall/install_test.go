@@ -588,3 +588,37 @@ func TestLockKeepsOtherPlatformsOfSameVersion(t *testing.T) {
 		t.Errorf("entry after upgrade = %+v", e)
 	}
 }
+
+func TestGitHubReportedDigest(t *testing.T) {
+	f := newFixture(t, "^1", "")
+	f.publish("v1.0.0", []string{here}, nil)
+	name := AssetName("vault", here)
+	f.gh.Release("v1.0.0").Digests = map[string]string{name: sha(binary("v1.0.0", here))}
+	if err := LockSource(context.Background(), f.project, f.lock, "origin", nil, f.opts()); err != nil {
+		t.Fatalf("matching GitHub digest: %v", err)
+	}
+	f.gh.Release("v1.0.0").Digests = map[string]string{name: sha([]byte("other"))}
+	err := LockSource(context.Background(), f.project, &config.LockFile{}, "origin", nil, f.opts())
+	wantCode(t, err, errcode.DigestMismatch, "GitHub reports")
+	_, err = Install(context.Background(), f.root, f.remote("origin"), f.lock, f.opts())
+	wantCode(t, err, errcode.DigestMismatch, "GitHub reports")
+	assertNotInstalled(t, f)
+}
+
+func TestInsecureLockRecordsSkipped(t *testing.T) {
+	f := newFixture(t, "^1", "")
+	f.publish("v1.0.0", []string{here}, nil)
+	f.gh.SetAsset("v1.0.0", BundleName(AssetName("vault", here)), nil)
+	o := f.opts()
+	o.InsecureSkipVerify = true
+	if err := LockSource(context.Background(), f.project, f.lock, "origin", nil, o); err != nil {
+		t.Fatal(err)
+	}
+	e := f.lock.Entry("origin")
+	if e.Verification == nil || e.Verification.Status != StatusSkipped || e.Signer != nil {
+		t.Errorf("entry = %+v", e)
+	}
+	if b, err := os.ReadFile(filepath.Join(f.root, remote.AuditFile)); err != nil || !strings.Contains(string(b), `"event":"insecure_lock"`) {
+		t.Errorf("audit: %v %s", err, b)
+	}
+}

@@ -2,6 +2,7 @@ package sourceinstall
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/url"
 	"os"
@@ -320,6 +321,11 @@ func LockSourceResult(ctx context.Context, project *config.Project, lock *config
 		e.Verification = &config.LockVerification{Status: StatusVerified, VerifiedAt: now.Format(lockTimeFormat)}
 	} else {
 		e.Verification = &config.LockVerification{Status: StatusSkipped}
+		fmt.Fprintf(opts.stderr(), "WARNING: locking remote %q (%s %s) without Sigstore verification (--insecure-skip-verify).\n", remoteName, src.Slug(), tag)
+		remote.Audit(project.Root, "insecure_lock", map[string]any{
+			"remote": remoteName, "adapter": adapter, "version": tag, "source": src.LockSource(),
+			"component": opts.component(), "reason": "insecure_skip_verify",
+		})
 	}
 	if lock.SchemaVersion == 0 {
 		lock.SchemaVersion = 1
@@ -359,6 +365,9 @@ func fetchVerified(ctx context.Context, gh *GitHub, opts Options, rel *Release, 
 	}
 	digest, _, err := gh.Download(ctx, a, w, 0)
 	if err != nil {
+		return "", nil, err
+	}
+	if err := checkGitHubDigest(a, digest); err != nil {
 		return "", nil, err
 	}
 	if opts.InsecureSkipVerify {

@@ -232,6 +232,9 @@ type Release struct {
 	Draft      bool
 	Prerelease bool
 	Assets     map[string][]byte
+	// Digests are reported as the assets' "digest" fields (GitHub's own
+	// "sha256:<hex>"); assets missing here have none.
+	Digests map[string]string
 }
 
 // GitHub answers like the GitHub REST API for one repository's releases
@@ -327,7 +330,11 @@ func (f *GitHub) json(r *Release) map[string]any {
 	var assets []map[string]any
 	for name, data := range r.Assets {
 		u := f.srv.URL + "/dl/" + url.PathEscape(r.Tag) + "/" + url.PathEscape(name)
-		assets = append(assets, map[string]any{"name": name, "size": len(data), "url": u, "browser_download_url": u})
+		a := map[string]any{"name": name, "size": len(data), "url": u, "browser_download_url": u}
+		if d, ok := r.Digests[name]; ok {
+			a["digest"] = d
+		}
+		assets = append(assets, a)
 	}
 	return map[string]any{"tag_name": r.Tag, "draft": r.Draft, "prerelease": r.Prerelease, "assets": assets}
 }
