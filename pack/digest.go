@@ -76,7 +76,7 @@ type FileSums struct {
 
 const (
 	sumChunk   = 1 << 20
-	sumBuffers = 4
+	sumBuffers = 8
 )
 
 // SumFile reads r once and computes SHA-256 and MD5 together. The reader
