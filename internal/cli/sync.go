@@ -1,16 +1,19 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/internal/errcode"
 	"github.com/evidencerelay/epack/internal/sourceinstall"
+	"github.com/evidencerelay/epack/remote"
 	"github.com/spf13/cobra"
 )
 
@@ -201,4 +204,37 @@ func runSync(cmd *cobra.Command, g *Globals, f syncFlags, names []string) error 
 		writeJSON(g.Stdout, map[string]any{"lockfile": lockPath, "platform": config.PlatformKey(), "synced": entries})
 	}
 	return nil
+}
+
+// lockAny pins one remote for `epack lock`: a source remote is resolved
+// through GitHub releases and Sigstore (version, commit, signer and a
+// digest for every platform of epack.yaml's platforms:), any other remote
+// by hashing its adapter binary (lockOne). It is what runLock calls for
+// each named remote.
+func lockAny(ctx context.Context, g *Globals, project *config.Project, lock *config.LockFile, name string, now time.Time) (lockedEntry, error) {
+	if r := project.Config.Remotes[name]; r != nil && r.Source != "" {
+		return lockSourceEntry(ctx, g, project, lock, name)
+	}
+	return lockOne(project, lock, name, now)
+}
+
+// lockSourceEntry pins the source remote name with sourceinstall.LockSource.
+func lockSourceEntry(ctx context.Context, g *Globals, project *config.Project, lock *config.LockFile, name string) (lockedEntry, error) {
+	prev := ""
+	if e := lock.Entry(name); e != nil && e.Kind != config.KindExternal {
+		prev = lock.PinnedDigest(name, "")
+	}
+	opts := syncInstallOptions(g)
+	opts.Component = "lock"
+	res, err := sourceinstall.LockSourceResult(ctx, project, lock, name, nil, opts)
+	if err != nil {
+		return lockedEntry{}, err
+	}
+	digest := lock.PinnedDigest(name, "")
+	return lockedEntry{
+		Remote: name, Adapter: res.Adapter,
+		Path:     filepath.Join(project.Root, sourceinstall.InstallDirRel(name, res.Version), remote.BinaryPrefix+res.Adapter),
+		Origin:   remote.OriginInstalled,
+		Platform: config.PlatformKey(), Digest: digest, Previous: prev, Changed: prev != "" && prev != digest,
+	}, nil
 }
