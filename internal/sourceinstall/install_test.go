@@ -622,3 +622,23 @@ func TestInsecureLockRecordsSkipped(t *testing.T) {
 		t.Errorf("audit: %v %s", err, b)
 	}
 }
+
+// The production verifier (public-good root, SCTs required) does not
+// accept a bundle from the virtual Sigstore.
+func TestPublicGoodRootRefusesTestCA(t *testing.T) {
+	v, err := loadPublicGood(filepath.Join("testdata", "trusted-root-public-good.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.RequireSCT || len(v.Trusted.FulcioCertificateAuthorities()) == 0 || len(v.Trusted.RekorLogs()) == 0 {
+		t.Fatalf("verifier = %+v", v)
+	}
+	ss := newTestSigstore(t)
+	data := []byte("adapter")
+	b := ss.SignAsset(t, "a", data, githubID(testOwner, testRepo, "v1.0.0"))
+	_, err = v.Verify(b, sha(data), IdentityFor(Source{Owner: testOwner, Repo: testRepo}, "v1.0.0"))
+	wantCode(t, err, errcode.SignatureInvalid)
+
+	_, err = loadPublicGood(filepath.Join(t.TempDir(), "missing.json"))
+	wantCode(t, err, errcode.NetworkError, EnvTrustedRoot)
+}

@@ -85,21 +85,26 @@ var (
 // named by $EPACK_SIGSTORE_TRUSTED_ROOT. SCTs are required.
 func PublicGoodVerifier() (*SigstoreVerifier, error) {
 	publicGoodOnce.Do(func() {
-		var tr *root.TrustedRoot
-		var err error
-		if p := strings.TrimSpace(os.Getenv(EnvTrustedRoot)); p != "" {
-			tr, err = root.NewTrustedRootFromPath(p)
-		} else {
-			tr, err = root.FetchTrustedRoot()
-		}
-		if err != nil {
-			publicGoodErr = errcode.Wrap(errcode.NetworkError, err, "loading the Sigstore public-good trusted root").
-				WithHint("check network access to the Sigstore TUF repository, or set %s to a trusted_root.json", EnvTrustedRoot)
-			return
-		}
-		publicGood = NewVerifier(tr, true)
+		publicGood, publicGoodErr = loadPublicGood(strings.TrimSpace(os.Getenv(EnvTrustedRoot)))
 	})
 	return publicGood, publicGoodErr
+}
+
+// loadPublicGood reads the trusted root from path, or fetches it with TUF
+// when path is empty.
+func loadPublicGood(path string) (*SigstoreVerifier, error) {
+	var tr *root.TrustedRoot
+	var err error
+	if path != "" {
+		tr, err = root.NewTrustedRootFromPath(path)
+	} else {
+		tr, err = root.FetchTrustedRoot()
+	}
+	if err != nil {
+		return nil, errcode.Wrap(errcode.NetworkError, err, "loading the Sigstore public-good trusted root").
+			WithHint("check network access to the Sigstore TUF repository, or set %s to a trusted_root.json", EnvTrustedRoot)
+	}
+	return NewVerifier(tr, true), nil
 }
 
 // lazyVerifier defers loading the public-good root until a bundle is checked.
