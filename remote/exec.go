@@ -13,7 +13,6 @@ import (
 
 	"github.com/evidencerelay/epack/internal/errcode"
 	"github.com/evidencerelay/epack/internal/sealedexec"
-	"golang.org/x/sys/unix"
 )
 
 // Limits and timeouts of one adapter call.
@@ -98,19 +97,11 @@ func run(ctx context.Context, s runSpec) (*runResult, error) {
 		return nil, errcode.Wrap(errcode.AdapterExecFailed, err, "adapter %q %s: starting", s.adapter, s.command)
 	}
 
-	// Wait for the adapter to exit without reaping it: while it is a zombie
-	// its process-group id cannot be reused, so killing the group is safe and
-	// catches any grandchild still holding our pipes.
-	pid := cmd.Process.Pid
-	for {
-		var info unix.Siginfo
-		werr := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if werr != unix.EINTR {
-			break
-		}
-	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	// Kill whatever the adapter left in its group once it exits, before it
+	// is reaped (see waitExitAndKillGroup).
+	waitExitAndKillGroup(cmd.Process.Pid)
 	waitErr := cmd.Wait()
+	killGroupAfterWait(cmd.Process.Pid)
 	stderr.Flush()
 
 	res := &runResult{stdout: stdout.Bytes(), stderr: stderr.Tail(), exitCode: -1}

@@ -1,0 +1,13 @@
+//go:build unix && !linux
+
+package remote
+
+import "syscall"
+
+// waitExitAndKillGroup cannot wait without reaping here (no waitid with
+// WNOWAIT in package syscall); the group is killed after cmd.Wait instead,
+// and a grandchild holding the pipes is cut off by cmd.WaitDelay.
+func waitExitAndKillGroup(pid int) {}
+
+// killGroupAfterWait kills anything left in the adapter's process group.
+func killGroupAfterWait(pid int) { _ = syscall.Kill(-pid, syscall.SIGKILL) }
