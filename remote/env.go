@@ -66,6 +66,7 @@ func stripProxyCredentials(v string) string {
 // envSpec is everything the adapter environment is built from.
 type envSpec struct {
 	parent    []string // os.Environ()
+	root      string   // project root (relative file_root resolves against it)
 	remote    *config.Remote
 	endpoints map[string]string
 	full      bool // false for --capabilities: no secrets, no endpoints
@@ -112,6 +113,9 @@ func buildEnv(s envSpec) (env []string, secretValues []string) {
 	if r != nil {
 		set(EnvRemoteName, r.Name)
 		if fr := r.Transport.FileRoot; fr != "" {
+			if !filepath.IsAbs(fr) && s.root != "" {
+				fr = filepath.Join(s.root, fr)
+			}
 			if abs, err := filepath.Abs(fr); err == nil {
 				set(EnvFileRoot, abs)
 			}

@@ -137,3 +137,17 @@ func TestEmptyExtensionsConfig(t *testing.T) {
 }
 
 func p0() *config.Remote { return &config.Remote{Name: "r"} }
+
+func TestRelativeFileRootAgainstProjectRoot(t *testing.T) {
+	r := &config.Remote{Name: "r", Transport: config.RemoteTransport{FileRoot: ".epack/registry"}}
+	env, _ := buildEnv(envSpec{root: "/proj", remote: r})
+	found := false
+	for _, kv := range env {
+		if kv == "EPACK_REMOTE_FILE_ROOT=/proj/.epack/registry" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("%v", env)
+	}
+}

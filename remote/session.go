@@ -140,8 +140,8 @@ func Open(ctx context.Context, o SessionOptions) (*Session, error) {
 		s.timeout, s.capsTime = t, t
 	}
 	parent := parentEnv()
-	s.env, s.secrets = buildEnv(envSpec{parent: parent, remote: r, endpoints: endpoints, full: true})
-	s.capsEnv, _ = buildEnv(envSpec{parent: parent, remote: r})
+	s.env, s.secrets = buildEnv(envSpec{parent: parent, root: o.ProjectRoot, remote: r, endpoints: endpoints, full: true})
+	s.capsEnv, _ = buildEnv(envSpec{parent: parent, root: o.ProjectRoot, remote: r})
 	caps, err := s.probe(ctx)
 	if err != nil {
 		s.Close()

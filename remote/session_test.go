@@ -405,3 +405,14 @@ func TestLockSourceMustMatchConfig(t *testing.T) {
 		t.Fatalf("%+v %v", res, err)
 	}
 }
+
+func TestSourceRemoteWithoutLockEntry(t *testing.T) {
+	p := newProject(t)
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv(EnvAdapterDir, t.TempDir())
+	_, err := p.open(&config.Remote{Name: "origin", Source: "acme/epack-remote-x@v1"}, Policy{AllowUnpinned: true})
+	wantCode(t, err, errcode.AdapterNotFound, "epack.lock.yaml")
+	if !strings.Contains(errcode.HintOf(err), "epack sync") {
+		t.Fatalf("hint %q", errcode.HintOf(err))
+	}
+}
