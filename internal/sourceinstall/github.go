@@ -371,6 +371,12 @@ func (g *GitHub) do(ctx context.Context, u *url.URL, accept string) (*http.Respo
 			if errors.As(err, &ce) {
 				return nil, err
 			}
+			// url.Error repeats the URL with its query (which may hold a
+			// signed download token): keep only the cause.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
 			lastErr = errcode.Wrap(errcode.NetworkError, err, "GitHub API %s", redactURL(u))
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
 			return resp, nil
