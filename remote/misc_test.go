@@ -147,3 +147,26 @@ func TestArgv0IsOriginalPath(t *testing.T) {
 		}
 	}
 }
+
+func TestCapabilitiesTimeoutAndNilClose(t *testing.T) {
+	var nilSession *Session
+	if err := nilSession.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if DefaultCommandTimeout < time.Minute || DefaultCommandTimeout > 10*time.Minute || DefaultCapabilitiesTimeout != 30*time.Second {
+		t.Fatal("default timeouts")
+	}
+	p := newProject(t)
+	bin := filepath.Join(t.TempDir(), "epack-remote-slow")
+	os.WriteFile(bin, []byte("#!/bin/sh\necho $$ > adapter.pid\nsleep 300\n"), 0o755)
+	p.pin("origin", bin)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := Open(ctx, SessionOptions{ProjectRoot: p.root, Remote: p.remote("origin", bin), Lock: p.lock})
+	wantCode(t, err, errcode.Timeout, "--capabilities")
+	if time.Since(start) > 3*time.Second {
+		t.Fatalf("took %s", time.Since(start))
+	}
+	p.groupGone(t)
+}
