@@ -17,32 +17,7 @@ go build -o "$OUT/bin/genpacks" ./bench/cmd/genpacks
 go build -o "$OUT/bin/verifyfile" ./bench/cmd/verifyfile
 "$OUT/bin/genpacks" "$OUT" >&2
 
-# run CMD...: prints "<wall µs> <peak RSS KiB> <user+sys CPU s>" for one run.
-run() {
-  local t0 t1 rss=0 cpu=0
-  t0=$(date +%s%N)
-  if [ -x /usr/bin/time ]; then
-    /usr/bin/time -f "%M %U %S" -o "$OUT/rss.txt" "$@" >/dev/null 2>"$OUT/err.txt" || { echo "failed: $* ($(cat "$OUT/err.txt"))" >&2; exit 1; }
-    read -r rss u s < <(tail -1 "$OUT/rss.txt")
-    cpu=$(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}')
-  else
-    "$@" >/dev/null 2>"$OUT/err.txt" || { echo "failed: $*" >&2; exit 1; }
-  fi
-  t1=$(date +%s%N)
-  echo "$(( (t1 - t0) / 1000 )) $rss $cpu"
-}
-
-# best CMD...: best wall time (µs) over RUNS, the largest RSS seen and the
-# CPU time of the best run.
-best() {
-  local bt=999999999999 br=0 bc=0 t r c
-  for _ in $(seq "$RUNS"); do
-    read -r t r c < <(run "$@")
-    if (( t < bt )); then bt=$t; bc=$c; fi
-    (( r > br )) && br=$r
-  done
-  echo "$bt $br $bc"
-}
+. bench/lib.sh
 
 uptime >&2
 printf '%-22s %9s %9s %9s %9s %9s %7s %8s\n' pack size_MiB epack_s epack_cpu openssl_s ossl_cpu ratio rss_MiB
