@@ -642,3 +642,39 @@ func TestPublicGoodRootRefusesTestCA(t *testing.T) {
 	_, err = loadPublicGood(filepath.Join(t.TempDir(), "missing.json"))
 	wantCode(t, err, errcode.NetworkError, EnvTrustedRoot)
 }
+
+// Releases signed with `cosign sign-blob --bundle` (a message signature
+// rather than an in-toto attestation) verify the same way.
+func TestMessageSignatureBundles(t *testing.T) {
+	f := newFixture(t, "^1", "")
+	name := AssetName("vault", here)
+	data := binary("v1.0.0", here)
+	f.gh.Add(&fakeRelease{Tag: "v1.0.0", Assets: map[string][]byte{
+		name:             data,
+		BundleName(name): f.ss.SignBlob(t, data, githubID(testOwner, testRepo, "v1.0.0")),
+	}})
+	ctx := context.Background()
+	if err := LockSource(ctx, f.project, f.lock, "origin", nil, f.opts()); err != nil {
+		t.Fatal(err)
+	}
+	inst, err := InstallResult(ctx, f.root, f.remote("origin"), f.lock, f.opts())
+	if err != nil || !inst.Verified || inst.Signer.SourceRepositoryRef != "refs/tags/v1.0.0" {
+		t.Fatalf("%+v %v", inst, err)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		bundle []byte
+		code   errcode.Code
+	}{
+		{"another repository", f.ss.SignBlob(t, data, githubID("mallory", testRepo, "v1.0.0")), errcode.IdentityMismatch},
+		{"another tag", f.ss.SignBlob(t, data, githubID(testOwner, testRepo, "v0.1.0")), errcode.IdentityMismatch},
+		{"other bytes", f.ss.SignBlob(t, []byte("other"), githubID(testOwner, testRepo, "v1.0.0")), errcode.SignatureInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f.gh.SetAsset("v1.0.0", BundleName(name), tc.bundle)
+			err := LockSource(ctx, f.project, &config.LockFile{}, "origin", nil, f.opts())
+			wantCode(t, err, tc.code)
+		})
+	}
+}

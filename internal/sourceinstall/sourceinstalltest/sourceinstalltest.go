@@ -31,6 +31,9 @@ import (
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"github.com/sigstore/rekor/pkg/pki"
+	"github.com/sigstore/rekor/pkg/types"
+	"github.com/sigstore/rekor/pkg/types/hashedrekord"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
@@ -163,9 +166,12 @@ func (r rekor) GetTransparencyLogEntry(_ context.Context, certPEM []byte, b *pro
 	if err != nil {
 		return err
 	}
+	if ms := b.GetMessageSignature(); ms != nil {
+		return r.logHashedRekord(certPEM, ms.GetMessageDigest().GetDigest(), ms.GetSignature(), b)
+	}
 	env := b.GetDsseEnvelope()
 	if env == nil || len(env.Signatures) != 1 {
-		return errors.New("test rekor only logs DSSE envelopes")
+		return errors.New("test rekor logs DSSE envelopes and message signatures only")
 	}
 	sig := env.Signatures[0].Sig
 	e := &dsse.Envelope{
@@ -194,7 +200,78 @@ func (r rekor) GetTransparencyLogEntry(_ context.Context, certPEM []byte, b *pro
 	return nil
 }
 
-// signAsset returns a Sigstore bundle (JSON) attesting sha256(data) as asset
+// logHashedRekord logs a hashedrekord entry (what `cosign sign-blob`
+// produces) with an inclusion proof and a signed entry timestamp.
+func (r rekor) logHashedRekord(certPEM, digest, sig []byte, b *protobundle.Bundle) error {
+	ctx := context.Background()
+	pe, err := types.NewProposedEntry(ctx, hashedrekord.KIND, "0.0.1", types.ArtifactProperties{
+		PublicKeyBytes: [][]byte{certPEM}, PKIFormat: string(pki.X509),
+		ArtifactHash: hex.EncodeToString(digest), SignatureBytes: sig,
+	})
+	if err != nil {
+		return err
+	}
+	impl, err := types.CreateVersionedEntry(pe)
+	if err != nil {
+		return err
+	}
+	body, err := types.CanonicalizeEntry(ctx, impl)
+	if err != nil {
+		return err
+	}
+	var logID string
+	for id := range r.s.vs.RekorLogs() {
+		logID = id
+	}
+	rawID, err := hex.DecodeString(logID)
+	if err != nil {
+		return err
+	}
+	proof, err := r.s.vs.GetInclusionProof(body)
+	if err != nil {
+		return err
+	}
+	now := time.Now().Unix()
+	entry, err := tlog.NewEntry(body, now, *proof.LogIndex, rawID, nil, proof) //nolint:staticcheck // Rekor v1 entry
+	if err != nil {
+		return err
+	}
+	tle := entry.TransparencyLogEntry()
+	tle.KindVersion = &protorekor.KindVersion{Kind: hashedrekord.KIND, Version: "0.0.1"}
+	set, err := r.s.vs.RekorSignPayload(tlog.RekorPayload{
+		Body: base64.StdEncoding.EncodeToString(body), IntegratedTime: now, LogIndex: tle.LogIndex, LogID: logID,
+	})
+	if err != nil {
+		return err
+	}
+	tle.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: set}
+	b.VerificationMaterial.TlogEntries = append(b.VerificationMaterial.TlogEntries, tle)
+	return nil
+}
+
+// SignBlob returns a Sigstore bundle with a plain message signature over
+// data (the `cosign sign-blob --bundle` form), with a certificate for id.
+func (s *Sigstore) SignBlob(t testing.TB, data []byte, id CertID) []byte {
+	t.Helper()
+	kp, err := sign.NewEphemeralKeypair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sign.Bundle(&sign.PlainData{Data: data}, kp, sign.BundleOptions{
+		CertificateProvider: certProvider{s: s, id: id},
+		TransparencyLogs:    []sign.Transparency{rekor{s: s}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := protojson.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// SignAsset returns a Sigstore bundle (JSON) attesting sha256(data) as asset
 // name, with a certificate for id.
 func (s *Sigstore) SignAsset(t testing.TB, name string, data []byte, id CertID) []byte {
 	t.Helper()
