@@ -170,7 +170,7 @@ func runSync(cmd *cobra.Command, g *Globals, f syncFlags, names []string) error 
 		inst, err := sourceinstall.InstallResult(cmd.Context(), project.Root, r, lock, opts)
 		if err != nil {
 			errs = append(errs, err)
-			if !g.JSON {
+			if !g.JSON && !g.Quiet && len(remotes) > 1 {
 				fmt.Fprintf(g.Stderr, "%s %s: %v\n", g.failMark(), r.Name, err)
 			}
 			continue
