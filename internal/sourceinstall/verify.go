@@ -37,11 +37,11 @@ func IdentityFor(src Source, tag string) Identity {
 
 // Signer is the verified identity of a bundle's certificate.
 type Signer struct {
-	Issuer              string
-	Subject             string // the certificate SAN (workflow URI)
-	SourceRepositoryURI string
-	SourceRepositoryRef string
-	SourceCommit        string // SourceRepositoryDigest, when present
+	Issuer              string `json:"issuer"`
+	Subject             string `json:"subject"` // the certificate SAN (workflow URI)
+	SourceRepositoryURI string `json:"source_repository_uri"`
+	SourceRepositoryRef string `json:"source_repository_ref"`
+	SourceCommit        string `json:"source_commit,omitempty"` // SourceRepositoryDigest, when present
 }
 
 // Lock converts s to its lockfile form.
