@@ -678,3 +678,23 @@ func TestMessageSignatureBundles(t *testing.T) {
 		})
 	}
 }
+
+// The certificate's source commit must be the commit the tag points to.
+func TestSignedCommitMustMatchTag(t *testing.T) {
+	f := newFixture(t, "^1", "")
+	id := githubID(testOwner, testRepo, "v1.0.0")
+	id.Commit = "0123456789abcdef0123456789abcdef01234567"
+	f.publish("v1.0.0", []string{here}, &id)
+	err := LockSource(context.Background(), f.project, f.lock, "origin", nil, f.opts())
+	wantCode(t, err, errcode.IdentityMismatch, "0123456789abcdef0123456789abcdef01234567", f.gh.Commit("v1.0.0"))
+
+	g := newFixture(t, "^1", "")
+	ok := githubID(testOwner, testRepo, "v1.0.0")
+	g.publish("v1.0.0", []string{here}, nil)
+	ok.Commit = g.gh.Commit("v1.0.0")
+	name := AssetName("vault", here)
+	g.gh.SetAsset("v1.0.0", BundleName(name), g.ss.SignAsset(t, name, binary("v1.0.0", here), ok))
+	if err := LockSource(context.Background(), g.project, g.lock, "origin", nil, g.opts()); err != nil {
+		t.Fatal(err)
+	}
+}
