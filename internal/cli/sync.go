@@ -149,7 +149,9 @@ func runSync(cmd *cobra.Command, g *Globals, f syncFlags, names []string) error 
 			return err
 		}
 		g.info("Locking %s (%s)…\n", r.Name, r.Source)
-		if err := sourceinstall.LockSource(cmd.Context(), project, lock, r.Name, nil, opts); err != nil {
+		// The platforms of epack.yaml, and always this one: sync installs it.
+		platforms := append(sourceinstall.Platforms(project.Config), config.PlatformKey())
+		if err := sourceinstall.LockSource(cmd.Context(), project, lock, r.Name, platforms, opts); err != nil {
 			return err
 		}
 		locked[r.Name] = true
