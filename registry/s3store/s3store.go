@@ -449,47 +449,12 @@ func b64hex(h string) string {
 	return base64.StdEncoding.EncodeToString(raw)
 }
 
-// verify checks the object at key against b: size by HEAD, MD5 by its ETag,
-// SHA-256 by the server's checksum or, if the server kept none, by reading
-// the object back. It returns the verified ETag and whether the SHA-256 came
-// from the server.
-func (s *Store) verify(ctx context.Context, key string, b registry.Blob) (string, bool, error) {
-	out, err := s.headFull(ctx, key)
-	if err != nil {
-		return "", false, err
-	}
-	etag := aws.ToString(out.ETag)
-	if n := aws.ToInt64(out.ContentLength); n != b.Size {
-		return "", false, fmt.Errorf("%w: %d bytes arrived, expected %d", registry.ErrMismatch, n, b.Size)
-	}
-	if b.MD5Base64 != "" {
-		if raw, err := base64.StdEncoding.DecodeString(b.MD5Base64); err == nil {
-			if t := strings.Trim(etag, `"`); len(t) == 32 && !strings.EqualFold(t, hex.EncodeToString(raw)) {
-				return "", false, fmt.Errorf("%w: MD5 %s arrived, expected %s", registry.ErrMismatch, t, hex.EncodeToString(raw))
-			}
-		}
-	}
-	if cs := aws.ToString(out.ChecksumSHA256); cs != "" && out.ChecksumType != types.ChecksumTypeComposite {
-		if cs != b64hex(b.SHA256Hex) {
-			return "", false, fmt.Errorf("%w: SHA-256 (server checksum) differs from sha256:%s", registry.ErrMismatch, b.SHA256Hex)
-		}
-		return etag, true, nil
-	}
-	sum, n, err := s.hashObject(ctx, key, etag)
-	if err != nil {
-		return "", false, err
-	}
-	if n != b.Size || sum != b.SHA256Hex {
-		return "", false, fmt.Errorf("%w: sha256:%s arrived, expected sha256:%s", registry.ErrMismatch, sum, b.SHA256Hex)
-	}
-	return etag, false, nil
-}
-
-// copyVerified copies the verified version (etag) of src to dst with the
-// SHA-256 recorded in metadata.
-func (s *Store) copyVerified(ctx context.Context, src, dst, etag string, b registry.Blob) error {
+// copyVerified copies the version etag of src to dst with the SHA-256
+// recorded in metadata, asking the server to compute the copy's SHA-256. It
+// returns that checksum (base64; "" when the server computes none).
+func (s *Store) copyVerified(ctx context.Context, src, dst, etag string, b registry.Blob) (string, error) {
 	source := (&url.URL{Path: s.cfg.Bucket + "/" + s.full(src)}).EscapedPath()
-	_, err := s.client.CopyObject(ctx, &s3.CopyObjectInput{
+	out, err := s.client.CopyObject(ctx, &s3.CopyObjectInput{
 		Bucket:            aws.String(s.cfg.Bucket),
 		Key:               aws.String(s.full(dst)),
 		CopySource:        aws.String(source),
@@ -497,44 +462,126 @@ func (s *Store) copyVerified(ctx context.Context, src, dst, etag string, b regis
 		MetadataDirective: types.MetadataDirectiveReplace,
 		ContentType:       aws.String("application/zip"),
 		Metadata:          map[string]string{metaSHA256: b.SHA256Hex},
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
 	})
-	return s.mapErr(err, "copy to", dst)
+	if err != nil {
+		return "", s.mapErr(err, "copy to", dst)
+	}
+	if r := out.CopyObjectResult; r != nil && r.ChecksumType != types.ChecksumTypeComposite {
+		return aws.ToString(r.ChecksumSHA256), nil
+	}
+	return "", nil
 }
 
-// Promote checks the upload at uploaded (see verify) and makes it the blob
-// at key. An upload that went straight to key is checked in place (and
-// deleted when wrong); a staged upload is copied to key — only the verified
-// version, x-amz-copy-source-if-match — unless key already holds b, and the
-// staging object is deleted.
+// head checks size and MD5 (ETag) of the object at key and returns its ETag
+// and server SHA-256 checksum ("" when none).
+func (s *Store) head(ctx context.Context, key string, b registry.Blob) (string, string, error) {
+	out, err := s.headFull(ctx, key)
+	if err != nil {
+		return "", "", err
+	}
+	etag := aws.ToString(out.ETag)
+	if n := aws.ToInt64(out.ContentLength); n != b.Size {
+		return "", "", fmt.Errorf("%w: %d bytes arrived, expected %d", registry.ErrMismatch, n, b.Size)
+	}
+	if b.MD5Base64 != "" {
+		if raw, err := base64.StdEncoding.DecodeString(b.MD5Base64); err == nil {
+			if t := strings.Trim(etag, `"`); len(t) == 32 && !strings.EqualFold(t, hex.EncodeToString(raw)) {
+				return "", "", fmt.Errorf("%w: MD5 %s arrived, expected %s", registry.ErrMismatch, t, hex.EncodeToString(raw))
+			}
+		}
+	}
+	cs := ""
+	if out.ChecksumType != types.ChecksumTypeComposite {
+		cs = aws.ToString(out.ChecksumSHA256)
+	}
+	return etag, cs, nil
+}
+
+// Promote checks the upload at uploaded and makes it the blob at key. Size
+// and MD5 (the ETag of a single PUT) are checked by HEAD; SHA-256 by the
+// server's checksum when there is one, otherwise by reading the object back.
+//
+// An upload that went straight to key (signed headers: the server already
+// refused other bytes) is checked in place and deleted when wrong. A staged
+// upload is copied to key — only the checked version
+// (x-amz-copy-source-if-match), with the server computing the copy's
+// SHA-256 in the same pass — unless key already holds b; a copy whose
+// SHA-256 is wrong is deleted again, and the staging object is removed.
 func (s *Store) Promote(ctx context.Context, uploaded, key string, b registry.Blob) error {
-	etag, serverSHA, err := s.verify(ctx, uploaded, b)
-	if errors.Is(err, registry.ErrMismatch) {
-		_ = s.Delete(ctx, uploaded)
+	want := b64hex(b.SHA256Hex)
+	fail := func(k string, err error) error {
+		if errors.Is(err, registry.ErrMismatch) {
+			_ = s.Delete(ctx, k)
+		}
 		return err
 	}
+	etag, cs, err := s.head(ctx, uploaded, b)
 	if err != nil {
-		return err
+		return fail(uploaded, err)
+	}
+	if cs != "" && cs != want {
+		return fail(uploaded, fmt.Errorf("%w: SHA-256 (server checksum) differs from sha256:%s", registry.ErrMismatch, b.SHA256Hex))
 	}
 	if uploaded == key {
-		if !serverSHA {
-			// Record the SHA-256 we computed so BlobMatches can trust it later.
-			return s.copyVerified(ctx, key, key, etag, b)
+		if cs != "" {
+			return nil
 		}
-		return nil
+		if err := s.readBack(ctx, key, etag, b); err != nil {
+			return fail(key, err)
+		}
+		// Record the SHA-256 we computed so BlobMatches can trust it later.
+		_, err := s.copyVerified(ctx, key, key, etag, b)
+		return err
 	}
 	if ok, err := s.BlobMatches(ctx, key, b); err != nil {
 		return err
 	} else if !ok {
-		if err := s.copyVerified(ctx, uploaded, key, etag, b); err != nil {
+		got, err := s.copyVerified(ctx, uploaded, key, etag, b)
+		if err != nil {
 			return err
+		}
+		if cs == "" {
+			// The upload carried no server checksum: the copy's checksum is
+			// the SHA-256 check (one server-side pass instead of a read-back
+			// plus a copy). Until it is checked, the blob holds bytes whose
+			// size and MD5 are right — wrong bytes there need a deliberate MD5
+			// collision — and wrong bytes are deleted again.
+			switch {
+			case got == "":
+				err = s.readBack(ctx, key, "", b)
+			case got != want:
+				err = fmt.Errorf("%w: SHA-256 (server checksum of the copy) differs from sha256:%s", registry.ErrMismatch, b.SHA256Hex)
+			}
+			if err != nil {
+				_ = s.Delete(ctx, uploaded)
+				return fail(key, err)
+			}
 		}
 	}
 	return s.Delete(ctx, uploaded)
 }
 
-// hashObject reads an object back (only that version) and returns its SHA-256.
+// readBack hashes the object (version etag) and compares it with b.
+func (s *Store) readBack(ctx context.Context, key, etag string, b registry.Blob) error {
+	sum, n, err := s.hashObject(ctx, key, etag)
+	if err != nil {
+		return err
+	}
+	if n != b.Size || sum != b.SHA256Hex {
+		return fmt.Errorf("%w: sha256:%s arrived, expected sha256:%s", registry.ErrMismatch, sum, b.SHA256Hex)
+	}
+	return nil
+}
+
+// hashObject reads an object back (only version etag, when given) and
+// returns its SHA-256.
 func (s *Store) hashObject(ctx context.Context, key, etag string) (string, int64, error) {
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.full(key)), IfMatch: aws.String(etag)})
+	in := &s3.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.full(key))}
+	if etag != "" {
+		in.IfMatch = aws.String(etag)
+	}
+	out, err := s.client.GetObject(ctx, in)
 	if err != nil {
 		return "", 0, s.mapErr(err, "get", key)
 	}

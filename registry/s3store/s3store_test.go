@@ -180,6 +180,25 @@ func TestSignedUpload(t *testing.T) {
 	if ok, err := s2.BlobMatches(ctx, blobKey, b); err != nil || !ok {
 		t.Fatalf("BlobMatches (unsigned) = %v %v", ok, err)
 	}
+	// Bytes that pass the size and MD5 checks (here: no MD5 to check) but
+	// not SHA-256 are caught by the copy's checksum and removed again.
+	other := registrytest.MakePack(t, t.TempDir(), "q.epack", "other")
+	nomd5 := registry.Blob{Size: int64(len(other.Data)), SHA256Hex: other.FileHex}
+	otherKey := "blobs/sha256/" + other.FileHex
+	wrong := bytes.Clone(other.Data)
+	wrong[3] ^= 1
+	tgt, uploaded, _ = s2.UploadTarget(ctx, "staging/z.epack", otherKey, registry.Blob{Size: nomd5.Size, SHA256Hex: nomd5.SHA256Hex, MD5Base64: other.Checksum}, time.Minute)
+	if err := registrytest.UploadRaw(t, tgt, wrong, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Promote(ctx, uploaded, otherKey, nomd5); !errorsIs(err, registry.ErrMismatch) {
+		t.Fatalf("wrong SHA-256 promoted: %v", err)
+	}
+	for _, k := range []string{otherKey, uploaded} {
+		if _, err := s2.Head(ctx, k); !errorsIs(err, registry.ErrNotFound) {
+			t.Fatalf("%s left behind: %v", k, err)
+		}
+	}
 }
 
 func TestErrors(t *testing.T) {
