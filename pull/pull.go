@@ -12,6 +12,7 @@ import (
 	"github.com/evidencerelay/epack/internal/errcode"
 	"github.com/evidencerelay/epack/internal/flow"
 	"github.com/evidencerelay/epack/internal/safefile"
+	"github.com/evidencerelay/epack/internal/sourceinstall"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/remote"
 	"github.com/evidencerelay/epack/transfer"
@@ -93,6 +94,8 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 		Policy:      remote.Policy{Frozen: opts.Secure.Frozen, AllowUnpinned: opts.Unsafe.AllowUnpinned, Component: "pull"},
 		Stderr:      stderr,
 		Prompt:      prompt,
+		Install: sourceinstall.Installer(project.Root, lock, sourceinstall.Options{
+			Stderr: stderr, Frozen: opts.Secure.Frozen, Component: "pull"}),
 	})
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/evidencerelay/epack/internal/buildcontext"
 	"github.com/evidencerelay/epack/internal/errcode"
 	"github.com/evidencerelay/epack/internal/flow"
+	"github.com/evidencerelay/epack/internal/sourceinstall"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/remote"
 	"github.com/evidencerelay/epack/transfer"
@@ -97,6 +98,8 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 		Policy:      remote.Policy{Frozen: opts.Secure.Frozen, AllowUnpinned: opts.Unsafe.AllowUnpinned, Component: "push"},
 		Stderr:      stderr,
 		Prompt:      promptFunc(opts),
+		Install: sourceinstall.Installer(project.Root, lock, sourceinstall.Options{
+			Stderr: stderr, Frozen: opts.Secure.Frozen, Component: "push"}),
 	})
 	if err != nil {
 		return abort(StepAdapter, err)
