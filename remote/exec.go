@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -67,6 +68,24 @@ func run(ctx context.Context, s runSpec) (*runResult, error) {
 	stdout := &limitBuffer{limit: MaxStdout}
 	stderr := newStderrRelay(s.stderr, s.secrets, s.noRedact, MaxStderr, nil)
 
+	// Our own pipes (not exec's): we know their inode, so an escaped
+	// grandchild still holding them after the adapter exited can be found.
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, errcode.Wrap(errcode.AdapterExecFailed, err, "adapter %q %s: creating pipes", s.adapter, s.command)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, errcode.Wrap(errcode.AdapterExecFailed, err, "adapter %q %s: creating pipes", s.adapter, s.command)
+	}
+	defer outR.Close()
+	defer errR.Close()
+	inodes := pipeInodes(outW, errW)
+	stdout.onExceed = func() { abort(fmt.Errorf("stdout larger than %d bytes", MaxStdout)) }
+	stderr.onExceed = func() { abort(fmt.Errorf("stderr larger than %d bytes", MaxStderr)) }
+
 	var cmd *exec.Cmd
 	start := func() error {
 		var err error
@@ -82,26 +101,46 @@ func run(ctx context.Context, s runSpec) (*runResult, error) {
 		if s.stdin != nil {
 			cmd.Stdin = bytes.NewReader(s.stdin)
 		}
-		stdout.onExceed = func() { abort(fmt.Errorf("stdout larger than %d bytes", MaxStdout)) }
-		stderr.onExceed = func() { abort(fmt.Errorf("stderr larger than %d bytes", MaxStderr)) }
-		cmd.Stdout = stdout
-		cmd.Stderr = stderr
+		cmd.Stdout = outW
+		cmd.Stderr = errW
 		return cmd.Start()
 	}
-	err := start()
+	err = start()
 	for i := 0; err != nil && sealedexec.IsTextBusy(err) && i < 3; i++ {
 		time.Sleep(10 * time.Millisecond)
 		err = start()
 	}
+	outW.Close()
+	errW.Close()
 	if err != nil {
 		return nil, errcode.Wrap(errcode.AdapterExecFailed, err, "adapter %q %s: starting", s.adapter, s.command)
 	}
+	readersDone := make(chan struct{})
+	go func() {
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); drain(stdout, outR) }()
+		go func() { defer wg.Done(); drain(stderr, errR) }()
+		wg.Wait()
+		close(readersDone)
+	}()
 
 	// Kill whatever the adapter left in its group once it exits, before it
 	// is reaped (see waitExitAndKillGroup).
 	waitExitAndKillGroup(cmd.Process.Pid)
 	waitErr := cmd.Wait()
 	killGroupAfterWait(cmd.Process.Pid)
+	held := false
+	select {
+	case <-readersDone:
+	case <-time.After(waitDelay):
+		// Something outside the group (setsid) still holds our pipes.
+		held = true
+		killPipeHolders(inodes)
+		outR.Close()
+		errR.Close()
+		<-readersDone
+	}
 	stderr.Flush()
 
 	res := &runResult{stdout: stdout.Bytes(), stderr: stderr.Tail(), exitCode: -1}
@@ -119,14 +158,21 @@ func run(ctx context.Context, s runSpec) (*runResult, error) {
 	case cctx.Err() != nil:
 		return res, errcode.New(errcode.Timeout, "adapter %q %s: timed out after %s", s.adapter, s.command, s.timeout).
 			WithHint("raise 'timeout:' of the remote in epack.yaml if the adapter is just slow")
-	case errors.Is(waitErr, exec.ErrWaitDelay):
-		return res, errcode.New(errcode.AdapterExecFailed, "adapter %q %s: output still held open after exit", s.adapter, s.command)
+	case held || errors.Is(waitErr, exec.ErrWaitDelay):
+		return res, errcode.New(errcode.AdapterExecFailed, "adapter %q %s: output still held open after exit (a process it started escaped its process group)", s.adapter, s.command)
 	}
 	var ee *exec.ExitError
 	if waitErr != nil && !errors.As(waitErr, &ee) {
 		return res, errcode.Wrap(errcode.AdapterExecFailed, waitErr, "adapter %q %s", s.adapter, s.command)
 	}
 	return res, nil
+}
+
+// drain copies r into w until EOF or until w refuses more (output limit),
+// then closes r so a writer still going gets EPIPE.
+func drain(w io.Writer, r *os.File) {
+	_, _ = io.Copy(w, r)
+	r.Close()
 }
 
 // killGroup kills the process group of cmd (the adapter is its leader).

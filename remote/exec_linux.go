@@ -1,6 +1,8 @@
 package remote
 
 import (
+	"os"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -22,3 +24,47 @@ func waitExitAndKillGroup(pid int) {
 // killGroupAfterWait is not needed on Linux: the group was killed before
 // the adapter was reaped.
 func killGroupAfterWait(pid int) {}
+
+// pipeInodes returns the inodes of the given pipe ends.
+func pipeInodes(files ...*os.File) []uint64 {
+	var out []uint64
+	for _, f := range files {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(int(f.Fd()), &st); err == nil {
+			out = append(out, st.Ino)
+		}
+	}
+	return out
+}
+
+// killPipeHolders kills every other process that has one of the pipes open
+// (found through /proc/<pid>/fd). Only processes that inherited our adapter's
+// stdout/stderr can hold them.
+func killPipeHolders(inodes []uint64) {
+	want := map[string]bool{}
+	for _, ino := range inodes {
+		want["pipe:["+strconv.FormatUint(ino, 10)+"]"] = true
+	}
+	self := os.Getpid()
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil || pid == self || pid <= 1 {
+			continue
+		}
+		fdDir := "/proc/" + p.Name() + "/fd"
+		fds, err := os.ReadDir(fdDir)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			if link, err := os.Readlink(fdDir + "/" + fd.Name()); err == nil && want[link] {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				break
+			}
+		}
+	}
+}

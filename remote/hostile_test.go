@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,5 +148,48 @@ func TestStderrRedacted(t *testing.T) {
 		if !strings.Contains(out, "token is [REDACTED] ok") || !strings.Contains(out, "partial [REDACTED]") {
 			t.Fatalf("stderr %q", out)
 		}
+	}
+}
+
+// A grandchild that leaves the process group (setsid) and keeps stdout open
+// escapes the group kill; the call still ends, bounded by waitDelay, with a
+// clear error, and the escaped holder of our pipe is found and killed.
+func TestEscapedGrandchildHoldingStdout(t *testing.T) {
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Skip("no setsid")
+	}
+	p := newProject(t)
+	bin := scriptAdapter(t, t.TempDir(), "epack-remote-script", `setsid sleep 30 & echo $! > escaped.pid; sleep 0.3; printf '{"ok":true,"type":"auth.whoami.result","request_id":"%s","identity":{}}' "$ID"`)
+	p.pin("origin", bin)
+	s, err := p.open(p.remote("origin", bin), Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(filepath.Join(p.root, "escaped.pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	start := time.Now()
+	_, err = s.Whoami(context.Background())
+	wantCode(t, err, errcode.AdapterExecFailed, "output still held open after exit")
+	if d := time.Since(start); d > waitDelay+2*time.Second {
+		t.Fatalf("took %s", d)
+	}
+	b, _ := os.ReadFile(filepath.Join(p.root, "escaped.pid"))
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		st, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+		if err != nil || strings.Contains(string(st), ") Z ") {
+			break // gone, or a zombie waiting for PID 1
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("escaped process %d still running: %s", pid, st)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
