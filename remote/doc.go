@@ -22,7 +22,9 @@
 //     EPACK_REMOTE_FILE_ROOT and EPACK_REMOTE_CONFIG (the remote's extensions
 //     as JSON). --capabilities gets neither secrets nor endpoints;
 //   - its own process group, killed on timeout, cancel, output overflow
-//     (stdout 10 MiB, stderr 1 MiB) and as soon as the adapter exits;
+//     (stdout 10 MiB, stderr 1 MiB) and as soon as the adapter exits; a
+//     process that left the group (setsid) but still holds the adapter's
+//     stdout/stderr is found through /proc and killed after a short delay;
 //   - stderr relayed line by line with secret values redacted;
 //   - a response that must be one JSON value without duplicate keys, with the
 //     right ok/type/request_id and the required fields of its type.
