@@ -94,8 +94,8 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 		Policy:      remote.Policy{Frozen: opts.Secure.Frozen, AllowUnpinned: opts.Unsafe.AllowUnpinned, Component: "pull"},
 		Stderr:      stderr,
 		Prompt:      prompt,
-		Install: sourceinstall.Installer(project.Root, lock, sourceinstall.Options{
-			Stderr: stderr, Frozen: opts.Secure.Frozen, Component: "pull"}),
+		Install: flow.ReportInstall(sourceinstall.Installer(project.Root, lock, sourceinstall.Options{
+			Stderr: stderr, Frozen: opts.Secure.Frozen, Component: "pull"}), opts.OnStep),
 	})
 	if err != nil {
 		return nil, err

@@ -98,8 +98,8 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 		Policy:      remote.Policy{Frozen: opts.Secure.Frozen, AllowUnpinned: opts.Unsafe.AllowUnpinned, Component: "push"},
 		Stderr:      stderr,
 		Prompt:      promptFunc(opts),
-		Install: sourceinstall.Installer(project.Root, lock, sourceinstall.Options{
-			Stderr: stderr, Frozen: opts.Secure.Frozen, Component: "push"}),
+		Install: flow.ReportInstall(sourceinstall.Installer(project.Root, lock, sourceinstall.Options{
+			Stderr: stderr, Frozen: opts.Secure.Frozen, Component: "push"}), steps.cb),
 	})
 	if err != nil {
 		return abort(StepAdapter, err)

@@ -4,6 +4,7 @@
 package flow
 
 import (
+	"context"
 	"strings"
 	"time"
 
@@ -51,4 +52,22 @@ func AuditBlockedURL(projectRoot, remoteName, operation string, err error) {
 	remote.Audit(projectRoot, "ssrf_blocked_url", map[string]any{
 		"remote": remoteName, "operation": operation, "error": err.Error(),
 	})
+}
+
+// StepInstall is the step reported while a managed adapter is installed.
+const StepInstall = "Installing adapter"
+
+// ReportInstall wraps an adapter installer so the install shows up as a
+// workflow step.
+func ReportInstall(install func(context.Context, *remote.Resolved) error, onStep func(string, bool)) func(context.Context, *remote.Resolved) error {
+	return func(ctx context.Context, r *remote.Resolved) error {
+		if onStep != nil {
+			onStep(StepInstall, true)
+		}
+		err := install(ctx, r)
+		if err == nil && onStep != nil {
+			onStep(StepInstall, false)
+		}
+		return err
+	}
 }
