@@ -2,9 +2,16 @@ package testenv
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	cryptotls "crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -39,6 +46,8 @@ type S3 struct {
 	AccessKey string
 	SecretKey string
 	Region    string
+	// HTTPClient, when set, is used by Client (a TLS server's trust).
+	HTTPClient *http.Client
 }
 
 // LookupS3 returns the S3 server named by the environment, if any.
@@ -70,7 +79,12 @@ func RequireS3(t testing.TB) S3 {
 
 // Client returns an S3 client for the test server (path-style, static keys).
 func (e S3) Client() *s3.Client {
+	var hc s3.HTTPClient
+	if e.HTTPClient != nil {
+		hc = e.HTTPClient
+	}
 	return s3.New(s3.Options{
+		HTTPClient:                 hc,
 		Region:                     e.Region,
 		BaseEndpoint:               aws.String(e.Endpoint),
 		UsePathStyle:               true,
@@ -147,6 +161,29 @@ func MainWithS3(m Runner) int {
 // StartVersityGW starts versitygw from bin and exports EPACK_TEST_S3_*.
 // The returned function stops it and removes its data.
 func StartVersityGW(bin string) (func(), error) {
+	srv, err := StartServer(bin, false)
+	if err != nil {
+		return nil, err
+	}
+	os.Setenv(EnvEndpoint, srv.Endpoint)
+	os.Setenv(EnvAccessKey, srv.AccessKey)
+	os.Setenv(EnvSecretKey, srv.SecretKey)
+	return srv.Stop, nil
+}
+
+// Server is a versitygw process started by StartServer.
+type Server struct {
+	S3
+	// CertFile is the PEM certificate (and CA) of a TLS server; point
+	// SSL_CERT_FILE at it so clients trust the server.
+	CertFile string
+	Stop     func()
+}
+
+// StartServer starts versitygw from bin on 127.0.0.1 with a temporary posix
+// backend and random root keys; with tls it serves https with a fresh
+// self-signed certificate for 127.0.0.1. It does not touch the environment.
+func StartServer(bin string, tls bool) (*Server, error) {
 	dir, err := os.MkdirTemp("", "epack-vgw-")
 	if err != nil {
 		return nil, err
@@ -155,6 +192,17 @@ func StartVersityGW(bin string) (func(), error) {
 	if err := os.Mkdir(data, 0o700); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
+	}
+	var tlsArgs []string
+	certFile := ""
+	if tls {
+		certFile = filepath.Join(dir, "cert.pem")
+		keyFile := filepath.Join(dir, "key.pem")
+		if err := writeSelfSigned(certFile, keyFile); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		tlsArgs = []string{"--cert", certFile, "--key", keyFile}
 	}
 	var kb [6]byte
 	var sb [20]byte
@@ -170,7 +218,8 @@ func StartVersityGW(bin string) (func(), error) {
 		addr := l.Addr().String()
 		l.Close()
 		logf, _ := os.Create(filepath.Join(dir, "versitygw.log"))
-		cmd := exec.Command(bin, "--port", addr, "--quiet", "posix", data)
+		args := append([]string{"--port", addr, "--quiet"}, tlsArgs...)
+		cmd := exec.Command(bin, append(args, "posix", data)...)
 		cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+access, "ROOT_SECRET_KEY="+secret)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -182,21 +231,29 @@ func StartVersityGW(bin string) (func(), error) {
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
 		endpoint := "http://" + addr
-		if waitHTTP(endpoint, done) {
-			os.Setenv(EnvEndpoint, endpoint)
-			os.Setenv(EnvAccessKey, access)
-			os.Setenv(EnvSecretKey, secret)
-			return func() {
-				_ = cmd.Process.Signal(syscall.SIGTERM)
-				select {
-				case <-done:
-				case <-time.After(5 * time.Second):
-					_ = cmd.Process.Kill()
-					<-done
-				}
-				logf.Close()
-				os.RemoveAll(dir)
-			}, nil
+		if tls {
+			endpoint = "https://" + addr
+		}
+		if waitPort(addr, done) {
+			srv := &Server{
+				S3:       S3{Endpoint: endpoint, AccessKey: access, SecretKey: secret, Region: "us-east-1"},
+				CertFile: certFile,
+				Stop: func() {
+					_ = cmd.Process.Signal(syscall.SIGTERM)
+					select {
+					case <-done:
+					case <-time.After(5 * time.Second):
+						_ = cmd.Process.Kill()
+						<-done
+					}
+					logf.Close()
+					os.RemoveAll(dir)
+				},
+			}
+			if tls {
+				srv.S3.HTTPClient = srv.HTTPClient()
+			}
+			return srv, nil
 		}
 		_ = cmd.Process.Kill()
 		<-done
@@ -208,19 +265,63 @@ func StartVersityGW(bin string) (func(), error) {
 	return nil, lastErr
 }
 
-func waitHTTP(endpoint string, exited <-chan struct{}) bool {
-	c := &http.Client{Timeout: time.Second}
+// waitPort waits until addr accepts connections (or the process exits).
+func waitPort(addr string, exited <-chan struct{}) bool {
 	for i := 0; i < 100; i++ {
 		select {
 		case <-exited:
 			return false
 		default:
 		}
-		if resp, err := c.Get(endpoint + "/"); err == nil {
-			resp.Body.Close()
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
 			return true
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	return false
+}
+
+// writeSelfSigned writes a self-signed certificate for 127.0.0.1 (valid a day).
+func writeSelfSigned(certFile, keyFile string) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "epack test S3"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		DNSNames:              []string{"localhost"},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+}
+
+// HTTPClient returns an HTTP client that trusts the server (TLS: CertFile).
+func (s *Server) HTTPClient() *http.Client {
+	if s.CertFile == "" {
+		return http.DefaultClient
+	}
+	pool := x509.NewCertPool()
+	if pemBytes, err := os.ReadFile(s.CertFile); err == nil {
+		pool.AppendCertsFromPEM(pemBytes)
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &cryptotls.Config{RootCAs: pool, MinVersion: cryptotls.VersionTLS12}}}
 }

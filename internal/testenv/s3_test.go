@@ -43,3 +43,22 @@ func TestRequireS3Skips(t *testing.T) {
 		t.Fatal("RequireS3 did not skip without a server")
 	}
 }
+
+func TestStartServerTLS(t *testing.T) {
+	bin, ok := VersityGWBinary()
+	if !ok {
+		t.Skip("versitygw not installed")
+	}
+	srv, err := StartServer(bin, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	if srv.CertFile == "" || srv.Endpoint[:8] != "https://" {
+		t.Fatalf("%+v", srv)
+	}
+	b := srv.S3.NewBucket(t)
+	if _, err := srv.S3.Client().HeadBucket(context.Background(), &s3.HeadBucketInput{Bucket: aws.String(b)}); err != nil {
+		t.Fatal(err)
+	}
+}

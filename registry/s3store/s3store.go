@@ -70,9 +70,6 @@ func New(ctx context.Context, cfg Config, o Options) (*Store, error) {
 	if o.Credentials != nil {
 		loads = append(loads, awsconfig.WithCredentialsProvider(o.Credentials))
 	}
-	if o.HTTPClient != nil {
-		loads = append(loads, awsconfig.WithHTTPClient(o.HTTPClient))
-	}
 	ac, err := awsconfig.LoadDefaultConfig(ctx, loads...)
 	if err != nil {
 		return nil, registry.Errorf(remote.ErrAuthRequired, "loading AWS configuration: %v", err)
@@ -85,6 +82,9 @@ func New(ctx context.Context, cfg Config, o Options) (*Store, error) {
 			so.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		so.UsePathStyle = cfg.PathStyle
+		if o.HTTPClient != nil {
+			so.HTTPClient = o.HTTPClient
+		}
 		// S3-compatible stores differ in their support of the newer default
 		// integrity checksums; the registry verifies content itself.
 		so.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
