@@ -484,7 +484,10 @@ func (s *Store) head(ctx context.Context, key string, b registry.Blob) (string, 
 	if n := aws.ToInt64(out.ContentLength); n != b.Size {
 		return "", "", fmt.Errorf("%w: %d bytes arrived, expected %d", registry.ErrMismatch, n, b.Size)
 	}
-	if b.MD5Base64 != "" {
+	// The ETag of a single PUT is the MD5 of the bytes — except with SSE-KMS
+	// or SSE-C, where it is not; SHA-256 is checked below either way.
+	md5ETag := out.SSECustomerAlgorithm == nil && out.ServerSideEncryption != types.ServerSideEncryptionAwsKms && out.ServerSideEncryption != types.ServerSideEncryptionAwsKmsDsse
+	if b.MD5Base64 != "" && md5ETag {
 		if raw, err := base64.StdEncoding.DecodeString(b.MD5Base64); err == nil {
 			if t := strings.Trim(etag, `"`); len(t) == 32 && !strings.EqualFold(t, hex.EncodeToString(raw)) {
 				return "", "", fmt.Errorf("%w: MD5 %s arrived, expected %s", registry.ErrMismatch, t, hex.EncodeToString(raw))
