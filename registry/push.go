@@ -58,6 +58,24 @@ func checkRelease(ri remote.ReleaseInfo) error {
 	if len(ri.BuildContext) > maxBuildContext {
 		return invalid("too many build_context entries (%d, limit %d)", len(ri.BuildContext), maxBuildContext)
 	}
+	for k, v := range ri.BuildContext {
+		if len(k) > 256 || len(v) > 4096 {
+			return invalid("build_context entry %q is too long", truncate(k))
+		}
+	}
+	return nil
+}
+
+// checkShort refuses a free-form identifier that is too long or has control characters.
+func checkShort(field, s string, max int) error {
+	if len(s) > max {
+		return invalid("%s is too long (%d bytes, limit %d)", field, len(s), max)
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return invalid("%s contains a control character", field)
+		}
+	}
 	return nil
 }
 
@@ -88,6 +106,13 @@ func (r *Registry) PushPrepare(ctx context.Context, req *remote.PushPrepareReque
 	}
 	if err := checkRelease(req.Release); err != nil {
 		return nil, err
+	}
+	for _, f := range []struct{ name, v string }{
+		{"pack.digest", req.Pack.Digest}, {"pack.manifest_digest", req.Pack.ManifestDigest}, {"remote", req.Remote},
+	} {
+		if err := checkShort(f.name, f.v, 255); err != nil {
+			return nil, err
+		}
 	}
 	now := r.opt.Now().UTC()
 	rec := &stagingRecord{
