@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/evidencerelay/epack/registry"
@@ -70,11 +71,10 @@ type Process struct {
 	Dir string   // working directory
 }
 
-var reqSeq int
+var reqSeq atomic.Int64
 
 func (p *Process) call(ctx context.Context, cmd string, hdr *remote.RequestHeader, req, resp any) error {
-	reqSeq++
-	*hdr = remote.RequestHeader{Type: cmd, ProtocolVersion: remote.ProtocolVersion, RequestID: fmt.Sprintf("req-%d-%d", time.Now().UnixNano(), reqSeq)}
+	*hdr = remote.RequestHeader{Type: cmd, ProtocolVersion: remote.ProtocolVersion, RequestID: fmt.Sprintf("req-%d-%d", time.Now().UnixNano(), reqSeq.Add(1))}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return err
