@@ -101,7 +101,25 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, h Handler) in
 		return fail(stdout, stderr, id, Errorf(remote.ErrInvalidRequest, "request type %q does not match command %q", hdr.Type, cmd))
 	}
 
-	var resp any
+	resp, err := call(ctx, cmd, body, h)
+	if err != nil {
+		return fail(stdout, stderr, id, err)
+	}
+	setHeader(resp, cmd, id)
+	if err := writeJSON(stdout, resp); err != nil {
+		fmt.Fprintf(stderr, "writing response: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// call runs the handler for cmd; a panicking handler becomes server_error.
+func call(ctx context.Context, cmd string, body []byte, h Handler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			resp, err = nil, Errorf(remote.ErrServerError, "adapter handler panicked: %v", p)
+		}
+	}()
 	switch cmd {
 	case remote.CmdPushPrepare:
 		resp, err = dispatch(ctx, body, h.PushPrepare)
@@ -129,15 +147,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, h Handler) in
 	default:
 		err = Errorf(remote.ErrInvalidRequest, "unknown command %q", cmd)
 	}
-	if err != nil {
-		return fail(stdout, stderr, id, err)
-	}
-	setHeader(resp, cmd, id)
-	if err := writeJSON(stdout, resp); err != nil {
-		fmt.Fprintf(stderr, "writing response: %v\n", err)
-		return 1
-	}
-	return 0
+	return resp, err
 }
 
 func unsupported(cmd string) error {

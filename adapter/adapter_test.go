@@ -132,3 +132,13 @@ func TestErrorfRetryable(t *testing.T) {
 		t.Fatalf("%s %v", out.String(), err)
 	}
 }
+
+func TestHandlerPanicBecomesServerError(t *testing.T) {
+	h := Handler{PushFinalize: func(ctx context.Context, r *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
+		panic("boom")
+	}}
+	code, m, _ := run(t, h, []string{"push.finalize"}, `{"type":"push.finalize","protocol_version":1,"request_id":"p"}`)
+	if code != 1 || m["request_id"] != "p" || m["error"].(map[string]any)["code"] != "server_error" || !strings.Contains(m["error"].(map[string]any)["message"].(string), "boom") {
+		t.Fatalf("%d %v", code, m)
+	}
+}
