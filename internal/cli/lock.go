@@ -37,19 +37,21 @@ func newLockCmd(g *Globals) *cobra.Command {
 		Long: `Pin the adapter binary of each remote (all remotes when none is named) by its
 SHA-256 digest for the current platform in epack.lock.yaml.
 
-The adapter is found the way push and pull find it: binary: from epack.yaml,
-installed from source under .epack/remotes/, bundled next to epack, or on
-PATH. Digests pinned for other platforms are kept. Once pinned, an adapter
-runs only from a verified sealed copy, and a changed binary is refused.`,
+A source: remote is resolved from its GitHub releases (version, commit,
+Sigstore signer and a digest per platform of epack.yaml's platforms:). Any
+other remote is pinned by hashing the adapter found the way push and pull
+find it: binary: from epack.yaml, bundled next to epack, or on PATH; digests
+pinned for other platforms are kept. Once pinned, an adapter runs only from a
+verified sealed copy, and a changed binary is refused.`,
 		Example: `  epack lock
   epack lock origin
   epack lock --json`,
-		RunE: func(cmd *cobra.Command, args []string) error { return runLock(g, args) },
+		RunE: func(cmd *cobra.Command, args []string) error { return runLock(cmd, g, args) },
 	}
 	return cmd
 }
 
-func runLock(g *Globals, names []string) error {
+func runLock(cmd *cobra.Command, g *Globals, names []string) error {
 	cwd, err := os.Getwd()
 	if err != nil {
 		return errcode.Wrap(errcode.IOError, err, "cannot determine the current directory")
@@ -81,7 +83,9 @@ func runLock(g *Globals, names []string) error {
 			continue
 		}
 		seen[name] = true
-		e, err := lockOne(project, lock, name, now)
+		// Source remotes are resolved from their releases (sync.go:
+		// lockAny); every other remote by hashing its adapter (lockOne).
+		e, err := lockAny(cmd.Context(), g, project, lock, name, now)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -118,7 +122,8 @@ func runLock(g *Globals, names []string) error {
 	return nil
 }
 
-// lockOne resolves and hashes the adapter of one remote and pins it in lock.
+// lockOne resolves and hashes the adapter of one non-source remote (binary:,
+// bundled or PATH) and pins it in lock as kind external.
 func lockOne(project *config.Project, lock *config.LockFile, name string, now time.Time) (lockedEntry, error) {
 	r, err := project.Config.ResolveRemote(name, "")
 	if err != nil {
@@ -144,10 +149,7 @@ func lockOne(project *config.Project, lock *config.LockFile, name string, now ti
 	if err != nil {
 		return lockedEntry{}, fmt.Errorf("remote %q: %w", name, err)
 	}
-	kind := config.KindExternal
-	if r.Source != "" && res.Origin == remote.OriginInstalled {
-		kind = "" // a source remote's entry keeps its version, signer …
-	}
+	kind := config.KindExternal // source remotes go through lockSourceEntry
 	prev := remote.PinnedDigest(lock, name)
 	if e := lock.Entry(name); e != nil && e.Kind != kind {
 		prev = ""
