@@ -3,6 +3,7 @@ package remote
 import (
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -62,9 +63,36 @@ func killPipeHolders(inodes []uint64) {
 		}
 		for _, fd := range fds {
 			if link, err := os.Readlink(fdDir + "/" + fd.Name()); err == nil && want[link] {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
+				// Our own children are never the culprit: a sibling adapter
+				// being started holds copies of our close-on-exec fds until
+				// its exec.
+				if parentPID(pid) != self {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
 				break
 			}
 		}
 	}
+}
+
+// parentPID reads the parent pid of pid from /proc/<pid>/stat (-1 if unknown).
+func parentPID(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return -1
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(s[i+1:]) // state ppid …
+	if len(f) < 2 {
+		return -1
+	}
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return -1
+	}
+	return ppid
 }
