@@ -61,6 +61,10 @@ func Open(ctx context.Context, o SessionOptions) (*Session, error) {
 	if o.Stderr == nil {
 		o.Stderr = io.Discard
 	}
+	// EPACK_NO_REDACT reaches library callers (push, pull) that have no option for it.
+	if v := strings.TrimSpace(os.Getenv(EnvNoRedact)); v != "" && v != "0" && !strings.EqualFold(v, "false") {
+		o.NoRedact = true
+	}
 	allowUnpinned, err := o.Policy.check(r)
 	if err != nil {
 		return nil, err
@@ -450,3 +454,7 @@ func (s *Session) Whoami(ctx context.Context) (*AuthWhoamiResponse, error) {
 	}
 	return &out, nil
 }
+
+// EnvNoRedact, when set to a true value, turns off secret redaction of
+// adapter stderr (the CLI's --no-redact sets it).
+const EnvNoRedact = "EPACK_NO_REDACT"

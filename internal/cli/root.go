@@ -64,6 +64,10 @@ them back. Every pack is verified before it is pushed and after it is pulled.`,
 			if os.Getenv("EPACK_NO_REDACT") != "" {
 				g.NoRedact = true
 			}
+			if g.NoRedact {
+				// Library workflows (push, pull) read it from the environment.
+				os.Setenv("EPACK_NO_REDACT", "1")
+			}
 			if os.Getenv("CI") != "" || strings.EqualFold(os.Getenv("GITHUB_ACTIONS"), "true") {
 				g.CI = true
 			}
