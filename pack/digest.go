@@ -82,7 +82,11 @@ const (
 // SumFile reads r once and computes SHA-256 and MD5 together. The reader
 // fills a small ring of 1 MiB buffers; two goroutines hash each buffer in
 // parallel (MD5 is the slow one), so memory stays at a few MiB.
-func SumFile(r io.Reader) (FileSums, error) {
+func SumFile(r io.Reader) (FileSums, error) { return sumFile(r, nil) }
+
+// sumFile is SumFile; when copyTo is not nil every chunk is also written to
+// it by a third goroutine, so the digests describe exactly the copied bytes.
+func sumFile(r io.Reader, copyTo io.Writer) (FileSums, error) {
 	var (
 		bufs   [sumBuffers][]byte
 		lens   [sumBuffers]int
@@ -90,6 +94,8 @@ func SumFile(r io.Reader) (FileSums, error) {
 		free   = make(chan int, sumBuffers)
 		toSHA  = make(chan int, sumBuffers)
 		toMD5  = make(chan int, sumBuffers)
+		toCopy = make(chan int, sumBuffers)
+		werr   error
 		wg     sync.WaitGroup
 		sh     = sha256.New()
 		mh     = md5.New()
@@ -109,9 +115,27 @@ func SumFile(r io.Reader) (FileSums, error) {
 			}
 		}
 	}
+	consumers := int32(2)
 	wg.Add(2)
 	go hashLoop(sh, toSHA)
 	go hashLoop(mh, toMD5)
+	if copyTo != nil {
+		consumers = 3
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range toCopy {
+				if werr == nil {
+					if _, err := copyTo.Write(bufs[i][:lens[i]]); err != nil {
+						werr = err
+					}
+				}
+				if refs[i].Add(-1) == 0 {
+					free <- i
+				}
+			}
+		}()
+	}
 	var rerr error
 	for {
 		i := <-free
@@ -119,9 +143,12 @@ func SumFile(r io.Reader) (FileSums, error) {
 		if n > 0 {
 			total += int64(n)
 			lens[i] = n
-			refs[i].Store(2)
+			refs[i].Store(consumers)
 			toSHA <- i
 			toMD5 <- i
+			if copyTo != nil {
+				toCopy <- i
+			}
 		} else {
 			free <- i
 		}
@@ -135,9 +162,13 @@ func SumFile(r io.Reader) (FileSums, error) {
 	}
 	close(toSHA)
 	close(toMD5)
+	close(toCopy)
 	wg.Wait()
 	if rerr != nil {
 		return result, errcode.Wrap(errcode.IOError, rerr, "reading pack file")
+	}
+	if werr != nil {
+		return result, errcode.Wrap(errcode.IOError, werr, "copying pack file")
 	}
 	result.SHA256 = "sha256:" + hex.EncodeToString(sh.Sum(nil))
 	result.MD5Base64 = base64.StdEncoding.EncodeToString(mh.Sum(nil))

@@ -20,6 +20,13 @@ type Verified struct {
 // time, computes SumFile over the whole file. Both read f with ReadAt, so
 // they share no file offset and f's offset is not moved. It does not close f.
 func VerifyFile(ctx context.Context, f *os.File) (*Verified, error) {
+	return VerifyFileCopy(ctx, f, nil)
+}
+
+// VerifyFileCopy is VerifyFile that also writes the file's bytes to copyTo
+// (when not nil) in the same pass: Verified.File then describes exactly the
+// bytes written, which lets a push stage its upload while verifying.
+func VerifyFileCopy(ctx context.Context, f *os.File, copyTo io.Writer) (*Verified, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, errcode.Wrap(errcode.IOError, err, "reading pack file")
@@ -36,7 +43,7 @@ func VerifyFile(ctx context.Context, f *os.File) (*Verified, error) {
 	}
 	done := make(chan sumResult, 1)
 	go func() {
-		s, err := SumFile(&ctxReader{ctx: sumCtx, r: io.NewSectionReader(f, 0, size)})
+		s, err := sumFile(&ctxReader{ctx: sumCtx, r: io.NewSectionReader(f, 0, size)}, copyTo)
 		done <- sumResult{s, err}
 	}()
 	p, err := OpenReaderAt(f, size)

@@ -201,20 +201,30 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 	verified := false
 	if verify {
 		step(StepVerify, true)
-		v, err := pack.VerifyFile(ctx, tmp)
+		// The file digest was computed while downloading into our private
+		// temp file, so only the pack's own digests remain to be checked
+		// (no second whole-file hash, no MD5).
+		p, err := pack.OpenFile(tmp)
 		if err != nil {
 			return nil, fmt.Errorf("pack verification failed: %w", err)
 		}
-		if v.File.SHA256 != prep.Pack.Digest {
-			return nil, errcode.New(errcode.DigestMismatch, "the pack changed on disk during verification")
+		err = p.VerifyIntegrity(ctx)
+		stream := p.Manifest().Stream
+		p.Close()
+		if err != nil {
+			return nil, fmt.Errorf("pack verification failed: %w", err)
 		}
-		if prep.Pack.Stream != "" && v.Manifest.Stream != prep.Pack.Stream {
-			fmt.Fprintf(stderr, "Warning: the remote says stream %q but the pack's manifest says %q\n", prep.Pack.Stream, v.Manifest.Stream)
+		if prep.Pack.Stream != "" && stream != prep.Pack.Stream {
+			fmt.Fprintf(stderr, "Warning: the remote says stream %q but the pack's manifest says %q\n", prep.Pack.Stream, stream)
 		}
 		verified = true
 		step(StepVerify, false)
 	}
 
+	// Pulled packs are ordinary files (the temp file was private while incomplete).
+	if err := tmp.Chmod(0o644); err != nil {
+		return nil, errcode.Wrap(errcode.IOError, err, "setting permissions on %s", tmp.Name())
+	}
 	if err := safefile.Commit(tmp, output, opts.Force); err != nil {
 		return nil, fmt.Errorf("saving %s: %w", output, err)
 	}

@@ -52,9 +52,36 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 	}
 	defer f.Close()
 
-	// Verification runs in the background while the cheap steps (config,
-	// adapter) run, so a typo in the remote name fails in milliseconds and a
-	// large pack's hashing overlaps the adapter start-up.
+	// The remote's configuration is read first (milliseconds, so a typo
+	// fails at once); then verification runs in the background while the
+	// adapter is resolved and started.
+	cwd, err := os.Getwd()
+	if err != nil {
+		steps.start(StepConfig)
+		return nil, errcode.Wrap(errcode.IOError, err, "finding the current directory")
+	}
+	project, err := config.LoadProject(cwd)
+	if err != nil {
+		steps.start(StepConfig)
+		return nil, err
+	}
+	rcfg, err := project.Config.ResolveRemote(opts.Remote, opts.Environment)
+	if err != nil {
+		steps.start(StepConfig)
+		return nil, err
+	}
+	policy := transfer.Policy{FileRoot: rcfg.Transport.FileRoot, AllowLoopbackHTTP: rcfg.Transport.AllowLoopbackHTTP}
+
+	// With a file_root the upload will most likely be a file:// URL inside
+	// it: the verification pass then also writes the copy there, so the
+	// upload becomes a rename instead of a second pass over the pack.
+	var staged *transfer.Staged
+	if policy.FileRoot != "" {
+		if st, err := transfer.Stage(policy); err == nil {
+			staged = st
+			defer staged.Discard()
+		}
+	}
 	vctx, cancelVerify := context.WithCancel(ctx)
 	defer cancelVerify()
 	type verifyResult struct {
@@ -63,7 +90,16 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 	}
 	verifyDone := make(chan verifyResult, 1)
 	go func() {
-		v, err := pack.VerifyFile(vctx, f)
+		var v *pack.Verified
+		var err error
+		if staged != nil {
+			v, err = pack.VerifyFileCopy(vctx, f, staged.Writer())
+			if err == nil {
+				staged.Seal(v.File.SHA256, v.File.Size)
+			}
+		} else {
+			v, err = pack.VerifyFile(vctx, f)
+		}
 		verifyDone <- verifyResult{v, err}
 	}()
 	steps.start(StepVerify)
@@ -75,18 +111,6 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 
-	cwd, err := os.Getwd()
-	if err != nil {
-		return abort(StepConfig, errcode.Wrap(errcode.IOError, err, "finding the current directory"))
-	}
-	project, err := config.LoadProject(cwd)
-	if err != nil {
-		return abort(StepConfig, err)
-	}
-	rcfg, err := project.Config.ResolveRemote(opts.Remote, opts.Environment)
-	if err != nil {
-		return abort(StepConfig, err)
-	}
 	lock, err := config.LoadLock(project.Root)
 	if err != nil {
 		return abort(StepAdapter, err)
@@ -161,7 +185,6 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 
 	result := &Result{Target: target, PackDigest: manifest.PackDigest, FileDigest: verified.File.SHA256, SizeBytes: size}
 	client := transfer.NewClient()
-	policy := transfer.Policy{FileRoot: rcfg.Transport.FileRoot, AllowLoopbackHTTP: rcfg.Transport.AllowLoopbackHTTP}
 
 	prepare := func() (*remote.PushPrepareResponse, error) {
 		var resp *remote.PushPrepareResponse
@@ -197,6 +220,7 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 				Size:     size,
 				SHA256:   verified.File.SHA256,
 				Progress: opts.OnUploadProgress,
+				Staged:   staged,
 			})
 			if err == nil || !errcode.Has(err, errcode.URLExpired) || attempt >= flow.MaxReprepare {
 				break

@@ -515,6 +515,11 @@ func TestUploadRetriesAndRecovery(t *testing.T) {
 		if got, _ := os.ReadFile(store); string(got) != string(raw) {
 			t.Fatal("stored bytes differ after retries")
 		}
+		// The copy staged under file_root during verification was not used
+		// for an http upload and must be gone.
+		if left, _ := filepath.Glob(filepath.Join(e.registry, ".epack-upload-*")); len(left) != 0 {
+			t.Fatalf("staged copy left behind: %v", left)
+		}
 	})
 	t.Run("connection reset mid-body", func(t *testing.T) {
 		store := filepath.Join(t.TempDir(), "blob")

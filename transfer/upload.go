@@ -32,6 +32,10 @@ type UploadRequest struct {
 	Size     int64
 	SHA256   string
 	Progress func(written, total int64)
+	// Staged, when set, is a copy of Body already written under FileRoot;
+	// a file:// upload renames it into place instead of copying Body again
+	// (used only if its recorded digest and size equal SHA256 and Size).
+	Staged *Staged
 }
 
 // expectContinueMin is the body size from which uploads ask the server to
@@ -125,6 +129,14 @@ func uploadFile(ctx context.Context, r UploadRequest, dest, want string) error {
 		}
 		if m.IsDir() {
 			return errcode.New(errcode.UploadFailed, "upload destination %s is a folder", dest)
+		}
+	}
+	if r.Staged != nil {
+		// Any failure to use the staged copy (another file system under
+		// file_root, say) falls back to the normal copy below.
+		if used, err := r.Staged.commitTo(d, name, want, r.Size); used && err == nil {
+			newProgress(r.Progress, r.Size).final(r.Size)
+			return nil
 		}
 	}
 	tmp, err := d.CreateTemp(".epack-upload-*.part")

@@ -263,3 +263,11 @@ func (d *Dir) writeTemp(pattern string, data []byte, perm os.FileMode) (*os.File
 	}
 	return tmp, nil
 }
+
+// CommitFrom moves tmp, a temp file created in folder src, to name in d
+// (the same rules as Commit: fsync first, never through a link, both folders
+// synced). Both folders must be on one file system. tmp is always closed and
+// removed on failure.
+func (d *Dir) CommitFrom(src *Dir, tmp *os.File, name string, replace bool) error {
+	return commitAt(tmp, src, filepath.Base(tmp.Name()), d, name, replace)
+}
