@@ -1,0 +1,124 @@
+package e2e_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/evidencerelay/epack/internal/e2e"
+	"github.com/evidencerelay/epack/internal/testenv"
+)
+
+// BenchmarkS3PushPull times `epack push` and `epack pull` of one pack
+// through the S3 adapter against versitygw over https, beside a plain
+// presigned PUT and GET of the same bytes to the same server. The pack is
+// 256 MiB; EPACK_BENCH_S3_BYTES sets another size, e.g. the 1 GiB run:
+//
+//	EPACK_BENCH_S3_BYTES=1073741824 go test -run '^$' -bench S3PushPull -benchtime 1x -timeout 30m ./internal/e2e
+func BenchmarkS3PushPull(b *testing.B) {
+	vgw, ok := testenv.VersityGWBinary()
+	if !ok {
+		b.Skip("versitygw not built; run scripts/versitygw.sh install")
+	}
+	srv, err := testenv.StartServer(vgw, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Stop()
+	size := int64(256 << 20)
+	if v := os.Getenv("EPACK_BENCH_S3_BYTES"); v != "" {
+		if size, err = strconv.ParseInt(v, 10, 64); err != nil {
+			b.Fatal(err)
+		}
+	}
+	bin := e2e.BinDir(b, binDir)
+	root := e2e.Project(b, bin, "")
+	bucket := srv.NewBucket(b)
+	yaml := fmt.Sprintf("stream: bench/s3\nremotes:\n  s3:\n    adapter: s3\n    secrets: [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY]\n    extensions: {bucket: %s, endpoint: %q, path_style: true, region: us-east-1}\n", bucket, srv.Endpoint)
+	os.WriteFile(filepath.Join(root, "epack.yaml"), []byte(yaml), 0o644)
+	env := append(os.Environ(), "SSL_CERT_FILE="+srv.CertFile, "AWS_ACCESS_KEY_ID="+srv.AccessKey, "AWS_SECRET_ACCESS_KEY="+srv.SecretKey)
+	run := func(args ...string) time.Duration {
+		cmd := exec.Command(filepath.Join(bin, "epack"), args...)
+		cmd.Dir, cmd.Env = root, env
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("epack %v: %v\n%s", args, err, out)
+		}
+		return time.Since(start)
+	}
+	run("lock", "s3", "-q")
+
+	// A pack of incompressible artifacts (≤ 100 MiB each).
+	var files []e2e.File
+	for left, i := size, 0; left > 0; i++ {
+		n := min(left, 90<<20)
+		data := make([]byte, n)
+		rand.Read(data)
+		files = append(files, e2e.File{Name: fmt.Sprintf("blob%02d.bin", i), Data: data})
+		left -= n
+	}
+	packPath := filepath.Join(root, "big.epack")
+	e2e.WritePack(b, packPath, "bench/s3", files...)
+	files = nil
+	fi, _ := os.Stat(packPath)
+
+	client := srv.Client()
+	presign := s3.NewPresignClient(client)
+	httpc := srv.HTTPClient()
+	ctx := context.Background()
+	var push, pull, put, get time.Duration
+	for i := 0; i < b.N; i++ {
+		// Plain PUT and GET of the same file to the same server.
+		key := fmt.Sprintf("plain/%d", i)
+		req, _ := presign.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		f, _ := os.Open(packPath)
+		hr, _ := http.NewRequest(http.MethodPut, req.URL, f)
+		hr.ContentLength = fi.Size()
+		start := time.Now()
+		resp, err := httpc.Do(hr)
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatalf("plain PUT: %v %v", err, resp)
+		}
+		resp.Body.Close()
+		put += time.Since(start)
+		f.Close()
+		greq, _ := presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		out, _ := os.Create(filepath.Join(root, "plain.bin"))
+		start = time.Now()
+		resp, err = httpc.Get(greq.URL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(out, resp.Body)
+		out.Sync()
+		resp.Body.Close()
+		get += time.Since(start)
+		out.Close()
+		os.Remove(filepath.Join(root, "plain.bin"))
+
+		// epack through the adapter (a fresh bucket prefix per round so the
+		// upload is never skipped).
+		os.WriteFile(filepath.Join(root, "epack.yaml"), []byte(yaml[:len(yaml)-1]+fmt.Sprintf("\n    target: {workspace: round%d}\n", i)), 0o644)
+		push += run("push", "s3", "big.epack", "-q", "--no-runs")
+		os.Remove(filepath.Join(root, "pulled.epack"))
+		pull += run("pull", "s3", "-o", "pulled.epack", "-q")
+	}
+	n := time.Duration(b.N)
+	b.ReportMetric((push / n).Seconds(), "push-s")
+	b.ReportMetric((put / n).Seconds(), "plainPUT-s")
+	b.ReportMetric((pull / n).Seconds(), "pull-s")
+	b.ReportMetric((get / n).Seconds(), "plainGET-s")
+	b.ReportMetric(float64(push)/float64(put), "push/PUT")
+	b.ReportMetric(float64(pull)/float64(get), "pull/GET")
+}
