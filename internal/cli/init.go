@@ -102,6 +102,8 @@ remotes:
   #     region: us-east-1
   #     endpoint: https://s3.example.com   # only for stores other than AWS
   #     path_style: true                   # most non-AWS stores need this
+  #   # Adapters get a minimal environment: list the AWS variables they need.
+  #   secrets: [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, AWS_REGION]
   #   target:
   #     workspace: acme
   #     environment: prod
