@@ -260,3 +260,32 @@ func markStale(j *Job) {
 		}
 	}
 }
+
+// childArgs builds the argument list of a detached child.
+type childArgs []string
+
+// opt adds "--name value" when value is not empty.
+func (a *childArgs) opt(name, value string) {
+	if value != "" {
+		*a = append(*a, name, value)
+	}
+}
+
+// flag adds "--name" when on.
+func (a *childArgs) flag(name string, on bool) {
+	if on {
+		*a = append(*a, name)
+	}
+}
+
+// detach adds the policy flags and the flags every detached child gets
+// (global output flags, no prompts, CI output, a JSON result for the job
+// record) and starts it.
+func (a childArgs) detach(g *Globals, command string, frozen, allowUnpinned bool) error {
+	a.flag("--frozen", frozen)
+	a.flag("--insecure-allow-unpinned", allowUnpinned)
+	a.flag("--verbose", g.Verbose)
+	a.flag("--no-redact", g.NoRedact)
+	a = append(a, "--yes", "--ci", "--json")
+	return startDetached(g, command, a)
+}

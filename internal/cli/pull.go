@@ -146,39 +146,16 @@ func runPull(cmd *cobra.Command, g *Globals, f *pullFlags, remoteName, positiona
 		return nil
 	}
 	if f.detach {
-		args := []string{remoteName}
-		if f.env != "" {
-			args = append(args, "--env", f.env)
-		}
-		if f.workspace != "" {
-			args = append(args, "--workspace", f.workspace)
-		}
-		if output != "" {
-			args = append(args, "--output", output)
-		}
-		switch {
-		case ref.Digest != "":
-			args = append(args, "--digest", ref.Digest)
-		case ref.ReleaseID != "":
-			args = append(args, "--release", ref.ReleaseID)
-		case ref.Version != "":
-			args = append(args, "--version", ref.Version)
-		}
-		if f.force {
-			args = append(args, "--force")
-		}
-		if !f.verify {
-			args = append(args, "--verify=false")
-		}
-		if f.frozen {
-			args = append(args, "--frozen")
-		}
-		if f.allowUnpinned {
-			args = append(args, "--insecure-allow-unpinned")
-		}
-		args = append(args, childGlobalFlags(g)...)
-		args = append(args, "--yes", "--ci", "--json")
-		return startDetached(g, "pull", args)
+		args := childArgs{remoteName}
+		args.opt("--env", f.env)
+		args.opt("--workspace", f.workspace)
+		args.opt("--output", output)
+		args.opt("--digest", ref.Digest)
+		args.opt("--release", ref.ReleaseID)
+		args.opt("--version", ref.Version)
+		args.flag("--force", f.force)
+		args.flag("--verify=false", !f.verify)
+		return args.detach(g, "pull", f.frozen, f.allowUnpinned)
 	}
 
 	ui := newStepUI(g, "Downloading")

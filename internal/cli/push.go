@@ -92,37 +92,23 @@ func runPush(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packArg s
 		return pushDryRun(cmd, g, f, remoteName, packArg, packPath)
 	}
 	if f.detach {
-		args := []string{remoteName, packPath}
-		if f.env != "" {
-			args = append(args, "--env", f.env)
-		}
-		if f.workspace != "" {
-			args = append(args, "--workspace", f.workspace)
-		}
+		args := childArgs{remoteName, packPath}
+		args.opt("--env", f.env)
+		args.opt("--workspace", f.workspace)
 		for _, l := range f.labels {
-			args = append(args, "--label", l)
+			args.opt("--label", l)
 		}
-		if f.notes != "" {
-			args = append(args, "--notes", f.notes)
-		}
+		args.opt("--notes", f.notes)
 		for _, p := range f.runsPaths {
-			if !filepath.IsAbs(p) {
-				p, _ = filepath.Abs(p)
+			// The child runs in the same folder, but absolute paths keep the
+			// job record meaningful wherever it is read.
+			if abs, err := filepath.Abs(p); err == nil {
+				p = abs
 			}
-			args = append(args, "--runs-path", p)
+			args.opt("--runs-path", p)
 		}
-		if f.noRuns {
-			args = append(args, "--no-runs")
-		}
-		if f.frozen {
-			args = append(args, "--frozen")
-		}
-		if f.allowUnpinned {
-			args = append(args, "--insecure-allow-unpinned")
-		}
-		args = append(args, childGlobalFlags(g)...)
-		args = append(args, "--yes", "--ci", "--json")
-		return startDetached(g, "push", args)
+		args.flag("--no-runs", f.noRuns)
+		return args.detach(g, "push", f.frozen, f.allowUnpinned)
 	}
 
 	ui := newStepUI(g, "Uploading")
@@ -218,18 +204,6 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// childGlobalFlags forwards the global output flags to a detached child.
-func childGlobalFlags(g *Globals) []string {
-	var out []string
-	if g.Verbose {
-		out = append(out, "--verbose")
-	}
-	if g.NoRedact {
-		out = append(out, "--no-redact")
-	}
-	return out
 }
 
 // canPrompt reports whether the user can be asked a question.
