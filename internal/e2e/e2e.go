@@ -166,3 +166,21 @@ func ReadLog(t testing.TB, stateDir string) []map[string]any {
 	}
 	return out
 }
+
+// Runner is what TestMain runs: *testing.M or a wrapper around it.
+type Runner interface{ Run() int }
+
+// Main is for a package's TestMain: it makes the folder BinDir builds into
+// (stored in *dir), runs the tests and removes the folder.
+//
+//	func TestMain(m *testing.M) { os.Exit(e2e.Main(m, &binDir)) }
+func Main(m Runner, dir *string) int {
+	d, err := os.MkdirTemp("", "epack-test-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	*dir = d
+	defer os.RemoveAll(d)
+	return m.Run()
+}

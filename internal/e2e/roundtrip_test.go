@@ -17,15 +17,13 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "epack-e2e-bin-")
-	if err != nil {
-		panic(err)
-	}
-	binDir = dir
-	code := testenv.MainWithS3(m)
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testenv.MainWithS3(mainRunner{m}))
 }
+
+// mainRunner builds the binaries folder around the S3 server.
+type mainRunner struct{ m *testing.M }
+
+func (r mainRunner) Run() int { return e2e.Main(r.m, &binDir) }
 
 // store describes how a project reaches one of our registries.
 type store struct {
