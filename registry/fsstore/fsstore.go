@@ -431,7 +431,9 @@ func (s *Store) Promote(ctx context.Context, staging, key string, b registry.Blo
 	if errcode.Has(err, errcode.OutputExists) {
 		// Another push stored the same bytes first; keep that blob.
 		if ok, herr := s.BlobMatches(ctx, key, b); herr == nil && !ok {
-			return fmt.Errorf("blob %s exists with different content: the registry directory was modified by hand", key)
+			// Not retryable: a retry finds the staging file gone and would
+			// report a missing upload instead of this.
+			return registry.Errorf(remote.ErrConflict, "blob %s exists with different content: the registry directory was modified by hand", key)
 		}
 		return nil
 	}

@@ -1,10 +1,12 @@
 package fsstore_test
 
 import (
+	"context"
 	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/evidencerelay/epack/registry"
@@ -118,5 +120,58 @@ func TestCompareAndSwap(t *testing.T) {
 		if err := s.CreateIfAbsent(ctx, k, []byte("x")); err == nil {
 			t.Fatalf("key %q accepted", k)
 		}
+	}
+}
+
+// A blob edited by hand at the pack's content address makes every push of
+// that pack fail. The failure must say so and must not be retryable: a
+// retried finalize used to find the staging file gone and tell the user the
+// upload "did not arrive; run the push again", which can never succeed.
+func TestTamperedBlobFinalizeNotRetryable(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tamper func(b []byte) []byte
+	}{
+		{"same size", func(b []byte) []byte { b[len(b)/2] ^= 0xff; return b }},
+		{"shorter", func(b []byte) []byte { return b[:len(b)-1] }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "registry")
+			store, err := fsstore.New(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reg := registry.New(store, registry.Options{Name: "filesystem"})
+			p := registrytest.MakePack(t, t.TempDir(), "p.epack", "tampered")
+			blobDir := filepath.Join(root, "blobs", "sha256")
+			if err := os.MkdirAll(blobDir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(blobDir, p.FileHex), tc.tamper(append([]byte(nil), p.Data...)), 0o444); err != nil {
+				t.Fatal(err)
+			}
+			tgt := remote.TargetConfig{Workspace: "acme", Environment: "prod", Stream: "acme/evidence"}
+			ctx := context.Background()
+			prep, err := reg.PushPrepare(ctx, &remote.PushPrepareRequest{Target: tgt, Pack: p.Info()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if prep.Upload.Method == remote.MethodSkip {
+				t.Fatal("push.prepare skipped the upload although the stored blob is wrong")
+			}
+			if err := registrytest.UploadRaw(t, prep.Upload, p.Data, false); err != nil {
+				t.Fatal(err)
+			}
+			_, err = reg.PushFinalize(ctx, &remote.PushFinalizeRequest{Target: tgt, FinalizeToken: prep.FinalizeToken})
+			if err == nil {
+				t.Fatal("finalize published a release over a blob with different content")
+			}
+			if registrytest.Retryable(err) {
+				t.Fatalf("finalize error is retryable, so the host retries and hides it: %v", err)
+			}
+			if !strings.Contains(err.Error(), "different content") {
+				t.Fatalf("unclear message: %v", err)
+			}
+		})
 	}
 }
