@@ -163,11 +163,17 @@ func writeJob(path string, job *Job) error {
 }
 
 func readJob(path string) (*Job, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	// O_NONBLOCK: opening a FIFO planted in the jobs folder must not block.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
 	var j Job
 	if err := json.NewDecoder(f).Decode(&j); err != nil {
 		return nil, err
