@@ -150,7 +150,7 @@ func (b *Builder) AddFile(name, src string, opts ...ArtifactOptions) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(src)
+	f, err := openNoBlock(src)
 	if err != nil {
 		return errcode.Wrap(errcode.InvalidInput, err, "artifact source").WithHint("check the file path")
 	}
@@ -392,7 +392,7 @@ func writeEntry(zw *zip.Writer, name string, data []byte, mod time.Time) error {
 // memory and stored instead if the ratio would pass the limit. The bytes
 // are hashed again and must match the digest taken when the file was added.
 func writeFileEntry(zw *zip.Writer, a *Artifact, src string, mod time.Time) error {
-	f, err := os.Open(src)
+	f, err := openNoBlock(src)
 	if err != nil {
 		return errcode.Wrap(errcode.IOError, err, "reading %s", src)
 	}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/evidencerelay/epack/internal/errcode"
 )
@@ -37,7 +38,7 @@ type Pack struct {
 
 // Open opens the pack file at path and checks it (COMPAT §1.9).
 func Open(path string) (*Pack, error) {
-	f, err := os.Open(path)
+	f, err := openNoBlock(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, errcode.Wrap(errcode.InvalidInput, err, "pack not found").WithHint("check the pack path")
@@ -51,6 +52,13 @@ func Open(path string) (*Pack, error) {
 	}
 	p.closer = f
 	return p, nil
+}
+
+// openNoBlock opens path for reading without blocking: opening a FIFO (or
+// a device that waits for a peer) would otherwise hang before the regular
+// file check. O_NONBLOCK has no effect on reads of regular files.
+func openNoBlock(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 }
 
 // OpenFile opens a pack from an open file. It does not take ownership of f:

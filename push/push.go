@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/internal/buildcontext"
@@ -318,7 +319,8 @@ func checkOptions(opts *Options) error {
 
 // openPackFile opens the pack once; everything later reads this descriptor.
 func openPackFile(path string) (*os.File, int64, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: a FIFO must be refused below, not block the open.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, 0, errcode.Wrap(errcode.InvalidInput, err, "pack not found: %s", path).WithHint("check the pack path")

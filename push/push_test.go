@@ -15,7 +15,9 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/evidencerelay/epack/internal/e2e"
 	"github.com/evidencerelay/epack/internal/errcode"
@@ -711,4 +713,43 @@ func TestReceiptWriterConcurrentAndSymlinks(t *testing.T) {
 
 func remoteTarget() remote.TargetConfig {
 	return remote.TargetConfig{Workspace: "acme", Stream: "acme/prod"}
+}
+
+// A pack path that is not a regular file is bad input, refused before any
+// adapter call; a FIFO used to block open(2) forever.
+func TestPackPathNotRegular(t *testing.T) {
+	e := newEnv(t, "", "")
+	fifo := filepath.Join(e.root, "fifo.epack")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, path string }{
+		{"fifo", fifo},
+		{"folder", e.root},
+		{"device", os.DevNull},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := e.opts()
+			o.PackPath = tc.path
+			done := make(chan error, 1)
+			go func() {
+				_, err := push.Push(context.Background(), o)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if errcode.ExitCode(err) != errcode.ExitBadInput {
+					t.Fatalf("push of %s: %v (exit %d)", tc.name, err, errcode.ExitCode(err))
+				}
+			case <-time.After(5 * time.Second):
+				if w, err := os.OpenFile(tc.path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+					w.Close()
+				}
+				t.Fatalf("push of %s blocks", tc.name)
+			}
+			if log := e2e.ReadLog(t, e.state); len(log) != 0 {
+				t.Fatalf("adapter was called: %v", log)
+			}
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/evidencerelay/epack/internal/errcode"
@@ -35,7 +36,7 @@ func shortDigest(d string, full bool) string {
 }
 
 func runInspect(g *Globals, path string) error {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a FIFO must not block
 	if err != nil {
 		return errcode.Wrap(errcode.InvalidInput, err, "opening pack").WithHint("check the pack path")
 	}

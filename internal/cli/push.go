@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/evidencerelay/epack/config"
@@ -235,7 +236,7 @@ func installPrompt(g *Globals, yes bool) func(string, string) bool {
 
 // pushDryRun verifies the pack and resolves the adapter without calling it.
 func pushDryRun(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packArg, packPath string) error {
-	fh, err := os.Open(packPath)
+	fh, err := os.OpenFile(packPath, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a FIFO must not block
 	if err != nil {
 		return errcode.Wrap(errcode.InvalidInput, err, "failed to open pack")
 	}
