@@ -60,6 +60,11 @@ func runLock(cmd *cobra.Command, g *Globals, names []string) error {
 	if err != nil {
 		return err
 	}
+	unlock, err := lockProjectLockfile(cmd.Context(), project.Root)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	lock, err := config.LoadLock(project.Root)
 	if err != nil {
 		return err

@@ -93,6 +93,11 @@ func runSync(cmd *cobra.Command, g *Globals, f syncFlags, names []string) error 
 	if err != nil {
 		return err
 	}
+	unlock, err := lockProjectLockfile(cmd.Context(), project.Root)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	lockPath := filepath.Join(project.Root, config.LockFileName)
 	if f.frozen {
 		if _, err := os.Lstat(lockPath); errors.Is(err, fs.ErrNotExist) {
