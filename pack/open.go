@@ -88,6 +88,9 @@ func OpenReaderAt(r io.ReaderAt, size int64) (*Pack, error) {
 	if err := p.checkEntries(); err != nil {
 		return nil, err
 	}
+	if err := checkLocalHeaders(r, size); err != nil {
+		return nil, err
+	}
 	if err := p.loadManifest(); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,108 @@
+package pack_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"testing"
+
+	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/pack"
+)
+
+// validPackBytes builds a small valid pack with archive/zip.
+func validPackBytes(t *testing.T) []byte {
+	t.Helper()
+	data := []byte(`{"a":1}`)
+	sum := sha256.Sum256(data)
+	art := pack.Artifact{Type: "embedded", Path: "artifacts/a.json", Digest: "sha256:" + hex.EncodeToString(sum[:]), Size: int64(len(data))}
+	m, err := json.Marshal(map[string]any{
+		"spec_version": "1.0", "stream": "acme/prod", "generated_at": "2026-11-30T02:21:16Z",
+		"pack_digest": pack.ComputePackDigest([]pack.Artifact{art}), "sources": []any{},
+		"artifacts": []any{map[string]any{"type": art.Type, "path": art.Path, "digest": art.Digest, "size": art.Size}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, e := range []struct {
+		name string
+		data []byte
+	}{{"manifest.json", m}, {art.Path, data}} {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: e.name, Method: zip.Store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(e.data)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// localHeader returns the offset of the local file header naming name.
+func localHeader(t *testing.T, b []byte, name string) int {
+	t.Helper()
+	for i := 0; i+30 <= len(b); i++ {
+		if binary.LittleEndian.Uint32(b[i:]) == 0x04034b50 {
+			n := int(binary.LittleEndian.Uint16(b[i+26:]))
+			if i+30+n <= len(b) && string(b[i+30:i+30+n]) == name {
+				return i
+			}
+		}
+	}
+	t.Fatalf("no local header for %q", name)
+	return 0
+}
+
+// The central directory and the local file headers must tell the same
+// story: streaming extractors (and Python's zipfile) go by the local header,
+// so a pack whose local header says "../../../evil.sh" while the central
+// directory says "artifacts/a.json" verified cleanly and then extracted
+// outside the target folder elsewhere.
+func TestLocalHeaderMustMatchCentralDirectory(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		patch func(b []byte, off int)
+		ok    bool
+	}{
+		{"untouched", func([]byte, int) {}, true},
+		{"traversal name of the same length", func(b []byte, off int) { copy(b[off+30:], "../../../evil.sh") }, false},
+		{"other name of the same length", func(b []byte, off int) { copy(b[off+30:], "artifacts/b.json") }, false},
+		{"shorter local name", func(b []byte, off int) {
+			binary.LittleEndian.PutUint16(b[off+26:], 15)
+			binary.LittleEndian.PutUint16(b[off+28:], binary.LittleEndian.Uint16(b[off+28:])+1)
+		}, false},
+		{"local encryption flag", func(b []byte, off int) { b[off+6] |= 1 }, false},
+		{"local method deflate", func(b []byte, off int) { binary.LittleEndian.PutUint16(b[off+8:], zip.Deflate) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := validPackBytes(t)
+			tc.patch(b, localHeader(t, b, "artifacts/a.json"))
+			p, err := pack.OpenReaderAt(bytes.NewReader(b), int64(len(b)))
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("valid pack refused: %v", err)
+				}
+				if err := p.VerifyIntegrity(t.Context()); err != nil {
+					t.Fatalf("valid pack does not verify: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				err = p.VerifyIntegrity(t.Context())
+			}
+			if err == nil {
+				t.Fatal("pack accepted although its local file header disagrees with the central directory")
+			}
+			if errcode.ExitCode(err) != errcode.ExitBadInput {
+				t.Fatalf("error %v has exit %d, want %d", err, errcode.ExitCode(err), errcode.ExitBadInput)
+			}
+		})
+	}
+}
