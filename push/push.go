@@ -286,9 +286,12 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 	path, werr := writer.Write(receipt)
 	result.ReceiptPath = path
 	if werr != nil {
-		return result, errcode.Wrap(errcode.IOError, werr,
-			"release %s was created but its receipt could not be written", rel.ReleaseID).
-			WithHint("check permissions and free space under %s", writer.BaseDir)
+		e := errcode.Wrap(errcode.IOError, werr,
+			"release %s was created but its receipt could not be written", rel.ReleaseID)
+		if errcode.HintOf(werr) == "" { // keep a precise hint (a symbolic link, say)
+			e = e.WithHint("check permissions and free space under %s", writer.BaseDir)
+		}
+		return result, e
 	}
 	if runsErr != nil && rcfg.Runs.RequireSuccess {
 		return result, fmt.Errorf("run sync failed (require_success=true): %w", runsErr)

@@ -753,3 +753,32 @@ func TestPackPathNotRegular(t *testing.T) {
 		})
 	}
 }
+
+// When the receipt cannot be written because .epack/receipts (or a folder
+// in it) is a symbolic link, the hint must say so: it used to be replaced by
+// "check permissions and free space", which sends the user the wrong way.
+func TestReceiptSymlinkHint(t *testing.T) {
+	for _, rel := range []string{filepath.Join(".epack", "receipts"), filepath.Join(".epack", "receipts", "push")} {
+		t.Run(rel, func(t *testing.T) {
+			e := newEnv(t, "", "")
+			elsewhere := t.TempDir()
+			link := filepath.Join(e.root, rel)
+			if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(elsewhere, link); err != nil {
+				t.Fatal(err)
+			}
+			res, err := push.Push(context.Background(), e.opts())
+			if err == nil || res == nil || res.Release.ReleaseID == "" {
+				t.Fatalf("want a created release and a receipt error, got %+v, %v", res, err)
+			}
+			if hint := errcode.HintOf(err); !strings.Contains(hint, "symbolic link") {
+				t.Fatalf("hint %q does not mention the symbolic link (error: %v)", hint, err)
+			}
+			if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+				t.Fatalf("receipt written through the link: %v", entries)
+			}
+		})
+	}
+}
