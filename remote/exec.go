@@ -113,6 +113,17 @@ func run(ctx context.Context, s runSpec) (*runResult, error) {
 	outW.Close()
 	errW.Close()
 	if err != nil {
+		// exec refuses to start once the context has ended: report that
+		// as what it is, like an end during the run (below).
+		switch {
+		case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return nil, errcode.Wrap(errcode.Timeout, ctx.Err(), "adapter %q %s", s.adapter, s.command)
+		case ctx.Err() != nil:
+			return nil, errcode.Wrap(errcode.Canceled, ctx.Err(), "adapter %q %s", s.adapter, s.command)
+		case cctx.Err() != nil:
+			return nil, errcode.New(errcode.Timeout, "adapter %q %s: timed out after %s", s.adapter, s.command, s.timeout).
+				WithHint("raise 'timeout:' of the remote in epack.yaml if the adapter is just slow")
+		}
 		return nil, errcode.Wrap(errcode.AdapterExecFailed, err, "adapter %q %s: starting", s.adapter, s.command)
 	}
 	readersDone := make(chan struct{})

@@ -193,3 +193,34 @@ func TestEscapedGrandchildHoldingStdout(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A context that has already ended when the adapter is about to start
+// (Ctrl-C right at that moment, a 1ns timeout: in epack.yaml) used to give
+// adapter_exec_failed ("starting: context canceled", exit 1) instead of
+// canceled / timeout.
+func TestContextEndedBeforeStart(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		code errcode.Code
+	}{
+		{"canceled", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, cancel
+		}, errcode.Canceled},
+		{"deadline passed", func() (context.Context, context.CancelFunc) {
+			return context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+		}, errcode.Timeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newProject(t)
+			bin := scriptAdapter(t, t.TempDir(), "epack-remote-script", `echo '{}'`)
+			p.pin("origin", bin)
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			_, err := Open(ctx, SessionOptions{ProjectRoot: p.root, Remote: p.remote("origin", bin), Lock: p.lock})
+			wantCode(t, err, tc.code, "")
+		})
+	}
+}
