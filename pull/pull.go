@@ -316,6 +316,12 @@ func checkOutput(path string, force bool) error {
 		return errcode.Wrap(errcode.IOError, err, "checking output %q", path)
 	}
 	dir := filepath.Dir(path)
+	// The temp file is created in dir without following a link (safefile),
+	// so a symlinked folder is refused here, before anything remote happens.
+	if di, err := os.Lstat(dir); err == nil && di.Mode()&os.ModeSymlink != 0 {
+		return errcode.New(errcode.SymlinkNotAllowed, "output folder %q is a symbolic link", dir).
+			WithHint("write the pack to a real folder")
+	}
 	if di, err := os.Stat(dir); err != nil || !di.IsDir() {
 		return errcode.New(errcode.InvalidInput, "output folder %q does not exist", dir).WithHint("create it first: mkdir -p %s", dir)
 	}

@@ -333,3 +333,37 @@ func TestPullDiskFull(t *testing.T) {
 		t.Fatalf("temp files left: %v", l)
 	}
 }
+
+// An output folder that is a symbolic link is refused (the temp file is
+// never created through a link), but only after the remote had been asked
+// for the pack, with an io_error whose hint said "make sure the folder
+// exists and is writable". It must be refused up front, as a link.
+func TestPullOutputFolderIsSymlink(t *testing.T) {
+	for _, force := range []bool{false, true} {
+		t.Run(fmt.Sprintf("force=%v", force), func(t *testing.T) {
+			e := newEnv(t, "")
+			real := filepath.Join(e.root, "real")
+			if err := os.Mkdir(real, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			link := filepath.Join(e.root, "out")
+			if err := os.Symlink(real, link); err != nil {
+				t.Fatal(err)
+			}
+			o := opts(filepath.Join(link, "x.epack"))
+			o.Force = force
+			_, err := pull.Pull(context.Background(), o)
+			if !errcode.Has(err, errcode.SymlinkNotAllowed) {
+				t.Fatalf("symlinked output folder: %v", err)
+			}
+			for _, r := range e2e.ReadLog(t, e.state) {
+				if r["type"] == "pull.prepare" {
+					t.Fatal("prepare called although the output folder was refused")
+				}
+			}
+			if entries, _ := os.ReadDir(real); len(entries) != 0 {
+				t.Fatalf("written through the link: %v", entries)
+			}
+		})
+	}
+}
