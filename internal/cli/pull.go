@@ -185,12 +185,12 @@ func runPull(cmd *cobra.Command, g *Globals, f *pullFlags, remoteName, positiona
 		writeJSON(g.Stdout, out)
 		return nil
 	}
-	g.out("\n%s Pulled from %s in %s\n\nPack:\n  Stream:   %s\n  Size:     %s\n", g.okMark(), remoteName, formatDuration(time.Since(start)), res.Stream, formatSize(res.SizeBytes))
+	g.out("\n%s Pulled from %s in %s\n\nPack:\n  Stream:   %s\n  Size:     %s\n", g.okMark(), remoteName, formatDuration(time.Since(start)), termSafe(res.Stream), formatSize(res.SizeBytes))
 	if res.Version != "" {
-		g.out("  Version:  %s\n", res.Version)
+		g.out("  Version:  %s\n", termSafe(res.Version))
 	}
 	if res.ReleaseID != "" {
-		g.out("  Release:  %s\n", res.ReleaseID)
+		g.out("  Release:  %s\n", termSafe(res.ReleaseID))
 	}
 	g.out("  Digest:   %s\n", res.Digest)
 	if res.Verified {

@@ -280,23 +280,23 @@ func printWhoami(g *Globals, ids []whoamiEntry) {
 		switch {
 		case e.err != nil || (e.Error != "" && e.Supported):
 			// Errors go to stderr so they are seen even with --quiet.
-			fmt.Fprintf(g.Stderr, "%s %s: %s\n", g.failMark(), e.Remote, e.Error)
+			fmt.Fprintf(g.Stderr, "%s %s: %s\n", g.failMark(), e.Remote, termSafe(e.Error))
 		case !e.Supported:
 			g.out("? %s: whoami not supported by adapter\n", e.Remote)
 		case e.Authenticated:
 			g.out("%s Authenticated to %s\n", g.okMark(), e.Remote)
 			if len(ids) == 1 {
 				if e.Subject != "" {
-					g.out("  Subject: %s\n", e.Subject)
+					g.out("  Subject: %s\n", termSafe(e.Subject))
 				}
 				if e.Issuer != "" {
-					g.out("  Issuer:  %s\n", e.Issuer)
+					g.out("  Issuer:  %s\n", termSafe(e.Issuer))
 				}
 				if e.ExpiresAt != "" {
-					g.out("  Expires: %s\n", e.ExpiresAt)
+					g.out("  Expires: %s\n", termSafe(e.ExpiresAt))
 				}
 			} else if e.Subject != "" {
-				g.out("  Subject: %s\n", e.Subject)
+				g.out("  Subject: %s\n", termSafe(e.Subject))
 			}
 		default:
 			g.out("○ Not authenticated to %s\n", e.Remote)

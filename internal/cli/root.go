@@ -151,9 +151,10 @@ func reportError(g *Globals, err error) int {
 		}
 		writeJSON(g.Stdout, obj)
 	}
-	fmt.Fprintf(g.Stderr, "Error: [%s] %s\n", code, err.Error())
+	// Messages and hints may carry text from adapters and registries.
+	fmt.Fprintf(g.Stderr, "Error: [%s] %s\n", code, termSafe(err.Error()))
 	if hint != "" {
-		fmt.Fprintf(g.Stderr, "Hint: %s\n", hint)
+		fmt.Fprintf(g.Stderr, "Hint: %s\n", termSafe(hint))
 	}
 	return status
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/evidencerelay/epack/internal/errcode"
 )
@@ -175,4 +176,35 @@ func formatDuration(d time.Duration) string {
 	}
 	m := int(d / time.Minute)
 	return fmt.Sprintf("%dm%.1fs", m, (d - time.Duration(m)*time.Minute).Seconds())
+}
+
+// termSafe makes text that comes from adapters or registries safe to print
+// on a terminal: control characters (ESC, BEL, CR, C1 codes …) and bidi
+// overrides are shown escaped instead of being interpreted. Newlines and
+// tabs are kept. Our own output (colours) never goes through it.
+func termSafe(s string) string {
+	i := strings.IndexFunc(s, termUnsafe)
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.WriteString(s[:i])
+	for _, r := range s[i:] {
+		switch {
+		case !termUnsafe(r):
+			b.WriteRune(r)
+		case r < 0x100:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
+}
+
+func termUnsafe(r rune) bool {
+	if r == '\n' || r == '\t' {
+		return false
+	}
+	return unicode.IsControl(r) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }
