@@ -301,8 +301,8 @@ func checkAnnounced(resp *remote.PullPrepareResponse, ref remote.PullRef) error 
 	return nil
 }
 
-// checkOutput refuses a symlinked output, a folder, a missing parent folder,
-// and an existing file without force.
+// checkOutput refuses a symlinked output, a folder or other non-regular
+// file, a missing parent folder, and an existing file without force.
 func checkOutput(path string, force bool) error {
 	fi, err := os.Lstat(path)
 	switch {
@@ -310,6 +310,9 @@ func checkOutput(path string, force bool) error {
 		return errcode.New(errcode.SymlinkNotAllowed, "output %q is a symbolic link", path).WithHint("choose another output path with -o")
 	case err == nil && fi.IsDir():
 		return errcode.New(errcode.InvalidInput, "output %q is a folder", path).WithHint("give a file name with -o")
+	case err == nil && !fi.Mode().IsRegular():
+		// --force replaces a pack file, never a FIFO, socket or device node.
+		return errcode.New(errcode.InvalidInput, "output %q is not a regular file", path).WithHint("give a file name with -o")
 	case err == nil && !force:
 		return errcode.New(errcode.OutputExists, "output file %q already exists (use --force to overwrite)", path)
 	case err != nil && !errors.Is(err, os.ErrNotExist):

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -363,6 +364,34 @@ func TestPullOutputFolderIsSymlink(t *testing.T) {
 			}
 			if entries, _ := os.ReadDir(real); len(entries) != 0 {
 				t.Fatalf("written through the link: %v", entries)
+			}
+		})
+	}
+}
+
+// --force replaces an existing pack file, nothing else: a FIFO, socket or
+// device node at the output (say -o /dev/null as root) used to be replaced
+// by the pulled pack.
+func TestPullForceNeverReplacesSpecialFiles(t *testing.T) {
+	for _, force := range []bool{false, true} {
+		t.Run(fmt.Sprintf("force=%v", force), func(t *testing.T) {
+			e := newEnv(t, "")
+			fifo := filepath.Join(e.root, "out.epack")
+			if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			o := opts(fifo)
+			o.Force = force
+			if _, err := pull.Pull(context.Background(), o); err == nil {
+				t.Fatal("pull over a FIFO succeeded")
+			}
+			if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+				t.Fatalf("the FIFO was replaced: %v %v", fi, err)
+			}
+			for _, r := range e2e.ReadLog(t, e.state) {
+				if r["type"] == "pull.prepare" {
+					t.Fatal("prepare called although the output was refused")
+				}
 			}
 		})
 	}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/evidencerelay/epack/internal/errcode"
 )
 
@@ -544,5 +546,52 @@ func TestLongNames(t *testing.T) {
 	p, err = WriteUnique(dir, "a*b", "", []byte("x"), 0o644)
 	if err != nil || filepath.Base(p) != "a*b" {
 		t.Fatalf("%q %v", p, err)
+	}
+}
+
+// Commit with replace used to rename over anything that was neither a link
+// nor a folder: 'epack pull -o /dev/null --force' run as root replaced the
+// device node with the pack. Only a regular file may be replaced.
+func TestCommitReplaceOnlyRegularFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		make func(path string) error
+	}{
+		{"fifo", func(p string) error { return unix.Mkfifo(p, 0o644) }},
+		{"socket", func(p string) error {
+			fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(fd)
+			return unix.Bind(fd, &unix.SockaddrUnix{Name: p})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			final := filepath.Join(dir, "out")
+			if err := tc.make(final); err != nil {
+				t.Fatal(err)
+			}
+			before, err := os.Lstat(final)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := CreateTempIn(dir, ".tmp-*")
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteString("data")
+			err = Commit(f, final, true)
+			wantCode(t, err, errcode.InvalidPath)
+			after, err := os.Lstat(final)
+			if err != nil || after.Mode() != before.Mode() {
+				t.Fatalf("%s was replaced: %v %v", tc.name, after, err)
+			}
+			ents, _ := os.ReadDir(dir)
+			if len(ents) != 1 {
+				t.Fatalf("temp file left: %v", ents)
+			}
+		})
 	}
 }

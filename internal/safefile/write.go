@@ -48,7 +48,8 @@ func CreateTempIn(dir, pattern string) (*os.File, error) {
 // renames it into place and fsyncs the folder(s).
 //
 // With replace, an existing regular file at final is replaced atomically; a
-// symbolic link or folder there is refused (SymlinkNotAllowed / InvalidPath).
+// symbolic link, folder or other non-regular file there is refused
+// (SymlinkNotAllowed / InvalidPath).
 // Without replace, an existing entry of any kind gives OutputExists and
 // nothing changes. A symbolic link is never followed. Commit closes tmp in
 // every case and removes it when it fails before the rename.
@@ -123,6 +124,9 @@ func commitAt(tmp *os.File, src *Dir, srcName string, dst *Dir, name string, rep
 					WithHint("remove the symbolic link; epack never writes through links")
 			case unix.S_IFDIR:
 				return errcode.New(errcode.InvalidPath, "%s is a folder", final)
+			case unix.S_IFREG:
+			default: // a FIFO, socket or device node is never replaced
+				return errcode.New(errcode.InvalidPath, "%s is not a regular file; refusing to replace it", final)
 			}
 		}
 		if err := unix.Renameat(src.fd, srcName, dst.fd, name); err != nil {
