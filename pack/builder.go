@@ -301,6 +301,11 @@ func (b *Builder) WriteFileContext(ctx context.Context, out string) (*BuildResul
 	if err := tmp.Close(); err != nil {
 		return nil, errcode.Wrap(errcode.IOError, err, "writing pack")
 	}
+	// An existing pack (or a link, which is replaced, not followed) may be
+	// overwritten; a FIFO, socket or device node never is.
+	if fi, err := os.Lstat(out); err == nil && !fi.Mode().IsRegular() && fi.Mode()&os.ModeSymlink == 0 {
+		return nil, errcode.New(errcode.InvalidInput, "%s exists and is not a regular file", out).WithHint("choose another output path")
+	}
 	if err := os.Rename(tmp.Name(), out); err != nil {
 		return nil, errcode.Wrap(errcode.IOError, err, "moving pack into place")
 	}

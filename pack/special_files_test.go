@@ -53,3 +53,50 @@ func TestSpecialFilesRefusedWithoutBlocking(t *testing.T) {
 		})
 	}
 }
+
+// WriteFile renamed the new pack over whatever was at out: 'epack build
+// /dev/null …' as root replaced the device node. An existing pack (regular
+// file) is still replaced; a FIFO, socket or device is refused.
+func TestWriteFileNeverReplacesSpecialFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		make    func(path string) error
+		replace bool
+	}{
+		{"regular file", func(p string) error { return os.WriteFile(p, []byte("old"), 0o644) }, true},
+		{"fifo", func(p string) error { return syscall.Mkfifo(p, 0o644) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.epack")
+			if err := tc.make(out); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := os.Lstat(out)
+			b := pack.NewBuilder("acme/prod")
+			if err := b.AddBytes("a.json", []byte(`{"a":1}`)); err != nil {
+				t.Fatal(err)
+			}
+			_, err := b.WriteFile(out)
+			after, lerr := os.Lstat(out)
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			if tc.replace {
+				if err != nil || !after.Mode().IsRegular() || after.Size() == before.Size() {
+					t.Fatalf("existing pack not replaced: %v", err)
+				}
+			} else {
+				if err == nil || after.Mode() != before.Mode() {
+					t.Fatalf("%s replaced (err %v)", tc.name, err)
+				}
+				if errcode.ExitCode(err) != errcode.ExitBadInput {
+					t.Fatalf("error %v: exit %d, want %d", err, errcode.ExitCode(err), errcode.ExitBadInput)
+				}
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+				t.Fatalf("temp files left: %v", ents)
+			}
+		})
+	}
+}
