@@ -97,7 +97,7 @@ func runBuild(cmd *cobra.Command, g *Globals, f *buildFlags, out string, files [
 		return nil
 	}
 	g.out("%s Built %s (%d artifacts, %s)\n", g.okMark(), res.Path, len(res.Manifest.Artifacts), formatSize(res.Size))
-	g.out("  stream:          %s\n", res.Manifest.Stream)
+	g.out("  stream:          %s\n", termSafe(res.Manifest.Stream))
 	g.out("  pack_digest:     %s\n", res.Manifest.PackDigest)
 	g.out("  manifest_digest: %s\n", res.ManifestDigest)
 	if g.Verbose {

@@ -66,7 +66,7 @@ func runInspect(g *Globals, path string) error {
 	}
 	w := g.Stdout
 	fmt.Fprintf(w, "Pack:            %s (%s)\n", path, formatSize(sums.Size))
-	fmt.Fprintf(w, "Stream:          %s\n", m.Stream)
+	fmt.Fprintf(w, "Stream:          %s\n", termSafe(m.Stream)) // manifest text is the pack author's
 	fmt.Fprintf(w, "Generated at:    %s\n", m.GeneratedAt)
 	fmt.Fprintf(w, "Pack digest:     %s\n", m.PackDigest)
 	fmt.Fprintf(w, "Manifest digest: %s\n", p.ManifestDigest())
@@ -75,7 +75,7 @@ func runInspect(g *Globals, path string) error {
 		fmt.Fprintf(w, "File MD5:        %s\n", sums.MD5Base64)
 	}
 	if m.Provenance != nil {
-		fmt.Fprintf(w, "Provenance:      %s\n", m.Provenance.Type)
+		fmt.Fprintf(w, "Provenance:      %s\n", termSafe(m.Provenance.Type))
 	}
 	fmt.Fprintf(w, "Sources:         %d\n", len(m.Sources))
 	for _, s := range m.Sources {
@@ -83,7 +83,7 @@ func runInspect(g *Globals, path string) error {
 		if v == "" {
 			v = "-"
 		}
-		fmt.Fprintf(w, "  %s %s\n", s.Name, v)
+		fmt.Fprintf(w, "  %s %s\n", termSafe(s.Name), termSafe(v))
 	}
 	fmt.Fprintf(w, "Artifacts:       %d\n", len(m.Artifacts))
 	if len(m.Artifacts) > 0 {
@@ -94,7 +94,7 @@ func runInspect(g *Globals, path string) error {
 			if ct == "" {
 				ct = "-"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", a.Path, formatSize(a.Size), ct, shortDigest(a.Digest, g.Verbose))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", termSafe(a.Path), formatSize(a.Size), termSafe(ct), shortDigest(a.Digest, g.Verbose))
 		}
 		tw.Flush()
 	}

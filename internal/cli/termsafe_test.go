@@ -1,10 +1,17 @@
 package cli_test
 
 import (
+	"archive/zip"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/evidencerelay/epack/pack"
 )
 
 // Text from adapters and registries (error messages, whoami identities,
@@ -48,6 +55,59 @@ func TestAdapterTextIsNotInterpretedByTheTerminal(t *testing.T) {
 			for _, bad := range []string{"\x1b", "\a", "\r", "\u009b", "\u202e"} {
 				if strings.Contains(all, bad) {
 					t.Fatalf("output carries control character %q from the adapter:\n%q", bad, all)
+				}
+			}
+		})
+	}
+}
+
+// A pack author controls the manifest's stream, sources and content types,
+// which inspect and verify printed raw.
+func TestPackTextIsNotInterpretedByTheTerminal(t *testing.T) {
+	for _, k := range []string{"CI", "GITHUB_ACTIONS", "NO_COLOR"} {
+		t.Setenv(k, "")
+	}
+	data := []byte(`{"a":1}`)
+	sum := sha256.Sum256(data)
+	art := pack.Artifact{Type: "embedded", Path: "artifacts/a.json", Digest: "sha256:" + hex.EncodeToString(sum[:]), Size: int64(len(data))}
+	m, err := json.Marshal(map[string]any{
+		"spec_version": "1.0", "stream": "acme/prod\x1b]0;TITLE\x07\x1b[2J", "generated_at": "2026-11-30T02:21:16Z",
+		"pack_digest": pack.ComputePackDigest([]pack.Artifact{art}),
+		"sources":     []any{map[string]any{"name": "src\x1b[31m", "version": "1\u009b0m"}},
+		"artifacts":   []any{map[string]any{"type": art.Type, "path": art.Path, "digest": art.Digest, "size": art.Size, "content_type": "text/plain\x1b[5m"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, e := range []struct {
+		name string
+		data []byte
+	}{{"manifest.json", m}, {art.Path, data}} {
+		w, err := zw.Create(e.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(e.data)
+	}
+	zw.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "p.epack"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"inspect", "p.epack"}, {"verify", "p.epack"}} {
+		t.Run(args[0], func(t *testing.T) {
+			out, errOut, code := rcRun(t, dir, args...)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+			}
+			if !strings.Contains(out, "acme/prod") {
+				t.Fatalf("stream not shown:\n%s", out)
+			}
+			for _, bad := range []string{"\x1b", "\a", "\u009b"} {
+				if strings.Contains(out+errOut, bad) {
+					t.Fatalf("output carries control character %q from the pack:\n%q", bad, out+errOut)
 				}
 			}
 		})

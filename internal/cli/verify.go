@@ -48,7 +48,7 @@ func runVerify(cmd *cobra.Command, g *Globals, path string) error {
 		return nil
 	}
 	g.out("%s Verified %s\n", g.okMark(), path)
-	g.out("  stream:          %s\n", m.Stream)
+	g.out("  stream:          %s\n", termSafe(m.Stream))
 	g.out("  artifacts:       %d (%s)\n", len(m.Artifacts), formatSize(total))
 	g.out("  pack_digest:     %s\n", m.PackDigest)
 	g.out("  manifest_digest: %s\n", p.ManifestDigest())
@@ -57,7 +57,7 @@ func runVerify(cmd *cobra.Command, g *Globals, path string) error {
 	}
 	if g.Verbose {
 		for _, a := range m.Artifacts {
-			g.out("  %s %s\n", g.okMark(), a.Path)
+			g.out("  %s %s\n", g.okMark(), termSafe(a.Path))
 		}
 	}
 	g.verbose("verified in %s\n", time.Since(start).Round(time.Millisecond))
