@@ -2,6 +2,7 @@ package remote
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -52,9 +53,18 @@ func audit(projectRoot string, event string, attrs map[string]any) error {
 		return &os.PathError{Op: "open", Path: filepath.Join(projectRoot, ".epack"), Err: err}
 	}
 	defer unix.Close(dir)
-	fd, err := unix.Openat(dir, "audit.log", unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	// O_NONBLOCK: a FIFO planted as audit.log must not block the open.
+	fd, err := unix.Openat(dir, "audit.log", unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0o600)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: filepath.Join(projectRoot, AuditFile), Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		if err == nil {
+			err = unix.EINVAL
+		}
+		return &os.PathError{Op: "open", Path: filepath.Join(projectRoot, AuditFile), Err: fmt.Errorf("not a regular file: %w", err)}
 	}
 	f := os.NewFile(uintptr(fd), filepath.Join(projectRoot, AuditFile))
 	defer f.Close()

@@ -2,10 +2,12 @@ package remote
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,4 +171,40 @@ func TestCapabilitiesTimeoutAndNilClose(t *testing.T) {
 		t.Fatalf("took %s", time.Since(start))
 	}
 	p.groupGone(t)
+}
+
+// An audit.log that is a FIFO blocked open(2) for writing forever, so every
+// unpinned push or pull hung (and Ctrl-C could not stop it). It must be
+// refused at once, with or without a reader on the other end.
+func TestAuditRefusesSpecialFiles(t *testing.T) {
+	for _, withReader := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reader=%v", withReader), func(t *testing.T) {
+			root := t.TempDir()
+			os.Mkdir(filepath.Join(root, ".epack"), 0o755)
+			fifo := filepath.Join(root, ".epack", "audit.log")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if withReader {
+				r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer r.Close()
+			}
+			done := make(chan error, 1)
+			go func() { done <- audit(root, "x", nil) }()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatal("audit wrote to a FIFO")
+				}
+			case <-time.After(5 * time.Second):
+				if r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+					defer r.Close()
+				}
+				t.Fatal("audit blocks on a FIFO")
+			}
+		})
+	}
 }
