@@ -427,13 +427,23 @@ func (s *Store) Promote(ctx context.Context, staging, key string, b registry.Blo
 		return err
 	}
 	defer bd.Close()
-	err = bd.Commit(f, bname, false) // closes f; removes the staging name on failure
+	// A regular file at the content address that does not hold these bytes
+	// was damaged or edited by hand: the verified upload replaces it (the S3
+	// store heals the same way), so the pack is not blocked for good.
+	replace := false
+	if m, lerr := bd.Lstat(bname); lerr == nil && m.IsRegular() {
+		if ok, herr := s.BlobMatches(ctx, key, b); herr == nil && !ok {
+			replace = true
+		}
+	}
+	err = bd.Commit(f, bname, replace) // closes f; removes the staging name on failure
 	if errcode.Has(err, errcode.OutputExists) {
 		// Another push stored the same bytes first; keep that blob.
-		if ok, herr := s.BlobMatches(ctx, key, b); herr == nil && !ok {
+		ok, herr := s.BlobMatches(ctx, key, b)
+		if herr != nil || !ok {
 			// Not retryable: a retry finds the staging file gone and would
 			// report a missing upload instead of this.
-			return registry.Errorf(remote.ErrConflict, "blob %s exists with different content: the registry directory was modified by hand", key)
+			return registry.Errorf(remote.ErrConflict, "blob %s exists with different content or is not a regular file: the registry directory was modified by hand", key)
 		}
 		return nil
 	}

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/evidencerelay/epack/registry"
@@ -123,11 +122,10 @@ func TestCompareAndSwap(t *testing.T) {
 	}
 }
 
-// A blob edited by hand at the pack's content address makes every push of
-// that pack fail. The failure must say so and must not be retryable: a
-// retried finalize used to find the staging file gone and tell the user the
-// upload "did not arrive; run the push again", which can never succeed.
-func TestTamperedBlobFinalizeNotRetryable(t *testing.T) {
+// A blob edited by hand at the pack's content address must not block that
+// pack for good: prepare does not skip the upload, and finalize replaces the
+// damaged blob with the verified upload.
+func TestTamperedBlobIsHealed(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		tamper func(b []byte) []byte
@@ -162,15 +160,13 @@ func TestTamperedBlobFinalizeNotRetryable(t *testing.T) {
 			if err := registrytest.UploadRaw(t, prep.Upload, p.Data, false); err != nil {
 				t.Fatal(err)
 			}
-			_, err = reg.PushFinalize(ctx, &remote.PushFinalizeRequest{Target: tgt, FinalizeToken: prep.FinalizeToken})
-			if err == nil {
-				t.Fatal("finalize published a release over a blob with different content")
+			// The verified upload replaces the damaged blob.
+			if _, err = reg.PushFinalize(ctx, &remote.PushFinalizeRequest{Target: tgt, FinalizeToken: prep.FinalizeToken}); err != nil {
+				t.Fatalf("finalize over a damaged blob: %v", err)
 			}
-			if registrytest.Retryable(err) {
-				t.Fatalf("finalize error is retryable, so the host retries and hides it: %v", err)
-			}
-			if !strings.Contains(err.Error(), "different content") {
-				t.Fatalf("unclear message: %v", err)
+			got, err := os.ReadFile(filepath.Join(blobDir, p.FileHex))
+			if err != nil || string(got) != string(p.Data) {
+				t.Fatalf("the damaged blob was not replaced by the verified upload (%v)", err)
 			}
 		})
 	}
