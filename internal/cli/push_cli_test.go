@@ -187,3 +187,28 @@ func TestPushCLIDetachAndJobs(t *testing.T) {
 		t.Errorf("jobs list: %q", out)
 	}
 }
+
+// TestWorksFromSymlinkedFolder: a shell's $PWD may name the project through a
+// symbolic link (CI workspaces, macOS /tmp). Relative outputs must still work.
+func TestWorksFromSymlinkedFolder(t *testing.T) {
+	p := newProject(t, "")
+	link := filepath.Join(t.TempDir(), "ws")
+	if err := os.Symlink(p.root, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"build", "dist/built.epack", "epack.yaml", "--stream", "acme/x", "-q"},
+		{"push", "t", "dist/built.epack", "--insecure-allow-unpinned", "-q"},
+		{"pull", "t", "-o", "pulled.epack", "--insecure-allow-unpinned", "-q"},
+	} {
+		cmd := exec.Command(filepath.Join(p.bin, "epack"), args...)
+		cmd.Dir = link
+		cmd.Env = append(os.Environ(), "PWD="+link, "EPACK_INSECURE_ALLOW_UNPINNED=", "CI=")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("epack %v from a symlinked folder: %v\n%s", args, err, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(p.root, "pulled.epack")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -99,7 +100,27 @@ them back. Every pack is verified before it is pushed and after it is pulled.`,
 
 // Main runs epack with os.Args and returns the process exit status.
 func Main(ctx context.Context, args []string) int {
+	usePhysicalWorkDir()
 	return Run(ctx, args, os.Stdin, os.Stdout, os.Stderr)
+}
+
+// usePhysicalWorkDir moves to the physical path of the current folder. A
+// shell's $PWD may name it through a symbolic link (CI workspaces, macOS
+// /tmp); epack refuses to write through links, so relative paths are
+// resolved from the real folder instead. Links inside paths the user types
+// are still refused.
+func usePhysicalWorkDir() {
+	wd, err := os.Getwd()
+	if err != nil {
+		return
+	}
+	real, err := filepath.EvalSymlinks(wd)
+	if err != nil || real == wd {
+		return
+	}
+	if os.Chdir(real) == nil {
+		os.Setenv("PWD", real)
+	}
 }
 
 // Run executes the CLI with explicit streams (used by tests) and returns the exit status.
