@@ -82,11 +82,15 @@ const (
 // SumFile reads r once and computes SHA-256 and MD5 together. The reader
 // fills a small ring of 1 MiB buffers; two goroutines hash each buffer in
 // parallel (MD5 is the slow one), so memory stays at a few MiB.
-func SumFile(r io.Reader) (FileSums, error) { return sumFile(r, nil) }
+func SumFile(r io.Reader) (FileSums, error) {
+	s, _, err := sumFile(r, nil)
+	return s, err
+}
 
 // sumFile is SumFile; when copyTo is not nil every chunk is also written to
 // it by a third goroutine, so the digests describe exactly the copied bytes.
-func sumFile(r io.Reader, copyTo io.Writer) (FileSums, error) {
+// A failing copy does not stop the digests: it is returned as copyErr.
+func sumFile(r io.Reader, copyTo io.Writer) (_ FileSums, copyErr error, _ error) {
 	var (
 		bufs   [sumBuffers][]byte
 		lens   [sumBuffers]int
@@ -165,13 +169,13 @@ func sumFile(r io.Reader, copyTo io.Writer) (FileSums, error) {
 	close(toCopy)
 	wg.Wait()
 	if rerr != nil {
-		return result, errcode.Wrap(errcode.IOError, rerr, "reading pack file")
+		return result, nil, errcode.Wrap(errcode.IOError, rerr, "reading pack file")
 	}
 	if werr != nil {
-		return result, errcode.Wrap(errcode.IOError, werr, "copying pack file")
+		copyErr = errcode.Wrap(errcode.IOError, werr, "copying pack file")
 	}
 	result.SHA256 = "sha256:" + hex.EncodeToString(sh.Sum(nil))
 	result.MD5Base64 = base64.StdEncoding.EncodeToString(mh.Sum(nil))
 	result.Size = total
-	return result, nil
+	return result, copyErr, nil
 }

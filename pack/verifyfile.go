@@ -14,6 +14,9 @@ type Verified struct {
 	Manifest       *Manifest
 	ManifestDigest string
 	File           FileSums
+	// CopyErr is set by VerifyFileCopy when writing the copy failed (the
+	// verification itself is complete); the copy must then not be used.
+	CopyErr error
 }
 
 // VerifyFile opens the pack in f, runs VerifyIntegrity and, at the same
@@ -38,13 +41,14 @@ func VerifyFileCopy(ctx context.Context, f *os.File, copyTo io.Writer) (*Verifie
 	sumCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type sumResult struct {
-		s   FileSums
-		err error
+		s       FileSums
+		copyErr error
+		err     error
 	}
 	done := make(chan sumResult, 1)
 	go func() {
-		s, err := sumFile(&ctxReader{ctx: sumCtx, r: io.NewSectionReader(f, 0, size)}, copyTo)
-		done <- sumResult{s, err}
+		s, copyErr, err := sumFile(&ctxReader{ctx: sumCtx, r: io.NewSectionReader(f, 0, size)}, copyTo)
+		done <- sumResult{s, copyErr, err}
 	}()
 	p, err := OpenReaderAt(f, size)
 	if err == nil {
@@ -62,7 +66,7 @@ func VerifyFileCopy(ctx context.Context, f *os.File, copyTo io.Writer) (*Verifie
 	if res.s.Size != size {
 		return nil, errcode.New(errcode.IOError, "pack file changed size while it was read (%d → %d bytes)", size, res.s.Size)
 	}
-	return &Verified{Manifest: p.Manifest(), ManifestDigest: p.ManifestDigest(), File: res.s}, nil
+	return &Verified{Manifest: p.Manifest(), ManifestDigest: p.ManifestDigest(), File: res.s, CopyErr: res.copyErr}, nil
 }
 
 type ctxReader struct {

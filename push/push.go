@@ -95,7 +95,7 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 		var err error
 		if staged != nil {
 			v, err = pack.VerifyFileCopy(vctx, f, staged.Writer())
-			if err == nil {
+			if err == nil && v.CopyErr == nil {
 				staged.Seal(v.File.SHA256, v.File.Size)
 			}
 		} else {
