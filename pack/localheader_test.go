@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/evidencerelay/epack/internal/errcode"
@@ -102,6 +103,71 @@ func TestLocalHeaderMustMatchCentralDirectory(t *testing.T) {
 			}
 			if errcode.ExitCode(err) != errcode.ExitBadInput {
 				t.Fatalf("error %v has exit %d, want %d", err, errcode.ExitCode(err), errcode.ExitBadInput)
+			}
+		})
+	}
+}
+
+// insertAt returns zip bytes with extra inserted at offset at, with every
+// central-directory offset behind it moved so archive/zip still reads the
+// archive: the inserted bytes belong to no entry.
+func insertAt(t *testing.T, b []byte, at int, extra []byte) []byte {
+	t.Helper()
+	eocd := bytes.LastIndex(b, []byte{0x50, 0x4b, 0x05, 0x06})
+	cdOff := int(binary.LittleEndian.Uint32(b[eocd+16:]))
+	out := append(append(append([]byte(nil), b[:at]...), extra...), b[at:]...)
+	shift := func(pos int) int { // position in out of original offset pos
+		if pos >= at {
+			return pos + len(extra)
+		}
+		return pos
+	}
+	newEOCD, newCD := shift(eocd), shift(cdOff)
+	binary.LittleEndian.PutUint32(out[newEOCD+16:], uint32(newCD))
+	for p := newCD; p < newEOCD; {
+		if binary.LittleEndian.Uint32(out[p:]) != 0x02014b50 {
+			t.Fatalf("central record expected at %d", p)
+		}
+		local := int(binary.LittleEndian.Uint32(out[p+42:]))
+		binary.LittleEndian.PutUint32(out[p+42:], uint32(shift(local)))
+		n := int(binary.LittleEndian.Uint16(out[p+28:]))
+		m := int(binary.LittleEndian.Uint16(out[p+30:]))
+		k := int(binary.LittleEndian.Uint16(out[p+32:]))
+		p += 46 + n + m + k
+	}
+	return out
+}
+
+// Bytes that no central record accounts for could hold a hidden local entry
+// that a streaming extractor would unpack although verification never saw
+// it: a prefix, a gap between entries, or bytes before the central directory.
+func TestHiddenBytesRefused(t *testing.T) {
+	valid := validPackBytes(t)
+	if _, err := pack.OpenReaderAt(bytes.NewReader(valid), int64(len(valid))); err != nil {
+		t.Fatalf("valid pack: %v", err)
+	}
+	// A complete local entry for a file the manifest does not know.
+	var hidden bytes.Buffer
+	zw := zip.NewWriter(&hidden)
+	w, _ := zw.CreateHeader(&zip.FileHeader{Name: "evil.sh", Method: zip.Store})
+	w.Write([]byte("#!/bin/sh\necho pwned\n"))
+	zw.Flush()
+	localOnly := hidden.Bytes()[:bytes.Index(hidden.Bytes(), []byte{0x50, 0x4b, 0x07, 0x08})+16]
+	eocd := bytes.LastIndex(valid, []byte{0x50, 0x4b, 0x05, 0x06})
+	cdOff := int(binary.LittleEndian.Uint32(valid[eocd+16:]))
+	cases := map[string][]byte{
+		"prefix":                 insertAt(t, valid, 0, []byte("MZ not a pack header")),
+		"hidden entry between":   insertAt(t, valid, localHeader(t, valid, "artifacts/a.json"), localOnly),
+		"hidden entry before CD": insertAt(t, valid, cdOff, localOnly),
+	}
+	for name, b := range cases {
+		t.Run(name, func(t *testing.T) {
+			if zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b))); err != nil || len(zr.File) != 2 {
+				t.Fatalf("test archive unreadable by archive/zip: %v", err)
+			}
+			_, err := pack.OpenReaderAt(bytes.NewReader(b), int64(len(b)))
+			if errcode.Of(err) != errcode.NotAZip || !strings.Contains(err.Error(), "belong to no entry") {
+				t.Fatalf("err = %v", err)
 			}
 		})
 	}

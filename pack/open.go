@@ -88,10 +88,11 @@ func OpenReaderAt(r io.ReaderAt, size int64) (*Pack, error) {
 	if err := p.checkEntries(); err != nil {
 		return nil, err
 	}
-	if err := checkLocalHeaders(r, size); err != nil {
+	if err := p.loadManifest(); err != nil {
 		return nil, err
 	}
-	if err := p.loadManifest(); err != nil {
+	// After the spec's checks, so their error codes keep their order.
+	if err := checkLocalHeaders(r, size); err != nil {
 		return nil, err
 	}
 	return p, nil
