@@ -40,6 +40,24 @@ func (r *Registry) Handler() adapter.Handler {
 	}
 }
 
+// Unavailable returns h with every protocol command answering err as a
+// protocol error: an adapter whose store cannot be opened still answers
+// --capabilities, and tells each request why it cannot serve it.
+func Unavailable(h adapter.Handler, err error) adapter.Handler {
+	e := protoErr(err)
+	h.PushPrepare = func(context.Context, *remote.PushPrepareRequest) (*remote.PushPrepareResponse, error) { return nil, e }
+	h.PushFinalize = func(context.Context, *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
+		return nil, e
+	}
+	h.PullPrepare = func(context.Context, *remote.PullPrepareRequest) (*remote.PullPrepareResponse, error) { return nil, e }
+	h.PullFinalize = func(context.Context, *remote.PullFinalizeRequest) (*remote.PullFinalizeResponse, error) {
+		return nil, e
+	}
+	h.RunsSync = func(context.Context, *remote.RunsSyncRequest) (*remote.RunsSyncResponse, error) { return nil, e }
+	h.Whoami = func(context.Context) (*remote.WhoamiIdentity, error) { return nil, e }
+	return h
+}
+
 // ProtocolError converts any error to an *adapter.Error (nil stays nil).
 func ProtocolError(err error) error { return protoErr(err) }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 
@@ -24,27 +23,11 @@ func main() {
 		}
 	}
 	if openErr != nil {
-		h = failing(h, openErr)
+		h = registry.Unavailable(h, fmt.Errorf("filesystem registry: %w", openErr))
 	}
 	adapter.Serve(h)
 }
 
 func options() registry.Options {
 	return registry.Options{Name: "filesystem", MaxRunsPerSync: 1000}
-}
-
-// failing answers every command with err (the registry could not be opened).
-func failing(h adapter.Handler, err error) adapter.Handler {
-	e := registry.ProtocolError(fmt.Errorf("filesystem registry: %w", err))
-	h.PushPrepare = func(context.Context, *remote.PushPrepareRequest) (*remote.PushPrepareResponse, error) { return nil, e }
-	h.PushFinalize = func(context.Context, *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
-		return nil, e
-	}
-	h.PullPrepare = func(context.Context, *remote.PullPrepareRequest) (*remote.PullPrepareResponse, error) { return nil, e }
-	h.PullFinalize = func(context.Context, *remote.PullFinalizeRequest) (*remote.PullFinalizeResponse, error) {
-		return nil, e
-	}
-	h.RunsSync = func(context.Context, *remote.RunsSyncRequest) (*remote.RunsSyncResponse, error) { return nil, e }
-	h.Whoami = func(context.Context) (*remote.WhoamiIdentity, error) { return nil, e }
-	return h
 }

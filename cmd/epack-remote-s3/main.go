@@ -21,7 +21,7 @@ func main() {
 	if len(os.Args) == 2 && os.Args[1] != remote.CmdCapabilities {
 		reg, err := open()
 		if err != nil {
-			h = failing(h, err)
+			h = registry.Unavailable(h, fmt.Errorf("S3 registry: %w", err))
 		} else {
 			h = reg.Handler()
 		}
@@ -44,20 +44,4 @@ func open() (*registry.Registry, error) {
 		return nil, err
 	}
 	return registry.New(store, options(cfg.PresignExpiry)), nil
-}
-
-// failing answers every command with err (the registry could not be opened).
-func failing(h adapter.Handler, err error) adapter.Handler {
-	e := registry.ProtocolError(fmt.Errorf("S3 registry: %w", err))
-	h.PushPrepare = func(context.Context, *remote.PushPrepareRequest) (*remote.PushPrepareResponse, error) { return nil, e }
-	h.PushFinalize = func(context.Context, *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
-		return nil, e
-	}
-	h.PullPrepare = func(context.Context, *remote.PullPrepareRequest) (*remote.PullPrepareResponse, error) { return nil, e }
-	h.PullFinalize = func(context.Context, *remote.PullFinalizeRequest) (*remote.PullFinalizeResponse, error) {
-		return nil, e
-	}
-	h.RunsSync = func(context.Context, *remote.RunsSyncRequest) (*remote.RunsSyncResponse, error) { return nil, e }
-	h.Whoami = func(context.Context) (*remote.WhoamiIdentity, error) { return nil, e }
-	return h
 }
