@@ -91,7 +91,7 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 		ProjectRoot: project.Root,
 		Remote:      rcfg,
 		Lock:        lock,
-		Policy:      remote.Policy{Frozen: opts.Secure.Frozen, AllowUnpinned: opts.Unsafe.AllowUnpinned, Component: "pull"},
+		Policy:      execPolicy(&opts),
 		Stderr:      stderr,
 		Prompt:      prompt,
 		Install: flow.ReportInstall(sourceinstall.Installer(project.Root, lock, sourceinstall.Options{
@@ -259,15 +259,17 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 	return res, nil
 }
 
+// execPolicy is the adapter execution policy the options ask for.
+func execPolicy(opts *Options) remote.Policy {
+	return remote.Policy{Frozen: opts.Secure.Frozen, AllowUnpinned: opts.Unsafe.AllowUnpinned, Component: "pull"}
+}
+
 func checkOptions(opts *Options) error {
 	if strings.TrimSpace(opts.Remote) == "" {
 		return errcode.New(errcode.InvalidInput, "remote is required")
 	}
-	if opts.Secure.Frozen && opts.Unsafe.AllowUnpinned {
-		return errcode.New(errcode.PolicyViolation, "--insecure-allow-unpinned cannot be used with --frozen")
-	}
-	if opts.Unsafe.AllowUnpinned && remote.StrictProduction() {
-		return errcode.New(errcode.PolicyViolation, "strict production mode forbids insecure execution overrides for pull")
+	if _, err := execPolicy(opts).Check(nil); err != nil {
+		return err
 	}
 	n := 0
 	for _, s := range []string{opts.Ref.Digest, opts.Ref.ReleaseID, opts.Ref.Version} {

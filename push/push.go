@@ -120,7 +120,7 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 		ProjectRoot: project.Root,
 		Remote:      rcfg,
 		Lock:        lock,
-		Policy:      remote.Policy{Frozen: opts.Secure.Frozen, AllowUnpinned: opts.Unsafe.AllowUnpinned, Component: "push"},
+		Policy:      execPolicy(&opts),
 		Stderr:      stderr,
 		Prompt:      promptFunc(opts),
 		Install: flow.ReportInstall(sourceinstall.Installer(project.Root, lock, sourceinstall.Options{
@@ -307,17 +307,18 @@ func checkOptions(opts *Options) error {
 	if strings.TrimSpace(opts.Remote) == "" {
 		return errcode.New(errcode.InvalidInput, "remote is required").WithHint("name a remote from epack.yaml, e.g. 'epack push local pack.epack'")
 	}
-	if opts.Secure.Frozen && opts.Unsafe.AllowUnpinned {
-		return errcode.New(errcode.PolicyViolation, "--insecure-allow-unpinned cannot be used with --frozen")
-	}
-	if opts.Unsafe.AllowUnpinned && remote.StrictProduction() {
-		return errcode.New(errcode.PolicyViolation, "strict production mode forbids insecure execution overrides for push").
-			WithHint("pin the adapter with 'epack lock %s' instead", opts.Remote)
+	if _, err := execPolicy(opts).Check(nil); err != nil {
+		return err
 	}
 	if strings.TrimSpace(opts.PackPath) == "" {
 		return errcode.New(errcode.InvalidInput, "pack path is required")
 	}
 	return nil
+}
+
+// execPolicy is the adapter execution policy the options ask for.
+func execPolicy(opts *Options) remote.Policy {
+	return remote.Policy{Frozen: opts.Secure.Frozen, AllowUnpinned: opts.Unsafe.AllowUnpinned, Component: "push"}
 }
 
 // openPackFile opens the pack once; everything later reads this descriptor.

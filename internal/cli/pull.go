@@ -68,7 +68,7 @@ version; without it the latest release is pulled. --digest, --release and
 	fl.BoolVarP(&f.detach, "detach", "d", false, "run in the background; see 'epack jobs'")
 	fl.BoolVar(&f.frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
 	fl.BoolVarP(&f.yes, "yes", "y", false, "answer yes to prompts (install a missing adapter)")
-	fl.BoolVar(&f.allowUnpinned, "insecure-allow-unpinned", envTrue("EPACK_INSECURE_ALLOW_UNPINNED"), "run an adapter that is not pinned in epack.lock.yaml (audited)")
+	fl.BoolVar(&f.allowUnpinned, "insecure-allow-unpinned", remote.AllowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
 	return cmd
 }
 
@@ -92,11 +92,8 @@ func pullRef(f *pullFlags, positional string) pull.Ref {
 }
 
 func runPull(cmd *cobra.Command, g *Globals, f *pullFlags, remoteName, positional string) error {
-	if f.frozen && f.allowUnpinned {
-		return errcode.New(errcode.PolicyViolation, "--insecure-allow-unpinned cannot be used with --frozen")
-	}
-	if f.allowUnpinned && remote.StrictProduction() {
-		return errcode.New(errcode.PolicyViolation, "strict production mode forbids insecure execution overrides for pull_cli")
+	if _, err := (remote.Policy{Frozen: f.frozen, AllowUnpinned: f.allowUnpinned, Component: "pull_cli"}).Check(nil); err != nil {
+		return err
 	}
 	ref := pullRef(f, positional)
 	output := f.output

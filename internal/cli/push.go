@@ -66,13 +66,8 @@ epack.yaml are relative to the pack's .runs folder.`,
 	fl.BoolVar(&f.dryRun, "dry-run", false, "verify the pack and resolve the adapter, but call nothing remote")
 	fl.BoolVarP(&f.detach, "detach", "d", false, "run in the background; see 'epack jobs'")
 	fl.BoolVar(&f.frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
-	fl.BoolVar(&f.allowUnpinned, "insecure-allow-unpinned", envTrue("EPACK_INSECURE_ALLOW_UNPINNED"), "run an adapter that is not pinned in epack.lock.yaml (audited)")
+	fl.BoolVar(&f.allowUnpinned, "insecure-allow-unpinned", remote.AllowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
 	return cmd
-}
-
-func envTrue(name string) bool {
-	v := strings.ToLower(strings.TrimSpace(os.Getenv(name)))
-	return v == "1" || v == "true"
 }
 
 func runPush(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packArg string) error {
@@ -83,11 +78,8 @@ func runPush(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packArg s
 	if fi, err := os.Stat(packPath); err != nil || fi.IsDir() {
 		return errcode.New(errcode.InvalidInput, "pack not found: %s", packArg).WithHint("check the path; build one with 'epack build'")
 	}
-	if f.frozen && f.allowUnpinned {
-		return errcode.New(errcode.PolicyViolation, "--insecure-allow-unpinned cannot be used with --frozen")
-	}
-	if f.allowUnpinned && remote.StrictProduction() {
-		return errcode.New(errcode.PolicyViolation, "strict production mode forbids insecure execution overrides for push_cli")
+	if _, err := (remote.Policy{Frozen: f.frozen, AllowUnpinned: f.allowUnpinned, Component: "push_cli"}).Check(nil); err != nil {
+		return err
 	}
 	if f.dryRun {
 		return pushDryRun(cmd, g, f, remoteName, packArg, packPath)

@@ -176,7 +176,7 @@ error.`,
 		},
 	}
 	cmd.Flags().BoolVar(&frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
-	cmd.Flags().BoolVar(&allowUnpinned, "insecure-allow-unpinned", envTrue(remote.EnvAllowUnpinned), "run adapters that are not pinned in epack.lock.yaml (audited)")
+	cmd.Flags().BoolVar(&allowUnpinned, "insecure-allow-unpinned", remote.AllowUnpinnedFromEnv(), "run adapters that are not pinned in epack.lock.yaml (audited)")
 	return cmd
 }
 
