@@ -33,17 +33,8 @@ type env struct {
 
 func newEnv(t *testing.T, ext string) *env {
 	t.Helper()
-	bin := e2e.BinDir(t, binDir)
-	e := &env{}
-	e.root = e2e.Project(t, bin, "")
-	e.registry = filepath.Join(e.root, "registry")
-	e.state = filepath.Join(e.root, "state")
-	os.MkdirAll(e.registry, 0o755)
-	os.MkdirAll(e.state, 0o755)
-	extJSON := `{"state_dir":"` + e.state + `"` + ext + `}`
-	yaml := fmt.Sprintf("stream: acme/prod\nremotes:\n  t:\n    binary: %s\n    target: {workspace: acme}\n    transport:\n      file_root: %s\n      allow_loopback_http: true\n    extensions: %s\n",
-		filepath.Join(bin, "epack-remote-test"), e.registry, extJSON)
-	os.WriteFile(filepath.Join(e.root, "epack.yaml"), []byte(yaml), 0o644)
+	p := e2e.NewTestProject(t, e2e.BinDir(t, binDir), e2e.TestRemote{Ext: ext, LoopbackHTTP: true})
+	e := &env{root: p.Root, registry: p.Registry, state: p.State}
 	e.packPath = filepath.Join(e.root, "dist", "sample.epack")
 	e2e.WritePack(t, e.packPath, "acme/evidence", e2e.File{Name: "a.json", Data: []byte(`{"a":1}`)}, e2e.File{Name: "b.txt", Data: []byte("bee")})
 	t.Chdir(e.root)

@@ -34,7 +34,7 @@ func pinTestAdapter(b testing.TB, root string) {
 // (In one process, repeated pushes would mostly measure the adapter-call
 // rate limit of 10/s, burst 5.)
 func BenchmarkPushTiny(b *testing.B) {
-	e := newBenchEnv(b)
+	e := newEnvWith(b, e2e.TestRemote{})
 	pinTestAdapter(b, e.root)
 	epack := filepath.Join(e2e.BinDir(b, binDir), "epack")
 	b.ResetTimer()

@@ -36,59 +36,29 @@ type env struct {
 }
 
 // newEnv creates a project whose remote "t" runs the test adapter with the
-// given extensions (JSON object text without braces, may be empty) and extra
-// YAML lines inside the remote.
+// given extensions (JSON object members without braces, may be empty) and
+// extra YAML lines inside the remote, and moves into it.
 func newEnv(t *testing.T, ext string, extraYAML string) *env {
 	t.Helper()
-	e := newBenchEnvExt(t, ext, extraYAML)
-	t.Chdir(e.root)
-	return e
+	return newEnvWith(t, e2e.TestRemote{Ext: ext, YAML: extraYAML})
 }
 
-// newBenchEnv is newEnv for benchmarks (changes the working directory for the process).
-func newBenchEnv(b *testing.B) *env {
-	e := newBenchEnvExt(b, "", "")
-	b.Chdir(e.root)
-	return e
-}
-
-func newBenchEnvExt(t testing.TB, ext string, extraYAML string) *env {
+// newLoopbackEnv is newEnv with transport.allow_loopback_http.
+func newLoopbackEnv(t *testing.T, ext string) *env {
 	t.Helper()
-	bin := e2e.BinDir(t, binDir)
-	e := &env{}
-	e.root = e2e.Project(t, bin, "")
-	e.registry = filepath.Join(e.root, "registry")
-	e.state = filepath.Join(e.root, "state")
-	for _, d := range []string{e.registry, e.state} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	extJSON := `{"state_dir":"` + e.state + `"`
-	if ext != "" {
-		extJSON += "," + ext
-	}
-	extJSON += "}"
-	yaml := fmt.Sprintf(`stream: acme/prod
-remotes:
-  t:
-    binary: %s
-    target:
-      workspace: acme
-      environment: prod
-    release:
-      labels: [monthly]
-    transport:
-      file_root: %s
-%s    extensions: %s
-`, filepath.Join(bin, "epack-remote-test"), e.registry, extraYAML, extJSON)
-	if err := os.WriteFile(filepath.Join(e.root, "epack.yaml"), []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return newEnvWith(t, e2e.TestRemote{Ext: ext, LoopbackHTTP: true})
+}
+
+func newEnvWith(t testing.TB, r e2e.TestRemote) *env {
+	t.Helper()
+	r.YAML = "    release:\n      labels: [monthly]\n" + r.YAML
+	p := e2e.NewTestProject(t, e2e.BinDir(t, binDir), r)
+	e := &env{root: p.Root, registry: p.Registry, state: p.State}
 	e.packPath = filepath.Join(e.root, "dist", "sample.epack")
 	e2e.WritePack(t, e.packPath, "acme/evidence",
 		e2e.File{Name: "a.json", Data: []byte(`{"a":1}`)},
 		e2e.File{Name: "b.json", Data: []byte(`{"b":2}`)})
+	t.Chdir(e.root)
 	return e
 }
 
@@ -378,10 +348,7 @@ func TestPushLoopbackHTTPNoHeaders(t *testing.T) {
 		got, _ = io.ReadAll(r.Body)
 	}))
 	defer srv.Close()
-	e := newEnv(t, `"upload_urls":["`+srv.URL+`/up"],"upload_headers":{"Authorization":"Bearer s3cr3t","X-Secret":"x"}`,
-		"    transport:\n      allow_loopback_http: true\n")
-	// newEnv already wrote a transport block; rewrite the config to merge both keys.
-	fixTransport(t, e)
+	e := newLoopbackEnv(t, `"upload_urls":["`+srv.URL+`/up"],"upload_headers":{"Authorization":"Bearer s3cr3t","X-Secret":"x"}`)
 	if _, err := push.Push(context.Background(), e.opts()); err != nil {
 		t.Fatal(err)
 	}
@@ -392,16 +359,6 @@ func TestPushLoopbackHTTPNoHeaders(t *testing.T) {
 	if a := auth.Load().(string); a != "|" {
 		t.Fatalf("adapter headers sent over plain http: %q", a)
 	}
-}
-
-// fixTransport folds a second transport block into the first.
-func fixTransport(t *testing.T, e *env) {
-	t.Helper()
-	p := filepath.Join(e.root, "epack.yaml")
-	b, _ := os.ReadFile(p)
-	s := strings.Replace(string(b), "    transport:\n      allow_loopback_http: true\n", "", 1)
-	s = strings.Replace(s, "      file_root: "+e.registry+"\n", "      file_root: "+e.registry+"\n      allow_loopback_http: true\n", 1)
-	os.WriteFile(p, []byte(s), 0o644)
 }
 
 func TestHostileUploadTargets(t *testing.T) {
@@ -484,8 +441,7 @@ func httpEnv(t *testing.T, srvURL string, more string) *env {
 	if more != "" {
 		ext += "," + more
 	}
-	e := newEnv(t, ext, "    transport:\n      allow_loopback_http: true\n")
-	fixTransport(t, e)
+	e := newLoopbackEnv(t, ext)
 	return e
 }
 
@@ -592,8 +548,7 @@ func TestUploadRetriesAndRecovery(t *testing.T) {
 			return false
 		})
 		ext := `"upload_urls":["` + srv.URL + `/expired","` + srv.URL + `/up"],"expires_at":["2020-01-01T00:00:00Z",""]`
-		e := newEnv(t, ext, "    transport:\n      allow_loopback_http: true\n")
-		fixTransport(t, e)
+		e := newLoopbackEnv(t, ext)
 		if _, err := push.Push(context.Background(), e.opts()); err != nil {
 			t.Fatal(err)
 		}

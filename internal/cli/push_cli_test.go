@@ -3,7 +3,6 @@ package cli_test
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,16 +24,8 @@ type project struct {
 func newProject(t *testing.T, ext string) *project {
 	t.Helper()
 	bin := e2e.BinDir(t, binDir)
-	p := &project{bin: bin}
-	p.root = e2e.Project(t, bin, "")
-	p.state = filepath.Join(p.root, "state")
-	p.registry = filepath.Join(p.root, "registry")
-	os.MkdirAll(p.state, 0o755)
-	os.MkdirAll(p.registry, 0o755)
-	extJSON := `{"state_dir":"` + p.state + `"` + ext + `}`
-	yaml := fmt.Sprintf("stream: acme/prod\nremotes:\n  t:\n    binary: %s\n    target: {workspace: acme}\n    transport:\n      file_root: %s\n    extensions: %s\n",
-		filepath.Join(bin, "epack-remote-test"), p.registry, extJSON)
-	os.WriteFile(filepath.Join(p.root, "epack.yaml"), []byte(yaml), 0o644)
+	tp := e2e.NewTestProject(t, bin, e2e.TestRemote{Ext: ext})
+	p := &project{bin: bin, root: tp.Root, state: tp.State, registry: tp.Registry}
 	e2e.WritePack(t, filepath.Join(p.root, "dist", "s.epack"), "acme/evidence", e2e.File{Name: "a.json", Data: []byte(`{"a":1}`)})
 	return p
 }

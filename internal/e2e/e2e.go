@@ -184,3 +184,44 @@ func Main(m Runner, dir *string) int {
 	defer os.RemoveAll(d)
 	return m.Run()
 }
+
+// TestRemote configures remote "t" of a NewTestProject, which runs the
+// configurable test adapter (internal/e2e/testadapter).
+type TestRemote struct {
+	// Ext holds extra members of the adapter's extensions object, e.g. `"skip":true`.
+	Ext string
+	// YAML holds extra lines inside the remote, indented four spaces.
+	YAML string
+	// LoopbackHTTP sets transport.allow_loopback_http.
+	LoopbackHTTP bool
+}
+
+// TestProject is a project whose remote "t" runs the test adapter with a
+// file_root registry. The adapter logs its requests in State (see ReadLog).
+type TestProject struct {
+	Root, Registry, State string
+}
+
+// NewTestProject creates the project in a temp folder; bin is BinDir's folder.
+func NewTestProject(t testing.TB, bin string, r TestRemote) *TestProject {
+	t.Helper()
+	p := &TestProject{Root: Project(t, bin, "")}
+	p.Registry = filepath.Join(p.Root, "registry")
+	p.State = filepath.Join(p.Root, "state")
+	for _, d := range []string{p.Registry, p.State} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ext := `{"state_dir":"` + p.State + `"`
+	if r.Ext != "" {
+		ext += "," + r.Ext
+	}
+	ext += "}"
+	yaml := fmt.Sprintf("stream: acme/prod\nremotes:\n  t:\n    binary: %s\n    target: {workspace: acme, environment: prod}\n    transport:\n      file_root: %s\n      allow_loopback_http: %v\n%s    extensions: %s\n",
+		filepath.Join(bin, "epack-remote-test"), p.Registry, r.LoopbackHTTP, r.YAML, ext)
+	if err := os.WriteFile(filepath.Join(p.Root, "epack.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
