@@ -249,7 +249,6 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	receipt := NewReceipt(opts.Remote, target, output, prep.Pack, verified)
-	receipt.Pack.SizeBytes = got.Size
 	w := ReceiptWriter{BaseDir: filepath.Join(project.Root, DefaultReceiptDir)}
 	path, werr := w.Write(receipt)
 	res.ReceiptPath = path

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -381,5 +380,3 @@ func (s stepper) done(name string) {
 		s.cb(name, false)
 	}
 }
-
-var _ io.ReaderAt = (*os.File)(nil)

@@ -168,7 +168,7 @@ func runPull(cmd *cobra.Command, g *Globals, f *pullFlags, remoteName, positiona
 	start := time.Now()
 	res, err := pull.Pull(cmd.Context(), opts)
 	if err != nil {
-		ui.Fail(err)
+		ui.Fail()
 		return err
 	}
 	out := map[string]any{"pulled": true, "remote": remoteName, "output_path": res.OutputPath, "digest": res.Digest,

@@ -122,7 +122,7 @@ func runPush(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packArg s
 	start := time.Now()
 	res, err := push.Push(cmd.Context(), opts)
 	if err != nil {
-		ui.Fail(err)
+		ui.Fail()
 		if res != nil && res.ReceiptPath != "" {
 			g.info("Receipt: %s\n", res.ReceiptPath)
 		}

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 	"unicode"
-
-	"github.com/evidencerelay/epack/internal/errcode"
 )
 
 // stepUI renders workflow steps and transfer progress on stderr: a spinner
@@ -101,8 +99,9 @@ func (u *stepUI) Progress(written, total int64) {
 	}
 }
 
-// Fail marks the running step as failed and prints the adapter's hint.
-func (u *stepUI) Fail(err error) {
+// Fail marks the running step as failed (the error and its hint are
+// printed once, by the command's error report).
+func (u *stepUI) Fail() {
 	if u.silent {
 		return
 	}
@@ -117,7 +116,6 @@ func (u *stepUI) Fail(err error) {
 		return
 	}
 	fmt.Fprintf(u.w, "%s%s  %s\n", u.prefix(), u.g.failMark(), label)
-	_ = errcode.HintOf(err)
 	u.current = ""
 }
 
