@@ -14,6 +14,8 @@ type Verified struct {
 	Manifest       *Manifest
 	ManifestDigest string
 	File           FileSums
+	// Attestations lists the pack's attestations/*.sigstore.json entries.
+	Attestations []string
 	// CopyErr is set by VerifyFileCopy when writing the copy failed (the
 	// verification itself is complete); the copy must then not be used.
 	CopyErr error
@@ -66,7 +68,7 @@ func VerifyFileCopy(ctx context.Context, f *os.File, copyTo io.Writer) (*Verifie
 	if res.s.Size != size {
 		return nil, errcode.New(errcode.IOError, "pack file changed size while it was read (%d → %d bytes)", size, res.s.Size)
 	}
-	return &Verified{Manifest: p.Manifest(), ManifestDigest: p.ManifestDigest(), File: res.s, CopyErr: res.copyErr}, nil
+	return &Verified{Manifest: p.Manifest(), ManifestDigest: p.ManifestDigest(), File: res.s, Attestations: p.Attestations(), CopyErr: res.copyErr}, nil
 }
 
 type ctxReader struct {

@@ -240,12 +240,7 @@ func pushDryRun(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packAr
 	out := map[string]any{
 		"dry_run": true, "remote": remoteName, "pack": packArg, "stream": v.Manifest.Stream,
 		"size": v.File.Size, "artifacts": len(v.Manifest.Artifacts), "pack_digest": v.Manifest.PackDigest,
-		"file_digest": v.File.SHA256, "verified": true,
-	}
-	p, _ := pack.OpenFile(fh)
-	if p != nil {
-		out["attestations"] = len(p.Attestations())
-		p.Close()
+		"file_digest": v.File.SHA256, "verified": true, "attestations": len(v.Attestations),
 	}
 	cwd, _ := os.Getwd()
 	project, err := config.LoadProject(cwd)
