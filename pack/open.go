@@ -38,14 +38,11 @@ type Pack struct {
 
 // Open opens the pack file at path and checks it (COMPAT §1.9).
 func Open(path string) (*Pack, error) {
-	f, err := openNoBlock(path)
+	f, size, err := OpenRegular(path)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, errcode.Wrap(errcode.InvalidInput, err, "pack not found").WithHint("check the pack path")
-		}
-		return nil, errcode.Wrap(errcode.IOError, err, "opening pack")
+		return nil, err
 	}
-	p, err := OpenFile(f)
+	p, err := OpenReaderAt(f, size)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -54,24 +51,53 @@ func Open(path string) (*Pack, error) {
 	return p, nil
 }
 
-// openNoBlock opens path for reading without blocking: opening a FIFO (or
-// a device that waits for a peer) would otherwise hang before the regular
-// file check. O_NONBLOCK has no effect on reads of regular files.
+// OpenRegular opens the pack file at path for reading and returns it with
+// its size; anything but a regular file is refused. It opens without
+// blocking: opening a FIFO (or a device that waits for a peer) would
+// otherwise hang before the check. O_NONBLOCK has no effect on reads of
+// regular files. Callers that hash or upload the pack read this one
+// descriptor, so the bytes verified are the bytes used.
+func OpenRegular(path string) (*os.File, int64, error) {
+	f, err := openNoBlock(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, 0, errcode.Wrap(errcode.InvalidInput, err, "pack not found: %s", path).WithHint("check the pack path")
+		}
+		return nil, 0, errcode.Wrap(errcode.IOError, err, "opening pack")
+	}
+	size, err := regularSize(f)
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, size, nil
+}
+
+// openNoBlock opens path for reading without waiting for a FIFO's peer.
 func openNoBlock(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}
+
+// regularSize returns the size of f, which must be a regular file.
+func regularSize(f *os.File) (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, errcode.Wrap(errcode.IOError, err, "reading pack file")
+	}
+	if !st.Mode().IsRegular() {
+		return 0, errcode.New(errcode.InvalidInput, "%s is not a regular file", f.Name()).WithHint("give the path of a .epack file")
+	}
+	return st.Size(), nil
 }
 
 // OpenFile opens a pack from an open file. It does not take ownership of f:
 // closing the Pack leaves f open.
 func OpenFile(f *os.File) (*Pack, error) {
-	st, err := f.Stat()
+	size, err := regularSize(f)
 	if err != nil {
-		return nil, errcode.Wrap(errcode.IOError, err, "reading pack file")
+		return nil, err
 	}
-	if !st.Mode().IsRegular() {
-		return nil, errcode.New(errcode.InvalidInput, "%s is not a regular file", f.Name()).WithHint("give the path of a .epack file")
-	}
-	return OpenReaderAt(f, st.Size())
+	return OpenReaderAt(f, size)
 }
 
 // OpenReaderAt opens a pack from size bytes of r.

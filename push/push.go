@@ -2,12 +2,10 @@ package push
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/internal/buildcontext"
@@ -46,7 +44,7 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, errcode.Wrap(errcode.InvalidInput, err, "pack path %q", opts.PackPath)
 	}
-	f, size, err := openPackFile(packPath)
+	f, size, err := pack.OpenRegular(packPath) // everything later reads this one descriptor
 	if err != nil {
 		return nil, err
 	}
@@ -318,28 +316,6 @@ func checkOptions(opts *Options) error {
 // execPolicy is the adapter execution policy the options ask for.
 func execPolicy(opts *Options) remote.Policy {
 	return remote.Policy{Frozen: opts.Secure.Frozen, AllowUnpinned: opts.Unsafe.AllowUnpinned, Component: "push"}
-}
-
-// openPackFile opens the pack once; everything later reads this descriptor.
-func openPackFile(path string) (*os.File, int64, error) {
-	// O_NONBLOCK: a FIFO must be refused below, not block the open.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, 0, errcode.Wrap(errcode.InvalidInput, err, "pack not found: %s", path).WithHint("check the pack path")
-		}
-		return nil, 0, errcode.Wrap(errcode.IOError, err, "opening pack")
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, 0, errcode.Wrap(errcode.IOError, err, "reading pack")
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, 0, errcode.New(errcode.InvalidInput, "pack %s is not a regular file", path)
-	}
-	return f, fi.Size(), nil
 }
 
 func promptFunc(opts Options) func(string, string) bool {

@@ -3,11 +3,8 @@ package cli
 import (
 	"fmt"
 	"io"
-	"os"
-	"syscall"
 	"text/tabwriter"
 
-	"github.com/evidencerelay/epack/internal/errcode"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/spf13/cobra"
 )
@@ -36,9 +33,9 @@ func shortDigest(d string, full bool) string {
 }
 
 func runInspect(g *Globals, path string) error {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a FIFO must not block
+	f, _, err := pack.OpenRegular(path)
 	if err != nil {
-		return errcode.Wrap(errcode.InvalidInput, err, "opening pack").WithHint("check the pack path")
+		return err
 	}
 	defer f.Close()
 	p, err := pack.OpenFile(f)

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/evidencerelay/epack/config"
@@ -228,9 +227,9 @@ func installPrompt(g *Globals, yes bool) func(string, string) bool {
 
 // pushDryRun verifies the pack and resolves the adapter without calling it.
 func pushDryRun(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packArg, packPath string) error {
-	fh, err := os.OpenFile(packPath, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a FIFO must not block
+	fh, _, err := pack.OpenRegular(packPath)
 	if err != nil {
-		return errcode.Wrap(errcode.InvalidInput, err, "failed to open pack")
+		return err
 	}
 	defer fh.Close()
 	v, err := pack.VerifyFile(cmd.Context(), fh)
