@@ -3,7 +3,6 @@ package sourceinstall
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/internal/errcode"
 	"github.com/evidencerelay/epack/internal/safefile"
+	"github.com/evidencerelay/epack/internal/sealedexec"
 	"github.com/evidencerelay/epack/remote"
 )
 
@@ -153,7 +153,7 @@ func InstallResult(ctx context.Context, projectRoot string, r *config.Remote, lo
 	// Already installed? A verified install (no marker) with the pinned
 	// bytes is kept; an insecure one is only kept for another insecure sync.
 	if !hasMarker || opts.InsecureSkipVerify {
-		if got, err := hashIn(d, binName); err == nil && digestEqual(got, pinned) {
+		if got, err := hashIn(d, binName); err == nil && sealedexec.DigestEqual(got, pinned) {
 			out.Verified = !hasMarker
 			return out, nil
 		}
@@ -192,7 +192,7 @@ func InstallResult(ctx context.Context, projectRoot string, r *config.Remote, lo
 	if err := checkGitHubDigest(a, digest); err != nil {
 		return nil, errcode.Wrap(errcode.Of(err), err, "remote %q", r.Name)
 	}
-	if !digestEqual(digest, pinned) {
+	if !sealedexec.DigestEqual(digest, pinned) {
 		return nil, errcode.New(errcode.DigestMismatch, "remote %q: release %s asset %s has digest %s, but epack.lock.yaml pins %s: the release no longer has the pinned binary", r.Name, e.Version, assetName, digest, pinned).
 			WithHint("the release was changed after it was locked; check it, then run 'epack lock %s' to pin what it ships now", r.Name)
 	}
@@ -217,7 +217,7 @@ func InstallResult(ctx context.Context, projectRoot string, r *config.Remote, lo
 	if _, err := io.Copy(h, tmp); err != nil {
 		return nil, errcode.Wrap(errcode.IOError, err, "rereading %s", tmp.Name())
 	}
-	if onDisk := "sha256:" + hex.EncodeToString(h.Sum(nil)); !digestEqual(onDisk, pinned) {
+	if onDisk := "sha256:" + hex.EncodeToString(h.Sum(nil)); !sealedexec.DigestEqual(onDisk, pinned) {
 		return nil, errcode.New(errcode.DigestMismatch, "remote %q: downloaded file %s has digest %s on disk, expected %s", r.Name, tmp.Name(), onDisk, pinned)
 	}
 	if opts.InsecureSkipVerify {
@@ -263,11 +263,6 @@ func hashIn(d *safefile.Dir, name string) (string, error) {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func digestEqual(a, b string) bool {
-	a, b = strings.ToLower(strings.TrimSpace(a)), strings.ToLower(strings.TrimSpace(b))
-	return a != "" && len(a) == len(b) && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
-}
-
 // Installer returns a function for remote.SessionOptions.Install: it installs
 // the managed adapter of r.Remote through InstallResult, exactly like `epack
 // sync`, reading the remote's configuration from projectRoot's epack.yaml.
@@ -301,7 +296,7 @@ func Installer(projectRoot string, lock *config.LockFile, opts Options) func(ctx
 // checkGitHubDigest compares a download with the digest GitHub reports for
 // the asset, when it reports one.
 func checkGitHubDigest(a *Asset, digest string) error {
-	if a.Digest == "" || !strings.HasPrefix(strings.ToLower(a.Digest), "sha256:") || digestEqual(a.Digest, digest) {
+	if a.Digest == "" || !strings.HasPrefix(strings.ToLower(a.Digest), "sha256:") || sealedexec.DigestEqual(a.Digest, digest) {
 		return nil
 	}
 	return errcode.New(errcode.DigestMismatch, "asset %s downloaded with digest %s, but GitHub reports %s", a.Name, digest, a.Digest)
