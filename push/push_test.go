@@ -238,7 +238,7 @@ func TestFinalizeFailureNoReceipt(t *testing.T) {
 
 func writeRun(t *testing.T, packPath, rel, body string) string {
 	t.Helper()
-	p := filepath.Join(push.SidecarDir(packPath), rel)
+	p := filepath.Join(pack.SidecarPath(packPath), rel)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestRunSyncDiscoveryDedupeAndBatches(t *testing.T) {
 	// A symlinked result is never followed.
 	secret := filepath.Join(e.root, "secret.json")
 	os.WriteFile(secret, []byte(`{"secret":1}`), 0o644)
-	link := filepath.Join(push.SidecarDir(e.packPath), "runs", "ln", "result.json")
+	link := filepath.Join(pack.SidecarPath(e.packPath), "runs", "ln", "result.json")
 	os.MkdirAll(filepath.Dir(link), 0o755)
 	if err := os.Symlink(secret, link); err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/remote"
 )
 
@@ -24,10 +23,6 @@ var DefaultRunsPatterns = []string{"tools/**/result.json", "runs/**/result.json"
 const MaxRunResultBytes = 1 << 20
 
 var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
-
-// SidecarDir returns the runs folder that belongs to a pack:
-// "dist/sample.epack" → "dist/sample.runs", "data.zip" → "data.zip.runs".
-func SidecarDir(packPath string) string { return pack.SidecarPath(packPath) }
 
 // skippedRun is a run result that was found but cannot be sent.
 type skippedRun struct {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/evidencerelay/epack/internal/flow"
+	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/remote"
 	"github.com/evidencerelay/epack/transfer"
 )
@@ -19,7 +20,7 @@ type syncInput struct {
 // syncRuns sends run results in batches of at most maxBatch and records what
 // was synced and what failed in res. It returns the first call error.
 func syncRuns(ctx context.Context, s *remote.Session, in syncInput, res *Result) error {
-	runs, skipped := discoverRuns(SidecarDir(in.packPath), in.cwd, in.patterns, in.extra)
+	runs, skipped := discoverRuns(pack.SidecarPath(in.packPath), in.cwd, in.patterns, in.extra)
 	for _, sk := range skipped {
 		id := sk.RunID
 		if id == "" {
