@@ -14,6 +14,7 @@ import (
 
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/testenv"
 )
 
 // Each hostile adapter must give a clear error within its timeout, leave no
@@ -156,7 +157,7 @@ func TestStderrRedacted(t *testing.T) {
 // clear error, and the escaped holder of our pipe is found and killed.
 func TestEscapedGrandchildHoldingStdout(t *testing.T) {
 	if _, err := exec.LookPath("setsid"); err != nil {
-		t.Skip("no setsid")
+		testenv.NeedFeature(t, "setsid(1) not found on PATH (util-linux)")
 	}
 	p := newProject(t)
 	bin := scriptAdapter(t, t.TempDir(), "epack-remote-script", `setsid sleep 30 & echo $! > escaped.pid; sleep 0.3; printf '{"ok":true,"type":"auth.whoami.result","request_id":"%s","identity":{}}' "$ID"`)

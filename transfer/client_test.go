@@ -29,13 +29,10 @@ func TestNewClientTransport(t *testing.T) {
 	if c.Retry != DefaultRetryPolicy {
 		t.Fatalf("%+v", c.Retry)
 	}
-	// Proxies come from the environment, but never for loopback.
-	req, _ := http.NewRequest("GET", "https://example.com/x", nil)
-	if p, err := http.ProxyFromEnvironment(req); err != nil || p != nil {
-		t.Skip("a proxy is configured in this environment")
-	}
-	t.Setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
-	req, _ = http.NewRequest("GET", "http://127.0.0.1/x", nil)
+	// Proxies come from the environment, but never for loopback — whatever
+	// proxy this machine has configured (the environment is read once per
+	// process, so the test cannot and need not control it).
+	req, _ := http.NewRequest("GET", "http://127.0.0.1/x", nil)
 	if p, _ := tr.Proxy(req); p != nil {
 		t.Fatalf("loopback proxied via %v", p)
 	}

@@ -79,7 +79,7 @@ func TestCLIRoundTripTLS(t *testing.T) {
 		if os.Getenv(testenv.EnvRequireS3) == "1" {
 			t.Fatalf("versitygw not installed at %s", bin)
 		}
-		t.Skipf("versitygw not installed at %s (scripts/versitygw.sh install)", bin)
+		testenv.NeedFeature(t, "versitygw not installed at %s (scripts/versitygw.sh install)", bin)
 	}
 	srv, err := testenv.StartServer(bin, true)
 	if err != nil {

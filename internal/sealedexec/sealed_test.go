@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/testenv"
 )
 
 func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
@@ -31,7 +32,7 @@ func withMemfd(t *testing.T, on bool) {
 func TestSealRunsELFAndScript(t *testing.T) {
 	echo, err := exec.LookPath("echo")
 	if err != nil {
-		t.Skip("no echo")
+		testenv.NeedFeature(t, "echo(1) not found on PATH")
 	}
 	echo, _ = filepath.EvalSymlinks(echo)
 	for _, memfd := range []bool{true, false} {

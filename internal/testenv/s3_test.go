@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,7 +12,7 @@ import (
 func TestStartVersityGW(t *testing.T) {
 	bin, ok := VersityGWBinary()
 	if !ok {
-		t.Skipf("versitygw not installed at %s (scripts/versitygw.sh install)", bin)
+		needVersityGW(t, bin)
 	}
 	for _, k := range []string{EnvEndpoint, EnvAccessKey, EnvSecretKey} {
 		t.Setenv(k, "") // restored after the test
@@ -34,6 +35,7 @@ func TestStartVersityGW(t *testing.T) {
 func TestRequireS3Skips(t *testing.T) {
 	t.Setenv(EnvEndpoint, "")
 	t.Setenv(EnvRequireS3, "")
+	t.Setenv(EnvCI, "")
 	ran := false
 	t.Run("inner", func(t *testing.T) {
 		RequireS3(t)
@@ -47,7 +49,7 @@ func TestRequireS3Skips(t *testing.T) {
 func TestStartServerTLS(t *testing.T) {
 	bin, ok := VersityGWBinary()
 	if !ok {
-		t.Skip("versitygw not installed")
+		needVersityGW(t, bin)
 	}
 	srv, err := StartServer(bin, true)
 	if err != nil {
@@ -61,4 +63,14 @@ func TestStartServerTLS(t *testing.T) {
 	if _, err := srv.S3.Client().HeadBucket(context.Background(), &s3.HeadBucketInput{Bucket: aws.String(b)}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// needVersityGW skips (or fails, when the suite requires S3 or runs in CI)
+// a test that starts its own versitygw.
+func needVersityGW(t *testing.T, bin string) {
+	t.Helper()
+	if os.Getenv(EnvRequireS3) == "1" {
+		t.Fatalf("versitygw not installed at %s; %s=1 makes this a failure", bin, EnvRequireS3)
+	}
+	NeedFeature(t, "versitygw not installed at %s (scripts/versitygw.sh install)", bin)
 }
