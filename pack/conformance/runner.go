@@ -63,7 +63,11 @@ func Run(dir string, emit func(Line)) (Summary, error) {
 		rel, _ := filepath.Rel(dir, f)
 		rel = filepath.ToSlash(rel)
 		r := &run{dir: dir, file: f, name: rel}
-		if err := r.runFile(); err != nil {
+		err := r.runFileChecked()
+		if err == nil && len(r.lines) == 0 {
+			err = errors.New("the vector file yields no cases (renamed or missing test list?)")
+		}
+		if err != nil {
 			r.lines = append(r.lines, Line{Vector: rel, Pass: new(bool), Result: Result{Errors: []ErrorInfo{{"runner", err.Error()}}}, Detail: "vector file could not be run: " + err.Error()})
 		}
 		for _, l := range r.lines {
@@ -91,7 +95,7 @@ type obj map[string]json.RawMessage
 
 func (o obj) str(k string) string {
 	var s string
-	json.Unmarshal(o[k], &s)
+	o.decode(k, &s)
 	return s
 }
 
@@ -99,14 +103,36 @@ func (o obj) has(k string) bool { _, ok := o[k]; return ok }
 
 func (o obj) list(k string) []obj {
 	var l []obj
-	json.Unmarshal(o[k], &l)
+	o.decode(k, &l)
 	return l
 }
 
 func (o obj) obj(k string) obj {
 	var x obj
-	json.Unmarshal(o[k], &x)
+	o.decode(k, &x)
 	return x
+}
+
+// decode reads key k into v when present; a value of the wrong shape stops
+// the vector file (see mustDecode): a broken vector must never decode to zero
+// values that then "pass".
+func (o obj) decode(k string, v any) {
+	if raw, ok := o[k]; ok {
+		if err := json.Unmarshal(raw, v); err != nil {
+			panic(vectorError{fmt.Errorf("key %q: %w", k, err)})
+		}
+	}
+}
+
+// vectorError is a malformed vector file, raised by mustDecode and turned
+// into a failed case by runFile.
+type vectorError struct{ err error }
+
+// mustDecode decodes raw into v or stops the vector file with a failure.
+func mustDecode(raw json.RawMessage, v any) {
+	if err := json.Unmarshal(raw, v); err != nil {
+		panic(vectorError{err})
+	}
 }
 
 // valid returns the case's expected validity: "valid", or "expected"
@@ -114,7 +140,7 @@ func (o obj) obj(k string) obj {
 func (o obj) valid(def bool) bool {
 	if o.has("valid") {
 		var b bool
-		json.Unmarshal(o["valid"], &b)
+		o.decode("valid", &b)
 		return b
 	}
 	switch o.str("expected") {
@@ -206,6 +232,21 @@ func (r *run) skip(name string, valid bool, reason string) {
 		l.Vector += "#" + name
 	}
 	r.lines = append(r.lines, l)
+}
+
+// runFileChecked runs the file, turning a malformed vector (vectorError)
+// into an error.
+func (r *run) runFileChecked() (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			ve, ok := v.(vectorError)
+			if !ok {
+				panic(v)
+			}
+			err = fmt.Errorf("malformed vector: %w", ve.err)
+		}
+	}()
+	return r.runFile()
 }
 
 func (r *run) runFile() error {

@@ -41,7 +41,7 @@ func (r *run) attestationFile(v obj) error {
 				names = []string{t.str("path")}
 			}
 			var more []string
-			json.Unmarshal(t["attestations"], &more)
+			t.decode("attestations", &more)
 			names = append(names, more...)
 			var es []ziptest.Entry
 			for _, n := range names {

@@ -95,7 +95,7 @@ func (r *run) structureFile(v obj) error {
 	case "extra-artifact-in-zip.json":
 		in := v.obj("input")
 		var names []string
-		json.Unmarshal(in["zip_entries"], &names)
+		in.decode("zip_entries", &names)
 		var es []ziptest.Entry
 		for _, n := range names {
 			if n == "manifest.json" {
@@ -109,9 +109,9 @@ func (r *run) structureFile(v obj) error {
 	case "missing-artifact.json":
 		for i, t := range v.list("tests") {
 			var arts []pack.Artifact
-			json.Unmarshal(t["manifest_artifacts"], &arts)
+			t.decode("manifest_artifacts", &arts)
 			var names []string
-			json.Unmarshal(t["zip_entries"], &names)
+			t.decode("zip_entries", &names)
 			var es []ziptest.Entry
 			for _, n := range names {
 				if n == "manifest.json" {
@@ -129,7 +129,7 @@ func (r *run) structureFile(v obj) error {
 			switch {
 			case t.has("structure"):
 				var names []string
-				json.Unmarshal(t["structure"], &names)
+				t.decode("structure", &names)
 				res = openResult(structure(names))
 			case t.has("content"):
 				res = openResult([]byte(t.str("content")))
@@ -147,12 +147,12 @@ func (r *run) structureFile(v obj) error {
 		r.add(caseName(t, i), t.valid(true), openResult(packWith(entryNamed(t.str("entry_path")))), nil, expectedCode(t))
 	}
 	var valid []json.RawMessage
-	json.Unmarshal(v["valid_entries"], &valid)
+	v.decode("valid_entries", &valid)
 	for i, raw := range valid {
 		var name string
 		var t obj
 		if json.Unmarshal(raw, &name) != nil {
-			json.Unmarshal(raw, &t)
+			mustDecode(raw, &t)
 			name = t.str("entry_path")
 		}
 		if name == "manifest.json" {
@@ -197,8 +197,8 @@ func (r *run) zipSafetyFile(v obj) error {
 		case t.has("entry"):
 			e := t.obj("entry")
 			var cs, us uint32
-			json.Unmarshal(e["compressed_size"], &cs)
-			json.Unmarshal(e["uncompressed_size"], &us)
+			e.decode("compressed_size", &cs)
+			e.decode("uncompressed_size", &us)
 			ze := ziptest.Entry{Name: e.str("name"), Raw: make([]byte, cs), UncompressedSize: ziptest.U32(us)}
 			if !strings.HasSuffix(ze.Name, "/") && cs != us {
 				ze.Method = ziptest.U16(8)
@@ -237,7 +237,7 @@ func (r *run) limitsFile(v obj) error {
 		Pack  struct{ Minimum int64 } `json:"max_pack_size"`
 		Count struct{ Minimum int64 } `json:"max_artifact_count"`
 	}
-	json.Unmarshal(v["minimum_required_limits"], &mins)
+	v.decode("minimum_required_limits", &mins)
 	comp := map[string]any{"max_artifact_size": pack.MaxArtifactSize, "max_pack_size": pack.MaxReadBudget, "max_artifact_count": pack.MaxArtifacts}
 	var err error
 	if pack.MaxArtifactSize < mins.Size.Minimum || pack.MaxReadBudget < mins.Pack.Minimum || pack.MaxArtifacts < mins.Count.Minimum {
