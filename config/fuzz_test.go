@@ -21,6 +21,9 @@ func FuzzParseConfig(f *testing.F) {
 		"remotes:\n  o:\n    adapter: x\n    timeout: 1h\n",
 		"---\n...\n",
 		"remotes: {o: {adapter: x, extensions: {a: [1, {b: c}]}}}\n",
+		"remotes:\n  local: {adapter: filesystem, target: {dir: ./published}}\n  s3: {adapter: s3, target: {bucket: b}}\n",
+		"remotes:\n  r: {adapter: s3, target: {bucket: b, dir: d}, extensions: {bucket: b}, transport: {file_root: d}}\nenvironments:\n  e:\n    remotes:\n      r: {extensions: {region: x}, transport: {file_root: ./d}}\n",
+		"remotes:\n  o:\n    adapter: x\n    release: {lables: [a]}\n",
 	} {
 		f.Add([]byte(s))
 	}

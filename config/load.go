@@ -378,19 +378,27 @@ func (ld *loader) checkStruct(n *yaml.Node, t reflect.Type, path, section, ctx s
 			if section != "" {
 				where = " in " + section
 			}
-			e := ld.fail(p.keyNode.Line, ctx, "unknown key %q%s", p.key, where)
+			known := sortedKeys(fields)
+			msg := fmt.Sprintf("unknown key %q%s", p.key, where)
+			if s := suggestKey(p.key, known); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			e := ld.fail(p.keyNode.Line, ctx, "%s", msg)
 			if section == "" || section == "target" {
-				e.WithHint("valid keys%s: %s; adapter-specific settings (bucket, region, …) belong under extensions:", where, strings.Join(sortedKeys(fields), ", "))
+				e.WithHint("valid keys%s: %s; adapter-specific settings (region, endpoint, …) belong under extensions:", where, strings.Join(known, ", "))
 			} else {
-				e.WithHint("valid keys%s: %s", where, strings.Join(sortedKeys(fields), ", "))
+				e.WithHint("valid keys%s: %s", where, strings.Join(known, ", "))
 			}
 			return e
 		}
 		ld.lines[path+"."+p.key] = p.keyNode.Line
 		set[rel] = true
 		if override && !overridable[rel] {
-			return ld.fail(p.keyNode.Line, ctx, "%q cannot be set in an environment override (it always comes from the base remote)", rel).
-				WithHint("environment overrides may set: %s", overridableList())
+			e := ld.fail(p.keyNode.Line, ctx, "%q cannot be set in an environment override (it always comes from the base remote)", rel)
+			if rel == "target.dir" || rel == "target.bucket" {
+				return e.WithHint(overrideTargetHint)
+			}
+			return e.WithHint("environment overrides may set: %s", overridableList())
 		}
 		ft := f.Type
 		if ft.Kind() == reflect.Pointer {

@@ -161,7 +161,7 @@ func TestLoadErrors(t *testing.T) {
 		{"timeout negative", "remotes:\n  a: {adapter: x, timeout: -5s}\n", errcode.ConfigInvalid, []string{"timeout", "positive"}},
 		{"timeout too long", "remotes:\n  a: {adapter: x, timeout: 2h}\n", errcode.ConfigInvalid, []string{"timeout", "maximum"}},
 		{"unknown remote key", "remotes:\n  origin:\n    adapter: x\n    bucket: b\n", errcode.ConfigInvalid, []string{`epack.yaml:4: remote "origin": unknown key "bucket"`}},
-		{"unknown target key", "remotes:\n  origin:\n    adapter: x\n    target:\n      workspace: w\n      bucket: b\n", errcode.ConfigInvalid, []string{`epack.yaml:6: remote "origin": unknown key "bucket" in target`}},
+		{"unknown target key", "remotes:\n  origin:\n    adapter: x\n    target:\n      workspace: w\n      region: r\n", errcode.ConfigInvalid, []string{`epack.yaml:6: remote "origin": unknown key "region" in target`}},
 		{"unknown nested key", "remotes:\n  o:\n    adapter: x\n    release:\n      source:\n        git: {sha: X}\n", errcode.ConfigInvalid, []string{"epack.yaml:6:", `unknown key "sha" in release.source.git`}},
 		{"unknown runs key", "remotes:\n  o:\n    adapter: x\n    runs: {sync: true, path: [x]}\n", errcode.ConfigInvalid, []string{"epack.yaml:4:", `unknown key "path" in runs`}},
 		{"wrong type string", "remotes:\n  o:\n    adapter: [x]\n", errcode.ConfigInvalid, []string{"epack.yaml:3:", "adapter"}},

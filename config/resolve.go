@@ -18,9 +18,13 @@ import (
 // can only be switched on. Our extension: transport.file_root and runs.paths
 // replace when non-empty, transport.allow_loopback_http and extensions replace
 // when written in the override. Everything else comes from the base.
+// Afterwards target.dir and target.bucket fill transport.file_root and
+// extensions.bucket where those are unset (see FileRoot, AdapterConfig).
 //
 // Errors: errcode.RemoteNotFound `remote "<r>" not found in config`;
-// errcode.ConfigInvalid `environment "<e>" not found in config`.
+// errcode.ConfigInvalid `environment "<e>" not found in config`, or (only for
+// a config not made by Load, which refuses it) a target.dir / target.bucket
+// that disagrees with transport.file_root / extensions.bucket.
 func (c *Config) ResolveRemote(name, env string) (*Remote, error) {
 	var base *Remote
 	if c != nil {
@@ -38,6 +42,9 @@ func (c *Config) ResolveRemote(name, env string) (*Remote, error) {
 		r.Name = name
 	}
 	if env == "" {
+		if tc := r.foldTarget(); tc != nil {
+			return nil, errcode.New(errcode.ConfigInvalid, "remote %q: %s", name, tc.msg).WithHint(targetConflictHint)
+		}
 		return r, nil
 	}
 	e := c.Environments[env]
@@ -53,11 +60,12 @@ func (c *Config) ResolveRemote(name, env string) (*Remote, error) {
 		sort.Strings(envs)
 		return nil, err.WithHint("configured environments: %s", strings.Join(envs, ", "))
 	}
-	ov := e.Remotes[name]
-	if ov == nil {
-		return r, nil
+	if ov := e.Remotes[name]; ov != nil {
+		applyOverride(r, ov, e.present[name])
 	}
-	applyOverride(r, ov, e.present[name])
+	if tc := r.foldTarget(); tc != nil {
+		return nil, errcode.New(errcode.ConfigInvalid, "environment %q remote %q: %s", env, name, tc.msg).WithHint(overrideTargetHint)
+	}
 	return r, nil
 }
 

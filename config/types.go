@@ -67,10 +67,19 @@ type RemoteAuth struct {
 	APIKey           map[string]any `yaml:"api_key,omitempty"`
 }
 
-// RemoteTarget is remotes.<name>.target.
+// RemoteTarget is remotes.<name>.target. Workspace and Environment go to
+// the adapter in every request. Dir and Bucket are the spellings of the
+// existing tool's example configuration (which never passes them on); here
+// they name our adapters' registry: see Remote.FileRoot and
+// Remote.AdapterConfig.
 type RemoteTarget struct {
 	Workspace   string `yaml:"workspace,omitempty"`
 	Environment string `yaml:"environment,omitempty"`
+	// Dir is the filesystem registry's folder (relative to the project
+	// root; absolute after Load). It is also the remote's file_root.
+	Dir string `yaml:"dir,omitempty"`
+	// Bucket is the S3 registry's bucket, passed as extensions.bucket.
+	Bucket string `yaml:"bucket,omitempty"`
 }
 
 // RemoteVerify is remotes.<name>.verify.

@@ -40,7 +40,7 @@ func (ld *loader) validate(c *Config, hasOther bool) error {
 			}
 		}
 	}
-	return nil
+	return ld.validateOverrideTargets(c)
 }
 
 func (ld *loader) validateRemote(c *Config, name string, r *Remote) error {
@@ -117,8 +117,20 @@ func (ld *loader) validateRemote(c *Config, name string, r *Remote) error {
 		}
 	}
 	r.Binary = ld.abs(r.Binary)
-	r.Transport.FileRoot = ld.abs(strings.TrimSpace(r.Transport.FileRoot))
+	for _, p := range []struct {
+		key string
+		val *string
+	}{{"transport.file_root", &r.Transport.FileRoot}, {"target.dir", &r.Target.Dir}} {
+		if strings.ContainsRune(*p.val, 0) {
+			return ld.fail(at(p.key), ctx, "%s contains a NUL byte", p.key).WithHint("write the folder as a plain path, relative to the project root")
+		}
+		*p.val = ld.abs(strings.TrimSpace(*p.val))
+	}
+	r.Target.Bucket = strings.TrimSpace(r.Target.Bucket)
 	normalizeMaps(r)
+	if tc := r.foldTarget(); tc != nil {
+		return ld.fail(at(tc.key), ctx, "%s", tc.msg).WithHint(targetConflictHint)
+	}
 	return nil
 }
 
@@ -188,6 +200,9 @@ func (ld *loader) validateOverride(env, name string, r *Remote) error {
 		if strings.TrimSpace(p) == "" {
 			return ld.fail(at("runs.paths"), ctx, "runs.paths[%d] is empty", i)
 		}
+	}
+	if strings.ContainsRune(r.Transport.FileRoot, 0) {
+		return ld.fail(at("transport.file_root"), ctx, "transport.file_root contains a NUL byte").WithHint("write the folder as a plain path, relative to the project root")
 	}
 	r.Transport.FileRoot = ld.abs(strings.TrimSpace(r.Transport.FileRoot))
 	normalizeMaps(r)

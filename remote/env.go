@@ -112,7 +112,8 @@ func buildEnv(s envSpec) (env []string, secretValues []string) {
 	r := s.remote
 	if r != nil {
 		set(EnvRemoteName, r.Name)
-		if fr := r.Transport.FileRoot; fr != "" {
+		// transport.file_root, else target.dir (config.Remote.FileRoot).
+		if fr := r.FileRoot(); fr != "" {
 			if !filepath.IsAbs(fr) && s.root != "" {
 				fr = filepath.Join(s.root, fr)
 			}
@@ -120,9 +121,11 @@ func buildEnv(s envSpec) (env []string, secretValues []string) {
 				set(EnvFileRoot, abs)
 			}
 		}
+		// extensions, plus target.bucket as "bucket" when extensions has
+		// none (config.Remote.AdapterConfig).
 		cfg := []byte("{}")
-		if len(r.Extensions) > 0 {
-			if b, err := json.Marshal(jsonable(r.Extensions)); err == nil {
+		if ac := r.AdapterConfig(); len(ac) > 0 {
+			if b, err := json.Marshal(jsonable(ac)); err == nil {
 				cfg = b
 			}
 		}
