@@ -24,13 +24,15 @@ func (o *offsetRecorder) ReadAt(p []byte, off int64) (int, error) {
 	return o.r.ReadAt(p, off)
 }
 
-// checkLocalHeaders refuses an archive whose local file headers disagree
-// with the central directory on an entry's name, compression method or
-// encryption flag. archive/zip reads only the central directory, but
-// streaming extractors go by the local headers, so such a pack would be
-// verified as one thing and unpacked elsewhere as another (for example a
-// local name "../../evil.sh"). It uses its own zip.Reader so the recorder
-// never sees the Pack's concurrent reads.
+// checkLocalHeaders refuses an archive whose local file headers (or data
+// descriptors) tell another story than the central directory: name,
+// compression method, the flags that change how an entry is read or named,
+// CRC-32 and sizes. archive/zip reads only the central directory, but
+// streaming extractors (jar x, bsdtar, unzip reading a pipe) go by the
+// local headers, so such a pack would be verified as one thing and unpacked
+// elsewhere as another (a local name "../../evil.sh", or a local size that
+// cuts the verified content short). It uses its own zip.Reader so the
+// recorder never sees the Pack's concurrent reads.
 func checkLocalHeaders(r io.ReaderAt, size int64) error {
 	rec := &offsetRecorder{r: r}
 	zr, err := zip.NewReader(rec, size)
@@ -44,35 +46,135 @@ func checkLocalHeaders(r io.ReaderAt, size int64) error {
 		if err != nil || rec.last < 0 {
 			return errcode.New(errcode.NotAZip, "entry %q: no valid local file header", f.Name)
 		}
-		spans = append(spans, span{name: f.Name, start: rec.last, dataEnd: dataOff + int64(f.CompressedSize64), descriptor: f.Flags&0x8 != 0})
-		hdr := make([]byte, 30+len(f.Name))
-		if _, err := r.ReadAt(hdr, rec.last); err != nil {
-			return errcode.New(errcode.NotAZip, "entry %q: local file header cut short", f.Name)
+		lh, err := readLocalHeader(r, rec.last)
+		if err != nil {
+			return errcode.Wrap(errcode.NotAZip, err, "entry %q: local file header cut short", f.Name)
 		}
-		flags := binary.LittleEndian.Uint16(hdr[6:])
-		method := binary.LittleEndian.Uint16(hdr[8:])
-		nameLen := int(binary.LittleEndian.Uint16(hdr[26:]))
-		switch {
-		case nameLen != len(f.Name) || !bytes.Equal(hdr[30:], []byte(f.Name)):
-			n := min(nameLen, len(f.Name))
-			return errcode.New(errcode.NotAZip, "entry %q: the local file header names it %q", f.Name, hdr[30:30+n]).
-				WithHint("the archive was altered; central directory and local headers must agree")
-		case flags&1 != 0:
-			return errcode.New(errcode.NotAZip, "entry %q is encrypted (local file header)", f.Name).
-				WithHint("evidence packs cannot be encrypted")
-		case method != f.Method:
-			return errcode.New(errcode.NotAZip, "entry %q: local file header says compression method %d, central directory %d", f.Name, method, f.Method)
+		if err := lh.agrees(f); err != nil {
+			return err
 		}
+		spans = append(spans, span{name: f.Name, start: rec.last, dataEnd: dataOff + int64(f.CompressedSize64),
+			descriptor: f.Flags&flagDescriptor != 0, crc: f.CRC32, csize: f.CompressedSize64, usize: f.UncompressedSize64})
 	}
 	return checkLayout(r, size, spans)
 }
 
-// span is where one entry lies: its local header, the end of its data, and
-// whether a data descriptor follows.
+// General purpose flag bits.
+const (
+	flagEncrypted       = 0x0001
+	flagDescriptor      = 0x0008
+	flagStrongEncrypted = 0x0040
+	flagUTF8            = 0x0800
+	flagMaskedHeaders   = 0x2000 // central directory encryption
+	// flagsThatMatter must be the same in both headers: they decide whether
+	// the data can be read at all, where it ends and how the name is
+	// decoded. The others (deflate level hints) change nothing a reader does.
+	flagsThatMatter = flagEncrypted | flagDescriptor | flagStrongEncrypted | flagUTF8 | flagMaskedHeaders
+)
+
+// localHeader is the part of a local file header this package compares.
+type localHeader struct {
+	flags, method     uint16
+	crc, csize, usize uint32
+	name, extra       []byte
+}
+
+// readLocalHeader reads the local file header at off with its name and
+// extra field.
+func readLocalHeader(r io.ReaderAt, off int64) (*localHeader, error) {
+	var h [30]byte
+	if _, err := r.ReadAt(h[:], off); err != nil {
+		return nil, err
+	}
+	le := binary.LittleEndian
+	nameLen, extraLen := int(le.Uint16(h[26:])), int(le.Uint16(h[28:]))
+	rest := make([]byte, nameLen+extraLen)
+	if _, err := r.ReadAt(rest, off+30); err != nil {
+		return nil, err
+	}
+	return &localHeader{
+		flags: le.Uint16(h[6:]), method: le.Uint16(h[8:]),
+		crc: le.Uint32(h[14:]), csize: le.Uint32(h[18:]), usize: le.Uint32(h[22:]),
+		name: rest[:nameLen], extra: rest[nameLen:],
+	}, nil
+}
+
+// agrees returns an error naming the first field in which lh and the
+// central directory record f disagree.
+func (lh *localHeader) agrees(f *zip.File) error {
+	const hint = "the archive was altered: its central directory and local file headers must agree; rebuild it with epack build"
+	differ := func(format string, args ...any) error {
+		return errcode.New(errcode.NotAZip, "entry %q: local file header "+format, append([]any{f.Name}, args...)...).WithHint(hint)
+	}
+	switch {
+	case !bytes.Equal(lh.name, []byte(f.Name)):
+		return errcode.New(errcode.NotAZip, "entry %q: the local file header names it %q", f.Name, lh.name).WithHint(hint)
+	case lh.flags&(flagEncrypted|flagStrongEncrypted|flagMaskedHeaders) != 0:
+		return errcode.New(errcode.NotAZip, "entry %q is encrypted (local file header)", f.Name).
+			WithHint("evidence packs cannot be encrypted")
+	case lh.method != f.Method:
+		return differ("says compression method %d, central directory %d", lh.method, f.Method)
+	case lh.flags&flagsThatMatter != f.Flags&flagsThatMatter:
+		return differ("has flags %#04x, central directory %#04x", lh.flags&flagsThatMatter, f.Flags&flagsThatMatter)
+	}
+	if err := checkUnicodePath(f.Name, lh.extra, "local file header"); err != nil {
+		return err
+	}
+	// With a data descriptor the local header may leave CRC-32 and sizes
+	// zero; any value it does give must still be the right one.
+	streamed := f.Flags&flagDescriptor != 0
+	same := func(local, central uint64) bool { return local == central || (streamed && local == 0) }
+	if !same(uint64(lh.crc), uint64(f.CRC32)) {
+		return differ("says CRC-32 %08x, central directory %08x", lh.crc, f.CRC32)
+	}
+	// Sizes of 0xFFFFFFFF stand for the ZIP64 extra field, which in a local
+	// header holds both sizes, uncompressed first. Some readers take that
+	// field whenever it is there, so its values must be right as well.
+	const marker = 0xFFFFFFFF
+	var z64 []byte
+	extraFields(lh.extra, func(tag uint16, body []byte) bool {
+		if tag == extraZip64 {
+			z64 = body
+			return false
+		}
+		return true
+	})
+	if (lh.usize == marker || lh.csize == marker) && len(z64) < 16 {
+		return differ("gives ZIP64 sizes but no complete ZIP64 extra field")
+	}
+	type size struct {
+		what           string
+		local, central uint64
+	}
+	var sizes []size
+	if lh.usize != marker {
+		sizes = append(sizes, size{"uncompressed size", uint64(lh.usize), f.UncompressedSize64})
+	}
+	if lh.csize != marker {
+		sizes = append(sizes, size{"compressed size", uint64(lh.csize), f.CompressedSize64})
+	}
+	if len(z64) >= 16 {
+		sizes = append(sizes,
+			size{"ZIP64 uncompressed size", binary.LittleEndian.Uint64(z64), f.UncompressedSize64},
+			size{"ZIP64 compressed size", binary.LittleEndian.Uint64(z64[8:]), f.CompressedSize64})
+	}
+	for _, s := range sizes {
+		if !same(s.local, s.central) {
+			return differ("says %s %d, central directory %d", s.what, s.local, s.central)
+		}
+	}
+	return nil
+}
+
+// span is where one entry lies: its local header, the end of its data,
+// whether a data descriptor follows, and what the central directory says
+// that descriptor must hold.
 type span struct {
 	name           string
 	start, dataEnd int64
 	descriptor     bool
+	crc            uint32
+	csize, usize   uint64
 }
 
 // checkLayout refuses bytes that no central directory record accounts for:
@@ -100,6 +202,11 @@ func checkLayout(r io.ReaderAt, size int64, spans []span) error {
 		end := sp.dataEnd
 		if sp.descriptor {
 			end = descriptorEnd(r, sp.dataEnd, next)
+			if end == next {
+				if err := checkDescriptor(r, sp, end); err != nil {
+					return err
+				}
+			}
 		}
 		pos = end
 	}
@@ -126,6 +233,34 @@ func descriptorEnd(r io.ReaderAt, off, next int64) int64 {
 		}
 	}
 	return off + lengths[0]
+}
+
+// checkDescriptor refuses a data descriptor, from sp.dataEnd to end, whose
+// CRC-32 or sizes are not those of the central directory: a streaming
+// reader checks the data it extracted against the descriptor, not against
+// what we verified.
+func checkDescriptor(r io.ReaderAt, sp span, end int64) error {
+	b := make([]byte, end-sp.dataEnd)
+	if _, err := r.ReadAt(b, sp.dataEnd); err != nil {
+		return errcode.Wrap(errcode.NotAZip, err, "entry %q: data descriptor cut short", sp.name)
+	}
+	le := binary.LittleEndian
+	if len(b) == 16 || len(b) == 24 {
+		b = b[4:] // the signature
+	}
+	crc := le.Uint32(b)
+	var c, u uint64
+	if len(b) == 12 {
+		c, u = uint64(le.Uint32(b[4:])), uint64(le.Uint32(b[8:]))
+	} else {
+		c, u = le.Uint64(b[4:]), le.Uint64(b[12:])
+	}
+	if crc != sp.crc || c != sp.csize || u != sp.usize {
+		return errcode.New(errcode.NotAZip, "entry %q: data descriptor says CRC-32 %08x, %d bytes compressed, %d uncompressed; central directory %08x, %d, %d",
+			sp.name, crc, c, u, sp.crc, sp.csize, sp.usize).
+			WithHint("the archive was altered: its central directory and data descriptors must agree; rebuild it with epack build")
+	}
+	return nil
 }
 
 // centralDirectoryStart reads the end-of-central-directory record (and the

@@ -203,13 +203,21 @@ const (
 
 // entryType returns the Unix file type bits of f (0 when the archive
 // records none) and whether its attributes mark it as a directory.
+//
+// The upper half of the external attributes is judged as a Unix st_mode
+// whatever host the "version made by" field names. Info-ZIP's unzip reads
+// it that way for Unix and OS X and also for VMS, Acorn, Atari, AtheOS,
+// BeOS, QDOS and Tandem (Theos after masking), and even for FAT entries
+// whose owner bits agree with the DOS attributes; other extractors keep
+// their own lists. Writers that do not record Unix modes leave those bits
+// zero, so any file type found there is meant as one, and only a regular
+// file or a directory is safe to extract.
 func entryType(f *zip.File) (unixType uint32, modeDir bool) {
+	unixType = (f.ExternalAttrs >> 16) & sIFMT
+	modeDir = unixType == sIFDIR
 	switch f.CreatorVersion >> 8 {
-	case 3, 19: // Unix, OS X
-		unixType = (f.ExternalAttrs >> 16) & sIFMT
-		modeDir = unixType == sIFDIR
-	case 0, 11, 14: // FAT, NTFS, VFAT
-		modeDir = f.ExternalAttrs&0x10 != 0
+	case 0, 11, 14: // FAT, NTFS, VFAT: the DOS directory bit counts too
+		modeDir = modeDir || f.ExternalAttrs&0x10 != 0
 	}
 	return
 }
@@ -249,6 +257,9 @@ func (p *Pack) checkEntries() error {
 		}
 		if f.Method != zip.Store && f.Method != zip.Deflate {
 			return errcode.New(errcode.NotAZip, "entry %q uses unsupported compression method %d", name, f.Method)
+		}
+		if err := checkUnicodePath(name, f.Extra, "central directory"); err != nil {
+			return err
 		}
 		switch {
 		case modeDir && !nameDir:
