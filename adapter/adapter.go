@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/evidencerelay/epack/remote"
@@ -19,6 +22,10 @@ type Handler struct {
 	// Capabilities is answered to --capabilities. Kind and
 	// DeployProtocolVersion are always set to "remote_adapter" and 1.
 	Capabilities remote.Capabilities
+	// Version is printed by --version and reported as "version" in the
+	// capabilities; "" means the main module's version from the build
+	// info ("dev" for a local build).
+	Version      string
 	PushPrepare  func(ctx context.Context, req *remote.PushPrepareRequest) (*remote.PushPrepareResponse, error)
 	PushFinalize func(ctx context.Context, req *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error)
 	PullPrepare  func(ctx context.Context, req *remote.PullPrepareRequest) (*remote.PullPrepareResponse, error)
@@ -56,6 +63,24 @@ func retryableCode(code string) bool {
 	return false
 }
 
+// Exit statuses of Run. An error answer is an answer: hosts (ours and the
+// existing epack tool) read it whatever the status, and the existing tool's
+// adapter checker requires status 0 with it, so only a failure to answer at
+// all is a non-zero exit.
+const (
+	// ExitAnswered: one well-formed answer, success or error, was written.
+	ExitAnswered = 0
+	// ExitNoAnswer: no answer could be written (stdout closed or failing).
+	ExitNoAnswer = 1
+	// ExitUsage: not invoked as an adapter (no command, or extra
+	// arguments); there is no request to answer. Usage goes to stderr.
+	ExitUsage = 2
+)
+
+// CmdVersion prints the adapter version on one line (as adapters built
+// with the existing epack tool's SDK do).
+const CmdVersion = "--version"
+
 // Serve runs the adapter with os.Args, stdin and stdout, and exits with the
 // status of Run. SIGTERM and interrupt cancel the handler's context.
 func Serve(h Handler) {
@@ -63,21 +88,23 @@ func Serve(h Handler) {
 }
 
 // Run handles one invocation. args are the arguments without the program
-// name (os.Args[1:]): "--capabilities" or a command name. It returns the
-// exit status: 0 on success, 1 when an error answer was written, 2 on usage
-// errors.
+// name (os.Args[1:]): "--capabilities", "--version" or a command name. It
+// returns the exit status: ExitAnswered whenever a well-formed answer was
+// written — a result or an error answer (bad request, unknown command,
+// failing handler…) — ExitNoAnswer when writing to stdout failed, and
+// ExitUsage for a wrong number of arguments.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, h Handler) int {
 	if len(args) != 1 {
-		fmt.Fprintf(stderr, "usage: epack-remote-%s --capabilities | <command>  (request JSON on stdin)\n", h.Capabilities.Name)
-		return 2
+		fmt.Fprintf(stderr, "usage: epack-remote-%s --capabilities | --version | <command>  (request JSON on stdin)\n", h.Capabilities.Name)
+		return ExitUsage
 	}
 	cmd := args[0]
-	if cmd == remote.CmdCapabilities {
-		if err := writeJSON(stdout, capabilities(h)); err != nil {
-			fmt.Fprintf(stderr, "writing capabilities: %v\n", err)
-			return 1
-		}
-		return 0
+	switch cmd {
+	case remote.CmdCapabilities:
+		return written(stderr, "capabilities", writeJSON(stdout, capabilities(h)))
+	case CmdVersion:
+		_, err := fmt.Fprintln(stdout, version(h))
+		return written(stderr, "version", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -89,9 +116,12 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, h Handler) in
 	if len(body) > MaxRequestBytes {
 		return fail(stdout, stderr, "", Errorf(remote.ErrInvalidRequest, "request larger than %d bytes", MaxRequestBytes))
 	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return fail(stdout, stderr, "", Errorf(remote.ErrInvalidRequest, "empty request: send one JSON request object on stdin"))
+	}
 	var hdr remote.RequestHeader
 	if err := remote.DecodeStrict(body, &hdr); err != nil {
-		return fail(stdout, stderr, "", Errorf(remote.ErrInvalidRequest, "invalid request: %v", err))
+		return fail(stdout, stderr, looseRequestID(body), Errorf(remote.ErrInvalidRequest, "invalid request: %v", err))
 	}
 	id := hdr.RequestID
 	if hdr.ProtocolVersion != remote.ProtocolVersion {
@@ -106,11 +136,44 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, h Handler) in
 		return fail(stdout, stderr, id, err)
 	}
 	setHeader(resp, cmd, id)
-	if err := writeJSON(stdout, resp); err != nil {
-		fmt.Fprintf(stderr, "writing response: %v\n", err)
-		return 1
+	b, err := json.Marshal(resp)
+	if err != nil {
+		return fail(stdout, stderr, id, Errorf(remote.ErrServerError, "encoding %s response: %v", cmd, err))
 	}
-	return 0
+	return written(stderr, "response", writeLine(stdout, b))
+}
+
+// written maps the outcome of writing an answer to the exit status.
+func written(stderr io.Writer, what string, err error) int {
+	if err != nil {
+		fmt.Fprintf(stderr, "writing %s: %v\n", what, err)
+		return ExitNoAnswer
+	}
+	return ExitAnswered
+}
+
+// looseRequestID reads request_id from a request that failed strict
+// decoding (duplicate keys, a wrong field type elsewhere), so the error
+// answer can still echo it; "" when it cannot be read.
+func looseRequestID(body []byte) string {
+	var v struct {
+		RequestID string `json:"request_id"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return ""
+	}
+	return v.RequestID
+}
+
+// version is what --version prints and capabilities report.
+func version(h Handler) string {
+	if h.Version != "" {
+		return h.Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
 }
 
 // call runs the handler for cmd; a panicking handler becomes server_error.
@@ -122,15 +185,15 @@ func call(ctx context.Context, cmd string, body []byte, h Handler) (resp any, er
 	}()
 	switch cmd {
 	case remote.CmdPushPrepare:
-		resp, err = dispatch(ctx, body, h.PushPrepare)
+		resp, err = dispatch(ctx, cmd, body, h.PushPrepare)
 	case remote.CmdPushFinalize:
-		resp, err = dispatch(ctx, body, h.PushFinalize)
+		resp, err = dispatch(ctx, cmd, body, h.PushFinalize)
 	case remote.CmdPullPrepare:
-		resp, err = dispatch(ctx, body, h.PullPrepare)
+		resp, err = dispatch(ctx, cmd, body, h.PullPrepare)
 	case remote.CmdPullFinalize:
-		resp, err = dispatch(ctx, body, h.PullFinalize)
+		resp, err = dispatch(ctx, cmd, body, h.PullFinalize)
 	case remote.CmdRunsSync:
-		resp, err = dispatch(ctx, body, h.RunsSync)
+		resp, err = dispatch(ctx, cmd, body, h.RunsSync)
 	case remote.CmdAuthWhoami:
 		if h.Whoami == nil {
 			err = unsupported(cmd)
@@ -144,20 +207,26 @@ func call(ctx context.Context, cmd string, body []byte, h Handler) (resp any, er
 		if err == nil {
 			resp = &remote.AuthWhoamiResponse{Identity: *id}
 		}
+	case remote.CmdAuthLogin:
+		err = unsupported(cmd) // the SDK has no login handler
 	default:
-		err = Errorf(remote.ErrInvalidRequest, "unknown command %q", cmd)
+		err = Errorf(remote.ErrUnsupportedProtocol, "unknown command %q: this adapter speaks %s, %s, %s, %s, %s and %s",
+			cmd, remote.CmdPushPrepare, remote.CmdPushFinalize, remote.CmdPullPrepare, remote.CmdPullFinalize, remote.CmdRunsSync, remote.CmdAuthWhoami)
 	}
 	return resp, err
 }
 
+// unsupported answers a command the adapter does not implement. The code is
+// unsupported_protocol, as adapters built with the existing epack tool's SDK
+// answer it, so both hosts read it as "this adapter does not support that".
 func unsupported(cmd string) error {
-	return Errorf(remote.ErrInvalidRequest, "command %q is not supported by this adapter", cmd)
+	return Errorf(remote.ErrUnsupportedProtocol, "command %q is not supported by this adapter", cmd)
 }
 
 // dispatch decodes the request into Req, calls fn and returns its response.
-func dispatch[Req any, Resp any](ctx context.Context, body []byte, fn func(context.Context, *Req) (*Resp, error)) (any, error) {
+func dispatch[Req any, Resp any](ctx context.Context, cmd string, body []byte, fn func(context.Context, *Req) (*Resp, error)) (any, error) {
 	if fn == nil {
-		return nil, Errorf(remote.ErrInvalidRequest, "command is not supported by this adapter")
+		return nil, unsupported(cmd)
 	}
 	var req Req
 	if err := json.Unmarshal(body, &req); err != nil {
@@ -195,8 +264,16 @@ func setHeader(resp any, cmd, id string) {
 	}
 }
 
+// capabilitiesAnswer is the --capabilities document: the protocol's
+// fields plus "version", which the existing epack tool's adapters also
+// report (hosts ignore keys they do not know).
+type capabilitiesAnswer struct {
+	remote.Capabilities
+	Version string `json:"version,omitempty"`
+}
+
 // capabilities returns the answer to --capabilities.
-func capabilities(h Handler) remote.Capabilities {
+func capabilities(h Handler) capabilitiesAnswer {
 	c := h.Capabilities
 	c.Kind = "remote_adapter"
 	c.DeployProtocolVersion = remote.ProtocolVersion
@@ -207,10 +284,13 @@ func capabilities(h Handler) remote.Capabilities {
 	f.Whoami = f.Whoami && h.Whoami != nil
 	f.AuthLogin = false // the SDK has no login handler
 	f.DirectUpload = f.DirectUpload && f.PrepareFinalize
-	return c
+	return capabilitiesAnswer{Capabilities: c, Version: version(h)}
 }
 
-// fail writes an error answer and returns exit status 1.
+// fail writes err as an error answer with request id id and returns the
+// exit status: ExitAnswered once the answer is written. An error that is not
+// an *Error becomes server_error (network_error for a canceled context); an
+// empty code or message is filled in so the answer is always well-formed.
 func fail(stdout, stderr io.Writer, id string, err error) int {
 	var e *Error
 	if !errors.As(err, &e) {
@@ -220,15 +300,19 @@ func fail(stdout, stderr io.Writer, id string, err error) int {
 		}
 		e = &Error{Code: code, Message: err.Error(), Retryable: retryableCode(code)}
 	}
+	body := remote.ErrorBody{Code: e.Code, Message: e.Message, Retryable: e.Retryable, Action: e.Action}
+	if strings.TrimSpace(body.Code) == "" {
+		body.Code, body.Retryable = remote.ErrServerError, true
+	}
+	if strings.TrimSpace(body.Message) == "" {
+		body.Message = "the adapter failed without a message (" + body.Code + ")"
+	}
 	resp := remote.ErrorResponse{
 		ResponseHeader: remote.ResponseHeader{OK: false, Type: remote.TypeError, RequestID: id},
-		Error:          remote.ErrorBody{Code: e.Code, Message: e.Message, Retryable: e.Retryable, Action: e.Action},
+		Error:          body,
 	}
-	if werr := writeJSON(stdout, resp); werr != nil {
-		fmt.Fprintf(stderr, "writing error response: %v\n", werr)
-	}
-	fmt.Fprintf(stderr, "error: %s: %s\n", e.Code, e.Message)
-	return 1
+	fmt.Fprintf(stderr, "error: %s: %s\n", body.Code, body.Message)
+	return written(stderr, "error response", writeJSON(stdout, resp))
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -236,6 +320,11 @@ func writeJSON(w io.Writer, v any) error {
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(append(b, '\n'))
+	return writeLine(w, b)
+}
+
+// writeLine writes b and a newline in one call.
+func writeLine(w io.Writer, b []byte) error {
+	_, err := w.Write(append(b, '\n'))
 	return err
 }

@@ -88,16 +88,22 @@ func TestCommands(t *testing.T) {
 		{"rate limited", "push.prepare", strings.Replace(req, `"origin"`, `"busy"`, 1), "rate_limited", "id-1", true},
 		{"plain error", "push.prepare", strings.Replace(req, `"origin"`, `"plain"`, 1), "server_error", "id-1", true},
 		{"nil response", "push.prepare", strings.Replace(req, `"origin"`, `"nil"`, 1), "server_error", "id-1", true},
-		{"dup keys", "push.prepare", `{"type":"push.prepare","type":"x","protocol_version":1,"request_id":"a"}`, "invalid_request", "", false},
+		{"dup keys", "push.prepare", `{"type":"push.prepare","type":"x","protocol_version":1,"request_id":"a"}`, "invalid_request", "a", false},
 		{"not json", "push.prepare", `nope`, "invalid_request", "", false},
+		{"empty stdin", "push.prepare", ``, "invalid_request", "", false},
+		{"blank stdin", "push.prepare", " \n", "invalid_request", "", false},
+		{"json array", "push.prepare", `[1]`, "invalid_request", "", false},
+		{"two requests", "push.prepare", `{"type":"push.prepare","protocol_version":1,"request_id":"a"}{}`, "invalid_request", "", false},
 		{"protocol 2", "push.prepare", `{"type":"push.prepare","protocol_version":2,"request_id":"a"}`, "unsupported_protocol", "a", false},
 		{"type mismatch", "push.prepare", `{"type":"pull.prepare","protocol_version":1,"request_id":"a"}`, "invalid_request", "a", false},
-		{"unknown command", "bogus.cmd", `{"type":"bogus.cmd","protocol_version":1,"request_id":"a"}`, "invalid_request", "a", false},
-		{"unsupported", "pull.prepare", `{"type":"pull.prepare","protocol_version":1,"request_id":"a"}`, "invalid_request", "a", false},
+		{"unknown command", "bogus.cmd", `{"type":"bogus.cmd","protocol_version":1,"request_id":"a"}`, "unsupported_protocol", "a", false},
+		{"unsupported", "pull.prepare", `{"type":"pull.prepare","protocol_version":1,"request_id":"a"}`, "unsupported_protocol", "a", false},
+		{"no login handler", "auth.login", `{"type":"auth.login","protocol_version":1,"request_id":"l"}`, "unsupported_protocol", "l", false},
 		{"wrong field type", "push.prepare", `{"type":"push.prepare","protocol_version":1,"request_id":"a","pack":{"size_bytes":"x"}}`, "invalid_request", "a", false},
 	} {
 		code, m, stderr := run(t, h, []string{tc.cmd}, tc.req)
-		if code != 1 {
+		// An error answer is an answer: exit 0 (COMPAT §10.1, issue 10 §2).
+		if code != 0 {
 			t.Errorf("%s: exit %d", tc.name, code)
 			continue
 		}
@@ -109,8 +115,10 @@ func TestCommands(t *testing.T) {
 			t.Errorf("%s: stderr %q", tc.name, stderr)
 		}
 	}
-	if code, _, _ := run(t, h, nil, ""); code != 2 {
-		t.Errorf("no args: exit %d", code)
+	for _, args := range [][]string{nil, {"push.prepare", "extra"}} {
+		if code, m, stderr := run(t, h, args, ""); code != ExitUsage || m != nil || !strings.Contains(stderr, "usage") {
+			t.Errorf("args %q: exit %d, answer %v, stderr %q", args, code, m, stderr)
+		}
 	}
 }
 
@@ -138,7 +146,83 @@ func TestHandlerPanicBecomesServerError(t *testing.T) {
 		panic("boom")
 	}}
 	code, m, _ := run(t, h, []string{"push.finalize"}, `{"type":"push.finalize","protocol_version":1,"request_id":"p"}`)
-	if code != 1 || m["request_id"] != "p" || m["error"].(map[string]any)["code"] != "server_error" || !strings.Contains(m["error"].(map[string]any)["message"].(string), "boom") {
+	if code != 0 || m["request_id"] != "p" || m["error"].(map[string]any)["code"] != "server_error" || !strings.Contains(m["error"].(map[string]any)["message"].(string), "boom") {
 		t.Fatalf("%d %v", code, m)
+	}
+}
+
+// failingWriter is a stdout that cannot be written (a closed pipe).
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+// TestExitOnlyWhenNoAnswer: the one non-zero exit of a protocol command is
+// an answer that could not be written, success or error alike.
+func TestExitOnlyWhenNoAnswer(t *testing.T) {
+	h := testHandler()
+	ok := `{"type":"push.prepare","protocol_version":1,"request_id":"id","remote":"origin"}`
+	for _, tc := range []struct {
+		name, cmd, req string
+	}{
+		{"success", "push.prepare", ok},
+		{"error answer", "push.prepare", `nope`},
+		{"capabilities", "--capabilities", ""},
+		{"version", "--version", ""},
+	} {
+		var errb bytes.Buffer
+		if code := Run([]string{tc.cmd}, strings.NewReader(tc.req), failingWriter{}, &errb, h); code != ExitNoAnswer || !strings.Contains(errb.String(), "broken pipe") {
+			t.Errorf("%s: exit %d, stderr %q", tc.name, code, errb.String())
+		}
+	}
+}
+
+// TestErrorAnswerAlwaysWellFormed: a handler error without a code or a
+// message, or a response that cannot be encoded, still gives a complete
+// error answer with exit 0.
+func TestErrorAnswerAlwaysWellFormed(t *testing.T) {
+	req := `{"type":"push.finalize","protocol_version":1,"request_id":"r","remote":"origin"}`
+	for _, tc := range []struct {
+		name string
+		fn   func(context.Context, *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error)
+		code string
+	}{
+		{"empty error", func(context.Context, *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
+			return nil, &Error{}
+		}, remote.ErrServerError},
+		{"code without message", func(context.Context, *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
+			return nil, &Error{Code: remote.ErrNotFound}
+		}, remote.ErrNotFound},
+		{"unencodable response", func(context.Context, *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
+			return &remote.PushFinalizeResponse{Extensions: map[string]any{"bad": func() {}}}, nil
+		}, remote.ErrServerError},
+	} {
+		h := Handler{PushFinalize: tc.fn}
+		code, m, _ := run(t, h, []string{"push.finalize"}, req)
+		if code != 0 || m["ok"] != false || m["type"] != "error" || m["request_id"] != "r" {
+			t.Errorf("%s: exit %d %v", tc.name, code, m)
+			continue
+		}
+		e := m["error"].(map[string]any)
+		if e["code"] != tc.code || e["message"] == "" {
+			t.Errorf("%s: %v", tc.name, e)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	h := testHandler()
+	h.Version = "v1.2.3"
+	var out bytes.Buffer
+	if code := Run([]string{"--version"}, strings.NewReader(""), &out, &bytes.Buffer{}, h); code != 0 || out.String() != "v1.2.3\n" {
+		t.Fatalf("exit %d, %q", code, out.String())
+	}
+	code, m, _ := run(t, h, []string{"--capabilities"}, "")
+	if code != 0 || m["version"] != "v1.2.3" {
+		t.Fatalf("capabilities %d %v", code, m)
+	}
+	h.Version = ""
+	out.Reset()
+	if code := Run([]string{"--version"}, strings.NewReader(""), &out, &bytes.Buffer{}, h); code != 0 || strings.TrimSpace(out.String()) == "" || strings.Count(out.String(), "\n") != 1 {
+		t.Fatalf("default version: exit %d, %q", code, out.String())
 	}
 }

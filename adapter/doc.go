@@ -1,7 +1,12 @@
 // Package adapter is the SDK for writing remote adapters (epack-remote-<name>
 // programs speaking Remote Adapter Protocol v1). Serve handles
-// --capabilities, decodes and checks each request, calls the Handler and
-// writes a well-formed response or error answer, exiting non-zero on error.
-// It uses the message types of package remote, so an SDK adapter and the
-// epack host cannot disagree on the wire (COMPAT W25).
+// --capabilities and --version, decodes and checks each request, calls the
+// Handler and writes one well-formed answer: the result, or an error answer
+// for anything that went wrong (bad request, unknown or unsupported
+// command, failing or panicking handler). It exits 0 whenever it wrote an
+// answer, success or error — both hosts read error answers whatever the exit
+// status, and the existing epack tool's adapter checker requires 0 — and
+// non-zero only when it could not answer at all (see Run). It uses the
+// message types of package remote, so an SDK adapter and the epack host
+// cannot disagree on the wire (COMPAT W25).
 package adapter

@@ -30,7 +30,9 @@ var _ Adapter = (*registry.Registry)(nil)
 
 // ProtoError is an error answer from an adapter process.
 type ProtoError struct {
-	Body     remote.ErrorBody
+	Body remote.ErrorBody
+	// ExitCode is the process's exit status (always 0: Raw refuses an
+	// answer with another status).
 	ExitCode int
 }
 
@@ -103,19 +105,23 @@ func (p *Process) Raw(ctx context.Context, cmd string, body []byte, requestID st
 	if requestID != "" && head.RequestID != requestID {
 		return fmt.Errorf("%s: request_id %q echoed as %q", cmd, requestID, head.RequestID)
 	}
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(runErr, &ee) {
+		code = ee.ExitCode()
+	} else if runErr != nil {
+		return fmt.Errorf("%s: running adapter: %v", cmd, runErr)
+	}
+	// Our adapters exit 0 with every answer they write, error answers
+	// included (the existing epack tool's adapter checker requires it).
+	if code != 0 {
+		return fmt.Errorf("%s: answer with exit status %d (want 0): stdout %q stderr %q", cmd, code, stdout.String(), stderr.String())
+	}
 	if !head.OK {
-		code := 0
-		var ee *exec.ExitError
-		if errors.As(runErr, &ee) {
-			code = ee.ExitCode()
-		}
-		if head.Type != remote.TypeError || code == 0 {
-			return fmt.Errorf("%s: error answer with type %q exit %d", cmd, head.Type, code)
+		if head.Type != remote.TypeError {
+			return fmt.Errorf("%s: error answer with type %q", cmd, head.Type)
 		}
 		return &ProtoError{Body: head.Error, ExitCode: code}
-	}
-	if runErr != nil {
-		return fmt.Errorf("%s: ok answer but %v", cmd, runErr)
 	}
 	if head.Type != remote.ResultType(cmd) {
 		return fmt.Errorf("%s: answer type %q", cmd, head.Type)
