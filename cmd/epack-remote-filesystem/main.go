@@ -11,21 +11,26 @@ import (
 )
 
 func main() {
-	reg := registry.New(nil, options())
-	h := reg.Handler()
-	root := os.Getenv("EPACK_REMOTE_FILE_ROOT")
-	var store *fsstore.Store
-	var openErr error
-	if len(os.Args) == 2 && os.Args[1] != remote.CmdCapabilities {
-		store, openErr = fsstore.New(root)
-		if openErr == nil {
+	h := registry.New(nil, options()).Handler()
+	if len(os.Args) == 2 && os.Args[1] != remote.CmdCapabilities && os.Args[1] != adapter.CmdVersion {
+		store, err := open()
+		if err != nil {
+			h = registry.Unavailable(h, fmt.Errorf("filesystem registry: %w", err))
+		} else {
 			h = registry.New(store, options()).Handler()
 		}
 	}
-	if openErr != nil {
-		h = registry.Unavailable(h, fmt.Errorf("filesystem registry: %w", openErr))
-	}
 	adapter.Serve(h)
+}
+
+// open opens the registry directory the host named: EPACK_REMOTE_FILE_ROOT
+// (our host) or FS_REGISTRY_ROOT (a host that passes only secrets:).
+func open() (*fsstore.Store, error) {
+	root, err := fsstore.RegistryRoot(os.Getenv(remote.EnvFileRoot), os.Getenv(fsstore.EnvRegistryRoot))
+	if err != nil {
+		return nil, err
+	}
+	return fsstore.New(root)
 }
 
 func options() registry.Options {

@@ -116,3 +116,42 @@ func TestGarbageRequests(t *testing.T) {
 		}
 	}
 }
+
+// upstreamHostEnv is what the existing epack tool gives an adapter: its
+// allowlisted environment, the protocol version and the remote's secrets:
+// (COMPAT §4.4, §10.2) — no EPACK_REMOTE_FILE_ROOT, no EPACK_REMOTE_NAME.
+func upstreamHostEnv(secrets ...string) []string {
+	return append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "EPACK_REMOTE_PROTOCOL_VERSION=1"}, secrets...)
+}
+
+// TestRegistryRootFromSecret: under a host that sends only FS_REGISTRY_ROOT
+// the adapter serves that directory; EPACK_REMOTE_FILE_ROOT wins when both
+// are set; a relative FS_REGISTRY_ROOT is a clear invalid_request.
+func TestRegistryRootFromSecret(t *testing.T) {
+	a, b := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	for _, tc := range []struct {
+		name   string
+		env    []string
+		issuer string // whoami issuer = the registry directory
+		code   string
+	}{
+		{"FS_REGISTRY_ROOT only", upstreamHostEnv("FS_REGISTRY_ROOT=" + a), a, ""},
+		{"both: EPACK_REMOTE_FILE_ROOT wins", upstreamHostEnv("EPACK_REMOTE_FILE_ROOT="+b, "FS_REGISTRY_ROOT="+a), b, ""},
+		{"empty EPACK_REMOTE_FILE_ROOT", upstreamHostEnv("EPACK_REMOTE_FILE_ROOT=", "FS_REGISTRY_ROOT="+a), a, ""},
+		{"relative FS_REGISTRY_ROOT", upstreamHostEnv("FS_REGISTRY_ROOT=reg"), "", remote.ErrInvalidRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &registrytest.Process{Bin: bin, Env: tc.env, Dir: t.TempDir()}
+			id, err := p.Whoami(context.Background())
+			if tc.code != "" {
+				if registrytest.Code(err) != tc.code || !strings.Contains(err.Error(), "FS_REGISTRY_ROOT") {
+					t.Fatalf("want %s naming FS_REGISTRY_ROOT, got %v", tc.code, err)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(id.Issuer, tc.issuer) {
+				t.Fatalf("whoami %+v, %v (want issuer %s)", id, err, tc.issuer)
+			}
+		})
+	}
+}
