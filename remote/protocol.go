@@ -1,6 +1,10 @@
 package remote
 
-import "time"
+import (
+	"encoding/json"
+	"strings"
+	"time"
+)
 
 // ProtocolVersion is the Remote Adapter Protocol version this host speaks.
 const ProtocolVersion = 1
@@ -20,8 +24,31 @@ const (
 	CmdAuthWhoami   = "auth.whoami"
 )
 
-// ResultType returns the response type an adapter must answer cmd with.
+// ResultType returns the response type the protocol names for a success
+// answer to cmd ("push.prepare" → "push.prepare.result").
 func ResultType(cmd string) string { return cmd + ".result" }
+
+// TypeAnswers reports whether typ is an acceptable "type" for a success answer
+// to cmd. Two spellings are accepted: the protocol's "<cmd>.result", and cmd
+// itself, which is what adapters built with the existing tool's Go SDK send
+// (it echoes the request's type; COMPAT §10.1). Anything else, including
+// another command's type or a different case, is not an answer to cmd.
+func TypeAnswers(cmd, typ string) bool {
+	return cmd != "" && (typ == ResultType(cmd) || typ == cmd)
+}
+
+// OptionalCommand reports whether cmd is a part of the protocol an adapter
+// may leave out. The existing tool's SDK answers such commands with an
+// unsupported_protocol error even when the adapter's capabilities announce
+// them; the host then treats the command as not supported instead of as a
+// protocol failure. push and pull commands are never optional.
+func OptionalCommand(cmd string) bool {
+	switch cmd {
+	case CmdRunsSync, CmdAuthWhoami, CmdAuthLogin:
+		return true
+	}
+	return false
+}
 
 // TypeError is the response type of an error answer.
 const TypeError = "error"
@@ -60,6 +87,23 @@ type AuthInfo struct {
 type Limits struct {
 	MaxPackBytes   int64 `json:"max_pack_bytes"`
 	MaxRunsPerSync int   `json:"max_runs_per_sync"`
+	// MaxPackSize is the same limit as MaxPackBytes under the name the
+	// existing tool's Go SDK writes ("max_pack_size"). Read it through MaxPack.
+	MaxPackSize int64 `json:"max_pack_size,omitempty"`
+}
+
+// MaxPack is the largest pack the adapter accepts, in bytes (0: no limit).
+// When both spellings are set the smaller positive one wins: the host must
+// never send more than the adapter said it takes.
+func (l Limits) MaxPack() int64 {
+	a, b := l.MaxPackBytes, l.MaxPackSize
+	switch {
+	case a <= 0:
+		return max(b, 0)
+	case b <= 0:
+		return a
+	}
+	return min(a, b)
 }
 
 // TargetConfig names where a pack goes: workspace, environment and stream.
@@ -302,11 +346,51 @@ const (
 	ErrNetworkError        = "network_error"
 )
 
-// Action is a hint telling the user what to do about an error.
+// Action is a hint telling the user what to do about an error. On the wire it
+// is an object ({"type":"run_command","command":…} or
+// {"type":"open_url","url":…}); adapters built with the existing tool's Go SDK
+// send a plain string instead, which UnmarshalJSON accepts (see there).
 type Action struct {
 	Type    string `json:"type"` // "run_command" or "open_url"
 	Command string `json:"command,omitempty"`
 	URL     string `json:"url,omitempty"`
+}
+
+// Action types.
+const (
+	ActionRunCommand = "run_command"
+	ActionOpenURL    = "open_url"
+)
+
+// UnmarshalJSON accepts the object form and the existing SDK's string form.
+// A string that is an http(s) URL becomes an open_url action, any other
+// non-empty string a run_command action (the SDK's authors use the field for
+// the command that fixes the error); an empty string is no action. Other JSON
+// types are refused, which makes the whole error object invalid.
+func (a *Action) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		s = strings.TrimSpace(s)
+		switch {
+		case s == "":
+			*a = Action{}
+		case strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://"):
+			*a = Action{Type: ActionOpenURL, URL: s}
+		default:
+			*a = Action{Type: ActionRunCommand, Command: s}
+		}
+		return nil
+	}
+	type plain Action
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*a = Action(p)
+	return nil
 }
 
 // ErrorBody is the error object of an error response.

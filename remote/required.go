@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strings"
 )
 
 var sha256Digest = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
@@ -18,7 +19,9 @@ func checkRequired(command string, raw []byte, out any) error {
 		if v.Upload.Method != MethodSkip && v.Upload.URL == "" {
 			return fmt.Errorf("upload.url is missing")
 		}
-		if v.FinalizeToken == "" {
+		// The token is the adapter's to choose and may be empty (the
+		// existing host sends it back as is), but it must be there.
+		if !hasMember(raw, "finalize_token") {
 			return fmt.Errorf("finalize_token is missing")
 		}
 	case *PushFinalizeResponse:
@@ -36,13 +39,26 @@ func checkRequired(command string, raw []byte, out any) error {
 			return fmt.Errorf("pack.size_bytes must be positive, got %d", v.Pack.SizeBytes)
 		}
 	case *AuthWhoamiResponse:
-		var top map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &top); err != nil {
-			return err
-		}
-		if id, ok := top["identity"]; !ok || string(id) == "null" {
+		if !hasMember(raw, "identity") {
 			return fmt.Errorf("identity is missing")
 		}
 	}
 	return nil
+}
+
+// hasMember reports whether the top-level object in raw has the member name
+// with a value other than null. Names match without regard to case, as
+// encoding/json matches them when decoding (CheckJSON already refused two
+// spellings of one name).
+func hasMember(raw []byte, name string) bool {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(raw, &top) != nil {
+		return false
+	}
+	for k, v := range top {
+		if strings.EqualFold(k, name) {
+			return string(v) != "null"
+		}
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -302,7 +303,7 @@ func (s *Session) checkResponse(command, reqID string, res *runResult, out any, 
 	if res.exitCode != 0 {
 		if jerr == nil && env.OK != nil && !*env.OK && env.Type == TypeError && (env.RequestID == "" || env.RequestID == reqID) {
 			if ae, ok := decodeErrorBody(a, command, env.Error); ok {
-				return wrapAdapterError(ae)
+				return s.adapterFailure(command, ae)
 			}
 		}
 		return exitFailure(a, command, res)
@@ -322,15 +323,15 @@ func (s *Session) checkResponse(command, reqID string, res *runResult, out any, 
 			return protocolError(a, command, "request_id %q does not match %q", env.RequestID, reqID)
 		}
 		if ae, ok := decodeErrorBody(a, command, env.Error); ok {
-			return wrapAdapterError(ae)
+			return s.adapterFailure(command, ae)
 		}
 		return protocolError(a, command, "error response without a valid error object")
 	}
 	if hasError {
 		return protocolError(a, command, `ok:true together with an "error" object`)
 	}
-	if want := ResultType(command); env.Type != want {
-		return protocolError(a, command, "type %q (want %q)", env.Type, want)
+	if !TypeAnswers(command, env.Type) {
+		return protocolError(a, command, "type %q (want %q); %q, as adapters built with the existing SDK send it, is accepted too", env.Type, ResultType(command), command)
 	}
 	if env.RequestID != reqID {
 		return protocolError(a, command, "request_id %q does not match %q", env.RequestID, reqID)
@@ -343,6 +344,46 @@ func (s *Session) checkResponse(command, reqID string, res *runResult, out any, 
 	}
 	_ = outHdr
 	return nil
+}
+
+// adapterFailure turns a well-formed error answer into the error a Session
+// method returns. unsupported_protocol for an optional command (runs.sync,
+// auth.whoami, auth.login) means the adapter does not implement it — the
+// existing tool's SDK answers so even when the capabilities announce the
+// feature — so it becomes an unsupported_feature error, exactly like a
+// feature the capabilities leave out (see IsUnsupported). For any other
+// command it stays a protocol mismatch.
+func (s *Session) adapterFailure(command string, ae *AdapterError) error {
+	err := wrapAdapterError(ae)
+	if ae.Body.Code != ErrUnsupportedProtocol || !OptionalCommand(command) {
+		return err
+	}
+	// Keep the AdapterError as wrapAdapterError left it, without its code.
+	cause := error(ae)
+	var inner *AdapterError
+	if errors.As(err, &inner) {
+		cause = inner
+	}
+	return errcode.Wrap(errcode.UnsupportedFeature, cause, "adapter %q does not support %s", s.res.Adapter, featureName(command))
+}
+
+// featureName is how error messages name an optional command.
+func featureName(command string) string {
+	switch command {
+	case CmdAuthWhoami:
+		return "whoami"
+	case CmdAuthLogin:
+		return "login"
+	}
+	return command
+}
+
+// IsUnsupported reports whether err says the adapter does not support the
+// optional command that was called: its capabilities leave the feature out,
+// or it answered unsupported_protocol. Callers skip the command and say so
+// instead of failing.
+func IsUnsupported(err error) bool {
+	return errcode.Has(err, errcode.UnsupportedFeature)
 }
 
 func decodeErrorBody(adapter, command string, raw json.RawMessage) (*AdapterError, bool) {
