@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/names"
 )
 
 // MaxNameBytes bounds every user-supplied name, raw and escaped.
-const MaxNameBytes = 255
+const MaxNameBytes = names.MaxBytes
 
 // defaultSegment stands for an empty workspace or environment. '@' is always
 // escaped in names, so no real name can collide with it.
@@ -21,83 +23,27 @@ const allSegment = "@all"
 
 // Name kinds, used in error messages and for the per-kind rules.
 const (
-	KindWorkspace   = "workspace"
-	KindEnvironment = "environment"
-	KindStream      = "stream"
-	KindRunID       = "run id"
-	KindVersion     = "version"
+	KindWorkspace   = string(names.Workspace)
+	KindEnvironment = string(names.Environment)
+	KindStream      = string(names.Stream)
+	KindRunID       = string(names.RunID)
+	KindVersion     = string(names.Version)
 )
 
-// CheckName validates a user-supplied name of the given kind. Every name must
-// be valid UTF-8 of 1..255 bytes without NUL or control characters, and must
-// not be "." or ".."; a stream may contain '/' between non-empty segments none
-// of which is "." or ".."; other names may contain neither '/' nor '\'.
+// CheckName validates a user-supplied name of the given kind with the rule
+// the host also applies at build, push and pull (internal/names), so the
+// two can never disagree. A refusal is an invalid_request registry error.
 func CheckName(kind, s string) error {
-	switch {
-	case s == "":
-		return invalid("%s is empty", kind)
-	case len(s) > MaxNameBytes:
-		return invalid("%s is too long (%d bytes, limit %d)", kind, len(s), MaxNameBytes)
-	case !utf8.ValidString(s):
-		return invalid("%s %q is not valid UTF-8", kind, s)
-	}
-	for _, r := range s {
-		if r == 0 {
-			return invalid("%s %q contains a NUL byte", kind, s)
-		}
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
-			return invalid("%s %q contains a control character", kind, s)
-		}
-	}
-	if strings.ContainsRune(s, '\\') {
-		return invalid("%s %q contains a backslash", kind, s)
-	}
-	if kind == KindStream {
-		for _, seg := range strings.Split(s, "/") {
-			switch seg {
-			case "":
-				return invalid("stream %q has an empty segment (leading, trailing or double '/')", s)
-			case ".", "..":
-				return invalid("stream %q has a %q segment", s, seg)
-			}
-		}
-	} else {
-		if strings.ContainsRune(s, '/') {
-			return invalid("%s %q contains '/'", kind, s)
-		}
-		if s == "." || s == ".." {
-			return invalid("%s %q is not allowed", kind, s)
-		}
-	}
-	if len(EscapeName(s)) > MaxNameBytes {
-		return invalid("%s %q is too long once escaped (limit %d bytes)", kind, s, MaxNameBytes)
+	if err := names.Check(names.Kind(kind), s); err != nil {
+		return invalid("%v (%s)", err, errcode.HintOf(err))
 	}
 	return nil
 }
 
-// EscapeName turns a checked name into one safe path/key segment: the bytes
-// A-Z a-z 0-9 '-' '_' and '.' (except a leading '.') are kept; every other
-// byte, '/' and '%' included, becomes %XX. The result never contains '/',
-// is never "." or "..", never starts with '.' or '@', and is unique per name.
-func EscapeName(s string) string {
-	const hexd = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
-			b.WriteByte(c)
-		case c == '.' && i > 0:
-			b.WriteByte(c)
-		default:
-			b.WriteByte('%')
-			b.WriteByte(hexd[c>>4])
-			b.WriteByte(hexd[c&15])
-		}
-	}
-	return b.String()
-}
+// EscapeName turns a checked name into one safe path/key segment (see
+// names.Escape): never '/', never "." or "..", never a leading '.' or '@',
+// unique per name.
+func EscapeName(s string) string { return names.Escape(s) }
 
 // scopeSegment escapes a workspace or environment; empty means default.
 func scopeSegment(kind, s string) (string, error) {

@@ -31,6 +31,8 @@ func TestCheckName(t *testing.T) {
 		{KindStream, ""}, {KindStream, "a/../b"}, {KindStream, "/a"}, {KindStream, "a/"}, {KindStream, "a\x00"},
 		{KindStream, "a\tb"}, {KindStream, "a\u0085b"}, {KindStream, strings.Repeat("x", 256)}, {KindStream, "\xff"},
 		{KindWorkspace, "a/b"}, {KindWorkspace, ".."}, {KindRunID, "."}, {KindRunID, `a\b`},
+		// The host's rules (internal/names) are the registry's rules.
+		{KindStream, "a//b"}, {KindStream, "."}, {KindStream, "a/ /b"}, {KindWorkspace, "  "}, {KindEnvironment, "\u00a0"},
 	}
 	for _, b := range bad {
 		if err := CheckName(b.kind, b.s); err == nil || CodeOf(err) != "invalid_request" {

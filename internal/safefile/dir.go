@@ -54,6 +54,13 @@ func OpenDir(root, rel string, create bool, perm os.FileMode) (*Dir, error) {
 	if err != nil {
 		return nil, err
 	}
+	return d.walk(parts, create, perm)
+}
+
+// walk opens each of parts below d in turn (creating missing ones with
+// create), consuming d: it is closed on every path, and the deepest folder
+// is returned.
+func (d *Dir) walk(parts []string, create bool, perm os.FileMode) (*Dir, error) {
 	for _, name := range parts {
 		next := filepath.Join(d.path, name)
 		fd, err := openatRetry(d.fd, name, dirFlags, 0)
