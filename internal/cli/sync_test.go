@@ -238,7 +238,7 @@ func TestSyncInsecureSkipVerify(t *testing.T) {
 func TestSyncNonSourceRemote(t *testing.T) {
 	newSyncFixture(t)
 	code, out, _ := runSyncCLI(t, "ext", "--json")
-	if v := decodeSync(t, out); code != 2 || v.Error == nil || !strings.Contains(v.Error.Message, "no source") {
+	if v := decodeSync(t, out); code != 1 || v.Error == nil || !strings.Contains(v.Error.Message, "no source") {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 }

@@ -161,43 +161,10 @@ func HintOf(err error) string {
 	return ""
 }
 
-// Exit statuses. One table for the whole product.
-const (
-	ExitOK             = 0
-	ExitFailure        = 1
-	ExitBadInput       = 2
-	ExitLockfile       = 10
-	ExitDigestMismatch = 11
-	ExitSignature      = 12
-	ExitTimeout        = 13
-	ExitBinaryNotFound = 14
-	ExitNetwork        = 15
-)
-
-var exitByCode = map[Code]int{
-	DuplicateKeys: ExitBadInput, InvalidJSON: ExitBadInput, MissingRequiredField: ExitBadInput,
-	InvalidManifest: ExitBadInput, InvalidTimestamp: ExitBadInput, UnsupportedSpec: ExitBadInput,
-	ZipBomb: ExitBadInput, TooManyArtifacts: ExitBadInput, DuplicatePath: ExitBadInput,
-	ArtifactTooLarge: ExitBadInput, InvalidPath: ExitBadInput, MissingEntry: ExitBadInput,
-	InvalidAttestation: ExitBadInput, AttestationTooLarge: ExitBadInput, NotAZip: ExitBadInput,
-	InvalidInput: ExitBadInput, ConfigInvalid: ExitBadInput,
-
-	LockfileInvalid: ExitLockfile,
-
-	DigestMismatch: ExitDigestMismatch, SizeMismatch: ExitDigestMismatch, PackDigestMismatch: ExitDigestMismatch,
-
-	SignatureInvalid: ExitSignature, IdentityMismatch: ExitSignature,
-
-	Timeout: ExitTimeout,
-
-	BinaryNotFound: ExitBinaryNotFound, AdapterNotFound: ExitBinaryNotFound,
-
-	NetworkError: ExitNetwork,
-}
-
-// ExitCode maps err to the process exit status. nil → 0; an explicit Exit on
-// the outermost coded error wins; otherwise the first code in the chain that
-// has a table entry decides; anything else → 1.
+// ExitCode maps err to the process exit status (the table of exittable.go).
+// nil → 0; an explicit Exit on the outermost coded error wins; otherwise the
+// first code in the chain that has a status other than 1 decides; anything
+// else → 1.
 func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK
@@ -208,7 +175,7 @@ func ExitCode(err error) int {
 	}
 	for cur := err; cur != nil; cur = errors.Unwrap(cur) {
 		if ce, ok := cur.(*Error); ok {
-			if st, ok := exitByCode[ce.Code]; ok {
+			if st, ok := exitByCode[ce.Code]; ok && st != ExitFailure {
 				return st
 			}
 		}
