@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/evidencerelay/epack/internal/errcode"
-	"github.com/evidencerelay/epack/internal/safefile"
 )
 
 // MaxDownloadSize caps a download whose size was not announced.
@@ -209,9 +208,9 @@ func downloadFile(ctx context.Context, r DownloadRequest, src string, s *sink) e
 		return errcode.New(errcode.DownloadFailed, "file:// download source is file_root itself, not a file")
 	}
 	dirRel, name := filepath.Split(rel)
-	d, err := safefile.OpenDir(r.Policy.FileRoot, dirRel, false, 0)
+	d, err := openRootDir(r.Policy, dirRel, false)
 	if err != nil {
-		return rootHint(r.Policy.FileRoot, err)
+		return err
 	}
 	defer d.Close()
 	f, err := d.OpenFile(name)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/safefile"
 )
 
 // Target is an upload or download instruction from the adapter.
@@ -22,6 +23,14 @@ type Policy struct {
 	// FileRoot enables file:// URLs; the path must be equal to or below it.
 	// A relative FileRoot is taken relative to the current directory.
 	FileRoot string
+	// ProjectRoot, when set and FileRoot lies inside it, makes every folder
+	// from ProjectRoot down to a file:// path be opened without following
+	// symbolic links, FileRoot's own components included: a linked .epack
+	// (or any linked folder above the registry) inside the project is
+	// refused instead of written through. A FileRoot outside ProjectRoot is
+	// resolved as the user wrote it, and only the folders below it are held
+	// to no-follow.
+	ProjectRoot string
 	// AllowLoopbackHTTP enables http:// to localhost, 127.0.0.1 and ::1.
 	AllowLoopbackHTTP bool
 }
@@ -140,6 +149,17 @@ func relToRoot(root, dest string) (string, error) {
 		return "", errcode.New(errcode.PathTraversal, "path %s is outside file_root %s", dest, absRoot)
 	}
 	return rel, nil
+}
+
+// openRootDir opens the folder rel below p.FileRoot (creating missing
+// folders of rel with create), walking from p.ProjectRoot when FileRoot is
+// inside it; see Policy.ProjectRoot.
+func openRootDir(p Policy, rel string, create bool) (*safefile.Dir, error) {
+	d, err := safefile.OpenDirBelow(p.ProjectRoot, p.FileRoot, rel, create, 0o755)
+	if err != nil {
+		return nil, rootHint(p.FileRoot, err)
+	}
+	return d, nil
 }
 
 func notAllowed(format string, args ...any) *errcode.Error {

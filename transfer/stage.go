@@ -28,13 +28,14 @@ type Staged struct {
 }
 
 // Stage creates an empty staged copy directly in p.FileRoot (never through a
-// symbolic link). It fails when FileRoot is unset or unusable; callers then
+// symbolic link, nor through a linked folder between p.ProjectRoot and
+// FileRoot). It fails when FileRoot is unset or unusable; callers then
 // simply upload the normal way.
 func Stage(p Policy) (*Staged, error) {
 	if p.FileRoot == "" {
 		return nil, errcode.New(errcode.InvalidInput, "staging needs transport.file_root")
 	}
-	d, err := safefile.OpenDir(p.FileRoot, ".", false, 0o755)
+	d, err := openRootDir(p, ".", false)
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/evidencerelay/epack/internal/errcode"
-	"github.com/evidencerelay/epack/internal/safefile"
 )
 
 // UploadRequest describes one upload. Body is read from offset 0 to Size as
@@ -115,9 +114,9 @@ func uploadFile(ctx context.Context, r UploadRequest, dest, want string) error {
 		return errcode.New(errcode.UploadFailed, "file:// upload destination is file_root itself, not a file")
 	}
 	dirRel, name := filepath.Split(rel)
-	d, err := safefile.OpenDir(r.Policy.FileRoot, dirRel, true, 0o755)
+	d, err := openRootDir(r.Policy, dirRel, true)
 	if err != nil {
-		return rootHint(r.Policy.FileRoot, err)
+		return err
 	}
 	defer d.Close()
 	// Fail before copying when the destination is a link or a folder
