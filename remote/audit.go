@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/evidencerelay/epack/internal/errcode"
 	"golang.org/x/sys/unix"
 )
 
@@ -16,11 +17,32 @@ const AuditFile = ".epack/audit.log"
 // Audit appends one JSON line {"time","event",attrs…} to
 // <projectRoot>/.epack/audit.log. The .epack folder is created if needed and
 // never followed through a symlink; the file is opened O_APPEND|O_NOFOLLOW.
-// Audit is best effort: a failure is reported on stderr, never returned.
+// Audit is best effort, for events that only leave a trace (a refused URL):
+// a failure is reported on stderr, never returned. An insecure opt-in is
+// recorded with AuditInsecure instead, which fails closed.
 func Audit(projectRoot string, event string, attrs map[string]any) {
 	if err := audit(projectRoot, event, attrs); err != nil {
 		_, _ = os.Stderr.WriteString("epack: warning: could not write audit log: " + err.Error() + "\n")
 	}
+}
+
+// AuditInsecure records the use of an insecure opt-in (--insecure-*, its
+// environment switch, a custom endpoint) before the insecure thing is done.
+// The record is the price of the opt-in: when the line cannot be written —
+// audit.log is a dangling symbolic link, a FIFO, a folder, the disk is full,
+// or there is no project folder — it returns a PolicyViolation naming the
+// audit log and the caller must stop.
+func AuditInsecure(projectRoot string, event string, attrs map[string]any) error {
+	path := filepath.Join(projectRoot, AuditFile)
+	if projectRoot == "" {
+		return errcode.New(errcode.PolicyViolation, "refusing %s: there is no project folder to keep the audit log (%s) in", event, AuditFile).
+			WithHint("run epack inside a project (a folder with epack.yaml), or drop the insecure option")
+	}
+	if err := audit(projectRoot, event, attrs); err != nil {
+		return errcode.Wrap(errcode.PolicyViolation, err, "refusing %s: the audit log %s cannot be written, and an insecure option is only allowed when its use is recorded", event, path).
+			WithHint("make %s a regular writable file (remove a symbolic link, FIFO or folder in its place; free disk space), or drop the insecure option", path)
+	}
+	return nil
 }
 
 func audit(projectRoot string, event string, attrs map[string]any) error {
@@ -67,7 +89,9 @@ func audit(projectRoot string, event string, attrs map[string]any) error {
 		return &os.PathError{Op: "open", Path: filepath.Join(projectRoot, AuditFile), Err: fmt.Errorf("not a regular file: %w", err)}
 	}
 	f := os.NewFile(uintptr(fd), filepath.Join(projectRoot, AuditFile))
-	defer f.Close()
-	_, err = f.Write(line)
-	return err
+	if _, err := f.Write(line); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

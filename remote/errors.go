@@ -2,6 +2,10 @@ package remote
 
 import (
 	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode"
 
 	"github.com/evidencerelay/epack/internal/errcode"
 )
@@ -16,8 +20,16 @@ type AdapterError struct {
 	Body    ErrorBody
 }
 
+// Error names the adapter and command, then gives the adapter's code and
+// message as the adapter's words: quoted on one line (newlines, carriage
+// returns and other control characters escaped), so an adapter cannot start
+// a line of its own in epack's output and pass it off as epack's.
 func (e *AdapterError) Error() string {
-	return fmt.Sprintf("adapter %q %s: %s: %s", e.Adapter, e.Command, e.Body.Code, e.Body.Message)
+	msg := fmt.Sprintf("adapter %q %s: %s", e.Adapter, e.Command, codeText(e.Body.Code))
+	if e.Body.Message != "" {
+		msg += "; adapter says: " + QuoteAdapterText(e.Body.Message)
+	}
+	return msg
 }
 
 // Retryable reports the adapter's retry hint.
@@ -26,7 +38,10 @@ func (e *AdapterError) Retryable() bool { return e.Body.Retryable }
 // AuthRequired reports whether the adapter asks the user to authenticate.
 func (e *AdapterError) AuthRequired() bool { return e.Body.Code == ErrAuthRequired }
 
-// Hint renders the adapter's action as a user hint ("" without one).
+// Hint renders the adapter's action as a user hint ("" without one). The
+// command is quoted on one line and marked as the adapter's suggestion; a
+// link is offered only when it is a plain https URL (HTTPSLink), so a
+// javascript:, file: or http: link is never presented as something to open.
 func (e *AdapterError) Hint() string {
 	a := e.Body.Action
 	if a == nil {
@@ -34,11 +49,53 @@ func (e *AdapterError) Hint() string {
 	}
 	switch {
 	case a.Command != "":
-		return "run: " + a.Command
+		return "the adapter suggests running " + QuoteAdapterText(a.Command)
 	case a.URL != "":
-		return "open: " + a.URL
+		if link, ok := HTTPSLink(a.URL); ok {
+			return "the adapter suggests opening " + link
+		}
 	}
 	return ""
+}
+
+// QuoteAdapterText renders text an adapter supplied as one quoted line:
+// quotes, backslashes, newlines, carriage returns, other control characters
+// and invisible format characters (bidi overrides) are escaped Go-style.
+func QuoteAdapterText(s string) string { return strconv.Quote(s) }
+
+// codeText shows a protocol error code as is when it looks like one
+// (lower-case letters, digits, '_', '.', '-'), quoted otherwise.
+func codeText(code string) string {
+	if code == "" || len(code) > 64 {
+		return QuoteAdapterText(code)
+	}
+	for _, c := range code {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return QuoteAdapterText(code)
+		}
+	}
+	return code
+}
+
+// HTTPSLink reports whether s, a link an adapter supplied, may be shown as
+// a link: an absolute https URL with a host, without user info (which can
+// disguise the real host, as in https://bank.example@evil.example) and
+// without spaces or control characters. It returns s trimmed.
+func HTTPSLink(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 4096 {
+		return "", false
+	}
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.IsSpace(r) {
+			return "", false
+		}
+	}
+	u, err := url.Parse(s)
+	if err != nil || !strings.EqualFold(u.Scheme, "https") || u.Host == "" || u.User != nil || u.Opaque != "" {
+		return "", false
+	}
+	return s, true
 }
 
 // CodeFor maps a protocol error code to an epack error code.

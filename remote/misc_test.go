@@ -123,8 +123,8 @@ func TestErrorAnswerWithExitZero(t *testing.T) {
 	}
 	defer s.Close()
 	_, err = s.PullPrepare(context.Background(), &PullPrepareRequest{Ref: PullRef{Latest: true}})
-	wantCode(t, err, errcode.AuthRequired, `adapter "script" pull.prepare: auth_required: log in`)
-	if errcode.HintOf(err) != "run: acme login" {
+	wantCode(t, err, errcode.AuthRequired, `adapter "script" pull.prepare: auth_required; adapter says: "log in"`)
+	if errcode.HintOf(err) != `the adapter suggests running "acme login"` {
 		t.Fatalf("hint %q", errcode.HintOf(err))
 	}
 }

@@ -44,6 +44,7 @@ type Session struct {
 	env      []string
 	capsEnv  []string
 	secrets  []string
+	red      *redactor
 	timeout  time.Duration
 	capsTime time.Duration
 
@@ -116,10 +117,12 @@ func Open(ctx context.Context, o SessionOptions) (*Session, error) {
 				WithHint("run 'epack lock %s' to pin it, or pass --insecure-allow-unpinned", res.Remote)
 		}
 		fmt.Fprintf(o.Stderr, "WARNING: running unpinned adapter %s for remote %q without digest verification.\n", res.Path, res.Remote)
-		Audit(o.ProjectRoot, "insecure_bypass", map[string]any{
+		if err := AuditInsecure(o.ProjectRoot, "insecure_bypass", map[string]any{
 			"remote": res.Remote, "adapter": res.Adapter, "path": res.Path, "origin": res.Origin,
 			"component": o.Policy.component(), "reason": "allow_unpinned",
-		})
+		}); err != nil {
+			return nil, err
+		}
 	}
 	for k, v := range endpoints {
 		label := "remote endpoint"
@@ -131,9 +134,11 @@ func Open(ctx context.Context, o SessionOptions) (*Session, error) {
 		if u, err := url.Parse(v); err == nil {
 			host = u.Host
 		}
-		Audit(o.ProjectRoot, "custom_endpoint", map[string]any{
+		if err := AuditInsecure(o.ProjectRoot, "custom_endpoint", map[string]any{
 			"remote": res.Remote, "component": o.Policy.component(), "variable": k, "remote_endpoint_host": host,
-		})
+		}); err != nil {
+			return nil, err
+		}
 	}
 
 	sealed, err := sealedexec.Seal(res.Path, res.PinnedDigest)
@@ -147,6 +152,7 @@ func Open(ctx context.Context, o SessionOptions) (*Session, error) {
 	parent := parentEnv()
 	s.env, s.secrets = buildEnv(envSpec{parent: parent, root: o.ProjectRoot, remote: r, endpoints: endpoints, full: true})
 	s.capsEnv, _ = buildEnv(envSpec{parent: parent, root: o.ProjectRoot, remote: r})
+	s.red = newRedactor(s.secrets, o.NoRedact)
 	caps, err := s.probe(ctx)
 	if err != nil {
 		s.Close()
@@ -234,8 +240,9 @@ func (s *Session) probe(ctx context.Context) (*Capabilities, error) {
 	}
 	var caps Capabilities
 	if err := DecodeStrict(res.stdout, &caps); err != nil {
-		return nil, protocolError(s.res.Adapter, CmdCapabilities, "parsing capabilities: %v", err)
+		return nil, s.red.Error(protocolError(s.res.Adapter, CmdCapabilities, "parsing capabilities: %v", err))
 	}
+	s.red.Value(&caps)
 	if caps.DeployProtocolVersion != ProtocolVersion {
 		return nil, errcode.New(errcode.ProtocolMismatch, "adapter %q: protocol version %d not supported (need %d)", s.res.Adapter, caps.DeployProtocolVersion, ProtocolVersion).
 			WithHint("use an adapter release that speaks Remote Adapter Protocol v%d", ProtocolVersion)
@@ -285,8 +292,23 @@ func (s *Session) call(ctx context.Context, command string, req any, hdr *Reques
 	if err != nil {
 		return err
 	}
-	return s.checkResponse(command, hdr.RequestID, res, out, outHdr)
+	// Everything the adapter said is redacted here, once, before any caller
+	// can show or store it (see redactor.Value for what is left alone).
+	if err := s.checkResponse(command, hdr.RequestID, res, out, outHdr); err != nil {
+		return s.red.Error(err)
+	}
+	s.red.Value(out)
+	return nil
 }
+
+// Redact replaces the values of the remote's secrets (and their URL- and
+// JSON-escaped spellings) in text that did not come through a Session call,
+// such as a transfer error naming an adapter-given URL. With NoRedact it
+// returns text unchanged.
+func (s *Session) Redact(text string) string { return s.red.String(text) }
+
+// RedactError is Redact for an error; errors.Is/As still work on the result.
+func (s *Session) RedactError(err error) error { return s.red.Error(err) }
 
 // envelope is the part of every response checked before typed decoding.
 type envelope struct {

@@ -115,13 +115,13 @@ func TestAdapterErrorMapping(t *testing.T) {
 		}
 		_, err = s.PushPrepare(context.Background(), &PushPrepareRequest{})
 		s.Close()
-		wantCode(t, err, tc.want, `adapter "sdk" push.prepare: `+tc.code+": configured to fail")
+		wantCode(t, err, tc.want, `adapter "sdk" push.prepare: `+tc.code+`; adapter says: "configured to fail`)
 		var ae *AdapterError
 		if !errors.As(err, &ae) || ae.Body.Code != tc.code || ae.Retryable() != tc.retryable {
 			t.Fatalf("%s: %#v", tc.code, ae)
 		}
 		if tc.code == ErrAuthRequired {
-			if !ae.AuthRequired() || errcode.HintOf(err) != "run: sdkadapter login" {
+			if !ae.AuthRequired() || errcode.HintOf(err) != `the adapter suggests running "sdkadapter login"` {
 				t.Fatalf("hint %q", errcode.HintOf(err))
 			}
 		}
