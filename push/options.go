@@ -97,6 +97,13 @@ type Result struct {
 	// RunsError is the run sync failure, if any (the release exists regardless).
 	RunsError string
 
+	// RunsSkipped says why run results were found but not sent: the adapter
+	// does not support run sync (its capabilities leave runs_sync out, or it
+	// answered runs.sync with unsupported_protocol, as adapters built with the
+	// existing tool's SDK do). A skip is not a failure, even with
+	// runs.require_success. Empty when results were sent or there were none.
+	RunsSkipped string
+
 	// UploadSkipped is true when the registry already had the pack bytes.
 	UploadSkipped bool
 
@@ -121,4 +128,8 @@ const (
 	StepUpload   = "Uploading pack"
 	StepFinalize = "Finalizing release"
 	StepRuns     = "Syncing runs"
+	// StepRunsSkipped is reported (started, then done) when run results
+	// exist but the adapter does not support run sync. If StepRuns had
+	// started, it gets no "done" call: StepRunsSkipped takes its place.
+	StepRunsSkipped = "Run sync skipped: adapter does not support it"
 )

@@ -132,9 +132,9 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 		return abort(StepAdapter, errcode.New(errcode.UnsupportedFeature,
 			"adapter %q does not support the prepare/finalize upload protocol", rcfg.AdapterName()))
 	}
-	if caps.Limits.MaxPackBytes > 0 && size > caps.Limits.MaxPackBytes {
+	if limit := caps.Limits.MaxPack(); limit > 0 && size > limit {
 		return abort(StepAdapter, errcode.New(errcode.InvalidInput,
-			"pack is %d bytes but remote %q accepts at most %d bytes", size, opts.Remote, caps.Limits.MaxPackBytes).
+			"pack is %d bytes but remote %q accepts at most %d bytes", size, opts.Remote, limit).
 			WithHint("split the evidence into smaller packs"))
 	}
 
@@ -263,22 +263,17 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 
 	// From here on a release exists: whatever happens, a receipt is written.
 	var runsErr error
-	if !opts.NoRuns && rcfg.RunsSyncEnabled() && caps.Features.RunsSync {
-		steps.start(StepRuns)
-		runsErr = syncRuns(ctx, session, syncInput{
+	if !opts.NoRuns && rcfg.RunsSyncEnabled() {
+		runsErr = runSyncStep(ctx, session, syncInput{
 			packPath: packPath, cwd: cwd, fileDigest: verified.File.SHA256, target: target,
 			patterns: rcfg.Runs.Paths, extra: opts.RunsPaths, maxBatch: caps.Limits.MaxRunsPerSync,
-		}, result)
-		if runsErr == nil {
-			steps.done(StepRuns)
-		} else {
-			result.RunsError = runsErr.Error()
-		}
+		}, result, steps, stderr)
 	}
 
 	receipt := NewReceipt(opts.Remote, target, packPath, manifest.PackDigest, size, result.Release, result.Links, result.SyncedRuns, result.FailedRuns)
 	receipt.Pack.FileDigest = verified.File.SHA256
 	receipt.Runs.Error = result.RunsError
+	receipt.Runs.Skipped = result.RunsSkipped
 	writer := ReceiptWriter{BaseDir: filepath.Join(project.Root, DefaultReceiptDir)}
 	path, werr := writer.Write(receipt)
 	result.ReceiptPath = path

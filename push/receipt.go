@@ -66,6 +66,9 @@ type RunsReceipt struct {
 	Failed []string `json:"failed"`
 	// Error records why run syncing failed after the release was created.
 	Error string `json:"error,omitempty"`
+	// Skipped records why run results were not sent at all (the adapter
+	// does not support run sync); an addition to the upstream format.
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // ClientReceipt contains epack client metadata in the receipt.

@@ -1,9 +1,12 @@
 package push
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -12,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/remote"
 )
 
@@ -23,6 +27,60 @@ var DefaultRunsPatterns = []string{"tools/**/result.json", "runs/**/result.json"
 const MaxRunResultBytes = 1 << 20
 
 var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+// runSyncUnsupported is syncRuns' answer when the adapter turned out not to
+// support runs.sync (it answered unsupported_protocol before anything was sent).
+type runSyncUnsupported struct {
+	runs int
+	err  error
+}
+
+func (e *runSyncUnsupported) Error() string { return e.err.Error() }
+func (e *runSyncUnsupported) Unwrap() error { return e.err }
+
+// Why an adapter counts as not supporting run sync.
+const (
+	skipNotAnnounced = "its capabilities do not announce runs_sync"
+	skipUnsupported  = "it answered runs.sync with unsupported_protocol"
+)
+
+// runSyncStep is the run-sync step of a push, after the release exists. An
+// adapter that does not support run sync is not a failure: the results
+// found are left unsent, and Result, receipt, steps and stderr say so.
+// Otherwise it syncs and returns syncRuns' error (also in res.RunsError).
+func runSyncStep(ctx context.Context, s *remote.Session, in syncInput, res *Result, steps stepper, stderr io.Writer) error {
+	adapter := s.Resolved().Adapter
+	if !s.Capabilities().Features.RunsSync {
+		// The existing tool skips silently; we speak up when there was
+		// something to send.
+		if runs, _ := discoverRuns(pack.SidecarPath(in.packPath), in.cwd, in.patterns, in.extra); len(runs) > 0 {
+			skipRunSync(res, steps, stderr, adapter, skipNotAnnounced, len(runs))
+		}
+		return nil
+	}
+	steps.start(StepRuns)
+	err := syncRuns(ctx, s, in, res)
+	var unsupported *runSyncUnsupported
+	switch {
+	case errors.As(err, &unsupported):
+		skipRunSync(res, steps, stderr, adapter, skipUnsupported, unsupported.runs)
+		return nil
+	case err != nil:
+		res.RunsError = err.Error()
+		return err
+	}
+	steps.done(StepRuns)
+	return nil
+}
+
+// skipRunSync records and reports run results left unsent because the
+// adapter does not support run sync.
+func skipRunSync(res *Result, steps stepper, stderr io.Writer, adapter, why string, n int) {
+	res.RunsSkipped = "adapter does not support run sync: " + why
+	steps.start(StepRunsSkipped)
+	steps.done(StepRunsSkipped)
+	fmt.Fprintf(stderr, "Note: run sync skipped: adapter %q does not support it (%s); %d run result(s) not sent. The release was created.\n", adapter, why, n)
+}
 
 // skippedRun is a run result that was found but cannot be sent.
 type skippedRun struct {

@@ -33,6 +33,7 @@ func syncRuns(ctx context.Context, s *remote.Session, in syncInput, res *Result)
 	if batch <= 0 {
 		batch = 100
 	}
+	before := *res
 	var firstErr error
 	for start := 0; start < len(runs); start += batch {
 		end := min(start+batch, len(runs))
@@ -45,6 +46,11 @@ func syncRuns(ctx context.Context, s *remote.Session, in syncInput, res *Result)
 			})
 			return err
 		})
+		if err != nil && start == 0 && remote.IsUnsupported(err) {
+			// Nothing was sent: the adapter does not do run sync at all.
+			res.SyncedRuns, res.FailedRuns, res.FailedOutputs = before.SyncedRuns, before.FailedRuns, before.FailedOutputs
+			return &runSyncUnsupported{runs: len(runs), err: err}
+		}
 		if err != nil {
 			for _, r := range chunk {
 				res.FailedRuns = append(res.FailedRuns, r.RunID)
