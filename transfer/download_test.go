@@ -246,8 +246,7 @@ func (s *interrupting) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if n <= s.cuts {
 		w.Write(body[:s.at])
 		w.(http.Flusher).Flush()
-		time.Sleep(10 * time.Millisecond)
-		resetConn(s.t, w)
+		cutConn(s.t, w)
 		return
 	}
 	w.Write(body)
@@ -280,20 +279,32 @@ func TestDownloadResumesWithRange(t *testing.T) {
 
 func TestDownloadRestartsWithoutRangeSupport(t *testing.T) {
 	data := testData(1 << 20)
-	for _, h := range []*interrupting{
-		{data: data, cuts: 1, at: 200 << 10},                                  // no Accept-Ranges
-		{data: data, cuts: 1, at: 200 << 10, ranges: true, ignoreRange: true}, // 200 to a Range
-		{data: data, cuts: 1, at: 200 << 10, ranges: true, badRange: true},    // wrong Content-Range
+	for _, tc := range []struct {
+		name string
+		h    *interrupting
+		want []string // the Range header of each request
+	}{
+		// No Accept-Ranges: the client must not ask for a range, even though
+		// this server would answer one.
+		{"no Accept-Ranges", &interrupting{data: data, cuts: 1, at: 200 << 10}, []string{"", ""}},
+		// A 200 to a Range: the body is taken from byte 0.
+		{"range ignored", &interrupting{data: data, cuts: 1, at: 200 << 10, ranges: true, ignoreRange: true}, []string{"", "bytes=204800-"}},
+		// A 206 at the wrong offset: discarded, then a plain GET.
+		{"wrong Content-Range", &interrupting{data: data, cuts: 1, at: 200 << 10, ranges: true, badRange: true}, []string{"", "bytes=204800-", ""}},
 	} {
-		h.t = t
-		srv := newServer(t, h.ServeHTTP)
-		f := destFile(t)
-		res, err := fastClient().Download(context.Background(), getReq(srv.URL, f, int64(len(data))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkDest(t, f, res, data)
-		t.Logf("ranges seen: %q", h.seenRanges())
+		t.Run(tc.name, func(t *testing.T) {
+			tc.h.t = t
+			srv := newServer(t, tc.h.ServeHTTP)
+			f := destFile(t)
+			res, err := fastClient().Download(context.Background(), getReq(srv.URL, f, int64(len(data))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkDest(t, f, res, data)
+			if got := tc.h.seenRanges(); strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Fatalf("Range headers %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 

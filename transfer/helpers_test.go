@@ -69,6 +69,19 @@ func resetConn(t *testing.T, w http.ResponseWriter) {
 	conn.Close()
 }
 
+// cutConn ends the connection after what was flushed: a graceful close (FIN)
+// delivers every flushed byte before the end, so the client has seen exactly
+// the bytes written — no sleep needed, unlike a reset that may discard them.
+func cutConn(t *testing.T, w http.ResponseWriter) {
+	t.Helper()
+	conn, _, err := w.(http.Hijacker).Hijack()
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	conn.Close()
+}
+
 func newServer(t *testing.T, h http.HandlerFunc) *httptest.Server {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
