@@ -69,7 +69,7 @@ func TestLimiter(t *testing.T) {
 		}
 	}
 	// 5 immediately, 3 more at 10/s.
-	if d := time.Since(start); d < 250*time.Millisecond || d > 2*time.Second {
+	if d := time.Since(start); d < 250*time.Millisecond || d > 20*time.Second {
 		t.Fatalf("8 calls took %s", d)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -167,7 +167,7 @@ func TestCapabilitiesTimeoutAndNilClose(t *testing.T) {
 	start := time.Now()
 	_, err := Open(ctx, SessionOptions{ProjectRoot: p.root, Remote: p.remote("origin", bin), Lock: p.lock})
 	wantCode(t, err, errcode.Timeout, "--capabilities")
-	if time.Since(start) > 3*time.Second {
+	if time.Since(start) > 20*time.Second { // hang guard: the adapter sleeps 300 s
 		t.Fatalf("took %s", time.Since(start))
 	}
 	p.groupGone(t)
