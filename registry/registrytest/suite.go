@@ -466,11 +466,10 @@ func Concurrent(t *testing.T, e *Env, n int) {
 		go func(i int) {
 			defer wg.Done()
 			sub := &captureT{TB: t}
-			func() {
-				defer func() { recover() }()
+			sub.run(func() {
 				_, fin := Push(sub, e, target, packs[i], fmt.Sprintf("v1.%d", i))
 				ids[i] = fin.Release.ReleaseID
-			}()
+			})
 			if sub.failed != "" {
 				errs <- fmt.Errorf("pusher %d: %s", i, sub.failed)
 			}
@@ -527,11 +526,10 @@ func SamePack(t *testing.T, e *Env, n int) {
 		go func(i int) {
 			defer wg.Done()
 			sub := &captureT{TB: t}
-			func() {
-				defer func() { recover() }()
+			sub.run(func() {
 				_, fin := Push(sub, e, target, p, fmt.Sprintf("l%d", i))
 				ids[i] = fin.Release.ReleaseID
-			}()
+			})
 			if sub.failed != "" {
 				errs <- fmt.Errorf("pusher %d: %s", i, sub.failed)
 			}
@@ -621,6 +619,22 @@ func (c *captureT) Fatalf(format string, args ...any) {
 	c.mu.Lock()
 	c.failed = fmt.Sprintf(format, args...)
 	c.mu.Unlock()
-	panic("fatal")
+	panic(captureFatal{})
+}
+
+// captureFatal is what Fatalf panics with to stop the goroutine's work.
+type captureFatal struct{}
+
+// run calls f, stopping quietly at a Fatal from f; any other panic (a real
+// bug in the code under test) goes on.
+func (c *captureT) run(f func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			if _, ok := v.(captureFatal); !ok {
+				panic(v)
+			}
+		}
+	}()
+	f()
 }
 func (c *captureT) Fatal(args ...any) { c.Fatalf("%s", fmt.Sprint(args...)) }
