@@ -71,16 +71,18 @@ func TestBuilderRoundTrip(t *testing.T) {
 	}
 	// Same inputs → same pack_digest; manifest bytes re-encode identically.
 	b2 := NewBuilder("org/team/prod")
-	b2.AddBytes("empty", nil)
-	b2.AddFile("file.csv", src)
-	b2.AddReader("nested/r.md", strings.NewReader("# hi\n"))
-	b2.AddBytes("z.json", []byte(`{"<tag>":"&"}`))
+	must(b2.AddBytes("empty", nil))
+	must(b2.AddFile("file.csv", src))
+	must(b2.AddReader("nested/r.md", strings.NewReader("# hi\n")))
+	must(b2.AddBytes("z.json", []byte(`{"<tag>":"&"}`)))
 	m2, _, err := b2.Manifest()
 	if err != nil || m2.PackDigest != m.PackDigest {
 		t.Fatal("pack digest not stable", err)
 	}
 	var back Manifest
-	json.Unmarshal(raw, &back)
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
 	if again, _ := json.Marshal(&back); !bytes.Equal(again, raw) {
 		t.Fatalf("re-encode differs:\n%s\n%s", again, raw)
 	}

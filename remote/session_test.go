@@ -283,13 +283,13 @@ func TestPathAndBundledDiscovery(t *testing.T) {
 
 	// A symlink on PATH resolves to its target (the pinned bytes).
 	linkDir := t.TempDir()
-	os.Symlink(onPath, filepath.Join(linkDir, "epack-remote-lnk"))
+	if err := os.Symlink(onPath, filepath.Join(linkDir, "epack-remote-lnk")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", linkDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	res, err = Resolve(p.root, &config.Remote{Name: "l", Adapter: "lnk"}, p.lock)
-	if err != nil || res.Path != onPath {
-		// lnk is not on PATH: not found is expected.
-		if res == nil || res.Status != StatusNotFound {
-			t.Fatalf("%+v %v", res, err)
-		}
+	if err != nil || res.Origin != OriginPath || res.Path != onPath {
+		t.Fatalf("symlink on PATH: %+v %v, want origin %s and path %s", res, err, OriginPath, onPath)
 	}
 
 	// Bundled beats PATH.
