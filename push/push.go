@@ -11,6 +11,8 @@ import (
 	"github.com/evidencerelay/epack/internal/buildcontext"
 	"github.com/evidencerelay/epack/internal/errcode"
 	"github.com/evidencerelay/epack/internal/flow"
+	"github.com/evidencerelay/epack/internal/names"
+	"github.com/evidencerelay/epack/internal/safefile"
 	"github.com/evidencerelay/epack/internal/sourceinstall"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/remote"
@@ -68,7 +70,23 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 		steps.start(StepConfig)
 		return nil, err
 	}
-	policy := transfer.Policy{FileRoot: rcfg.Transport.FileRoot, AllowLoopbackHTTP: rcfg.Transport.AllowLoopbackHTTP}
+	// Names and folders are checked before anything runs or is sent: a
+	// workspace or environment the registries refuse, or a symbolic link on
+	// a folder between the project root and the registry (file_root inside
+	// the project) or the receipts folder, stops the push here.
+	if err := names.CheckOptional(names.Workspace, rcfg.Target.Workspace); err != nil {
+		steps.start(StepConfig)
+		return nil, fmt.Errorf("remote %q target.workspace: %w", opts.Remote, err)
+	}
+	if err := names.CheckOptional(names.Environment, rcfg.Target.Environment); err != nil {
+		steps.start(StepConfig)
+		return nil, fmt.Errorf("remote %q target.environment: %w", opts.Remote, err)
+	}
+	if err := safefile.CheckBelow(project.Root, rcfg.Transport.FileRoot, filepath.Join(project.Root, DefaultReceiptDir, opts.Remote)); err != nil {
+		steps.start(StepConfig)
+		return nil, fmt.Errorf("refusing to push through a linked folder in the project: %w", err)
+	}
+	policy := transfer.Policy{FileRoot: rcfg.Transport.FileRoot, ProjectRoot: project.Root, AllowLoopbackHTTP: rcfg.Transport.AllowLoopbackHTTP}
 
 	// With a file_root the upload will most likely be a file:// URL inside
 	// it: the verification pass then also writes the copy there, so the
@@ -153,6 +171,9 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 	steps.done(StepAdapter)
 
 	manifest := verified.Manifest
+	if err := names.Check(names.Stream, manifest.Stream); err != nil {
+		return nil, fmt.Errorf("the pack's stream cannot be published: %w", err)
+	}
 	target := remote.TargetConfig{
 		Workspace:   flow.FirstNonEmpty(opts.Workspace, rcfg.Target.Workspace),
 		Environment: rcfg.Target.Environment,
@@ -304,6 +325,14 @@ func checkOptions(opts *Options) error {
 	}
 	if strings.TrimSpace(opts.PackPath) == "" {
 		return errcode.New(errcode.InvalidInput, "pack path is required")
+	}
+	// A workspace or environment given explicitly must be a real name: a
+	// blank one used to fall back to the configured one without a word.
+	if err := names.CheckOptional(names.Workspace, opts.Workspace); err != nil {
+		return fmt.Errorf("workspace option: %w", err)
+	}
+	if err := names.CheckOptional(names.Environment, opts.Environment); err != nil {
+		return fmt.Errorf("environment option: %w", err)
 	}
 	return nil
 }

@@ -245,12 +245,19 @@ func whoamiOne(cmd *cobra.Command, g *Globals, project *config.Project, lock *co
 		return e
 	}
 	defer s.Close()
+	const unsupported = "adapter does not support whoami"
 	if !s.Capabilities().Features.Whoami {
-		e.Error = "adapter does not support whoami"
+		e.Error = unsupported
+		return e
+	}
+	resp, err := s.Whoami(cmd.Context())
+	if remote.IsUnsupported(err) {
+		// It announced whoami but answered unsupported_protocol, as adapters
+		// built with the existing tool's SDK do: the same as not announcing it.
+		e.Error = unsupported
 		return e
 	}
 	e.Supported = true
-	resp, err := s.Whoami(cmd.Context())
 	if err != nil {
 		e.Error, e.err = errText(err), err
 		return e
@@ -280,23 +287,23 @@ func printWhoami(g *Globals, ids []whoamiEntry) {
 		switch {
 		case e.err != nil || (e.Error != "" && e.Supported):
 			// Errors go to stderr so they are seen even with --quiet.
-			fmt.Fprintf(g.Stderr, "%s %s: %s\n", g.failMark(), e.Remote, termSafe(e.Error))
+			fmt.Fprintf(g.Stderr, "%s %s: %s\n", g.failMark(), e.Remote, adapterText(e.Error))
 		case !e.Supported:
 			g.out("? %s: whoami not supported by adapter\n", e.Remote)
 		case e.Authenticated:
 			g.out("%s Authenticated to %s\n", g.okMark(), e.Remote)
 			if len(ids) == 1 {
 				if e.Subject != "" {
-					g.out("  Subject: %s\n", termSafe(e.Subject))
+					g.out("  Subject: %s\n", adapterText(e.Subject))
 				}
 				if e.Issuer != "" {
-					g.out("  Issuer:  %s\n", termSafe(e.Issuer))
+					g.out("  Issuer:  %s\n", adapterText(e.Issuer))
 				}
 				if e.ExpiresAt != "" {
-					g.out("  Expires: %s\n", termSafe(e.ExpiresAt))
+					g.out("  Expires: %s\n", adapterText(e.ExpiresAt))
 				}
 			} else if e.Subject != "" {
-				g.out("  Subject: %s\n", termSafe(e.Subject))
+				g.out("  Subject: %s\n", adapterText(e.Subject))
 			}
 		default:
 			g.out("○ Not authenticated to %s\n", e.Remote)

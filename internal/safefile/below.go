@@ -81,14 +81,23 @@ func OpenDirBelow(anchor, root, rel string, create bool, perm os.FileMode) (*Dir
 }
 
 // CheckBelow refuses a symbolic link (SymlinkNotAllowed) or a non-folder
-// (InvalidPath) on every existing component of dir below anchor, creating
-// nothing. It stops at the first component that does not exist yet: whoever
-// creates it later creates it inside folders just found to be real. It lets
-// a workflow refuse a linked .epack, receipts folder or registry root before
-// anything is sent to a remote, rather than after. dir outside anchor (or an
-// empty anchor) is not checked here: a folder the user named outside the
-// project is opened as the user wrote it.
-func CheckBelow(anchor, dir string) error {
+// (InvalidPath) on every existing component of each dir below anchor,
+// creating nothing. It stops at the first component that does not exist
+// yet: whoever creates it later creates it inside folders just found to be
+// real. It lets a workflow refuse a linked .epack, receipts folder or
+// registry root before anything is sent to a remote, rather than after. A
+// dir outside anchor (or an empty anchor or dir) is not checked here: a
+// folder the user named outside the project is opened as the user wrote it.
+func CheckBelow(anchor string, dirs ...string) error {
+	for _, dir := range dirs {
+		if err := checkBelow(anchor, dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkBelow(anchor, dir string) error {
 	up, ok := Below(anchor, dir)
 	if !ok {
 		return nil
