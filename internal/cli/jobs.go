@@ -60,9 +60,9 @@ func startDetached(g *Globals, command string, childArgs []string) error {
 	if err != nil {
 		return errcode.Wrap(errcode.IOError, err, "finding the project folder")
 	}
-	dir, err := safefile.MkdirAllNoFollow(base, filepath.Join(".epack", "jobs"), 0o755)
+	dir, err := jobsFolder(base)
 	if err != nil {
-		return errcode.Wrap(errcode.IOError, err, "creating the jobs folder")
+		return err
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -75,7 +75,7 @@ func startDetached(g *Globals, command string, childArgs []string) error {
 		if i > 1 {
 			name = fmt.Sprintf("%s_%d", id, i)
 		}
-		logFile, err = os.OpenFile(filepath.Join(dir, name+".log"), os.O_CREATE|os.O_EXCL|os.O_WRONLY|syscall.O_NOFOLLOW, 0o600)
+		logFile, err = os.OpenFile(filepath.Join(dir, name+".log"), os.O_CREATE|os.O_EXCL|os.O_WRONLY|syscall.O_NOFOLLOW, jobsFilePerm)
 		if err == nil {
 			id = name
 			break
@@ -154,12 +154,48 @@ func finishJob(exitCode int, runErr error, result any) {
 	_ = writeJob(path, job)
 }
 
+// Job records and logs hold the command's arguments, its errors and its
+// result, so they are private to the user: folder 0700, files 0600.
+const (
+	jobsDirPerm  = 0o700
+	jobsFilePerm = 0o600
+)
+
+// jobsFolder makes sure <base>/.epack/jobs exists as a real folder (no
+// symbolic link on the way) with mode 0700, tightening one an older epack
+// made 0755, and returns its path.
+func jobsFolder(base string) (string, error) {
+	if _, err := safefile.MkdirAllNoFollow(base, ".epack", 0o755); err != nil {
+		return "", errcode.Wrap(errcode.IOError, err, "creating the .epack folder")
+	}
+	dir, err := safefile.MkdirAllNoFollow(base, filepath.Join(".epack", "jobs"), jobsDirPerm)
+	if err != nil {
+		return "", errcode.Wrap(errcode.IOError, err, "creating the jobs folder")
+	}
+	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return "", errcode.Wrap(errcode.IOError, &os.PathError{Op: "open", Path: dir, Err: err}, "opening the jobs folder")
+	}
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return "", errcode.Wrap(errcode.IOError, &os.PathError{Op: "stat", Path: dir, Err: err}, "checking the jobs folder")
+	}
+	if st.Mode&0o777 != jobsDirPerm {
+		if err := syscall.Fchmod(fd, jobsDirPerm); err != nil {
+			return "", errcode.Wrap(errcode.IOError, &os.PathError{Op: "chmod", Path: dir, Err: err}, "making the jobs folder private").
+				WithHint("run: chmod 700 %s", dir)
+		}
+	}
+	return dir, nil
+}
+
 func writeJob(path string, job *Job) error {
 	data, err := json.MarshalIndent(job, "", "  ")
 	if err != nil {
 		return err
 	}
-	return safefile.WriteAtomic(path, append(data, '\n'), 0o644)
+	return safefile.WriteAtomic(path, append(data, '\n'), jobsFilePerm)
 }
 
 func readJob(path string) (*Job, error) {
@@ -219,7 +255,7 @@ func newJobsCmd(g *Globals) *cobra.Command {
 					g.out("  Exit:     %d\n", *job.ExitCode)
 				}
 				if job.Error != "" {
-					g.out("  Error:    %s\n", job.Error)
+					g.out("  Error:    %s\n", adapterText(job.Error)) // may quote an adapter
 				}
 				g.out("  Log:      %s\n", job.LogPath)
 				return nil

@@ -182,14 +182,14 @@ func runPull(cmd *cobra.Command, g *Globals, f *pullFlags, remoteName, positiona
 		writeJSON(g.Stdout, out)
 		return nil
 	}
-	g.out("\n%s Pulled from %s in %s\n\nPack:\n  Stream:   %s\n  Size:     %s\n", g.okMark(), remoteName, formatDuration(time.Since(start)), termSafe(res.Stream), formatSize(res.SizeBytes))
+	g.out("\n%s Pulled from %s in %s\n\nPack:\n  Stream:   %s\n  Size:     %s\n", g.okMark(), remoteName, formatDuration(time.Since(start)), adapterText(res.Stream), formatSize(res.SizeBytes))
 	if res.Version != "" {
-		g.out("  Version:  %s\n", termSafe(res.Version))
+		g.out("  Version:  %s\n", adapterText(res.Version))
 	}
 	if res.ReleaseID != "" {
-		g.out("  Release:  %s\n", termSafe(res.ReleaseID))
+		g.out("  Release:  %s\n", adapterText(res.ReleaseID))
 	}
-	g.out("  Digest:   %s\n", res.Digest)
+	g.out("  Digest:   %s\n", adapterText(res.Digest))
 	if res.Verified {
 		g.out("  %s Verified\n", g.okMark())
 	}

@@ -137,9 +137,9 @@ func runPush(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packArg s
 		return nil
 	}
 	g.out("\n%s Pushed to %s in %s\n\nRelease:\n", g.okMark(), remoteName, formatDuration(time.Since(start)))
-	g.out("  • ID:      %s\n", termSafe(res.Release.ReleaseID))
+	g.out("  • ID:      %s\n", adapterText(res.Release.ReleaseID))
 	if res.Release.CanonicalRef != "" {
-		g.out("  • Ref:     %s\n", termSafe(res.Release.CanonicalRef))
+		g.out("  • Ref:     %s\n", adapterText(res.Release.CanonicalRef))
 	}
 	if res.UploadSkipped {
 		g.out("  • Upload:  skipped (the registry already has these bytes)\n")
@@ -151,16 +151,16 @@ func runPush(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packArg s
 		g.out("  • Outputs: %d failed to upload\n", n)
 		if g.Verbose {
 			for _, fo := range res.FailedOutputs {
-				g.out("      %s: %s\n", termSafe(fo.Path), termSafe(fo.Reason))
+				g.out("      %s: %s\n", adapterText(fo.Path), adapterSays(fo.Reason))
 			}
 		}
 	}
 	g.verbose("Synced %d runs, %d failed\n", len(res.SyncedRuns), len(res.FailedRuns))
 	if v := res.Links["view"]; v != "" {
-		g.out("\nView:  %s\n", termSafe(v))
+		g.out("\nView:  %s\n", adapterLink(v))
 	}
 	if v := res.Links["share"]; v != "" {
-		g.out("Share: %s\n", termSafe(v))
+		g.out("Share: %s\n", adapterLink(v))
 	}
 	g.out("\nReceipt: %s\n", res.ReceiptPath)
 	g.out("\nNext steps:\n  •  epack pull %s           # Pull on another machine\n  •  epack remote whoami %s  # Check auth status\n", remoteName, remoteName)

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 	"unicode"
+
+	"github.com/evidencerelay/epack/remote"
 )
 
 // stepUI renders workflow steps and transfer progress on stderr: a spinner
@@ -205,4 +207,33 @@ func termUnsafe(r rune) bool {
 		return false
 	}
 	return unicode.IsControl(r) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
+}
+
+// adapterText is how every piece of adapter-supplied text (release fields,
+// identities, reasons, errors that quote the adapter) reaches the terminal:
+// on one line, with newlines, carriage returns and every other control or
+// bidi character escaped (termSafe plus \n, \r, \t), so an adapter can never
+// start a line of its own and pass it off as epack's ("[OK] Pushed …").
+func adapterText(s string) string {
+	s = termSafe(s)
+	if strings.ContainsAny(s, "\n\t") {
+		s = strings.NewReplacer("\n", `\n`, "\t", `\t`).Replace(s)
+	}
+	return s
+}
+
+// adapterSays marks free text as the adapter's words: `adapter says: "…"`,
+// quoted and on one line (adapterText).
+func adapterSays(s string) string {
+	return `adapter says: "` + strings.ReplaceAll(adapterText(s), `"`, `\"`) + `"`
+}
+
+// adapterLink shows a link an adapter supplied only when it is a plain
+// https URL (remote.HTTPSLink); anything else (javascript:, http:, file:,
+// user info that disguises the host) is replaced by a note.
+func adapterLink(s string) string {
+	if l, ok := remote.HTTPSLink(s); ok {
+		return adapterText(l)
+	}
+	return "(non-https link omitted)"
 }
