@@ -18,7 +18,7 @@ func options(expiry time.Duration) registry.Options {
 
 func main() {
 	h := registry.New(nil, options(0)).Handler()
-	if len(os.Args) == 2 && os.Args[1] != remote.CmdCapabilities {
+	if len(os.Args) == 2 && os.Args[1] != remote.CmdCapabilities && os.Args[1] != adapter.CmdVersion {
 		reg, err := open()
 		if err != nil {
 			h = registry.Unavailable(h, fmt.Errorf("S3 registry: %w", err))
@@ -29,8 +29,11 @@ func main() {
 	adapter.Serve(h)
 }
 
+// open opens the registry the host named: EPACK_REMOTE_CONFIG (our host's
+// extensions) or, when that has no bucket, S3_REGISTRY_URL (a host that
+// passes only the remote's secrets:).
 func open() (*registry.Registry, error) {
-	cfg, warnings, err := s3store.ParseConfig(os.Getenv("EPACK_REMOTE_CONFIG"))
+	cfg, warnings, err := s3store.LoadConfig(os.Getenv(remote.EnvRemoteConfig), os.Getenv(s3store.EnvRegistryURL))
 	for _, w := range warnings {
 		fmt.Fprintln(os.Stderr, "epack-remote-s3: warning:", w)
 	}

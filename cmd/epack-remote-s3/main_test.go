@@ -155,3 +155,47 @@ func TestClearErrors(t *testing.T) {
 		t.Fatalf("failed calls wrote %d objects (%v)", len(out.Contents), err)
 	}
 }
+
+// upstreamEnv is what the existing epack tool gives an adapter: its
+// allowlisted environment, the protocol version and the remote's secrets:
+// (COMPAT §4.4, §10.2) — never EPACK_REMOTE_CONFIG.
+func upstreamEnv(secrets ...string) []string {
+	return append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "EPACK_REMOTE_PROTOCOL_VERSION=1",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}, secrets...)
+}
+
+// TestRegistryURLFromSecret: with no bucket in EPACK_REMOTE_CONFIG the
+// adapter takes the registry from S3_REGISTRY_URL (a secret under the
+// existing host); a bad URL is an invalid_request naming the variable.
+func TestRegistryURLFromSecret(t *testing.T) {
+	env := testenv.RequireS3(t)
+	bucket := env.NewBucket(t)
+	keys := []string{"AWS_ACCESS_KEY_ID=" + env.AccessKey, "AWS_SECRET_ACCESS_KEY=" + env.SecretKey}
+	good := "S3_REGISTRY_URL=s3://" + bucket + "/team/evidence?endpoint=" + url.QueryEscape(env.Endpoint) + "&path_style=true&region=us-east-1&presign_expiry=10m"
+	for _, tc := range []struct {
+		name   string
+		env    []string
+		issuer string
+		code   string
+	}{
+		{"url only", upstreamEnv(append(keys, good)...), "s3://" + bucket + "/team/evidence", ""},
+		{"config without bucket", upstreamEnv(append(keys, good, `EPACK_REMOTE_CONFIG={"upload_headers":"none"}`)...), "s3://" + bucket + "/team/evidence", ""},
+		{"config bucket wins", upstreamEnv(append(keys, "S3_REGISTRY_URL=s3://other-bucket", `EPACK_REMOTE_CONFIG={"bucket":"`+bucket+`","endpoint":"`+env.Endpoint+`","path_style":true}`)...), "s3://" + bucket, ""},
+		{"bad scheme", upstreamEnv(append(keys, "S3_REGISTRY_URL=https://"+bucket)...), "", remote.ErrInvalidRequest},
+		{"unknown key", upstreamEnv(append(keys, "S3_REGISTRY_URL=s3://"+bucket+"?pathstyle=true")...), "", remote.ErrInvalidRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &registrytest.Process{Bin: bin, Env: tc.env, Dir: t.TempDir()}
+			id, err := p.Whoami(context.Background())
+			if tc.code != "" {
+				if registrytest.Code(err) != tc.code || !strings.Contains(err.Error(), "S3_REGISTRY_URL") || !strings.Contains(err.Error(), "s3://<bucket>") {
+					t.Fatalf("want %s naming S3_REGISTRY_URL and its form, got %v", tc.code, err)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(id.Issuer, tc.issuer) {
+				t.Fatalf("whoami %+v, %v (want issuer %s)", id, err, tc.issuer)
+			}
+		})
+	}
+}

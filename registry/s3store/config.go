@@ -65,6 +65,15 @@ const DefaultPresignExpiry = 15 * time.Minute
 // upload_headers ("auto", "signed", "none"; see Config.UploadHeaders).
 // Unknown keys are reported in the returned warnings, not refused.
 func ParseConfig(raw string) (Config, []string, error) {
+	c, warnings, err := parseJSONConfig(raw)
+	if err != nil {
+		return c, nil, err
+	}
+	return c, warnings, c.normalize()
+}
+
+// parseJSONConfig reads EPACK_REMOTE_CONFIG without defaults or checks.
+func parseJSONConfig(raw string) (Config, []string, error) {
 	var c Config
 	if strings.TrimSpace(raw) == "" {
 		raw = "{}"
@@ -134,12 +143,13 @@ func ParseConfig(raw string) (Config, []string, error) {
 			warnings = append(warnings, fmt.Sprintf("unknown S3 registry setting %q ignored", k))
 		}
 	}
-	return c, warnings, c.normalize()
+	return c, warnings, nil
 }
 
 func (c *Config) normalize() error {
 	if c.Bucket == "" {
-		return bad("the S3 registry needs a bucket: set extensions.bucket in the remote's epack.yaml entry")
+		return bad("the S3 registry needs a bucket: set extensions.bucket in the remote's epack.yaml entry, "+
+			"or, under a host that does not send EPACK_REMOTE_CONFIG, set %s=%s and list it in the remote's secrets:", EnvRegistryURL, registryURLForm)
 	}
 	if len(c.Bucket) < 3 || len(c.Bucket) > 63 || strings.ContainsAny(c.Bucket, "/\\ \x00") {
 		return bad("bucket %q is not a valid bucket name", c.Bucket)
