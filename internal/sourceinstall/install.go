@@ -227,10 +227,12 @@ func InstallResult(ctx context.Context, projectRoot string, r *config.Remote, lo
 		if err := d.WriteAtomic(remote.InsecureInstallMarker, []byte(msg), 0o644); err != nil {
 			return nil, err
 		}
-		remote.Audit(root, "insecure_install", map[string]any{
+		if err := remote.AuditInsecure(root, "insecure_install", map[string]any{
 			"remote": r.Name, "adapter": adapter, "version": e.Version, "digest": pinned,
 			"platform": platform, "component": opts.component(), "reason": "insecure_skip_verify",
-		})
+		}); err != nil {
+			return nil, err
+		}
 	}
 	if err := tmp.Chmod(0o755); err != nil {
 		return nil, errcode.Wrap(errcode.IOError, err, "chmod %s", tmp.Name())

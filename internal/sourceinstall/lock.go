@@ -345,10 +345,12 @@ func LockSourceResult(ctx context.Context, project *config.Project, lock *config
 	} else {
 		e.Verification = &config.LockVerification{Status: StatusSkipped}
 		fmt.Fprintf(opts.stderr(), "WARNING: locking remote %q (%s %s) without Sigstore verification (--insecure-skip-verify).\n", remoteName, src.Slug(), tag)
-		remote.Audit(project.Root, "insecure_lock", map[string]any{
+		if err := remote.AuditInsecure(project.Root, "insecure_lock", map[string]any{
 			"remote": remoteName, "adapter": adapter, "version": tag, "source": src.LockSource(),
 			"component": opts.component(), "reason": "insecure_skip_verify",
-		})
+		}); err != nil {
+			return nil, err
+		}
 	}
 	if lock.SchemaVersion == 0 {
 		lock.SchemaVersion = 1
