@@ -5,9 +5,15 @@ import (
 	"time"
 )
 
-// Adapters written against the upstream SDK send created_at:"" for "unknown"
-// (COMPAT W25); encoding/json refuses that for time.Time. These decoders treat
-// "" (and null) as the zero time and require RFC 3339 otherwise.
+// Adapters written against the existing tool's Go SDK send created_at:""
+// for "unknown" (COMPAT W25, §10.1); encoding/json refuses that for
+// time.Time, and so does the existing host (§4.5), which makes it refuse its
+// own SDK's answers. We accept it: created_at is informational, no required
+// field depends on it, and a release the adapter did create must not be
+// lost over it. These decoders treat "" (and null, or no field) as the zero
+// time — receipts then show "0001-01-01T00:00:00Z", as upstream writes a
+// missing time — and require RFC 3339 for any other string; a number, an
+// object or a malformed time is still a protocol error.
 
 // UnmarshalJSON decodes a release result, accepting created_at:"".
 func (r *ReleaseResult) UnmarshalJSON(b []byte) error {
