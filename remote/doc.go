@@ -27,8 +27,14 @@
 //     stdout/stderr is found through /proc and killed after a short delay;
 //   - stderr relayed line by line with secret values redacted;
 //   - a response that must be one JSON value without duplicate keys, with the
-//     right ok/type/request_id and the required fields of its type.
+//     right ok/type/request_id and the required fields of its type. The type
+//     of a success answer may be "<command>.result" or, as adapters built
+//     with the existing tool's Go SDK write it, the command itself
+//     (TypeAnswers); limits.max_pack_size counts like max_pack_bytes
+//     (Limits.MaxPack) and an error's action may be a plain string.
 //
 // Error answers become *AdapterError, wrapped in an *errcode.Error whose code
 // is mapped from the protocol code (CodeFor) and whose hint is the action.
+// unsupported_protocol for an optional command (runs.sync, auth.*) becomes
+// unsupported_feature instead (IsUnsupported): the caller skips the command.
 package remote
