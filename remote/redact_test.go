@@ -201,3 +201,27 @@ func jsonText(t *testing.T, v any, err error) string {
 	}
 	return string(b)
 }
+
+// FuzzRedact: whatever the text around it, no spelling of a secret survives
+// redaction (secrets that contain the mark's own brackets are left out: a
+// replacement could then recreate them from its neighbours).
+func FuzzRedact(f *testing.F) {
+	f.Add(hostileSecret, "before ", " after")
+	f.Add("abcd", "abc", "dabcd")
+	f.Add("a b+c", "%", "%2B")
+	f.Fuzz(func(t *testing.T, secret, pre, post string) {
+		if len(secret) < 4 || strings.ContainsAny(secret, "[]") {
+			return
+		}
+		r := newRedactor([]string{secret}, false)
+		for name, form := range spellings(t, secret) {
+			got := r.String(pre + form + post)
+			if strings.Contains(got, secret) && !strings.Contains(pre+post, secret) {
+				t.Fatalf("%s form: %q left %q in %q", name, form, secret, got)
+			}
+			if !strings.Contains(got, redactedMark) {
+				t.Fatalf("%s form %q not redacted: %q", name, form, got)
+			}
+		}
+	})
+}
