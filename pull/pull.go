@@ -11,6 +11,7 @@ import (
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/internal/errcode"
 	"github.com/evidencerelay/epack/internal/flow"
+	"github.com/evidencerelay/epack/internal/names"
 	"github.com/evidencerelay/epack/internal/safefile"
 	"github.com/evidencerelay/epack/internal/sourceinstall"
 	"github.com/evidencerelay/epack/pack"
@@ -76,6 +77,19 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Names and folders are checked before the adapter runs: a workspace or
+	// environment the registries refuse, or a symbolic link on a folder
+	// between the project root and the registry (file_root inside the
+	// project) or the receipts folder, stops the pull here.
+	if err := names.CheckOptional(names.Workspace, rcfg.Target.Workspace); err != nil {
+		return nil, fmt.Errorf("remote %q target.workspace: %w", opts.Remote, err)
+	}
+	if err := names.CheckOptional(names.Environment, rcfg.Target.Environment); err != nil {
+		return nil, fmt.Errorf("remote %q target.environment: %w", opts.Remote, err)
+	}
+	if err := safefile.CheckBelow(project.Root, rcfg.Transport.FileRoot, filepath.Join(project.Root, DefaultReceiptDir, opts.Remote)); err != nil {
+		return nil, fmt.Errorf("refusing to pull through a linked folder in the project: %w", err)
+	}
 	step(StepConfig, false)
 
 	step(StepAdapter, true)
@@ -127,6 +141,9 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 		if err := checkAnnounced(resp, ref); err != nil {
 			return nil, err
 		}
+		if err := checkAnswer(resp.Pack, ref); err != nil {
+			return nil, err
+		}
 		return resp, nil
 	}
 	step(StepPrepare, true)
@@ -162,7 +179,7 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}()
 	client := transfer.NewClient()
-	policy := transfer.Policy{FileRoot: rcfg.Transport.FileRoot, AllowLoopbackHTTP: rcfg.Transport.AllowLoopbackHTTP}
+	policy := transfer.Policy{FileRoot: rcfg.Transport.FileRoot, ProjectRoot: project.Root, AllowLoopbackHTTP: rcfg.Transport.AllowLoopbackHTTP}
 	var got transfer.DownloadResult
 	for attempt := 0; ; attempt++ {
 		if err := resetFile(tmp); err != nil {
@@ -198,25 +215,20 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 	}
 	step(StepDownload, false)
 
+	// The manifest is read even without verification: its stream must be
+	// the one the remote answered, before anything is moved into place.
 	verified := false
 	if verify {
 		step(StepVerify, true)
-		// The file digest was computed while downloading into our private
-		// temp file, so only the pack's own digests remain to be checked
-		// (no second whole-file hash, no MD5).
-		p, err := pack.OpenFile(tmp)
-		if err != nil {
-			return nil, fmt.Errorf("pack verification failed: %w", err)
-		}
-		err = p.VerifyIntegrity(ctx)
-		stream := p.Manifest().Stream
-		p.Close()
-		if err != nil {
-			return nil, fmt.Errorf("pack verification failed: %w", err)
-		}
-		if prep.Pack.Stream != "" && stream != prep.Pack.Stream {
-			fmt.Fprintf(stderr, "Warning: the remote says stream %q but the pack's manifest says %q\n", prep.Pack.Stream, stream)
-		}
+	}
+	stream, err := readStream(ctx, tmp, verify)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkManifestStream(stream, prep.Pack.Stream); err != nil {
+		return nil, err
+	}
+	if verify {
 		verified = true
 		step(StepVerify, false)
 	}
@@ -232,7 +244,7 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 	tmp.Close()
 
 	res := &Result{
-		OutputPath: output, Digest: prep.Pack.Digest, SizeBytes: got.Size, Stream: prep.Pack.Stream,
+		OutputPath: output, Digest: prep.Pack.Digest, SizeBytes: got.Size, Stream: stream,
 		ReleaseID: prep.Pack.ReleaseID, Version: prep.Pack.Version, Labels: prep.Pack.Labels,
 		CreatedAt: prep.Pack.CreatedAt, Verified: verified, Target: target,
 	}
@@ -284,6 +296,14 @@ func checkOptions(opts *Options) error {
 	}
 	if d := opts.Ref.Digest; d != "" && !pack.IsDigest(d) {
 		return errcode.New(errcode.InvalidInput, "digest %q is not of the form sha256:<64 hex>", d)
+	}
+	// A workspace or environment given explicitly must be a real name: a
+	// blank one used to fall back to the configured one without a word.
+	if err := names.CheckOptional(names.Workspace, opts.Workspace); err != nil {
+		return fmt.Errorf("workspace option: %w", err)
+	}
+	if err := names.CheckOptional(names.Environment, opts.Environment); err != nil {
+		return fmt.Errorf("environment option: %w", err)
 	}
 	return nil
 }

@@ -40,6 +40,11 @@ type settings struct {
 	RetryableFailures int               `json:"retryable_failures"`
 	// VerifyBlobPath, when set, is hashed at finalize and must match the pack.
 	VerifyBlobPath string `json:"verify_blob_path"`
+	// PullReleaseID, PullVersion and PullLabels replace what pull.prepare
+	// says about the release (nil keeps "rel_0001", "v1" and no labels).
+	PullReleaseID *string  `json:"pull_release_id"`
+	PullVersion   *string  `json:"pull_version"`
+	PullLabels    []string `json:"pull_labels"`
 }
 
 type last struct {
@@ -217,9 +222,17 @@ func pullPrepare(_ context.Context, req *remote.PullPrepareRequest) (*remote.Pul
 		url = "file://{root}/blobs/{hex}.epack"
 	}
 	n := bump("pull-prepare")
+	releaseID, version := "rel_0001", "v1"
+	if cfg.PullReleaseID != nil {
+		releaseID = *cfg.PullReleaseID
+	}
+	if cfg.PullVersion != nil {
+		version = *cfg.PullVersion
+	}
 	return &remote.PullPrepareResponse{
-		Download:      remote.TransferTarget{Method: "GET", URL: expand(url, l.Hex)},
-		Pack:          remote.PulledPack{Digest: l.Digest, SizeBytes: l.Size, Stream: l.Stream, ReleaseID: "rel_0001", Version: "v1", CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+		Download: remote.TransferTarget{Method: "GET", URL: expand(url, l.Hex)},
+		Pack: remote.PulledPack{Digest: l.Digest, SizeBytes: l.Size, Stream: l.Stream, ReleaseID: releaseID, Version: version,
+			Labels: cfg.PullLabels, CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
 		FinalizeToken: "ptok_" + strconv.Itoa(n),
 	}, nil
 }

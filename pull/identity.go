@@ -1,0 +1,123 @@
+package pull
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/names"
+	"github.com/evidencerelay/epack/pack"
+	"github.com/evidencerelay/epack/remote"
+)
+
+// A pull only keeps the pack that was asked for. The adapter's pull.prepare
+// answer must say so (the release id or version asked for, a stream name
+// the registries accept), and the downloaded pack's manifest must carry the
+// stream the answer named. Any disagreement is a digest_mismatch (exit 11):
+// the bytes are not the pack the user asked for, so nothing is written,
+// pull.finalize is not called, and no receipt is made.
+
+// answerHint is the fix every identity refusal points at.
+const answerHint = "nothing was written; the remote adapter answered with another pack than the one asked for — report it to the adapter's maintainer, or pull by --digest"
+
+func notAsked(format string, args ...any) error {
+	return errcode.New(errcode.DigestMismatch, format, args...).WithHint(answerHint)
+}
+
+// checkAnswer compares what pull.prepare says it will send with the ref.
+// An answer that leaves out the release id or version that was asked for
+// cannot be told apart from one that answers another release, so it is
+// refused as well. The digest is compared by checkAnnounced.
+func checkAnswer(p remote.PulledPack, ref remote.PullRef) error {
+	if p.Stream != "" {
+		if err := names.Check(names.Stream, p.Stream); err != nil {
+			return errcode.Wrap(errcode.DigestMismatch, err, "pull.prepare answered a stream no registry accepts").WithHint(answerHint)
+		}
+	}
+	switch {
+	case ref.ReleaseID != "":
+		if p.ReleaseID == "" {
+			return notAsked("asked for release %q but the remote's answer does not say which release it is", ref.ReleaseID)
+		}
+		if p.ReleaseID != ref.ReleaseID {
+			return notAsked("asked for release %q but the remote answered release %q", ref.ReleaseID, p.ReleaseID)
+		}
+	case ref.Version != "":
+		if p.Version != "" {
+			if !sameVersion(p.Version, ref.Version) {
+				return notAsked("asked for version %q but the remote answered version %q (release %q)", ref.Version, p.Version, p.ReleaseID)
+			}
+			return nil
+		}
+		for _, l := range p.Labels {
+			if v, ok := labelVersion(l); ok && sameVersion(v, ref.Version) {
+				return nil
+			}
+		}
+		return notAsked("asked for version %q but the remote's answer does not say it is that version (release %q, labels %q)", ref.Version, p.ReleaseID, p.Labels)
+	}
+	return nil
+}
+
+// sameVersion treats "1.2" and "v1.2" as one version, as our registries do
+// when they look a version up.
+func sameVersion(a, b string) bool {
+	return a == b || trimV(a) == trimV(b)
+}
+
+func trimV(s string) string {
+	if len(s) >= 2 && s[0] == 'v' && s[1] >= '0' && s[1] <= '9' {
+		return s[1:]
+	}
+	return s
+}
+
+// labelVersion reads a release label the way our registries index versions:
+// "v<digit>…", "version:<v>" or "version=<v>".
+func labelVersion(l string) (string, bool) {
+	switch {
+	case len(l) >= 2 && l[0] == 'v' && l[1] >= '0' && l[1] <= '9':
+		return l, true
+	case strings.HasPrefix(l, "version:"):
+		return l[len("version:"):], len(l) > len("version:")
+	case strings.HasPrefix(l, "version="):
+		return l[len("version="):], len(l) > len("version=")
+	}
+	return "", false
+}
+
+// readStream opens the downloaded pack (the private temp file), runs the
+// integrity verification when verify is set, and returns the manifest's
+// stream. The file digest was computed while downloading, so only the
+// pack's own digests remain to be checked.
+func readStream(ctx context.Context, f *os.File, verify bool) (string, error) {
+	what := "reading the pack's manifest"
+	if verify {
+		what = "pack verification failed"
+	}
+	p, err := pack.OpenFile(f)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	defer p.Close()
+	if verify {
+		if err := p.VerifyIntegrity(ctx); err != nil {
+			return "", fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return p.Manifest().Stream, nil
+}
+
+// checkManifestStream refuses a pack whose stream no registry accepts, or
+// whose stream is not the one the remote answered (when it answered one).
+func checkManifestStream(stream, answered string) error {
+	if err := names.Check(names.Stream, stream); err != nil {
+		return fmt.Errorf("the pulled pack's stream cannot be used: %w", err)
+	}
+	if answered != "" && stream != answered {
+		return notAsked("the remote answered stream %q but the pack's manifest says %q", answered, stream)
+	}
+	return nil
+}
