@@ -200,7 +200,7 @@ func TestUpstreamSDKAdapterThroughCLI(t *testing.T) {
 				outFile := fmt.Sprintf("pulled-%d.epack", i)
 				res := p.runJSON(t, append([]string{"pull", "up", "-o", outFile, "--frozen"}, ref...)...)
 				got, _ := os.ReadFile(filepath.Join(p.root, outFile))
-				if !bytes.Equal(got, want) || res["verified"] != true {
+				if !bytes.Equal(got, want) || res["verified"] != true || res["release_id"] != relID {
 					t.Fatalf("pull %v: %v", ref, res)
 				}
 			}

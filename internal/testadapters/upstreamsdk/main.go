@@ -14,6 +14,9 @@
 //     request's type, "ok", "request_id" and the handler's fields beside them;
 //   - an error answer has "retryable" only when true and "action" as a plain
 //     string, and the process still exits 0;
+//   - fields its handlers leave empty are sent as empty strings where the
+//     SDK's types have no omitempty (release.created_at, download.method);
+//     links use the keys "release" and "pack";
 //   - only push.prepare, push.finalize, pull.prepare and pull.finalize are
 //     handled; anything else gets unsupported_protocol, even when the
 //     capabilities announce it (authors announce features by hand).
@@ -209,6 +212,22 @@ type packRef struct {
 	SizeBytes int64  `json:"size_bytes"`
 }
 
+// pulledPack is the SDK's pull answer about the pack: everything but the
+// digest is left out when empty.
+type pulledPack struct {
+	Digest    string `json:"digest"`
+	SizeBytes int64  `json:"size_bytes,omitempty"`
+	Stream    string `json:"stream,omitempty"`
+	CreatedAt string `json:"created_at,omitempty"`
+	ReleaseID string `json:"release_id,omitempty"`
+}
+
+// pending is what prepare remembers for finalize.
+type pending struct {
+	Pack   packRef `json:"pack"`
+	Stream string  `json:"stream"`
+}
+
 type upload struct {
 	Method    string            `json:"method"`
 	URL       string            `json:"url"`
@@ -234,6 +253,7 @@ type record struct {
 	PackDigest string `json:"pack_digest"`
 	FileDigest string `json:"file_digest"`
 	Size       int64  `json:"size"`
+	Stream     string `json:"stream"`
 }
 
 func store() (string, error) {
@@ -268,8 +288,11 @@ func token() string {
 func expiry() string { return time.Now().Add(time.Hour).UTC().Format(time.RFC3339) }
 
 func pushPrepare(r *struct {
-	RequestID string  `json:"request_id"`
-	Pack      packRef `json:"pack"`
+	RequestID string `json:"request_id"`
+	Target    struct {
+		Stream string `json:"stream"`
+	} `json:"target"`
+	Pack packRef `json:"pack"`
 }) (any, error) {
 	if cfg.PrepareError != nil {
 		return nil, cfg.PrepareError
@@ -284,8 +307,8 @@ func pushPrepare(r *struct {
 			return nil, err
 		}
 	}
-	pending, _ := json.Marshal(r.Pack)
-	if err := os.WriteFile(filepath.Join(dir, "pending", tok+".json"), pending, 0o644); err != nil {
+	p, _ := json.Marshal(pending{Pack: r.Pack, Stream: r.Target.Stream})
+	if err := os.WriteFile(filepath.Join(dir, "pending", tok+".json"), p, 0o644); err != nil {
 		return nil, err
 	}
 	return struct {
@@ -307,10 +330,11 @@ func pushFinalize(r *struct {
 	if err != nil {
 		return nil, &failure{Code: "not_found", Message: "unknown finalize token"}
 	}
-	var want packRef
-	if err := json.Unmarshal(b, &want); err != nil {
+	var pend pending
+	if err := json.Unmarshal(b, &pend); err != nil {
 		return nil, err
 	}
+	want := pend.Pack
 	up := filepath.Join(dir, "uploads", tok+".epack")
 	sum, size, err := hashFile(up)
 	if err != nil {
@@ -323,7 +347,7 @@ func pushFinalize(r *struct {
 	if err := os.Rename(up, filepath.Join(dir, "packs", id+".epack")); err != nil {
 		return nil, err
 	}
-	rec, _ := json.Marshal(record{ReleaseID: id, PackDigest: want.Digest, FileDigest: sum, Size: size})
+	rec, _ := json.Marshal(record{ReleaseID: id, PackDigest: want.Digest, FileDigest: sum, Size: size, Stream: pend.Stream})
 	if err := os.WriteFile(filepath.Join(dir, "releases", id+".json"), rec, 0o644); err != nil {
 		return nil, err
 	}
@@ -374,16 +398,18 @@ func pullPrepare(r *struct {
 	if err != nil {
 		return nil, &failure{Code: "not_found", Message: "no such release"}
 	}
+	// The handler leaves the method empty: the SDK still sends "method":"".
 	type download struct {
+		Method    string `json:"method"`
 		URL       string `json:"url"`
 		ExpiresAt string `json:"expires_at,omitempty"`
 	}
 	return struct {
-		Download      download `json:"download"`
-		Pack          packRef  `json:"pack"`
-		FinalizeToken string   `json:"finalize_token"`
+		Download      download   `json:"download"`
+		Pack          pulledPack `json:"pack"`
+		FinalizeToken string     `json:"finalize_token"`
 	}{download{URL: fileURL(dir, "packs", rec.ReleaseID+".epack"), ExpiresAt: expiry()},
-		packRef{Digest: rec.FileDigest, SizeBytes: rec.Size}, token()}, nil
+		pulledPack{Digest: rec.FileDigest, SizeBytes: rec.Size, Stream: rec.Stream, ReleaseID: rec.ReleaseID}, token()}, nil
 }
 
 func pullFinalize(r *struct {
