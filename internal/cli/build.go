@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/names"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/spf13/cobra"
 )
@@ -51,6 +52,12 @@ func artifactDest(dest string) string { return strings.TrimPrefix(dest, "artifac
 func runBuild(cmd *cobra.Command, g *Globals, f *buildFlags, out string, files []string) error {
 	if f.stream == "" {
 		return errcode.New(errcode.InvalidInput, "--stream is required").WithHint("for example: epack build %s --stream acme/prod", out)
+	}
+	// The stream is checked with the registries' own rule, so a pack that
+	// builds is a pack every registry accepts (reading others' packs does
+	// not apply this rule).
+	if err := names.Check(names.Stream, f.stream); err != nil {
+		return fmt.Errorf("--stream: %w", err)
 	}
 	b := pack.NewBuilder(f.stream)
 	for _, s := range f.sources {
