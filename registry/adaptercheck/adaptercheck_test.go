@@ -14,9 +14,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	_ "github.com/evidencerelay/epack/adapter"
 	"github.com/evidencerelay/epack/internal/testenv"
 	"github.com/evidencerelay/epack/registry/adaptercheck"
+	_ "github.com/evidencerelay/epack/registry/fsstore"
 	"github.com/evidencerelay/epack/registry/registrytest"
+	_ "github.com/evidencerelay/epack/registry/s3store"
 	"github.com/evidencerelay/epack/remote"
 )
 
@@ -34,6 +37,7 @@ func (r *mainRunner) Run() int {
 		panic(err)
 	}
 	defer os.RemoveAll(dir)
+	trackAdapterSources()
 	fsBin, s3Bin = os.Getenv("ADAPTERCHECK_FILESYSTEM_BIN"), os.Getenv("ADAPTERCHECK_S3_BIN")
 	if fsBin == "" {
 		fsBin, err = registrytest.BuildAdapter(dir, "github.com/evidencerelay/epack/cmd/epack-remote-filesystem")
@@ -46,6 +50,19 @@ func (r *mainRunner) Run() int {
 		return 1
 	}
 	return r.m.Run()
+}
+
+// trackAdapterSources stats the adapters' own source files, so that go
+// test's result cache (which records the files a test looks at) reruns
+// these tests when a command changes; the packages they are built from are
+// imported below for the same reason.
+func trackAdapterSources() {
+	for _, dir := range []string{"../../cmd/epack-remote-filesystem", "../../cmd/epack-remote-s3"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, f := range files {
+			_, _ = os.Stat(f)
+		}
+	}
 }
 
 // parent is the test's environment with HOME moved to a fresh folder, so
