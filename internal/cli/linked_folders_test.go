@@ -47,3 +47,47 @@ func TestLinkedProjectFoldersRefusedThroughCLI(t *testing.T) {
 		})
 	}
 }
+
+// TestInitProjectWithLinkedEpackRefusesPush: the project `epack init`
+// makes (filesystem remote "local", registry in .epack/registry) with
+// .epack replaced by a link to another folder: push through the real
+// filesystem adapter used to write blobs, records and receipts behind the
+// link. It is refused before the adapter runs and the folder behind the
+// link keeps exactly what it had.
+func TestInitProjectWithLinkedEpackRefusesPush(t *testing.T) {
+	bin := newProject(t, "").bin
+	dir, _ := filepath.EvalSymlinks(t.TempDir())
+	p := &project{bin: bin, root: dir}
+	if _, errOut, code := p.run(t, "init"); code != 0 {
+		t.Fatalf("init: %s", errOut)
+	}
+	real := filepath.Join(t.TempDir(), "epack-real")
+	if err := os.Rename(filepath.Join(dir, ".epack"), real); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, filepath.Join(dir, ".epack")); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := p.run(t, "build", "s.epack", "epack.yaml", "--stream", "acme/prod"); code != 0 {
+		t.Fatalf("build: %s", errOut)
+	}
+	before := listTree(real)
+	_, errOut, code := p.run(t, "push", "local", "s.epack", "--insecure-allow-unpinned")
+	if code == 0 || !strings.Contains(errOut, "symbolic link") {
+		t.Fatalf("push through a linked .epack: exit %d\n%s", code, errOut)
+	}
+	if after := listTree(real); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Fatalf("written behind the link:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+func listTree(dir string) []string {
+	var out []string
+	filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+		if err == nil {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
