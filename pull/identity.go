@@ -26,39 +26,49 @@ func notAsked(format string, args ...any) error {
 	return errcode.New(errcode.DigestMismatch, format, args...).WithHint(answerHint)
 }
 
-// checkAnswer compares what pull.prepare says it will send with the ref.
-// An answer that leaves out the release id or version that was asked for
-// cannot be told apart from one that answers another release, so it is
-// refused as well. The digest is compared by checkAnnounced.
-func checkAnswer(p remote.PulledPack, ref remote.PullRef) error {
+// checkAnswer compares what pull.prepare says it will send with the ref. A
+// release id or version that the answer states and that differs from the
+// request is refused. The protocol lets an adapter leave those fields out
+// (COMPAT §5.4, §7: "left out when empty"), and adapters built on the
+// existing SDK often do: such an answer is accepted on the strength of the
+// file digest and the manifest checks, and the returned note says what the
+// answer did not confirm. The digest is compared by checkAnnounced.
+func checkAnswer(p remote.PulledPack, ref remote.PullRef) (note string, err error) {
 	if p.Stream != "" {
 		if err := names.Check(names.Stream, p.Stream); err != nil {
-			return errcode.Wrap(errcode.DigestMismatch, err, "pull.prepare answered a stream no registry accepts").WithHint(answerHint)
+			return "", errcode.Wrap(errcode.DigestMismatch, err, "pull.prepare answered a stream no registry accepts").WithHint(answerHint)
 		}
 	}
 	switch {
 	case ref.ReleaseID != "":
 		if p.ReleaseID == "" {
-			return notAsked("asked for release %q but the remote's answer does not say which release it is", ref.ReleaseID)
+			return fmt.Sprintf("the remote's answer does not say which release it is (asked for %q)", ref.ReleaseID), nil
 		}
 		if p.ReleaseID != ref.ReleaseID {
-			return notAsked("asked for release %q but the remote answered release %q", ref.ReleaseID, p.ReleaseID)
+			return "", notAsked("asked for release %q but the remote answered release %q", ref.ReleaseID, p.ReleaseID)
 		}
 	case ref.Version != "":
 		if p.Version != "" {
 			if !sameVersion(p.Version, ref.Version) {
-				return notAsked("asked for version %q but the remote answered version %q (release %q)", ref.Version, p.Version, p.ReleaseID)
+				return "", notAsked("asked for version %q but the remote answered version %q (release %q)", ref.Version, p.Version, p.ReleaseID)
 			}
-			return nil
+			return "", nil
 		}
+		var other []string
 		for _, l := range p.Labels {
-			if v, ok := labelVersion(l); ok && sameVersion(v, ref.Version) {
-				return nil
+			if v, ok := labelVersion(l); ok {
+				if sameVersion(v, ref.Version) {
+					return "", nil
+				}
+				other = append(other, v)
 			}
 		}
-		return notAsked("asked for version %q but the remote's answer does not say it is that version (release %q, labels %q)", ref.Version, p.ReleaseID, p.Labels)
+		if len(other) > 0 {
+			return "", notAsked("asked for version %q but the remote's answer does not say it is that version: its labels name %q (release %q)", ref.Version, other, p.ReleaseID)
+		}
+		return fmt.Sprintf("the remote's answer does not say which version it is (asked for %q)", ref.Version), nil
 	}
-	return nil
+	return "", nil
 }
 
 // sameVersion treats "1.2" and "v1.2" as one version, as our registries do

@@ -44,10 +44,8 @@ func TestPullRefusesAnotherPackThanAsked(t *testing.T) {
 		{name: "version differs", ref: pull.Ref{Version: "v1.0.0"}, want: `version "v1"`},
 		{name: "version right, stream differs from manifest", ref: pull.Ref{Version: "v1.0.0"},
 			ext: `,"pull_version":"v1.0.0","pull_stream":"acme/other"`, want: `"acme/other"`},
-		{name: "version missing from the answer", ref: pull.Ref{Version: "v1"}, ext: `,"pull_version":""`, want: "does not say"},
 		{name: "version only in another label", ref: pull.Ref{Version: "v2"}, ext: `,"pull_version":"","pull_labels":["v1","monthly"]`, want: "does not say"},
 		{name: "release differs", ref: pull.Ref{ReleaseID: "rel_0002"}, want: `"rel_0001"`},
-		{name: "release missing from the answer", ref: pull.Ref{ReleaseID: "rel_0001"}, ext: `,"pull_release_id":""`, want: "does not say"},
 		{name: "latest, stream differs from manifest", ref: pull.Ref{}, ext: `,"pull_stream":"acme/other"`, want: `"acme/other"`},
 		{name: "stream differs, verification off", ref: pull.Ref{}, ext: `,"pull_stream":"acme/other"`, noVerify: true, want: `"acme/other"`},
 		{name: "answer stream the registries refuse", ref: pull.Ref{}, ext: `,"pull_stream":"../../acme/evidence"`, want: "stream"},
@@ -132,6 +130,39 @@ func TestPullAcceptsWhatWasAsked(t *testing.T) {
 			}
 			if res.Stream != "acme/evidence" {
 				t.Errorf("result stream %q, want the manifest's", res.Stream)
+			}
+		})
+	}
+}
+
+// TestPullAnswerThatLeavesOutReleaseOrVersion: the protocol lets an adapter
+// leave release_id and version out of its answer (adapters on the existing
+// SDK often do). Nothing then disagrees with the request: the pack is pulled,
+// checked by its file digest and manifest, and a note on stderr says what the
+// answer did not confirm.
+func TestPullAnswerThatLeavesOutReleaseOrVersion(t *testing.T) {
+	for _, tc := range []struct {
+		name, ext, note string
+		ref             pull.Ref
+	}{
+		{"release id left out", `,"pull_release_id":""`, `does not say which release it is (asked for "rel_0001")`, pull.Ref{ReleaseID: "rel_0001"}},
+		{"version left out", `,"pull_version":""`, `does not say which version it is (asked for "v1")`, pull.Ref{Version: "v1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, "")
+			setExt(t, e, tc.ext)
+			var stderr strings.Builder
+			o := opts(filepath.Join(e.root, "out.epack"))
+			o.Ref, o.Stderr = tc.ref, &stderr
+			res, err := pull.Pull(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Verified || res.Stream != "acme/evidence" {
+				t.Errorf("result %+v", res)
+			}
+			if !strings.Contains(stderr.String(), tc.note) {
+				t.Errorf("stderr %q lacks the note %q", stderr.String(), tc.note)
 			}
 		})
 	}

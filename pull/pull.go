@@ -141,8 +141,12 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 		if err := checkAnnounced(resp, ref); err != nil {
 			return nil, err
 		}
-		if err := checkAnswer(resp.Pack, ref); err != nil {
+		note, err := checkAnswer(resp.Pack, ref)
+		if err != nil {
 			return nil, err
+		}
+		if note != "" {
+			fmt.Fprintf(stderr, "Note: %s; the pack is accepted by its file digest and manifest checks.\n", note)
 		}
 		return resp, nil
 	}
