@@ -66,7 +66,7 @@ func run(ctx context.Context, s runSpec) (*runResult, error) {
 		cancel()
 	}
 	stdout := &limitBuffer{limit: MaxStdout}
-	stderr := newStderrRelay(s.stderr, s.secrets, s.noRedact, MaxStderr, nil)
+	stderr := newStderrRelay(s.stderr, s.adapter, s.secrets, s.noRedact, MaxStderr, nil)
 
 	// Our own pipes (not exec's): we know their inode, so an escaped
 	// grandchild still holding them after the adapter exited can be found.

@@ -12,7 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/evidencerelay/epack/internal/errcode"
 )
@@ -162,6 +164,7 @@ func (r *redactor) String(s string) string {
 type stderrRelay struct {
 	mu       sync.Mutex
 	out      io.Writer
+	prefix   []byte // marks each relayed line as the adapter's
 	red      *redactor
 	pending  []byte
 	tail     []byte
@@ -173,8 +176,12 @@ type stderrRelay struct {
 
 const stderrTail = 2048
 
-func newStderrRelay(out io.Writer, secrets []string, noRedact bool, limit int64, onExceed func()) *stderrRelay {
-	return &stderrRelay{out: out, red: newRedactor(secrets, noRedact), limit: limit, onExceed: onExceed}
+func newStderrRelay(out io.Writer, adapter string, secrets []string, noRedact bool, limit int64, onExceed func()) *stderrRelay {
+	r := &stderrRelay{out: out, red: newRedactor(secrets, noRedact), limit: limit, onExceed: onExceed}
+	if adapter != "" {
+		r.prefix = []byte("[adapter " + escapeLine(adapter) + "] ")
+	}
+	return r
 }
 
 func (r *stderrRelay) redact(b []byte) []byte { return r.red.Bytes(b) }
@@ -209,7 +216,7 @@ func (r *stderrRelay) Write(p []byte) (int, error) {
 func (r *stderrRelay) emit(b []byte) {
 	red := r.redact(b)
 	if r.out != nil {
-		_, _ = r.out.Write(red)
+		_, _ = r.out.Write(r.markLines(red))
 	}
 	r.tail = append(r.tail, red...)
 	if len(r.tail) > stderrTail {
@@ -231,11 +238,66 @@ func (r *stderrRelay) Flush() {
 	r.mu.Unlock()
 }
 
-// Tail returns the last redacted stderr bytes, trimmed.
+// markLines turns relayed stderr into whole lines that each start with the
+// adapter's mark and carry no control characters (a carriage return, an
+// escape sequence or a bare newline inside a line is shown escaped), so an
+// adapter cannot draw over epack's status lines or print lines that look
+// like epack's own.
+func (r *stderrRelay) markLines(b []byte) []byte {
+	var out []byte
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		out = append(out, r.prefix...)
+		out = append(out, escapeLine(string(line))...)
+		out = append(out, '\n')
+	}
+	return out
+}
+
+// escapeLine shows control characters (and bidirectional overrides) of s as
+// Go-style escapes, keeping tabs, so s stays on one terminal line.
+func escapeLine(s string) string {
+	i := strings.IndexFunc(s, lineUnsafe)
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.WriteString(s[:i])
+	for _, c := range s[i:] {
+		switch {
+		case !lineUnsafe(c):
+			b.WriteRune(c)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\r':
+			b.WriteString(`\r`)
+		case c < 0x100:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, c)
+		}
+	}
+	return b.String()
+}
+
+func lineUnsafe(c rune) bool {
+	if c == '\t' {
+		return false
+	}
+	return unicode.IsControl(c) || c == utf8.RuneError || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)
+}
+
+// Tail returns the last redacted stderr bytes, trimmed, on one line (line
+// breaks shown as \n): it ends up inside error messages.
 func (r *stderrRelay) Tail() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return string(bytes.TrimSpace(r.tail))
+	return escapeLine(string(bytes.TrimSpace(r.tail)))
 }
 
 // Redact applies the relay's redaction to s.
