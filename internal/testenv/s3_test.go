@@ -34,15 +34,17 @@ func TestStartVersityGW(t *testing.T) {
 
 func TestRequireS3Skips(t *testing.T) {
 	t.Setenv(EnvEndpoint, "")
-	t.Setenv(EnvRequireS3, "")
-	t.Setenv(EnvCI, "")
-	ran := false
-	t.Run("inner", func(t *testing.T) {
-		RequireS3(t)
-		ran = true
-	})
-	if ran {
-		t.Fatal("RequireS3 did not skip without a server")
+	for _, tc := range []struct {
+		requireS3, ci string
+		want          string
+	}{{"", "", "skip"}, {"1", "", "fatal"}, {"", "true", "fatal"}} {
+		t.Setenv(EnvRequireS3, tc.requireS3)
+		t.Setenv(EnvCI, tc.ci)
+		r := &recordTB{TB: t}
+		RequireS3(r)
+		if r.outcome != tc.want {
+			t.Errorf("%s=%q CI=%q: %s, want %s", EnvRequireS3, tc.requireS3, tc.ci, r.outcome, tc.want)
+		}
 	}
 }
 
