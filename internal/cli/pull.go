@@ -92,6 +92,9 @@ func pullRef(f *pullFlags, positional string) pull.Ref {
 }
 
 func runPull(cmd *cobra.Command, g *Globals, f *pullFlags, remoteName, positional string) error {
+	if err := refuseBlankFlags(cmd, "workspace", "env"); err != nil {
+		return err
+	}
 	if _, err := (remote.Policy{Frozen: f.frozen, AllowUnpinned: f.allowUnpinned, Component: "pull_cli"}).Check(nil); err != nil {
 		return err
 	}

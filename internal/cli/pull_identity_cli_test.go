@@ -46,9 +46,14 @@ func TestCLIRefusesBlankWorkspace(t *testing.T) {
 	for _, args := range [][]string{
 		{"push", "t", "dist/s.epack", "--insecure-allow-unpinned", "--workspace", "  "},
 		{"pull", "t", "--insecure-allow-unpinned", "--workspace", "  "},
+		// Given but empty is not "use the configured one" either.
+		{"push", "t", "dist/s.epack", "--insecure-allow-unpinned", "--workspace", ""},
+		{"pull", "t", "--insecure-allow-unpinned", "--workspace="},
+		{"push", "t", "dist/s.epack", "--insecure-allow-unpinned", "--env", ""},
 	} {
 		_, errOut, code := p.run(t, args...)
-		if code != 2 || !strings.Contains(errOut, "workspace") || !strings.Contains(errOut, "blank") {
+		named := strings.Contains(errOut, "workspace") || strings.Contains(errOut, "--env")
+		if code != 2 || !named || !strings.Contains(errOut, "blank") {
 			t.Errorf("%v: exit %d, stderr:\n%s", args[0], code, errOut)
 		}
 	}

@@ -70,6 +70,9 @@ epack.yaml are relative to the pack's .runs folder.`,
 }
 
 func runPush(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packArg string) error {
+	if err := refuseBlankFlags(cmd, "workspace", "env"); err != nil {
+		return err
+	}
 	packPath, err := filepath.Abs(packArg)
 	if err != nil {
 		return errcode.Wrap(errcode.InvalidInput, err, "pack path %q", packArg)
@@ -187,6 +190,9 @@ func pushJSON(remoteName, packArg string, res *push.Result) map[string]any {
 	}
 	if res.RunsError != "" {
 		out["runs_error"] = res.RunsError
+	}
+	if res.RunsSkipped != "" {
+		out["runs_skipped"] = res.RunsSkipped
 	}
 	return out
 }
