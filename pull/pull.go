@@ -208,6 +208,8 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	if err != nil {
+		// Transfer errors can quote the adapter's URL; secrets go first.
+		err = session.RedactError(err)
 		flow.AuditBlockedURL(project.Root, opts.Remote, "download", err)
 		return nil, fmt.Errorf("download failed: %w", err)
 	}

@@ -254,6 +254,8 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 			}
 		}
 		if err != nil {
+			// Transfer errors can quote the adapter's URL; secrets go first.
+			err = session.RedactError(err)
 			flow.AuditBlockedURL(project.Root, opts.Remote, "upload", err)
 			return nil, fmt.Errorf("upload failed: %w", err)
 		}
