@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/yamlsafe"
 	"gopkg.in/yaml.v3"
 )

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // writeProject creates a temp project with the given epack.yaml and returns its root.

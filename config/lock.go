@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/yamlsafe"
 	"gopkg.in/yaml.v3"
 )

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/exitstatus"
 )
 
 const (
@@ -263,8 +264,8 @@ func TestLockErrors(t *testing.T) {
 			if errcode.Of(err) != errcode.LockfileInvalid || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v (code %s), want LockfileInvalid containing %q", err, errcode.Of(err), tc.want)
 			}
-			if errcode.ExitCode(err) != errcode.ExitLockfile {
-				t.Errorf("exit code %d", errcode.ExitCode(err))
+			if exitstatus.Of(err) != exitstatus.Lockfile {
+				t.Errorf("exit code %d", exitstatus.Of(err))
 			}
 		})
 	}

@@ -4,7 +4,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // ResolveRemote returns a deep copy of remote name with the overrides of

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // TestUpstreamExampleRemotesLoad loads the two remotes the existing tool's

@@ -16,7 +16,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // ArtifactOptions are the optional manifest fields of an added artifact.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 func fixedNow() time.Time { return time.Date(2026, 1, 20, 12, 0, 0, 500, time.UTC) }

@@ -1,7 +1,7 @@
 package pack
 
 import (
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/jcs"
 )
 

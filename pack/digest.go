@@ -11,7 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/jcs"
 )
 

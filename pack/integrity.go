@@ -13,7 +13,7 @@ import (
 	"runtime"
 	"sync"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 const copyBufSize = 256 << 10

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/pack/internal/ziptest"
 )
 

@@ -8,7 +8,7 @@ import (
 	"io"
 	"slices"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // offsetRecorder passes reads through and remembers the offset of the last

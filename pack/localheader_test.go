@@ -10,7 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/exitstatus"
 	"github.com/evidencerelay/epack/pack"
 )
 
@@ -101,8 +102,8 @@ func TestLocalHeaderMustMatchCentralDirectory(t *testing.T) {
 			if err == nil {
 				t.Fatal("pack accepted although its local file header disagrees with the central directory")
 			}
-			if errcode.ExitCode(err) != errcode.ExitBadInput {
-				t.Fatalf("error %v has exit %d, want %d", err, errcode.ExitCode(err), errcode.ExitBadInput)
+			if exitstatus.Of(err) != exitstatus.BadInput {
+				t.Fatalf("error %v has exit %d, want %d", err, exitstatus.Of(err), exitstatus.BadInput)
 			}
 		})
 	}

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // Pack is an opened, structurally valid evidence pack. Opening checks every

@@ -5,7 +5,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 	"golang.org/x/text/unicode/norm"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/exitstatus"
 	"github.com/evidencerelay/epack/pack"
 )
 
@@ -41,7 +41,7 @@ func TestSpecialFilesRefusedWithoutBlocking(t *testing.T) {
 			go func() { done <- tc.call() }()
 			select {
 			case err := <-done:
-				if errcode.ExitCode(err) != errcode.ExitBadInput {
+				if exitstatus.Of(err) != exitstatus.BadInput {
 					t.Fatalf("%s(fifo) = %v, want a bad-input error", tc.name, err)
 				}
 			case <-time.After(5 * time.Second):
@@ -90,8 +90,8 @@ func TestWriteFileNeverReplacesSpecialFiles(t *testing.T) {
 				if err == nil || after.Mode() != before.Mode() {
 					t.Fatalf("%s replaced (err %v)", tc.name, err)
 				}
-				if errcode.ExitCode(err) != errcode.ExitBadInput {
-					t.Fatalf("error %v: exit %d, want %d", err, errcode.ExitCode(err), errcode.ExitBadInput)
+				if exitstatus.Of(err) != exitstatus.BadInput {
+					t.Fatalf("error %v: exit %d, want %d", err, exitstatus.Of(err), exitstatus.BadInput)
 				}
 			}
 			if ents, _ := os.ReadDir(dir); len(ents) != 1 {

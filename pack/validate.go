@@ -3,7 +3,7 @@ package pack
 import (
 	"fmt"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // IsDigest reports whether s is "sha256:" followed by 64 lowercase hex digits.

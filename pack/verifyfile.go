@@ -5,7 +5,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // Verified is the outcome of VerifyFile: the checked manifest, its digest,

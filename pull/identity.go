@@ -6,7 +6,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/names"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/remote"

@@ -8,8 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/e2e"
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/exitstatus"
 	"github.com/evidencerelay/epack/pull"
 )
 
@@ -69,8 +70,8 @@ func TestPullRefusesAnotherPackThanAsked(t *testing.T) {
 				if err == nil {
 					t.Fatalf("pull succeeded: %+v", res)
 				}
-				if errcode.ExitCode(err) == 0 || errcode.ExitCode(err) == 1 && errcode.Of(err) == "" {
-					t.Errorf("exit %d for %v", errcode.ExitCode(err), err)
+				if exitstatus.Of(err) == 0 || exitstatus.Of(err) == 1 && errcode.Of(err) == "" {
+					t.Errorf("exit %d for %v", exitstatus.Of(err), err)
 				}
 				if !strings.Contains(err.Error(), tc.want) {
 					t.Errorf("error %q lacks %q", err, tc.want)

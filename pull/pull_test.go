@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/e2e"
-	"github.com/evidencerelay/epack/internal/errcode"
 	"github.com/evidencerelay/epack/pull"
 	"github.com/evidencerelay/epack/push"
 )

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/e2e"
-	"github.com/evidencerelay/epack/internal/errcode"
 	"github.com/evidencerelay/epack/push"
 )
 

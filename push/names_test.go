@@ -7,8 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/e2e"
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/exitstatus"
 	"github.com/evidencerelay/epack/push"
 )
 
@@ -53,8 +54,8 @@ func TestPushRefusesNamesRegistriesRefuse(t *testing.T) {
 				tc.opts(&o)
 			}
 			res, err := push.Push(context.Background(), o)
-			if errcode.ExitCode(err) != errcode.ExitBadInput || !errcode.Has(err, errcode.InvalidInput) {
-				t.Fatalf("push: %+v, %v (exit %d), want invalid_input", res, err, errcode.ExitCode(err))
+			if exitstatus.Of(err) != exitstatus.BadInput || !errcode.Has(err, errcode.InvalidInput) {
+				t.Fatalf("push: %+v, %v (exit %d), want invalid_input", res, err, exitstatus.Of(err))
 			}
 			if !strings.Contains(err.Error(), tc.want) || errcode.HintOf(err) == "" {
 				t.Errorf("error %q (hint %q) does not name the %s and the rule", err, errcode.HintOf(err), tc.want)

@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/evidencerelay/epack/config"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/buildcontext"
-	"github.com/evidencerelay/epack/internal/errcode"
 	"github.com/evidencerelay/epack/internal/flow"
 	"github.com/evidencerelay/epack/internal/names"
 	"github.com/evidencerelay/epack/internal/safefile"

@@ -19,8 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/e2e"
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/exitstatus"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/push"
 	"github.com/evidencerelay/epack/remote"
@@ -598,7 +599,7 @@ func TestPolicyAndInputErrors(t *testing.T) {
 	}
 	o = e.opts()
 	o.PackPath = filepath.Join(e.root, "missing.epack")
-	if _, err := push.Push(context.Background(), o); errcode.ExitCode(err) != errcode.ExitBadInput {
+	if _, err := push.Push(context.Background(), o); exitstatus.Of(err) != exitstatus.BadInput {
 		t.Fatalf("missing pack: %v", err)
 	}
 	// A tampered pack never reaches the adapter.
@@ -609,8 +610,8 @@ func TestPolicyAndInputErrors(t *testing.T) {
 	os.WriteFile(e.packPath, raw, 0o644)
 	o = e.opts()
 	_, err = push.Push(context.Background(), o)
-	if errcode.ExitCode(err) != errcode.ExitDigestMismatch {
-		t.Fatalf("tampered pack: %v (exit %d)", err, errcode.ExitCode(err))
+	if exitstatus.Of(err) != exitstatus.DigestMismatch {
+		t.Fatalf("tampered pack: %v (exit %d)", err, exitstatus.Of(err))
 	}
 	if log := e2e.ReadLog(t, e.state); len(log) != 0 {
 		t.Fatalf("adapter was called for a tampered pack: %v", log)
@@ -693,8 +694,8 @@ func TestPackPathNotRegular(t *testing.T) {
 			}()
 			select {
 			case err := <-done:
-				if errcode.ExitCode(err) != errcode.ExitBadInput {
-					t.Fatalf("push of %s: %v (exit %d)", tc.name, err, errcode.ExitCode(err))
+				if exitstatus.Of(err) != exitstatus.BadInput {
+					t.Fatalf("push of %s: %v (exit %d)", tc.name, err, exitstatus.Of(err))
 				}
 			case <-time.After(5 * time.Second):
 				if w, err := os.OpenFile(tc.path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/evidencerelay/epack/config"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/e2e"
-	"github.com/evidencerelay/epack/internal/errcode"
 	"github.com/evidencerelay/epack/internal/sourceinstall"
 	"github.com/evidencerelay/epack/internal/sourceinstall/sourceinstalltest"
 	"github.com/evidencerelay/epack/push"

@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // An insecure opt-in is allowed only because it leaves an audit line. When

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // AdapterError is a well-formed error answer of an adapter

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/sealedexec"
 )
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/evidencerelay/epack/config"
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // Environment switches of the execution policy.

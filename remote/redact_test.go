@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // hostileSecret has every character that changes under URL or JSON

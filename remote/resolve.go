@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/evidencerelay/epack/config"
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // Status is the verification status of a resolved adapter.

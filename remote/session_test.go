@@ -9,7 +9,8 @@ import (
 	"testing"
 
 	"github.com/evidencerelay/epack/config"
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/exitstatus"
 	"github.com/evidencerelay/epack/internal/sealedexec"
 )
 
@@ -137,8 +138,8 @@ func TestUnpinnedPolicy(t *testing.T) {
 	if h := errcode.HintOf(err); !strings.Contains(h, "epack lock origin") || !strings.Contains(h, "--insecure-allow-unpinned") {
 		t.Fatalf("hint %q", h)
 	}
-	if errcode.ExitCode(err) != 10 {
-		t.Fatalf("exit %d", errcode.ExitCode(err))
+	if exitstatus.Of(err) != 10 {
+		t.Fatalf("exit %d", exitstatus.Of(err))
 	}
 	_, err = p.open(r, Policy{Frozen: true})
 	wantCode(t, err, errcode.LockfileInvalid, "frozen")
@@ -181,8 +182,8 @@ func TestDigestMismatchAndSwap(t *testing.T) {
 	p.pinDigest("origin", "sha256:"+strings.Repeat("0", 64))
 	_, err := p.open(p.remote("origin", bin), Policy{})
 	wantCode(t, err, errcode.DigestMismatch, "digest mismatch for epack-remote-sdk")
-	if errcode.ExitCode(err) != 11 {
-		t.Fatalf("exit %d", errcode.ExitCode(err))
+	if exitstatus.Of(err) != 11 {
+		t.Fatalf("exit %d", exitstatus.Of(err))
 	}
 	// Even the insecure override does not run a mismatching pinned adapter.
 	_, err = p.open(p.remote("origin", bin), Policy{AllowUnpinned: true})
@@ -221,8 +222,8 @@ func TestSymlinkAndMissingBinary(t *testing.T) {
 
 	_, err = p.open(p.remote("origin", filepath.Join(dir, "epack-remote-missing")), Policy{})
 	wantCode(t, err, errcode.BinaryNotFound, "not found")
-	if errcode.ExitCode(err) != 14 {
-		t.Fatalf("exit %d", errcode.ExitCode(err))
+	if exitstatus.Of(err) != 14 {
+		t.Fatalf("exit %d", exitstatus.Of(err))
 	}
 	_, err = p.open(p.remote("origin", "relative/epack-remote-x"), Policy{})
 	wantCode(t, err, errcode.ConfigInvalid, "absolute")

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // Adapter stderr reaches the terminal line by line, each line marked as the

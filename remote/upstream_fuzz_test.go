@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // FuzzCheckResponse feeds arbitrary adapter output to the response check.

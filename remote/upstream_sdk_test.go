@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // The bytes below are what an adapter built with the existing tool's Go SDK

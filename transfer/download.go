@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // MaxDownloadSize caps a download whose size was not announced.

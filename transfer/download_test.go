@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 func destFile(t *testing.T) *os.File {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 func testData(n int) []byte {

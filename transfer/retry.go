@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // RetryPolicy bounds retries. Zero fields take the defaults of

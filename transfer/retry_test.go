@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // adapterErr mimics remote.AdapterError: not an errcode error, but it knows

@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // UploadRequest describes one upload. Body is read from offset 0 to Size as

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // recorder is an upload server that keeps every request it saw.

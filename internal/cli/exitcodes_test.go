@@ -15,8 +15,9 @@ import (
 	"testing"
 
 	"github.com/evidencerelay/epack/config"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/e2e"
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/internal/exitstatus"
 	"github.com/evidencerelay/epack/internal/sourceinstall"
 	"github.com/evidencerelay/epack/internal/sourceinstall/sourceinstalltest"
 )
@@ -34,7 +35,7 @@ type exitCase struct {
 }
 
 // TestExitStatusesThroughTheCLI produces every row of the exit-status table
-// (internal/errcode, printed in README.md) with the real epack binary and a
+// (internal/exitstatus, printed in README.md) with the real epack binary and a
 // real situation, checks the exit status, that --json reports the same
 // status and a code of that row, and that every row has a case.
 func TestExitStatusesThroughTheCLI(t *testing.T) {
@@ -146,7 +147,7 @@ func TestExitStatusesThroughTheCLI(t *testing.T) {
 			}
 		})
 	}
-	for _, row := range errcode.ExitStatuses() {
+	for _, row := range exitstatus.Table() {
 		if !covered[row.Status] {
 			t.Errorf("exit status %d (%s) has no CLI case", row.Status, row.Meaning)
 		}
@@ -188,7 +189,7 @@ func lastJSON(out string) string {
 }
 
 func rowHas(status int, code errcode.Code) bool {
-	for _, row := range errcode.ExitStatuses() {
+	for _, row := range exitstatus.Table() {
 		for _, c := range row.Codes {
 			if row.Status == status && c == code {
 				return true

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/evidencerelay/epack/config"
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 )

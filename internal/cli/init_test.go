@@ -10,7 +10,8 @@ import (
 	"testing"
 
 	"github.com/evidencerelay/epack/config"
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/exitstatus"
 )
 
 func runInitCLI(t *testing.T, args ...string) (int, string, string) {
@@ -132,7 +133,7 @@ func TestInitQuietAndSymlinks(t *testing.T) {
 		t.Errorf(".epack symlink: %d %q", code, errOut)
 	}
 	// Bad stream.
-	if code, _, _ := runInitCLI(t, "--stream", "a\nb"); code != errcode.ExitBadInput {
+	if code, _, _ := runInitCLI(t, "--stream", "a\nb"); code != exitstatus.BadInput {
 		t.Errorf("multi-line stream: exit %d", code)
 	}
 	// Stream needing quotes still loads.

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/evidencerelay/epack/config"
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/safefile"
 	"github.com/spf13/cobra"
 )

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/evidencerelay/epack/config"
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/sealedexec"
 	"github.com/evidencerelay/epack/remote"
 	"github.com/spf13/cobra"

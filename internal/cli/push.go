@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/evidencerelay/epack/config"
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/push"
 	"github.com/evidencerelay/epack/remote"

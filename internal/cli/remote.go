@@ -7,7 +7,8 @@ import (
 	"sort"
 
 	"github.com/evidencerelay/epack/config"
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/exitstatus"
 	"github.com/evidencerelay/epack/remote"
 	"github.com/spf13/cobra"
 )
@@ -229,7 +230,7 @@ func runRemoteWhoami(cmd *cobra.Command, g *Globals, args []string, pol remote.P
 		printWhoami(g, ids)
 	}
 	if firstErr != nil {
-		return &exitError{code: errcode.ExitCode(firstErr)}
+		return &exitError{code: exitstatus.Of(firstErr)}
 	}
 	return nil
 }

@@ -13,7 +13,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/exitstatus"
 	"github.com/evidencerelay/epack/internal/version"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -155,13 +156,13 @@ func reportError(g *Globals, err error) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	status := errcode.ExitCode(err)
+	status := exitstatus.Of(err)
 	code := errcode.Of(err)
 	if code == "" {
 		code = errcode.Internal
-		if status == errcode.ExitFailure && isUsageError(err) {
+		if status == exitstatus.Failure && isUsageError(err) {
 			code = errcode.InvalidInput
-			status = errcode.ExitBadInput
+			status = exitstatus.BadInput
 		}
 	}
 	hint := errcode.HintOf(err)

@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/remote"
 	"github.com/spf13/cobra"
 )

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 func TestCheck(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // MaxBinarySize bounds the size of an adapter binary we are willing to copy.

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // Environment variables read by NewGitHubFromEnv.

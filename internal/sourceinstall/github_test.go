@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 )
 
 func tlsServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *GitHub) {

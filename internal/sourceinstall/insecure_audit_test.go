@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/remote"
 )
 

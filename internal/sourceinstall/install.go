@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/evidencerelay/epack/config"
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/safefile"
 	"github.com/evidencerelay/epack/internal/sealedexec"
 	"github.com/evidencerelay/epack/remote"

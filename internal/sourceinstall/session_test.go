@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/evidencerelay/epack/config"
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/sourceinstall/sourceinstalltest"
 	"github.com/evidencerelay/epack/remote"
 )

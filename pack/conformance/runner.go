@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/jcs"
 )
 

@@ -9,7 +9,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/evidencerelay/epack/internal/errcode"
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/jcs"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/pack/internal/ziptest"

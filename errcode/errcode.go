@@ -1,6 +1,9 @@
-// Package errcode gives every epack error a stable machine-readable code, an
-// optional fix hint, and one table that maps codes to process exit statuses,
-// so the CLI and JSON output never depend on matching error text.
+// Package errcode gives every epack error a stable machine-readable code and
+// an optional fix hint. Programs using the epack libraries tell failures apart
+// with errors.Is(err, errcode.Sentinel(errcode.DigestMismatch)), errcode.Has
+// or errors.As(err, &*errcode.Error) instead of matching error text. The
+// codes never change once shipped; process exit statuses are the CLI's
+// business (internal/exitstatus), not this package's.
 package errcode
 
 import (
@@ -75,8 +78,6 @@ type Error struct {
 	Message string
 	Hint    string
 	Err     error
-	// Exit, when non-zero, overrides the exit status derived from Code.
-	Exit int
 }
 
 func (e *Error) Error() string {
@@ -159,26 +160,4 @@ func HintOf(err error) string {
 		err = errors.Unwrap(err)
 	}
 	return ""
-}
-
-// ExitCode maps err to the process exit status (the table of exittable.go).
-// nil → 0; an explicit Exit on the outermost coded error wins; otherwise the
-// first code in the chain that has a status other than 1 decides; anything
-// else → 1.
-func ExitCode(err error) int {
-	if err == nil {
-		return ExitOK
-	}
-	var e *Error
-	if errors.As(err, &e) && e.Exit != 0 {
-		return e.Exit
-	}
-	for cur := err; cur != nil; cur = errors.Unwrap(cur) {
-		if ce, ok := cur.(*Error); ok {
-			if st, ok := exitByCode[ce.Code]; ok && st != ExitFailure {
-				return st
-			}
-		}
-	}
-	return ExitFailure
 }

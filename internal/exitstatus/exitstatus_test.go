@@ -1,4 +1,4 @@
-package errcode
+package exitstatus
 
 import (
 	"errors"
@@ -11,10 +11,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/evidencerelay/epack/errcode"
 )
 
 // TestREADMEExitTableMatches fails when the README's "Exit codes" table is
-// not exactly ExitTableMarkdown(): the README prints the one table, never a
+// not exactly Markdown(): the README prints the one table, never a
 // copy that can drift.
 func TestREADMEExitTableMatches(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
@@ -25,8 +27,8 @@ func TestREADMEExitTableMatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := ExitTableMarkdown(); got != want {
-		t.Fatalf("README.md's exit-code table differs from internal/errcode; replace it with:\n\n%s\ngot:\n%s", want, got)
+	if want := Markdown(); got != want {
+		t.Fatalf("README.md's exit-code table differs from internal/exitstatus; replace it with:\n\n%s\ngot:\n%s", want, got)
 	}
 }
 
@@ -59,11 +61,11 @@ func readmeExitTable(readme string) (string, error) {
 // given an exit status on purpose.
 func TestEveryCodeHasOneRow(t *testing.T) {
 	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "errcode.go", nil, 0)
+	f, err := parser.ParseFile(fset, filepath.Join("..", "..", "errcode", "errcode.go"), nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	declared := map[Code]bool{}
+	declared := map[errcode.Code]bool{}
 	for _, d := range f.Decls {
 		g, ok := d.(*ast.GenDecl)
 		if !ok || g.Tok != token.CONST {
@@ -80,15 +82,15 @@ func TestEveryCodeHasOneRow(t *testing.T) {
 					t.Fatalf("code constant %v is not a string literal", v)
 				}
 				s, _ := strconv.Unquote(lit.Value)
-				declared[Code(s)] = true
+				declared[errcode.Code(s)] = true
 			}
 		}
 	}
 	if len(declared) < 30 {
 		t.Fatalf("found only %d code constants; the parser missed some", len(declared))
 	}
-	rows := map[Code]int{}
-	for _, row := range ExitStatuses() {
+	rows := map[errcode.Code]int{}
+	for _, row := range Table() {
 		for _, c := range row.Codes {
 			if prev, dup := rows[c]; dup {
 				t.Errorf("code %q is in rows %d and %d", c, prev, row.Status)
@@ -111,10 +113,10 @@ func TestEveryCodeHasOneRow(t *testing.T) {
 // TestExitCodeFollowsTable: for every row, an error with each of its codes
 // exits with the row's status, also when wrapped.
 func TestExitCodeFollowsTable(t *testing.T) {
-	for _, row := range ExitStatuses() {
+	for _, row := range Table() {
 		for _, c := range row.Codes {
-			err := fmt.Errorf("context: %w", New(c, "x"))
-			if got := ExitCode(err); got != row.Status {
+			err := fmt.Errorf("context: %w", errcode.New(c, "x"))
+			if got := Of(err); got != row.Status {
 				t.Errorf("code %q exits %d, the table says %d", c, got, row.Status)
 			}
 		}
@@ -124,21 +126,20 @@ func TestExitCodeFollowsTable(t *testing.T) {
 		err  error
 		want int
 	}{
-		{"nil", nil, ExitOK},
-		{"uncoded", errors.New("x"), ExitFailure},
-		{"config error", New(ConfigInvalid, "epack.yaml:3: unknown key"), ExitFailure},
-		{"explicit exit wins", &Error{Code: ConfigInvalid, Exit: 12}, 12},
-		{"inner mapped code", Wrap(Internal, New(Timeout, "slow"), "push"), ExitTimeout},
+		{"nil", nil, OK},
+		{"uncoded", errors.New("x"), Failure},
+		{"config error", errcode.New(errcode.ConfigInvalid, "epack.yaml:3: unknown key"), Failure},
+		{"inner mapped code", errcode.Wrap(errcode.Internal, errcode.New(errcode.Timeout, "slow"), "push"), Timeout},
 	}
 	for _, tc := range tests {
-		if got := ExitCode(tc.err); got != tc.want {
+		if got := Of(tc.err); got != tc.want {
 			t.Errorf("%s: exit %d, want %d", tc.name, got, tc.want)
 		}
 	}
 }
 
 func TestExitTableShape(t *testing.T) {
-	rows := ExitStatuses()
+	rows := Table()
 	want := []int{0, 1, 2, 10, 11, 12, 13, 14, 15}
 	if len(rows) != len(want) {
 		t.Fatalf("%d rows, want %d", len(rows), len(want))
@@ -148,9 +149,9 @@ func TestExitTableShape(t *testing.T) {
 			t.Errorf("row %d = %+v", i, r)
 		}
 	}
-	// ExitStatuses hands out a copy.
+	// Table hands out a copy.
 	rows[1].Meaning = "changed"
-	if ExitStatuses()[1].Meaning == "changed" {
-		t.Error("ExitStatuses shares the table")
+	if Table()[1].Meaning == "changed" {
+		t.Error("Table shares the table")
 	}
 }
