@@ -151,13 +151,24 @@ func Has(err error, code Code) bool {
 	return false
 }
 
-// HintOf returns the first non-empty hint in err's chain.
+// HintOf returns the first non-empty hint in err's chain (depth first
+// through joined errors, like Has).
 func HintOf(err error) string {
-	for err != nil {
-		if e, ok := err.(*Error); ok && e.Hint != "" {
-			return e.Hint
+	if err == nil {
+		return ""
+	}
+	if e, ok := err.(*Error); ok && e.Hint != "" {
+		return e.Hint
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return HintOf(u.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, x := range u.Unwrap() {
+			if h := HintOf(x); h != "" {
+				return h
+			}
 		}
-		err = errors.Unwrap(err)
 	}
 	return ""
 }
