@@ -163,13 +163,14 @@ func (z *inflater) Close() error {
 }
 
 // precheckEntryCount refuses archives whose end record declares too many
-// entries before archive/zip allocates anything for them.
+// entries before archive/zip allocates anything for them. It looks where
+// archive/zip looks: the last end-of-central-directory signature in the
+// final 65 KiB. When a field of that record is saturated, archive/zip takes
+// the entry count from the ZIP64 end record instead, so this does too; a
+// count of 0xFFFF with no ZIP64 record is read as 65,535 entries.
 func precheckEntryCount(r io.ReaderAt, size int64) error {
-	const eocdLen = 22
-	n := int64(eocdLen + 65535)
-	if n > size {
-		n = size
-	}
+	const eocdLen, window = 22, 65 * 1024
+	n := min(size, window)
 	if n < eocdLen {
 		return nil // archive/zip reports the format error
 	}
@@ -177,16 +178,51 @@ func precheckEntryCount(r io.ReaderAt, size int64) error {
 	if _, err := r.ReadAt(buf, size-n); err != nil && err != io.EOF {
 		return nil
 	}
+	le := binary.LittleEndian
 	for i := len(buf) - eocdLen; i >= 0; i-- {
-		if binary.LittleEndian.Uint32(buf[i:]) == 0x06054b50 {
-			total := binary.LittleEndian.Uint16(buf[i+10:])
-			if total != 0xFFFF && int(total) > MaxEntries {
-				return errcode.New(errcode.TooManyArtifacts, "archive has %d entries (limit %d)", total, MaxEntries)
-			}
-			return nil
+		if le.Uint32(buf[i:]) != 0x06054b50 {
+			continue
 		}
+		total := uint64(le.Uint16(buf[i+10:]))
+		// archive/zip's own trigger, including its 0xFFFF for the 32-bit size.
+		if total == 0xFFFF || le.Uint32(buf[i+12:]) == 0xFFFF || le.Uint32(buf[i+16:]) == 0xFFFFFFFF {
+			if n64, ok := zip64EntryCount(r, size-n+int64(i)); ok {
+				total = n64
+			}
+		}
+		if total > MaxEntries {
+			return errcode.New(errcode.TooManyArtifacts, "archive declares %d entries (limit %d)", total, MaxEntries)
+		}
+		return nil
 	}
 	return nil
+}
+
+// zip64EntryCount returns the total entry count of the ZIP64 end record
+// named by the locator that ends just before the end record at eocdPos, and
+// false when there is no such locator (archive/zip then keeps the 16-bit
+// count) or the record cannot be read (archive/zip then refuses the file).
+func zip64EntryCount(r io.ReaderAt, eocdPos int64) (uint64, bool) {
+	le := binary.LittleEndian
+	var loc [20]byte
+	if eocdPos < int64(len(loc)) {
+		return 0, false
+	}
+	if _, err := r.ReadAt(loc[:], eocdPos-int64(len(loc))); err != nil {
+		return 0, false
+	}
+	if le.Uint32(loc[0:]) != 0x07064b50 || le.Uint32(loc[4:]) != 0 || le.Uint32(loc[16:]) != 1 {
+		return 0, false
+	}
+	var rec [56]byte
+	off := int64(le.Uint64(loc[8:]))
+	if off < 0 {
+		return 0, false
+	}
+	if _, err := r.ReadAt(rec[:], off); err != nil || le.Uint32(rec[0:]) != 0x06064b50 {
+		return 0, false
+	}
+	return le.Uint64(rec[32:]), true
 }
 
 // Unix file type bits in the high half of ExternalAttrs.
