@@ -1,0 +1,238 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode"
+
+	"github.com/evidencerelay/epack/errcode"
+)
+
+// Tests in this file pin behaviour that mutation testing (scripts/mutation.sh
+// transfer) showed no other test held: each one fails when the line it names
+// is broken.
+
+// TestNewClientTimeouts: the transport waits a while for "100 Continue"
+// (so a large body is not sent to a URL that will refuse it) and closes idle
+// connections eventually.
+func TestNewClientTimeouts(t *testing.T) {
+	tr := NewClient().HTTP.Transport.(*http.Transport)
+	if d := tr.ExpectContinueTimeout; d < time.Second || d > 10*time.Second {
+		t.Fatalf("ExpectContinueTimeout %v, want a few seconds", d)
+	}
+	if d := tr.IdleConnTimeout; d < 10*time.Second || d > 10*time.Minute {
+		t.Fatalf("IdleConnTimeout %v, want a bounded idle time", d)
+	}
+	if d := tr.TLSHandshakeTimeout; d < time.Second || d > time.Minute {
+		t.Fatalf("TLSHandshakeTimeout %v", d)
+	}
+	if tr.ResponseHeaderTimeout != DefaultStallTimeout {
+		t.Fatalf("ResponseHeaderTimeout %v, want the stall timeout", tr.ResponseHeaderTimeout)
+	}
+}
+
+// TestErrorSnippetDropsEveryControlCharacter: a hostile error body cannot put
+// any control character (or a bidi override) into our messages; new lines and
+// tabs become spaces, invalid UTF-8 becomes U+FFFD.
+func TestErrorSnippetDropsEveryControlCharacter(t *testing.T) {
+	cases := map[string]string{
+		"a\x00b\x01c\x1bd\x7fe":     "abcde",
+		"line1\nline2\tend":         "line1 line2 end",
+		"x\u202eevil\u202dy":        "xevily",
+		"  padded  ":                "padded",
+		"bad \xff utf8":             "bad \uFFFD utf8",
+		"\x1b[31mred\x1b[0m\x07":    "[31mred[0m",
+		"\u0085next\u009b[1mline\r": "next[1mline",
+	}
+	for in, want := range cases {
+		if got := readSnippet(strings.NewReader(in)); got != want {
+			t.Errorf("readSnippet(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := readSnippet(strings.NewReader(strings.Repeat("z", 5000))); len(got) != errBodyKept {
+		t.Fatalf("snippet of %d bytes, want %d", len(got), errBodyKept)
+	}
+	if readSnippet(nil) != "" {
+		t.Fatal("nil body")
+	}
+	// Through a real upload: the message holds no control character at all.
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte("no\x01such\x02key\x1b\x00"))
+	})
+	err := fastClient().Upload(context.Background(), putReq(srv.URL, []byte("x")))
+	wantCode(t, err, errcode.UploadFailed)
+	if strings.IndexFunc(err.Error(), unicode.IsControl) >= 0 || !strings.Contains(err.Error(), "nosuchkey") {
+		t.Fatalf("message %q", err.Error())
+	}
+}
+
+// connLog is a server handler wrapper that records the client address of
+// every request: one address for several requests means the connection was
+// reused, which needs every response body to be drained and closed.
+type connLog struct {
+	mu    sync.Mutex
+	addrs []string
+}
+
+func (c *connLog) wrap(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		c.addrs = append(c.addrs, r.RemoteAddr)
+		c.mu.Unlock()
+		h(w, r)
+	}
+}
+
+func (c *connLog) all() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.addrs...)
+}
+
+// TestRefusedAnswersFreeTheConnection: an answer refused before its body is
+// read (a Content-Length other than the announced size, an upload redirect)
+// is drained and closed, so the next request reuses the connection instead
+// of leaking it.
+func TestRefusedAnswersFreeTheConnection(t *testing.T) {
+	data := testData(20 << 10)
+	var cl connLog
+	srv := newServer(t, cl.wrap(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			http.Redirect(w, r, "/elsewhere", http.StatusFound)
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.Write(data)
+	}))
+	c := fastClient()
+	_, err := c.Download(context.Background(), getReq(srv.URL, destFile(t), int64(len(data))+1))
+	wantCode(t, err, errcode.SizeMismatch)
+	wantCode(t, c.Upload(context.Background(), putReq(srv.URL, []byte("x"))), errcode.UploadFailed)
+	f := destFile(t)
+	res, err := c.Download(context.Background(), getReq(srv.URL, f, int64(len(data))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDest(t, f, res, data)
+	addrs := cl.all()
+	if len(addrs) != 3 || addrs[0] != addrs[1] || addrs[1] != addrs[2] {
+		t.Fatalf("requests came from %q: a refused answer kept its connection busy", addrs)
+	}
+}
+
+// TestWatchdogSparesMovingTransfers: a body that keeps arriving, slower than
+// the watchdog ticks but well within the stall timeout between pieces, is
+// never cut.
+func TestWatchdogSparesMovingTransfers(t *testing.T) {
+	data := testData(10 << 10)
+	const pieces = 8
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		step := len(data) / pieces
+		for i := 0; i < pieces; i++ {
+			w.Write(data[i*step : (i+1)*step])
+			w.(http.Flusher).Flush()
+			// Pacing of the workload (not synchronisation): each pause is a
+			// few watchdog ticks long and far below the stall timeout.
+			time.Sleep(40 * time.Millisecond)
+		}
+	})
+	c := fastClient()
+	c.Retry.Attempts = 1
+	c.StallTimeout = 2 * time.Second
+	f := destFile(t)
+	res, err := c.Download(context.Background(), getReq(srv.URL, f, int64(len(data))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDest(t, f, res, data)
+}
+
+// TestWatchdogNoticesAStallPromptly: a stalled attempt ends about one stall
+// timeout after the last byte (the watchdog checks 8 times per timeout), not
+// several timeouts later.
+func TestWatchdogNoticesAStallPromptly(t *testing.T) {
+	const stall = time.Second
+	ctx, wd := startWatchdog(context.Background(), stall)
+	defer wd.stop()
+	start := time.Now()
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Minute): // hang guard
+		t.Fatal("watchdog never fired")
+	}
+	took := time.Since(start)
+	if took < stall || took > 5*stall {
+		t.Fatalf("stall noticed after %v, want about %v", took, stall)
+	}
+	if cause := context.Cause(ctx); !strings.Contains(cause.Error(), "no data moved") {
+		t.Fatalf("cause %v", cause)
+	}
+}
+
+// TestDownloadChunkedOverAnnouncedSize: a body without Content-Length that
+// runs past the announced size is cut at that size, and the message says it
+// is the remote's announced size that was exceeded.
+func TestDownloadChunkedOverAnnouncedSize(t *testing.T) {
+	data := testData(3 << 20)
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Write(data[:1<<20])
+		w.(http.Flusher).Flush()
+		w.Write(data[1<<20:])
+	})
+	f := destFile(t)
+	const announced = 2<<20 + 1
+	_, err := fastClient().Download(context.Background(), getReq(srv.URL, f, announced))
+	wantCode(t, err, errcode.SizeMismatch)
+	if !strings.Contains(err.Error(), "announced") || !strings.Contains(err.Error(), strconv.Itoa(announced)) {
+		t.Fatalf("message %q", err)
+	}
+	got, rerr := os.ReadFile(f.Name())
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	if len(got) > announced || !bytes.Equal(got, data[:len(got)]) {
+		t.Fatalf("dest holds %d bytes (limit %d)", len(got), announced)
+	}
+}
+
+// TestDownloadFileProgressTotal: a file:// download with no announced size
+// reports the file's size as the progress total.
+func TestDownloadFileProgressTotal(t *testing.T) {
+	root := t.TempDir()
+	data := testData(2<<20 + 11)
+	if err := os.WriteFile(filepath.Join(root, "p"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, expected := range []int64{0, int64(len(data))} {
+		var totals []int64
+		var last int64
+		f := destFile(t)
+		res, err := NewClient().Download(context.Background(), DownloadRequest{
+			Target: Target{URL: "file://" + filepath.Join(root, "p")}, Policy: Policy{FileRoot: root},
+			Dest: f, ExpectedSize: expected,
+			Progress: func(w, total int64) { totals = append(totals, total); last = w },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkDest(t, f, res, data)
+		if len(totals) == 0 || last != int64(len(data)) {
+			t.Fatalf("expected %d: progress %v, last %d", expected, totals, last)
+		}
+		for _, tot := range totals {
+			if tot != int64(len(data)) {
+				t.Fatalf("expected %d: progress totals %v, want %d", expected, totals, len(data))
+			}
+		}
+	}
+}
