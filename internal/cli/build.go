@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -11,18 +12,25 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { register(10, newBuildCmd) }
+// buildOptions are the arguments and flags of 'epack build'.
+type buildOptions struct {
+	g *Globals
 
-type buildFlags struct {
-	stream      string
-	files       []string
-	stdinDest   string
-	sources     []string
-	contentType string
+	Out         string   // the pack to write
+	Paths       []string // positional files, stored as artifacts/<basename>
+	Stream      string
+	Files       []string // --file src:dest
+	StdinDest   string
+	Sources     []string
+	ContentType string
 }
 
-func newBuildCmd(g *Globals) *cobra.Command {
-	f := &buildFlags{}
+// newCmdBuild builds 'epack build'; runF runs the parsed options (nil: runBuild).
+func newCmdBuild(g *Globals, runF func(context.Context, *buildOptions) error) *cobra.Command {
+	f := &buildOptions{g: g}
+	if runF == nil {
+		runF = runBuild
+	}
 	cmd := &cobra.Command{
 		Use:   "build <out.epack> [files...]",
 		Short: "Build an evidence pack from files",
@@ -32,49 +40,52 @@ The pack is written to a temp file next to <out.epack> and renamed into place.`,
 		Example: `  epack build evidence.epack iam.json repos.csv --stream acme/prod --source aws:1.2.0
   epack build out.epack --stream acme/prod --file report.md:reports/q1.md
   cat scan.json | epack build out.epack --stream acme/prod --stdin scans/scan.json`,
-		Args: cobra.MinimumNArgs(1),
+		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBuild(cmd, g, f, args[0], args[1:])
+			f.Out, f.Paths = args[0], args[1:]
+			return runF(cmd.Context(), f)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.stream, "stream", "", "evidence stream, for example acme/prod (required)")
-	fl.StringArrayVar(&f.files, "file", nil, "add file src as artifacts/<dest> (src:dest, repeatable)")
-	fl.StringVar(&f.stdinDest, "stdin", "", "add standard input as artifacts/<dest>")
-	fl.StringArrayVar(&f.sources, "source", nil, "record a source collector name:version (repeatable)")
-	fl.StringVar(&f.contentType, "content-type", "", "content type recorded for the added artifacts")
+	fl.StringVar(&f.Stream, "stream", "", "evidence stream, for example acme/prod (required)")
+	fl.StringArrayVar(&f.Files, "file", nil, "add file src as artifacts/<dest> (src:dest, repeatable)")
+	fl.StringVar(&f.StdinDest, "stdin", "", "add standard input as artifacts/<dest>")
+	fl.StringArrayVar(&f.Sources, "source", nil, "record a source collector name:version (repeatable)")
+	fl.StringVar(&f.ContentType, "content-type", "", "content type recorded for the added artifacts")
 	return cmd
 }
 
 // artifactDest turns a user-given destination into a name under artifacts/.
 func artifactDest(dest string) string { return strings.TrimPrefix(dest, "artifacts/") }
 
-func runBuild(cmd *cobra.Command, g *Globals, f *buildFlags, out string, files []string) error {
-	if f.stream == "" {
+// runBuild writes the pack.
+func runBuild(ctx context.Context, f *buildOptions) error {
+	g, out, files := f.g, f.Out, f.Paths
+	if f.Stream == "" {
 		return errcode.New(errcode.InvalidInput, "--stream is required").WithHint("for example: epack build %s --stream acme/prod", out)
 	}
 	// The stream is checked with the registries' own rule, so a pack that
 	// builds is a pack every registry accepts (reading others' packs does
 	// not apply this rule).
-	if err := names.Check(names.Stream, f.stream); err != nil {
+	if err := names.Check(names.Stream, f.Stream); err != nil {
 		return fmt.Errorf("--stream: %w", err)
 	}
-	b := pack.NewBuilder(f.stream)
-	for _, s := range f.sources {
+	b := pack.NewBuilder(f.Stream)
+	for _, s := range f.Sources {
 		name, version, _ := strings.Cut(s, ":")
 		if name == "" {
 			return errcode.New(errcode.InvalidInput, "--source %q: name is empty", s).WithHint("use --source name:version")
 		}
 		b.AddSource(name, version)
 	}
-	opts := pack.ArtifactOptions{ContentType: f.contentType}
+	opts := pack.ArtifactOptions{ContentType: f.ContentType}
 	for _, src := range files {
 		g.verbose("adding %s as artifacts/%s\n", src, filepath.Base(src))
 		if err := b.AddFile(filepath.Base(src), src, opts); err != nil {
 			return err
 		}
 	}
-	for _, spec := range f.files {
+	for _, spec := range f.Files {
 		i := strings.LastIndex(spec, ":")
 		if i <= 0 || i == len(spec)-1 {
 			return errcode.New(errcode.InvalidInput, "--file %q must be src:dest", spec).WithHint("for example --file ./iam.json:aws/iam.json")
@@ -85,18 +96,18 @@ func runBuild(cmd *cobra.Command, g *Globals, f *buildFlags, out string, files [
 			return err
 		}
 	}
-	if f.stdinDest != "" {
-		g.verbose("adding standard input as artifacts/%s\n", artifactDest(f.stdinDest))
-		if err := b.AddReader(artifactDest(f.stdinDest), g.Stdin, opts); err != nil {
+	if f.StdinDest != "" {
+		g.verbose("adding standard input as artifacts/%s\n", artifactDest(f.StdinDest))
+		if err := b.AddReader(artifactDest(f.StdinDest), g.IO.In, opts); err != nil {
 			return err
 		}
 	}
-	res, err := b.WriteFileContext(cmd.Context(), out)
+	res, err := b.WriteFileContext(ctx, out)
 	if err != nil {
 		return err
 	}
 	if g.JSON {
-		writeJSON(g.Stdout, map[string]any{
+		writeJSON(g.IO.Out, map[string]any{
 			"ok": true, "path": res.Path, "stream": res.Manifest.Stream, "generated_at": res.Manifest.GeneratedAt,
 			"artifacts": len(res.Manifest.Artifacts), "size_bytes": res.Size,
 			"pack_digest": res.Manifest.PackDigest, "manifest_digest": res.ManifestDigest,

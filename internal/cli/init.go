@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,14 +16,22 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-func init() { register(5, newInitCmd) }
-
 // initRegistryDir is the local registry folder the starter config points at.
 const initRegistryDir = ".epack/registry"
 
-func newInitCmd(g *Globals) *cobra.Command {
-	var stream string
-	var force bool
+// initOptions are the flags of 'epack init'.
+type initOptions struct {
+	g      *Globals
+	Stream string
+	Force  bool
+}
+
+// newCmdInit builds 'epack init'; runF runs the parsed options (nil: runInit).
+func newCmdInit(g *Globals, runF func(context.Context, *initOptions) error) *cobra.Command {
+	o := &initOptions{g: g}
+	if runF == nil {
+		runF = runInit
+	}
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create a starter epack.yaml in the current directory",
@@ -35,29 +44,33 @@ An existing epack.yaml is only replaced with --force.`,
 		Example: `  epack init
   epack init --stream acme/soc2
   epack init --force --json`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			wd, err := os.Getwd()
-			if err != nil {
-				return errcode.Wrap(errcode.IOError, err, "cannot determine the current directory")
-			}
-			path, err := runInit(wd, stream, force)
-			if err != nil {
-				return err
-			}
-			if g.JSON {
-				writeJSON(g.Stdout, map[string]any{"created": path})
-				return nil
-			}
-			g.out("%s Created %s\n", g.okMark(), path)
-			g.out("  local registry: %s\n", filepath.Join(wd, filepath.FromSlash(initRegistryDir)))
-			g.out("Next: build a pack, then run 'epack push local <pack>'.\n")
-			return nil
-		},
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runF(cmd.Context(), o) },
 	}
-	cmd.Flags().StringVar(&stream, "stream", "", "pack stream name (default: the directory name)")
-	cmd.Flags().BoolVar(&force, "force", false, "overwrite an existing epack.yaml")
+	cmd.Flags().StringVar(&o.Stream, "stream", "", "pack stream name (default: the directory name)")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "overwrite an existing epack.yaml")
 	return cmd
+}
+
+// runInit writes the starter epack.yaml in the current directory.
+func runInit(_ context.Context, o *initOptions) error {
+	g := o.g
+	wd, err := os.Getwd()
+	if err != nil {
+		return errcode.Wrap(errcode.IOError, err, "cannot determine the current directory")
+	}
+	path, err := writeStarter(wd, o.Stream, o.Force)
+	if err != nil {
+		return err
+	}
+	if g.JSON {
+		writeJSON(g.IO.Out, map[string]any{"created": path})
+		return nil
+	}
+	g.out("%s Created %s\n", g.okMark(), path)
+	g.out("  local registry: %s\n", filepath.Join(wd, filepath.FromSlash(initRegistryDir)))
+	g.out("Next: build a pack, then run 'epack push local <pack>'.\n")
+	return nil
 }
 
 var streamUnsafe = regexp.MustCompile(`[^a-z0-9._/-]+`)
@@ -118,9 +131,9 @@ remotes:
 `, strings.TrimSpace(string(q)), initRegistryDir), nil
 }
 
-// runInit writes dir/epack.yaml and creates the local registry folder. It
-// returns the absolute path of the file written.
-func runInit(dir, stream string, force bool) (string, error) {
+// writeStarter writes dir/epack.yaml and creates the local registry folder.
+// It returns the absolute path of the file written.
+func writeStarter(dir, stream string, force bool) (string, error) {
 	stream = strings.TrimSpace(stream)
 	if stream == "" {
 		stream = defaultStream(dir)

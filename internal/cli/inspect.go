@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -9,18 +10,28 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { register(12, newInspectCmd) }
+// inspectOptions are the arguments of 'epack inspect'.
+type inspectOptions struct {
+	g    *Globals
+	Path string
+}
 
-func newInspectCmd(g *Globals) *cobra.Command {
+// newCmdInspect builds 'epack inspect'; runF runs the parsed options (nil: runInspect).
+func newCmdInspect(g *Globals, runF func(context.Context, *inspectOptions) error) *cobra.Command {
+	o := &inspectOptions{g: g}
+	if runF == nil {
+		runF = runInspect
+	}
 	return &cobra.Command{
 		Use:   "inspect <pack>",
 		Short: "Show a pack's stream, digests, sources and artifacts",
 		Long: `Inspect an evidence pack: stream, generation time, the pack, manifest and file
 digests, sources and the artifact table. The pack is opened with every safety
 rule but artifact digests are not re-checked; use 'epack verify' for that.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runInspect(g, args[0])
+			o.Path = args[0]
+			return runF(cmd.Context(), o)
 		},
 	}
 }
@@ -32,7 +43,9 @@ func shortDigest(d string, full bool) string {
 	return d[:19] + "…"
 }
 
-func runInspect(g *Globals, path string) error {
+// runInspect shows the pack's manifest, digests and artifacts.
+func runInspect(_ context.Context, o *inspectOptions) error {
+	g, path := o.g, o.Path
 	f, _, err := pack.OpenRegular(path)
 	if err != nil {
 		return err
@@ -49,7 +62,7 @@ func runInspect(g *Globals, path string) error {
 	}
 	m := p.Manifest()
 	if g.JSON {
-		writeJSON(g.Stdout, map[string]any{
+		writeJSON(g.IO.Out, map[string]any{
 			"ok": true, "pack": path, "stream": m.Stream, "generated_at": m.GeneratedAt, "spec_version": m.SpecVersion,
 			"pack_digest": m.PackDigest, "manifest_digest": p.ManifestDigest(),
 			"file_digest": sums.SHA256, "checksum": sums.MD5Base64, "size_bytes": sums.Size,
@@ -61,7 +74,7 @@ func runInspect(g *Globals, path string) error {
 	if g.Quiet {
 		return nil
 	}
-	w := g.Stdout
+	w := g.IO.Out
 	fmt.Fprintf(w, "Pack:            %s (%s)\n", path, formatSize(sums.Size))
 	fmt.Fprintf(w, "Stream:          %s\n", termSafe(m.Stream)) // manifest text is the pack author's
 	fmt.Fprintf(w, "Generated at:    %s\n", m.GeneratedAt)

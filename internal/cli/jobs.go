@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -118,7 +119,7 @@ func startDetached(g *Globals, command string, childArgs []string) error {
 	}
 	_ = cmd.Process.Release()
 	if g.JSON {
-		writeJSON(g.Stdout, map[string]any{"detached": true, "job_id": id, "pid": job.PID, "log_path": job.LogPath})
+		writeJSON(g.IO.Out, map[string]any{"detached": true, "job_id": id, "pid": job.PID, "log_path": job.LogPath})
 		return nil
 	}
 	label := strings.ToUpper(command[:1]) + command[1:]
@@ -217,75 +218,94 @@ func readJob(path string) (*Job, error) {
 	return &j, nil
 }
 
-func init() { register(60, newJobsCmd) }
+// jobsOptions are the arguments of 'epack jobs'.
+type jobsOptions struct {
+	g     *Globals
+	Named bool   // a job id was given: show that one instead of the list
+	ID    string // the job id
+}
 
-func newJobsCmd(g *Globals) *cobra.Command {
+// newCmdJobs builds 'epack jobs'; runF runs the parsed options (nil: runJobs).
+func newCmdJobs(g *Globals, runF func(context.Context, *jobsOptions) error) *cobra.Command {
+	o := &jobsOptions{g: g}
+	if runF == nil {
+		runF = runJobs
+	}
 	return &cobra.Command{
 		Use:   "jobs [id]",
 		Short: "Show background push and pull jobs started with --detach",
 		Long: `List the jobs started with 'epack push --detach' or 'epack pull --detach'
 (stored in .epack/jobs/ of the project), or show one job in detail.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			base, err := jobBase()
-			if err != nil {
-				return err
-			}
-			dir := jobsDir(base)
 			if len(args) == 1 {
-				id := args[0]
-				if strings.ContainsAny(id, "/\\") || strings.HasPrefix(id, ".") {
-					return errcode.New(errcode.InvalidInput, "invalid job id %q", id)
-				}
-				job, err := readJob(filepath.Join(dir, id+".json"))
-				if err != nil {
-					return errcode.Wrap(errcode.InvalidInput, err, "job %q not found", id).WithHint("run 'epack jobs' to list jobs")
-				}
-				markStale(job)
-				if g.JSON {
-					writeJSON(g.Stdout, job)
-					return nil
-				}
-				g.out("Job %s\n  Command:  epack %s %s\n  Status:   %s\n  PID:      %d\n  Started:  %s\n",
-					job.ID, job.Command, strings.Join(job.Args, " "), job.Status, job.PID, job.StartedAt.Format(time.RFC3339))
-				if job.CompletedAt != nil {
-					g.out("  Finished: %s\n", job.CompletedAt.Format(time.RFC3339))
-				}
-				if job.ExitCode != nil {
-					g.out("  Exit:     %d\n", *job.ExitCode)
-				}
-				if job.Error != "" {
-					g.out("  Error:    %s\n", adapterText(job.Error)) // may quote an adapter
-				}
-				g.out("  Log:      %s\n", job.LogPath)
-				return nil
+				o.Named, o.ID = true, args[0]
 			}
-			entries, _ := os.ReadDir(dir)
-			jobs := []*Job{}
-			for _, e := range entries {
-				if !strings.HasSuffix(e.Name(), ".json") || !e.Type().IsRegular() {
-					continue
-				}
-				if j, err := readJob(filepath.Join(dir, e.Name())); err == nil {
-					markStale(j)
-					jobs = append(jobs, j)
-				}
-			}
-			sort.Slice(jobs, func(i, k int) bool { return jobs[i].StartedAt.Before(jobs[k].StartedAt) })
-			if g.JSON {
-				writeJSON(g.Stdout, map[string]any{"jobs": jobs})
-				return nil
-			}
-			if len(jobs) == 0 {
-				g.out("No jobs.\n")
-				return nil
-			}
-			for _, j := range jobs {
-				g.out("%-32s %-9s %-5s %s\n", j.ID, j.Status, j.Command, j.StartedAt.Local().Format("2006-01-02 15:04:05"))
-			}
-			return nil
+			return runF(cmd.Context(), o)
 		},
 	}
+}
+
+// runJobs lists the jobs, or shows the one named.
+func runJobs(_ context.Context, o *jobsOptions) error {
+	g := o.g
+	base, err := jobBase()
+	if err != nil {
+		return err
+	}
+	dir := jobsDir(base)
+	if o.Named {
+		id := o.ID
+		if strings.ContainsAny(id, "/\\") || strings.HasPrefix(id, ".") {
+			return errcode.New(errcode.InvalidInput, "invalid job id %q", id)
+		}
+		job, err := readJob(filepath.Join(dir, id+".json"))
+		if err != nil {
+			return errcode.Wrap(errcode.InvalidInput, err, "job %q not found", id).WithHint("run 'epack jobs' to list jobs")
+		}
+		markStale(job)
+		if g.JSON {
+			writeJSON(g.IO.Out, job)
+			return nil
+		}
+		g.out("Job %s\n  Command:  epack %s %s\n  Status:   %s\n  PID:      %d\n  Started:  %s\n",
+			job.ID, job.Command, strings.Join(job.Args, " "), job.Status, job.PID, job.StartedAt.Format(time.RFC3339))
+		if job.CompletedAt != nil {
+			g.out("  Finished: %s\n", job.CompletedAt.Format(time.RFC3339))
+		}
+		if job.ExitCode != nil {
+			g.out("  Exit:     %d\n", *job.ExitCode)
+		}
+		if job.Error != "" {
+			g.out("  Error:    %s\n", adapterText(job.Error)) // may quote an adapter
+		}
+		g.out("  Log:      %s\n", job.LogPath)
+		return nil
+	}
+	entries, _ := os.ReadDir(dir)
+	jobs := []*Job{}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") || !e.Type().IsRegular() {
+			continue
+		}
+		if j, err := readJob(filepath.Join(dir, e.Name())); err == nil {
+			markStale(j)
+			jobs = append(jobs, j)
+		}
+	}
+	sort.Slice(jobs, func(i, k int) bool { return jobs[i].StartedAt.Before(jobs[k].StartedAt) })
+	if g.JSON {
+		writeJSON(g.IO.Out, map[string]any{"jobs": jobs})
+		return nil
+	}
+	if len(jobs) == 0 {
+		g.out("No jobs.\n")
+		return nil
+	}
+	for _, j := range jobs {
+		g.out("%-32s %-9s %-5s %s\n", j.ID, j.Status, j.Command, j.StartedAt.Local().Format("2006-01-02 15:04:05"))
+	}
+	return nil
 }
 
 // markStale reports a running job whose process is gone (or older than the

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,15 +14,21 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { register(21, newPullCmd) }
+// pullOptions are the arguments and flags of 'epack pull'.
+type pullOptions struct {
+	g *Globals
 
-type pullFlags struct {
-	env, workspace, output, digest, release, version          string
-	force, verify, dryRun, detach, frozen, allowUnpinned, yes bool
+	Remote, Positional                                        string
+	Env, Workspace, Output, Digest, Release, Version          string
+	Force, Verify, DryRun, Detach, Frozen, AllowUnpinned, Yes bool
 }
 
-func newPullCmd(g *Globals) *cobra.Command {
-	var f pullFlags
+// newCmdPull builds 'epack pull'; runF runs the parsed options (nil: runPull).
+func newCmdPull(g *Globals, runF func(context.Context, *pullOptions) error) *cobra.Command {
+	f := &pullOptions{g: g}
+	if runF == nil {
+		runF = runPull
+	}
 	cmd := &cobra.Command{
 		Use:   "pull <remote> [ref]",
 		Short: "Fetch a pack from a remote registry and verify it",
@@ -48,39 +55,42 @@ version; without it the latest release is pulled. --digest, --release and
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			positional := ""
-			if len(args) == 2 {
-				positional = args[1]
+			if err := refuseBlankFlags(cmd, "workspace", "env"); err != nil {
+				return err
 			}
-			return runPull(cmd, g, &f, args[0], positional)
+			f.Remote = args[0]
+			if len(args) == 2 {
+				f.Positional = args[1]
+			}
+			return runF(cmd.Context(), f)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.env, "env", "", "apply environments.<env> overrides from epack.yaml")
-	fl.StringVar(&f.workspace, "workspace", "", "override the source workspace")
-	fl.StringVarP(&f.output, "output", "o", "", "output file (default ./<stream>.epack)")
-	fl.StringVar(&f.digest, "digest", "", "pull the pack with this file digest (sha256:…)")
-	fl.StringVar(&f.release, "release", "", "pull this release id")
-	fl.StringVar(&f.version, "version", "", "pull this version")
-	fl.BoolVar(&f.force, "force", false, "replace an existing output file (only after the new pack is verified)")
-	fl.BoolVar(&f.verify, "verify", true, "verify the whole pack after download (--verify=false skips it; the file digest is always checked)")
-	fl.BoolVar(&f.dryRun, "dry-run", false, "show what would be pulled without calling the remote")
-	fl.BoolVarP(&f.detach, "detach", "d", false, "run in the background; see 'epack jobs'")
-	fl.BoolVar(&f.frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
-	fl.BoolVarP(&f.yes, "yes", "y", false, "answer yes to prompts (install a missing adapter)")
-	fl.BoolVar(&f.allowUnpinned, "insecure-allow-unpinned", remote.AllowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
+	fl.StringVar(&f.Env, "env", "", "apply environments.<env> overrides from epack.yaml")
+	fl.StringVar(&f.Workspace, "workspace", "", "override the source workspace")
+	fl.StringVarP(&f.Output, "output", "o", "", "output file (default ./<stream>.epack)")
+	fl.StringVar(&f.Digest, "digest", "", "pull the pack with this file digest (sha256:…)")
+	fl.StringVar(&f.Release, "release", "", "pull this release id")
+	fl.StringVar(&f.Version, "version", "", "pull this version")
+	fl.BoolVar(&f.Force, "force", false, "replace an existing output file (only after the new pack is verified)")
+	fl.BoolVar(&f.Verify, "verify", true, "verify the whole pack after download (--verify=false skips it; the file digest is always checked)")
+	fl.BoolVar(&f.DryRun, "dry-run", false, "show what would be pulled without calling the remote")
+	fl.BoolVarP(&f.Detach, "detach", "d", false, "run in the background; see 'epack jobs'")
+	fl.BoolVar(&f.Frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
+	fl.BoolVarP(&f.Yes, "yes", "y", false, "answer yes to prompts (install a missing adapter)")
+	fl.BoolVar(&f.AllowUnpinned, "insecure-allow-unpinned", remote.AllowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
 	return cmd
 }
 
 // pullRef applies the precedence --digest > --release > --version > positional > latest.
-func pullRef(f *pullFlags, positional string) pull.Ref {
+func pullRef(f *pullOptions, positional string) pull.Ref {
 	switch {
-	case f.digest != "":
-		return pull.Ref{Digest: f.digest}
-	case f.release != "":
-		return pull.Ref{ReleaseID: f.release}
-	case f.version != "":
-		return pull.Ref{Version: f.version}
+	case f.Digest != "":
+		return pull.Ref{Digest: f.Digest}
+	case f.Release != "":
+		return pull.Ref{ReleaseID: f.Release}
+	case f.Version != "":
+		return pull.Ref{Version: f.Version}
 	case strings.HasPrefix(positional, "sha256:") && len(positional) > 7:
 		return pull.Ref{Digest: positional}
 	case strings.HasPrefix(positional, "rel_") && len(positional) > 4:
@@ -91,15 +101,15 @@ func pullRef(f *pullFlags, positional string) pull.Ref {
 	return pull.Ref{Latest: true}
 }
 
-func runPull(cmd *cobra.Command, g *Globals, f *pullFlags, remoteName, positional string) error {
-	if err := refuseBlankFlags(cmd, "workspace", "env"); err != nil {
-		return err
-	}
-	if _, err := (remote.Policy{Frozen: f.frozen, AllowUnpinned: f.allowUnpinned, Component: "pull_cli"}).Check(nil); err != nil {
+// runPull fetches and verifies the pack (or does a dry run, or starts a
+// detached pull).
+func runPull(ctx context.Context, f *pullOptions) error {
+	g, remoteName, positional := f.g, f.Remote, f.Positional
+	if _, err := (remote.Policy{Frozen: f.Frozen, AllowUnpinned: f.AllowUnpinned, Component: "pull_cli"}).Check(nil); err != nil {
 		return err
 	}
 	ref := pullRef(f, positional)
-	output := f.output
+	output := f.Output
 	if output != "" {
 		abs, err := filepath.Abs(output)
 		if err != nil {
@@ -107,25 +117,25 @@ func runPull(cmd *cobra.Command, g *Globals, f *pullFlags, remoteName, positiona
 		}
 		output = abs
 	}
-	if f.dryRun {
+	if f.DryRun {
 		cwd, _ := os.Getwd()
 		project, err := config.LoadProject(cwd)
 		if err != nil {
 			return err
 		}
-		rc, err := project.Config.ResolveRemote(remoteName, f.env)
+		rc, err := project.Config.ResolveRemote(remoteName, f.Env)
 		if err != nil {
 			return err
 		}
 		workspace := rc.Target.Workspace
-		if f.workspace != "" {
-			workspace = f.workspace
+		if f.Workspace != "" {
+			workspace = f.Workspace
 		}
 		out := map[string]any{"dry_run": true, "remote": remoteName, "ref": ref.String(), "output": output,
-			"workspace": workspace, "environment": rc.Target.Environment, "force": f.force, "verify": f.verify}
+			"workspace": workspace, "environment": rc.Target.Environment, "force": f.Force, "verify": f.Verify}
 		g.result = out
 		if g.JSON {
-			writeJSON(g.Stdout, out)
+			writeJSON(g.IO.Out, out)
 			return nil
 		}
 		shown := output
@@ -139,37 +149,38 @@ func runPull(cmd *cobra.Command, g *Globals, f *pullFlags, remoteName, positiona
 		if rc.Target.Environment != "" {
 			g.out("  Environment:  %s\n", rc.Target.Environment)
 		}
-		if f.env != "" {
-			g.out("  Config env:   %s\n", f.env)
+		if f.Env != "" {
+			g.out("  Config env:   %s\n", f.Env)
 		}
-		g.out("\nDestination:\n  Output:       %s\n  Force:        %v\n\nOptions:\n  Verify:       %v\n", shown, f.force, f.verify)
+		g.out("\nDestination:\n  Output:       %s\n  Force:        %v\n\nOptions:\n  Verify:       %v\n", shown, f.Force, f.Verify)
 		return nil
 	}
-	if f.detach {
+	if f.Detach {
 		args := childArgs{remoteName}
-		args.opt("--env", f.env)
-		args.opt("--workspace", f.workspace)
+		args.opt("--env", f.Env)
+		args.opt("--workspace", f.Workspace)
 		args.opt("--output", output)
 		args.opt("--digest", ref.Digest)
 		args.opt("--release", ref.ReleaseID)
 		args.opt("--version", ref.Version)
-		args.flag("--force", f.force)
-		args.flag("--verify=false", !f.verify)
-		return args.detach(g, "pull", f.frozen, f.allowUnpinned)
+		args.flag("--force", f.Force)
+		args.flag("--verify=false", !f.Verify)
+		return args.detach(g, "pull", f.Frozen, f.AllowUnpinned)
 	}
 
+	passNoRedact(g) // pull.Options has no field for it yet
 	ui := newStepUI(g, "Downloading")
 	defer ui.Close()
-	verify := f.verify
+	verify := f.Verify
 	opts := pull.Options{
-		Remote: remoteName, Environment: f.env, Workspace: f.workspace, Ref: ref, Output: output,
-		Force: f.force, Verify: &verify, NonInteractive: !f.yes && !canPrompt(g), Stderr: g.Stderr,
-		OnStep: ui.Step, OnDownloadProgress: ui.Progress, PromptInstallAdapter: installPrompt(g, f.yes),
+		Remote: remoteName, Environment: f.Env, Workspace: f.Workspace, Ref: ref, Output: output,
+		Force: f.Force, Verify: &verify, NonInteractive: !f.Yes && !canPrompt(g), Stderr: g.IO.ErrOut,
+		OnStep: ui.Step, OnDownloadProgress: ui.Progress, PromptInstallAdapter: installPrompt(g, f.Yes),
 	}
-	opts.Secure.Frozen = f.frozen
-	opts.Unsafe.AllowUnpinned = f.allowUnpinned
+	opts.Secure.Frozen = f.Frozen
+	opts.Unsafe.AllowUnpinned = f.AllowUnpinned
 	start := time.Now()
-	res, err := pull.Pull(cmd.Context(), opts)
+	res, err := pull.Pull(ctx, opts)
 	if err != nil {
 		ui.Fail()
 		return err
@@ -182,7 +193,7 @@ func runPull(cmd *cobra.Command, g *Globals, f *pullFlags, remoteName, positiona
 	}
 	g.result = out
 	if g.JSON {
-		writeJSON(g.Stdout, out)
+		writeJSON(g.IO.Out, out)
 		return nil
 	}
 	g.out("\n%s Pulled from %s in %s\n\nPack:\n  Stream:   %s\n  Size:     %s\n", g.okMark(), remoteName, formatDuration(time.Since(start)), adapterText(res.Stream), formatSize(res.SizeBytes))

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,17 +16,23 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { register(20, newPushCmd) }
+// pushOptions are the arguments and flags of 'epack push'.
+type pushOptions struct {
+	g *Globals
 
-type pushFlags struct {
-	env, workspace, notes         string
-	labels, runsPaths             []string
-	noRuns, yes, dryRun           bool
-	detach, frozen, allowUnpinned bool
+	Remote, PackArg               string
+	Env, Workspace, Notes         string
+	Labels, RunsPaths             []string
+	NoRuns, Yes, DryRun           bool
+	Detach, Frozen, AllowUnpinned bool
 }
 
-func newPushCmd(g *Globals) *cobra.Command {
-	var f pushFlags
+// newCmdPush builds 'epack push'; runF runs the parsed options (nil: runPush).
+func newCmdPush(g *Globals, runF func(context.Context, *pushOptions) error) *cobra.Command {
+	o := &pushOptions{g: g}
+	if runF == nil {
+		runF = runPush
+	}
 	cmd := &cobra.Command{
 		Use:   "push <remote> <pack>",
 		Short: "Verify a pack and publish it to a remote registry",
@@ -52,27 +59,33 @@ epack.yaml are relative to the pack's .runs folder.`,
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error { return runPush(cmd, g, &f, args[0], args[1]) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := refuseBlankFlags(cmd, "workspace", "env"); err != nil {
+				return err
+			}
+			o.Remote, o.PackArg = args[0], args[1]
+			return runF(cmd.Context(), o)
+		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.env, "env", "", "apply environments.<env> overrides from epack.yaml")
-	fl.StringVar(&f.workspace, "workspace", "", "override the target workspace")
-	fl.StringSliceVar(&f.labels, "label", nil, "release label (repeatable; commas split)")
-	fl.StringVar(&f.notes, "notes", "", "release notes")
-	fl.StringSliceVar(&f.runsPaths, "runs-path", nil, "extra run result glob, relative to the current directory (repeatable)")
-	fl.BoolVar(&f.noRuns, "no-runs", false, "do not sync run results")
-	fl.BoolVarP(&f.yes, "yes", "y", false, "answer yes to prompts (install a missing adapter)")
-	fl.BoolVar(&f.dryRun, "dry-run", false, "verify the pack and resolve the adapter, but call nothing remote")
-	fl.BoolVarP(&f.detach, "detach", "d", false, "run in the background; see 'epack jobs'")
-	fl.BoolVar(&f.frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
-	fl.BoolVar(&f.allowUnpinned, "insecure-allow-unpinned", remote.AllowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
+	fl.StringVar(&o.Env, "env", "", "apply environments.<env> overrides from epack.yaml")
+	fl.StringVar(&o.Workspace, "workspace", "", "override the target workspace")
+	fl.StringSliceVar(&o.Labels, "label", nil, "release label (repeatable; commas split)")
+	fl.StringVar(&o.Notes, "notes", "", "release notes")
+	fl.StringSliceVar(&o.RunsPaths, "runs-path", nil, "extra run result glob, relative to the current directory (repeatable)")
+	fl.BoolVar(&o.NoRuns, "no-runs", false, "do not sync run results")
+	fl.BoolVarP(&o.Yes, "yes", "y", false, "answer yes to prompts (install a missing adapter)")
+	fl.BoolVar(&o.DryRun, "dry-run", false, "verify the pack and resolve the adapter, but call nothing remote")
+	fl.BoolVarP(&o.Detach, "detach", "d", false, "run in the background; see 'epack jobs'")
+	fl.BoolVar(&o.Frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
+	fl.BoolVar(&o.AllowUnpinned, "insecure-allow-unpinned", remote.AllowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
 	return cmd
 }
 
-func runPush(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packArg string) error {
-	if err := refuseBlankFlags(cmd, "workspace", "env"); err != nil {
-		return err
-	}
+// runPush verifies and publishes the pack (or does a dry run, or starts a
+// detached push).
+func runPush(ctx context.Context, f *pushOptions) error {
+	g, remoteName, packArg := f.g, f.Remote, f.PackArg
 	packPath, err := filepath.Abs(packArg)
 	if err != nil {
 		return errcode.Wrap(errcode.InvalidInput, err, "pack path %q", packArg)
@@ -80,21 +93,21 @@ func runPush(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packArg s
 	if fi, err := os.Stat(packPath); err != nil || fi.IsDir() {
 		return errcode.New(errcode.InvalidInput, "pack not found: %s", packArg).WithHint("check the path; build one with 'epack build'")
 	}
-	if _, err := (remote.Policy{Frozen: f.frozen, AllowUnpinned: f.allowUnpinned, Component: "push_cli"}).Check(nil); err != nil {
+	if _, err := (remote.Policy{Frozen: f.Frozen, AllowUnpinned: f.AllowUnpinned, Component: "push_cli"}).Check(nil); err != nil {
 		return err
 	}
-	if f.dryRun {
-		return pushDryRun(cmd, g, f, remoteName, packArg, packPath)
+	if f.DryRun {
+		return pushDryRun(ctx, f, packPath)
 	}
-	if f.detach {
+	if f.Detach {
 		args := childArgs{remoteName, packPath}
-		args.opt("--env", f.env)
-		args.opt("--workspace", f.workspace)
-		for _, l := range f.labels {
+		args.opt("--env", f.Env)
+		args.opt("--workspace", f.Workspace)
+		for _, l := range f.Labels {
 			args.opt("--label", l)
 		}
-		args.opt("--notes", f.notes)
-		for _, p := range f.runsPaths {
+		args.opt("--notes", f.Notes)
+		for _, p := range f.RunsPaths {
 			// The child runs in the same folder, but absolute paths keep the
 			// job record meaningful wherever it is read.
 			if abs, err := filepath.Abs(p); err == nil {
@@ -102,27 +115,30 @@ func runPush(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packArg s
 			}
 			args.opt("--runs-path", p)
 		}
-		args.flag("--no-runs", f.noRuns)
-		return args.detach(g, "push", f.frozen, f.allowUnpinned)
+		args.flag("--no-runs", f.NoRuns)
+		return args.detach(g, "push", f.Frozen, f.AllowUnpinned)
 	}
 
+	// push.Options has no field for --no-redact yet: the session reads it
+	// from the environment (see passNoRedact).
+	passNoRedact(g)
 	ui := newStepUI(g, "Uploading")
 	defer ui.Close()
 	g.verbose("Pushing to remote %q\n", remoteName)
-	if f.env != "" {
-		g.verbose("Using environment: %s\n", f.env)
+	if f.Env != "" {
+		g.verbose("Using environment: %s\n", f.Env)
 	}
 	opts := push.Options{
-		Remote: remoteName, PackPath: packPath, Environment: f.env, Workspace: f.workspace,
-		Labels: f.labels, Notes: f.notes, RunsPaths: f.runsPaths, NoRuns: f.noRuns,
-		NonInteractive: !f.yes && !canPrompt(g), Stderr: g.Stderr,
+		Remote: remoteName, PackPath: packPath, Environment: f.Env, Workspace: f.Workspace,
+		Labels: f.Labels, Notes: f.Notes, RunsPaths: f.RunsPaths, NoRuns: f.NoRuns,
+		NonInteractive: !f.Yes && !canPrompt(g), Stderr: g.IO.ErrOut,
 		OnStep: ui.Step, OnUploadProgress: ui.Progress,
-		PromptInstallAdapter: installPrompt(g, f.yes),
+		PromptInstallAdapter: installPrompt(g, f.Yes),
 	}
-	opts.Secure.Frozen = f.frozen
-	opts.Unsafe.AllowUnpinned = f.allowUnpinned
+	opts.Secure.Frozen = f.Frozen
+	opts.Unsafe.AllowUnpinned = f.AllowUnpinned
 	start := time.Now()
-	res, err := push.Push(cmd.Context(), opts)
+	res, err := push.Push(ctx, opts)
 	if err != nil {
 		ui.Fail()
 		if res != nil && res.ReceiptPath != "" {
@@ -136,7 +152,7 @@ func runPush(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packArg s
 	out := pushJSON(remoteName, packArg, res)
 	g.result = out
 	if g.JSON {
-		writeJSON(g.Stdout, out)
+		writeJSON(g.IO.Out, out)
 		return nil
 	}
 	g.out("\n%s Pushed to %s in %s\n\nRelease:\n", g.okMark(), remoteName, formatDuration(time.Since(start)))
@@ -209,8 +225,7 @@ func canPrompt(g *Globals) bool {
 	if g.JSON || g.Quiet || g.CI {
 		return false
 	}
-	f, ok := g.Stdin.(*os.File)
-	return ok && isTTY(g.Stderr) && isTTY(f)
+	return g.IO.CanPrompt()
 }
 
 // installPrompt asks whether to install a missing adapter.
@@ -220,25 +235,26 @@ func installPrompt(g *Globals, yes bool) func(string, string) bool {
 			return true
 		}
 		if !canPrompt(g) {
-			fmt.Fprintf(g.Stderr, "Adapter %q for remote %q is not installed; run 'epack sync' or pass --yes.\n", adapterName, remoteName)
+			fmt.Fprintf(g.IO.ErrOut, "Adapter %q for remote %q is not installed; run 'epack sync' or pass --yes.\n", adapterName, remoteName)
 			return false
 		}
-		fmt.Fprintf(g.Stderr, "Adapter %q for remote %q is not installed. Install now? [y/N] ", adapterName, remoteName)
+		fmt.Fprintf(g.IO.ErrOut, "Adapter %q for remote %q is not installed. Install now? [y/N] ", adapterName, remoteName)
 		var answer string
-		_, _ = fmt.Fscanln(g.Stdin, &answer)
+		_, _ = fmt.Fscanln(g.IO.In, &answer)
 		a := strings.ToLower(strings.TrimSpace(answer))
 		return a == "y" || a == "yes"
 	}
 }
 
 // pushDryRun verifies the pack and resolves the adapter without calling it.
-func pushDryRun(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packArg, packPath string) error {
+func pushDryRun(ctx context.Context, f *pushOptions, packPath string) error {
+	g, remoteName, packArg := f.g, f.Remote, f.PackArg
 	fh, _, err := pack.OpenRegular(packPath)
 	if err != nil {
 		return err
 	}
 	defer fh.Close()
-	v, err := pack.VerifyFile(cmd.Context(), fh)
+	v, err := pack.VerifyFile(ctx, fh)
 	if err != nil {
 		return fmt.Errorf("pack verification failed: %w", err)
 	}
@@ -252,7 +268,7 @@ func pushDryRun(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packAr
 	if err != nil {
 		return err
 	}
-	rc, err := project.Config.ResolveRemote(remoteName, f.env)
+	rc, err := project.Config.ResolveRemote(remoteName, f.Env)
 	if err != nil {
 		return err
 	}
@@ -262,17 +278,17 @@ func pushDryRun(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packAr
 	}
 	resolved, rerr := remote.Resolve(project.Root, rc, lock)
 	workspace := rc.Target.Workspace
-	if f.workspace != "" {
-		workspace = f.workspace
+	if f.Workspace != "" {
+		workspace = f.Workspace
 	}
 	var labels []string
 	labels = append(labels, rc.Release.Labels...)
-	labels = append(labels, f.labels...)
+	labels = append(labels, f.Labels...)
 	notes := rc.Release.Notes
-	if f.notes != "" {
-		notes = f.notes
+	if f.Notes != "" {
+		notes = f.Notes
 	}
-	syncRuns := !f.noRuns && rc.RunsSyncEnabled()
+	syncRuns := !f.NoRuns && rc.RunsSyncEnabled()
 	out["workspace"], out["environment"], out["labels"], out["notes"], out["sync_runs"] = workspace, rc.Target.Environment, nonNil(labels), notes, syncRuns
 	if resolved != nil {
 		out["adapter"] = map[string]any{"name": resolved.Adapter, "path": resolved.Path, "origin": resolved.Origin, "status": resolved.Status}
@@ -282,7 +298,7 @@ func pushDryRun(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packAr
 	}
 	g.result = out
 	if g.JSON {
-		writeJSON(g.Stdout, out)
+		writeJSON(g.IO.Out, out)
 		return rerr
 	}
 	g.out("Would push %s → %s\n\nPack:\n  Path:         %s\n  Stream:       %s\n  Size:         %s\n  Artifacts:    %d\n  Verified:     yes\n",
@@ -297,8 +313,8 @@ func pushDryRun(cmd *cobra.Command, g *Globals, f *pushFlags, remoteName, packAr
 	if rc.Target.Environment != "" {
 		g.out("  Environment:  %s\n", rc.Target.Environment)
 	}
-	if f.env != "" {
-		g.out("  Config env:   %s\n", f.env)
+	if f.Env != "" {
+		g.out("  Config env:   %s\n", f.Env)
 	}
 	if resolved != nil {
 		g.out("  Adapter:      %s (%s, %s)\n", resolved.Path, resolved.Origin, resolved.Status)

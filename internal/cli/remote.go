@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -13,16 +14,16 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { register(31, newRemoteCmd) }
-
-func newRemoteCmd(g *Globals) *cobra.Command {
+// newCmdRemote builds 'epack remote' with its subcommands; listF and
+// whoamiF run their parsed options (nil: runRemoteList, runRemoteWhoami).
+func newCmdRemote(g *Globals, listF func(context.Context, *remoteListOptions) error, whoamiF func(context.Context, *whoamiOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "remote",
 		Short: "List remotes and check who their adapters act as",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newRemoteListCmd(g), newRemoteWhoamiCmd(g))
+	cmd.AddCommand(newCmdRemoteList(g, listF), newCmdRemoteWhoami(g, whoamiF))
 	return cmd
 }
 
@@ -42,7 +43,17 @@ type remoteListEntry struct {
 	PinnedDigest     string `json:"pinned_digest,omitempty"`
 }
 
-func newRemoteListCmd(g *Globals) *cobra.Command {
+// remoteListOptions are the (no) arguments of 'epack remote list'.
+type remoteListOptions struct {
+	g *Globals
+}
+
+// newCmdRemoteList builds 'epack remote list'.
+func newCmdRemoteList(g *Globals, runF func(context.Context, *remoteListOptions) error) *cobra.Command {
+	o := &remoteListOptions{g: g}
+	if runF == nil {
+		runF = runRemoteList
+	}
 	return &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
@@ -50,8 +61,8 @@ func newRemoteListCmd(g *Globals) *cobra.Command {
 		Long: `List the remotes configured in epack.yaml (base configuration, without
 environment overrides), sorted by name, with where each adapter resolves and
 whether it is pinned in epack.lock.yaml.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return runRemoteList(g) },
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runF(cmd.Context(), o) },
 	}
 }
 
@@ -81,7 +92,9 @@ const remoteExample = `Add one to epack.yaml, for example:
         file_root: .epack/registry
 `
 
-func runRemoteList(g *Globals) error {
+// runRemoteList prints the configured remotes and where their adapters resolve.
+func runRemoteList(_ context.Context, o *remoteListOptions) error {
+	g := o.g
 	project, err := loadProjectHere()
 	if err != nil {
 		return err
@@ -103,7 +116,7 @@ func runRemoteList(g *Globals) error {
 		entries = append(entries, e)
 	}
 	if g.JSON {
-		writeJSON(g.Stdout, map[string]any{"remotes": entries})
+		writeJSON(g.IO.Out, map[string]any{"remotes": entries})
 		return nil
 	}
 	if len(entries) == 0 {
@@ -157,8 +170,20 @@ type whoamiEntry struct {
 	err error
 }
 
-func newRemoteWhoamiCmd(g *Globals) *cobra.Command {
-	var frozen, allowUnpinned bool
+// whoamiOptions are the arguments and flags of 'epack remote whoami'.
+type whoamiOptions struct {
+	g *Globals
+
+	Remotes               []string // the one remote named; empty asks every remote
+	Frozen, AllowUnpinned bool
+}
+
+// newCmdRemoteWhoami builds 'epack remote whoami'.
+func newCmdRemoteWhoami(g *Globals, runF func(context.Context, *whoamiOptions) error) *cobra.Command {
+	o := &whoamiOptions{g: g}
+	if runF == nil {
+		runF = runRemoteWhoami
+	}
 	cmd := &cobra.Command{
 		Use:   "whoami [remote]",
 		Short: "Show who each remote's adapter is authenticated as",
@@ -171,28 +196,33 @@ an adapter that does not support whoami, or is not authenticated, is not an
 error.`,
 		Example: `  epack remote whoami
   epack remote whoami origin --json`,
-		Args: cobra.MaximumNArgs(1),
+		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runRemoteWhoami(cmd, g, args, remote.Policy{Frozen: frozen, AllowUnpinned: allowUnpinned, Component: "whoami_cli"})
+			o.Remotes = args
+			return runF(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().BoolVar(&frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
-	cmd.Flags().BoolVar(&allowUnpinned, "insecure-allow-unpinned", remote.AllowUnpinnedFromEnv(), "run adapters that are not pinned in epack.lock.yaml (audited)")
+	cmd.Flags().BoolVar(&o.Frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
+	cmd.Flags().BoolVar(&o.AllowUnpinned, "insecure-allow-unpinned", remote.AllowUnpinnedFromEnv(), "run adapters that are not pinned in epack.lock.yaml (audited)")
 	return cmd
 }
 
-func runRemoteWhoami(cmd *cobra.Command, g *Globals, args []string, pol remote.Policy) error {
+// runRemoteWhoami asks each selected remote's adapter who it acts as.
+func runRemoteWhoami(ctx context.Context, o *whoamiOptions) error {
+	g := o.g
+	pol := remote.Policy{Frozen: o.Frozen, AllowUnpinned: o.AllowUnpinned, Component: "whoami_cli"}
 	project, err := loadProjectHere()
 	if err != nil {
 		return err
 	}
 	names := sortedRemoteNames(project.Config)
-	if len(args) == 1 {
-		if _, ok := project.Config.Remotes[args[0]]; !ok {
-			return errcode.New(errcode.RemoteNotFound, "remote %q not found in config", args[0]).
+	if len(o.Remotes) == 1 {
+		name := o.Remotes[0]
+		if _, ok := project.Config.Remotes[name]; !ok {
+			return errcode.New(errcode.RemoteNotFound, "remote %q not found in config", name).
 				WithHint("run 'epack remote list' to see the configured remotes")
 		}
-		names = []string{args[0]}
+		names = []string{name}
 	}
 	remotes := make([]*config.Remote, 0, len(names))
 	for _, n := range names {
@@ -211,21 +241,21 @@ func runRemoteWhoami(cmd *cobra.Command, g *Globals, args []string, pol remote.P
 	if err != nil {
 		return err
 	}
-	var stderr io.Writer = g.Stderr
+	var stderr io.Writer = g.IO.ErrOut
 	if g.Quiet {
 		stderr = io.Discard
 	}
 	ids := []whoamiEntry{}
 	var firstErr error
 	for _, r := range remotes {
-		e := whoamiOne(cmd, g, project, lock, r, pol, stderr)
+		e := whoamiOne(ctx, g, project, lock, r, pol, stderr)
 		if e.err != nil && firstErr == nil {
 			firstErr = e.err
 		}
 		ids = append(ids, e)
 	}
 	if g.JSON {
-		writeJSON(g.Stdout, map[string]any{"identities": ids})
+		writeJSON(g.IO.Out, map[string]any{"identities": ids})
 	} else {
 		printWhoami(g, ids)
 	}
@@ -235,9 +265,9 @@ func runRemoteWhoami(cmd *cobra.Command, g *Globals, args []string, pol remote.P
 	return nil
 }
 
-func whoamiOne(cmd *cobra.Command, g *Globals, project *config.Project, lock *config.LockFile, r *config.Remote, pol remote.Policy, stderr io.Writer) whoamiEntry {
+func whoamiOne(ctx context.Context, g *Globals, project *config.Project, lock *config.LockFile, r *config.Remote, pol remote.Policy, stderr io.Writer) whoamiEntry {
 	e := whoamiEntry{Remote: r.Name}
-	s, err := remote.Open(cmd.Context(), remote.SessionOptions{
+	s, err := remote.Open(ctx, remote.SessionOptions{
 		ProjectRoot: project.Root, Remote: r, Lock: lock, Policy: pol,
 		Stderr: stderr, NoRedact: g.NoRedact, Prompt: installPrompt(g, false),
 	})
@@ -251,7 +281,7 @@ func whoamiOne(cmd *cobra.Command, g *Globals, project *config.Project, lock *co
 		e.Error = unsupported
 		return e
 	}
-	resp, err := s.Whoami(cmd.Context())
+	resp, err := s.Whoami(ctx)
 	if remote.IsUnsupported(err) {
 		// It announced whoami but answered unsupported_protocol, as adapters
 		// built with the existing tool's SDK do: the same as not announcing it.
@@ -288,7 +318,7 @@ func printWhoami(g *Globals, ids []whoamiEntry) {
 		switch {
 		case e.err != nil || (e.Error != "" && e.Supported):
 			// Errors go to stderr so they are seen even with --quiet.
-			fmt.Fprintf(g.Stderr, "%s %s: %s\n", g.failMark(), e.Remote, adapterText(e.Error))
+			fmt.Fprintf(g.IO.ErrOut, "%s %s: %s\n", g.failMark(), e.Remote, adapterText(e.Error))
 		case !e.Supported:
 			g.out("? %s: whoami not supported by adapter\n", e.Remote)
 		case e.Authenticated:

@@ -10,18 +10,20 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/exitstatus"
 	"github.com/evidencerelay/epack/internal/version"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
 
-// Globals are the persistent flags every command honours, plus the output streams.
+// Globals are the persistent flags every command honours, with the streams
+// they apply to. Every command's options struct points at the one Globals of
+// its root.
 type Globals struct {
+	IO *IOStreams
+
 	JSON     bool
 	Quiet    bool
 	NoColor  bool
@@ -29,30 +31,37 @@ type Globals struct {
 	NoRedact bool
 	CI       bool
 
-	Stdout io.Writer
-	Stderr io.Writer
-	Stdin  io.Reader
-
 	// result is the command's JSON result, recorded in a detached job's record.
 	result any
 }
 
-// commandFactory builds one top-level command. Files register theirs in init.
-type commandFactory struct {
-	order int
-	make  func(g *Globals) *cobra.Command
+// envNoRedact turns off secret redaction like --no-redact.
+const envNoRedact = "EPACK_NO_REDACT"
+
+// NewRootCmd builds the epack command tree on ios, every command added
+// explicitly. The returned Globals receive the persistent flags when the
+// command runs.
+func NewRootCmd(ios *IOStreams) (*cobra.Command, *Globals) {
+	g := &Globals{IO: ios}
+	root := newRootCmd(g)
+	root.AddCommand(
+		newCmdInit(g, nil),
+		newCmdBuild(g, nil),
+		newCmdVerify(g, nil),
+		newCmdInspect(g, nil),
+		newCmdPush(g, nil),
+		newCmdPull(g, nil),
+		newCmdLock(g, nil),
+		newCmdRemote(g, nil, nil),
+		newCmdSync(g, nil),
+		newCmdJobs(g, nil),
+	)
+	return root, g
 }
 
-var factories []commandFactory
-
-// register adds a top-level command; order sorts the help listing.
-func register(order int, f func(g *Globals) *cobra.Command) {
-	factories = append(factories, commandFactory{order, f})
-}
-
-// NewRootCommand builds the epack command tree writing to the given streams.
-func NewRootCommand(stdin io.Reader, stdout, stderr io.Writer) (*cobra.Command, *Globals) {
-	g := &Globals{Stdout: stdout, Stderr: stderr, Stdin: stdin}
+// newRootCmd is the root command without subcommands: persistent flags,
+// the decisions read from the environment, and coded usage errors.
+func newRootCmd(g *Globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "epack",
 		Short: "Build, verify, push and pull evidence packs",
@@ -62,25 +71,25 @@ them back. Every pack is verified before it is pushed and after it is pulled.`,
 		Version:       version.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Any argument that is not a subcommand is an unknown command.
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
-			if os.Getenv("EPACK_NO_REDACT") != "" {
+			if os.Getenv(envNoRedact) != "" {
 				g.NoRedact = true
-			}
-			if g.NoRedact {
-				// Library workflows (push, pull) read it from the environment.
-				os.Setenv("EPACK_NO_REDACT", "1")
 			}
 			if os.Getenv("CI") != "" || strings.EqualFold(os.Getenv("GITHUB_ACTIONS"), "true") {
 				g.CI = true
 			}
-			if os.Getenv("NO_COLOR") != "" || g.CI || !isTTY(g.Stderr) || !isTTY(g.Stdout) {
+			if os.Getenv("NO_COLOR") != "" || g.CI || !g.IO.IsStderrTTY() || !g.IO.IsStdoutTTY() {
 				g.NoColor = true
 			}
+			g.IO.SetColorEnabled(!g.NoColor)
 		},
 	}
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetIn(g.IO.In)
+	root.SetOut(g.IO.Out)
+	root.SetErr(g.IO.ErrOut)
 	pf := root.PersistentFlags()
 	pf.BoolVar(&g.JSON, "json", false, "print machine-readable JSON on stdout")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print nothing but errors")
@@ -88,21 +97,14 @@ them back. Every pack is verified before it is pushed and after it is pulled.`,
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "print more detail")
 	pf.BoolVar(&g.NoRedact, "no-redact", false, "do not redact secrets in adapter output (also EPACK_NO_REDACT)")
 	pf.BoolVar(&g.CI, "ci", false, "CI mode: no animation, timestamps, no colour (also CI, GITHUB_ACTIONS)")
-
-	sort.SliceStable(factories, func(i, j int) bool { return factories[i].order < factories[j].order })
-	for _, f := range factories {
-		root.AddCommand(f.make(g))
-	}
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return errcode.Wrap(errcode.InvalidInput, err, "%s", c.CommandPath()).WithHint("run '%s --help' for usage", c.CommandPath())
-	})
-	return root, g
+	root.SetFlagErrorFunc(flagError)
+	return root
 }
 
 // Main runs epack with os.Args and returns the process exit status.
 func Main(ctx context.Context, args []string) int {
 	usePhysicalWorkDir()
-	return Run(ctx, args, os.Stdin, os.Stdout, os.Stderr)
+	return RunWith(ctx, args, SystemIOStreams())
 }
 
 // usePhysicalWorkDir moves to the physical path of the current folder. A
@@ -126,7 +128,12 @@ func usePhysicalWorkDir() {
 
 // Run executes the CLI with explicit streams (used by tests) and returns the exit status.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	root, g := NewRootCommand(stdin, stdout, stderr)
+	return RunWith(ctx, args, NewIOStreams(stdin, stdout, stderr))
+}
+
+// RunWith executes the CLI on ios and returns the exit status.
+func RunWith(ctx context.Context, args []string, ios *IOStreams) int {
+	root, g := NewRootCmd(ios)
 	root.SetArgs(args)
 	inJob := os.Getenv(envJobFile) != ""
 	if inJob {
@@ -160,10 +167,6 @@ func reportError(g *Globals, err error) int {
 	code := errcode.Of(err)
 	if code == "" {
 		code = errcode.Internal
-		if status == exitstatus.Failure && isUsageError(err) {
-			code = errcode.InvalidInput
-			status = exitstatus.BadInput
-		}
 	}
 	hint := errcode.HintOf(err)
 	if g.JSON {
@@ -171,24 +174,14 @@ func reportError(g *Globals, err error) int {
 		if hint != "" {
 			obj["error"].(map[string]any)["hint"] = hint
 		}
-		writeJSON(g.Stdout, obj)
+		writeJSON(g.IO.Out, obj)
 	}
 	// Messages and hints may carry text from adapters and registries.
-	fmt.Fprintf(g.Stderr, "Error: [%s] %s\n", code, termSafe(err.Error()))
+	fmt.Fprintf(g.IO.ErrOut, "Error: [%s] %s\n", code, termSafe(err.Error()))
 	if hint != "" {
-		fmt.Fprintf(g.Stderr, "Hint: %s\n", termSafe(hint))
+		fmt.Fprintf(g.IO.ErrOut, "Hint: %s\n", termSafe(hint))
 	}
 	return status
-}
-
-func isUsageError(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "accepts ", "requires at least", "invalid argument", "unknown shorthand"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // writeJSON prints v as indented JSON followed by a newline.
@@ -206,7 +199,7 @@ func (g *Globals) out(format string, args ...any) {
 	if g.Quiet || g.JSON {
 		return
 	}
-	fmt.Fprintf(g.Stdout, format, args...)
+	fmt.Fprintf(g.IO.Out, format, args...)
 }
 
 // info prints a progress/status line on stderr unless --quiet or --json.
@@ -214,7 +207,7 @@ func (g *Globals) info(format string, args ...any) {
 	if g.Quiet || g.JSON {
 		return
 	}
-	fmt.Fprintf(g.Stderr, format, args...)
+	fmt.Fprintf(g.IO.ErrOut, format, args...)
 }
 
 // verbose prints on stderr only with --verbose (and not --quiet/--json).
@@ -222,18 +215,12 @@ func (g *Globals) verbose(format string, args ...any) {
 	if !g.Verbose || g.Quiet || g.JSON {
 		return
 	}
-	fmt.Fprintf(g.Stderr, format, args...)
-}
-
-// isTTY reports whether w is a terminal.
-func isTTY(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	fmt.Fprintf(g.IO.ErrOut, format, args...)
 }
 
 // okMark returns "✓" or "[OK]" depending on colour settings.
 func (g *Globals) okMark() string {
-	if g.NoColor {
+	if !g.IO.ColorEnabled() {
 		return "[OK]"
 	}
 	return "\x1b[32m✓\x1b[0m"
@@ -241,7 +228,7 @@ func (g *Globals) okMark() string {
 
 // failMark returns "✗" or "[FAIL]" depending on colour settings.
 func (g *Globals) failMark() string {
-	if g.NoColor {
+	if !g.IO.ColorEnabled() {
 		return "[FAIL]"
 	}
 	return "\x1b[31m✗\x1b[0m"
@@ -259,4 +246,14 @@ func formatSize(n int64) string {
 		return fmt.Sprintf("%.1f MB", float64(n)/(k*k))
 	}
 	return fmt.Sprintf("%.1f GB", float64(n)/(k*k*k))
+}
+
+// passNoRedact hands --no-redact to the push and pull workflows, whose
+// Options have no field for it yet: their adapter sessions read
+// EPACK_NO_REDACT from the environment. Commands that open sessions
+// themselves (remote whoami) pass remote.SessionOptions.NoRedact instead.
+func passNoRedact(g *Globals) {
+	if g.NoRedact {
+		os.Setenv(envNoRedact, "1")
+	}
 }

@@ -37,7 +37,7 @@ func newSyncFixture(t *testing.T) *syncFixture {
 			GitHub: &sourceinstall.GitHub{BaseURL: f.gh.URL(), HTTP: f.gh.HTTPClient(),
 				Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }},
 			Verifier: sourceinstall.NewVerifier(f.ss.TrustedMaterial(), false),
-			Stderr:   g.Stderr,
+			Stderr:   g.IO.ErrOut,
 		}
 	}
 	t.Cleanup(func() { syncInstallOptions = prev })
@@ -240,33 +240,5 @@ func TestSyncNonSourceRemote(t *testing.T) {
 	code, out, _ := runSyncCLI(t, "ext", "--json")
 	if v := decodeSync(t, out); code != 1 || v.Error == nil || !strings.Contains(v.Error.Message, "no source") {
 		t.Fatalf("exit %d: %s", code, out)
-	}
-}
-
-// TestLockAnySourceRemote covers the helper runLock is to call for each
-// remote (see lockAny).
-func TestLockAnySourceRemote(t *testing.T) {
-	f := newSyncFixture(t)
-	project, err := config.LoadProject(f.root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lock, err := config.LoadLock(f.root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &Globals{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}
-	e, err := lockAny(context.Background(), g, project, lock, "origin", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	le := lock.Entry("origin")
-	if le == nil || le.Version != "v1.0.0" || le.Signer == nil || e.Digest == "" || e.Digest != le.Platforms[config.PlatformKey()].Digest ||
-		e.Adapter != "vault" || e.Path != f.binPath("v1.0.0") || e.Kind != "" || e.Previous != "" {
-		t.Fatalf("entry %+v, lock %+v", e, le)
-	}
-	// A binary remote still goes through lockOne (here: not found).
-	if _, err := lockAny(context.Background(), g, project, lock, "ext", time.Now()); err == nil {
-		t.Error("missing binary adapter pinned")
 	}
 }

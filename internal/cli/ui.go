@@ -8,9 +8,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/remote"
-	"github.com/spf13/cobra"
 )
 
 // stepUI renders workflow steps and transfer progress on stderr: a spinner
@@ -32,9 +30,9 @@ type stepUI struct {
 }
 
 func newStepUI(g *Globals, barLabel string) *stepUI {
-	u := &stepUI{g: g, w: g.Stderr, barLabel: barLabel, lastPct: -1}
+	u := &stepUI{g: g, w: g.IO.ErrOut, barLabel: barLabel, lastPct: -1}
 	u.silent = g.Quiet || g.JSON
-	u.tty = !u.silent && !g.CI && isTTY(g.Stderr)
+	u.tty = !u.silent && !g.CI && g.IO.IsStderrTTY()
 	return u
 }
 
@@ -238,18 +236,4 @@ func adapterLink(s string) string {
 		return adapterText(l)
 	}
 	return "(non-https link omitted)"
-}
-
-// refuseBlankFlags refuses name flags that were given but are blank
-// (`--workspace ""`): leaving such a flag out means "use the configuration",
-// and an empty value must not quietly mean the same.
-func refuseBlankFlags(cmd *cobra.Command, flags ...string) error {
-	for _, name := range flags {
-		fl := cmd.Flags().Lookup(name)
-		if fl != nil && fl.Changed && strings.TrimSpace(fl.Value.String()) == "" {
-			return errcode.New(errcode.InvalidInput, "--%s is blank", name).
-				WithHint("name the %s, or leave --%s out to use the one in epack.yaml", name, name)
-		}
-	}
-	return nil
 }

@@ -1,36 +1,49 @@
 package cli
 
 import (
+	"context"
 	"time"
 
 	"github.com/evidencerelay/epack/pack"
 	"github.com/spf13/cobra"
 )
 
-func init() { register(11, newVerifyCmd) }
+// verifyOptions are the arguments of 'epack verify'.
+type verifyOptions struct {
+	g    *Globals
+	Path string
+}
 
-func newVerifyCmd(g *Globals) *cobra.Command {
+// newCmdVerify builds 'epack verify'; runF runs the parsed options (nil: runVerify).
+func newCmdVerify(g *Globals, runF func(context.Context, *verifyOptions) error) *cobra.Command {
+	o := &verifyOptions{g: g}
+	if runF == nil {
+		runF = runVerify
+	}
 	return &cobra.Command{
 		Use:   "verify <pack>",
 		Short: "Check a pack's structure, every artifact digest and the pack digest",
 		Long: `Verify an evidence pack: every ZIP-safety and structure rule, the manifest,
 the size and SHA-256 digest of every artifact, and pack_digest.
 Exit status: 0 valid; 2 malformed pack; 11 digest or size mismatch.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runVerify(cmd, g, args[0])
+			o.Path = args[0]
+			return runF(cmd.Context(), o)
 		},
 	}
 }
 
-func runVerify(cmd *cobra.Command, g *Globals, path string) error {
+// runVerify checks the pack's structure and every digest.
+func runVerify(ctx context.Context, o *verifyOptions) error {
+	g, path := o.g, o.Path
 	start := time.Now()
 	p, err := pack.Open(path)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	if err := p.VerifyIntegrity(cmd.Context()); err != nil {
+	if err := p.VerifyIntegrity(ctx); err != nil {
 		return err
 	}
 	m := p.Manifest()
@@ -39,7 +52,7 @@ func runVerify(cmd *cobra.Command, g *Globals, path string) error {
 		total += a.Size
 	}
 	if g.JSON {
-		writeJSON(g.Stdout, map[string]any{
+		writeJSON(g.IO.Out, map[string]any{
 			"ok": true, "pack": path, "stream": m.Stream, "generated_at": m.GeneratedAt,
 			"artifacts": len(m.Artifacts), "artifact_bytes": total, "size_bytes": p.Size(),
 			"pack_digest": m.PackDigest, "manifest_digest": p.ManifestDigest(),
