@@ -62,7 +62,7 @@ func (f *fixture) publish(t *testing.T, tag string) {
 	name := sourceinstall.AssetName("vault", config.PlatformKey())
 	data := []byte("#!/bin/sh\necho vault " + tag + "\n")
 	f.gh.Add(&sourceinstalltest.Release{Tag: tag, Assets: map[string][]byte{
-		name: data,
+		name:                           data,
 		sourceinstall.BundleName(name): f.ss.SignAsset(t, name, data, sourceinstalltest.GitHubID("acme", "epack-remote-vault", tag)),
 	}})
 }
