@@ -13,7 +13,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // Handler implements an adapter. A nil function means the command is not
@@ -21,47 +21,21 @@ import (
 type Handler struct {
 	// Capabilities is answered to --capabilities. Kind and
 	// DeployProtocolVersion are always set to "remote_adapter" and 1.
-	Capabilities remote.Capabilities
+	Capabilities protocol.Capabilities
 	// Version is printed by --version and reported as "version" in the
 	// capabilities; "" means the main module's version from the build
 	// info ("dev" for a local build).
 	Version      string
-	PushPrepare  func(ctx context.Context, req *remote.PushPrepareRequest) (*remote.PushPrepareResponse, error)
-	PushFinalize func(ctx context.Context, req *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error)
-	PullPrepare  func(ctx context.Context, req *remote.PullPrepareRequest) (*remote.PullPrepareResponse, error)
-	PullFinalize func(ctx context.Context, req *remote.PullFinalizeRequest) (*remote.PullFinalizeResponse, error)
-	RunsSync     func(ctx context.Context, req *remote.RunsSyncRequest) (*remote.RunsSyncResponse, error)
-	Whoami       func(ctx context.Context) (*remote.WhoamiIdentity, error)
+	PushPrepare  func(ctx context.Context, req *protocol.PushPrepareRequest) (*protocol.PushPrepareResponse, error)
+	PushFinalize func(ctx context.Context, req *protocol.PushFinalizeRequest) (*protocol.PushFinalizeResponse, error)
+	PullPrepare  func(ctx context.Context, req *protocol.PullPrepareRequest) (*protocol.PullPrepareResponse, error)
+	PullFinalize func(ctx context.Context, req *protocol.PullFinalizeRequest) (*protocol.PullFinalizeResponse, error)
+	RunsSync     func(ctx context.Context, req *protocol.RunsSyncRequest) (*protocol.RunsSyncResponse, error)
+	Whoami       func(ctx context.Context) (*protocol.WhoamiIdentity, error)
 }
 
 // MaxRequestBytes bounds a request read from stdin.
 const MaxRequestBytes = 10 << 20
-
-// Error is a protocol error answer. Handlers return it (usually through
-// Errorf) to choose the code; any other error becomes server_error.
-type Error struct {
-	Code      string
-	Message   string
-	Retryable bool
-	Action    *remote.Action
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
-
-// Errorf returns an *Error with the given protocol code (remote.ErrNotFound,
-// remote.ErrConflict …). Retryable is true for rate_limited, server_error and
-// network_error.
-func Errorf(code string, format string, args ...any) error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Retryable: retryableCode(code)}
-}
-
-func retryableCode(code string) bool {
-	switch code {
-	case remote.ErrRateLimited, remote.ErrServerError, remote.ErrNetworkError:
-		return true
-	}
-	return false
-}
 
 // Exit statuses of Run. An error answer is an answer: hosts (ours and the
 // existing epack tool) read it whatever the status, and the existing tool's
@@ -100,7 +74,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, h Handler) in
 	}
 	cmd := args[0]
 	switch cmd {
-	case remote.CmdCapabilities:
+	case protocol.CmdCapabilities:
 		return written(stderr, "capabilities", writeJSON(stdout, capabilities(h)))
 	case CmdVersion:
 		_, err := fmt.Fprintln(stdout, version(h))
@@ -111,24 +85,24 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, h Handler) in
 
 	body, err := io.ReadAll(io.LimitReader(stdin, MaxRequestBytes+1))
 	if err != nil {
-		return fail(stdout, stderr, "", Errorf(remote.ErrInvalidRequest, "reading request: %v", err))
+		return fail(stdout, stderr, "", protocol.Errorf(protocol.CodeInvalidRequest, "reading request: %v", err))
 	}
 	if len(body) > MaxRequestBytes {
-		return fail(stdout, stderr, "", Errorf(remote.ErrInvalidRequest, "request larger than %d bytes", MaxRequestBytes))
+		return fail(stdout, stderr, "", protocol.Errorf(protocol.CodeInvalidRequest, "request larger than %d bytes", MaxRequestBytes))
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return fail(stdout, stderr, "", Errorf(remote.ErrInvalidRequest, "empty request: send one JSON request object on stdin"))
+		return fail(stdout, stderr, "", protocol.Errorf(protocol.CodeInvalidRequest, "empty request: send one JSON request object on stdin"))
 	}
-	var hdr remote.RequestHeader
-	if err := remote.DecodeStrict(body, &hdr); err != nil {
-		return fail(stdout, stderr, looseRequestID(body), Errorf(remote.ErrInvalidRequest, "invalid request: %v", err))
+	var hdr protocol.RequestHeader
+	if err := protocol.DecodeStrict(body, &hdr); err != nil {
+		return fail(stdout, stderr, looseRequestID(body), protocol.Errorf(protocol.CodeInvalidRequest, "invalid request: %v", err))
 	}
 	id := hdr.RequestID
-	if hdr.ProtocolVersion != remote.ProtocolVersion {
-		return fail(stdout, stderr, id, Errorf(remote.ErrUnsupportedProtocol, "protocol version %d not supported (need %d)", hdr.ProtocolVersion, remote.ProtocolVersion))
+	if hdr.ProtocolVersion != protocol.ProtocolVersion {
+		return fail(stdout, stderr, id, protocol.Errorf(protocol.CodeUnsupportedProtocol, "protocol version %d not supported (need %d)", hdr.ProtocolVersion, protocol.ProtocolVersion))
 	}
 	if hdr.Type != cmd {
-		return fail(stdout, stderr, id, Errorf(remote.ErrInvalidRequest, "request type %q does not match command %q", hdr.Type, cmd))
+		return fail(stdout, stderr, id, protocol.Errorf(protocol.CodeInvalidRequest, "request type %q does not match command %q", hdr.Type, cmd))
 	}
 
 	resp, err := call(ctx, cmd, body, h)
@@ -138,7 +112,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, h Handler) in
 	setHeader(resp, cmd, id)
 	b, err := json.Marshal(resp)
 	if err != nil {
-		return fail(stdout, stderr, id, Errorf(remote.ErrServerError, "encoding %s response: %v", cmd, err))
+		return fail(stdout, stderr, id, protocol.Errorf(protocol.CodeServerError, "encoding %s response: %v", cmd, err))
 	}
 	return written(stderr, "response", writeLine(stdout, b))
 }
@@ -180,38 +154,38 @@ func version(h Handler) string {
 func call(ctx context.Context, cmd string, body []byte, h Handler) (resp any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			resp, err = nil, Errorf(remote.ErrServerError, "adapter handler panicked: %v", p)
+			resp, err = nil, protocol.Errorf(protocol.CodeServerError, "adapter handler panicked: %v", p)
 		}
 	}()
 	switch cmd {
-	case remote.CmdPushPrepare:
+	case protocol.CmdPushPrepare:
 		resp, err = dispatch(ctx, cmd, body, h.PushPrepare)
-	case remote.CmdPushFinalize:
+	case protocol.CmdPushFinalize:
 		resp, err = dispatch(ctx, cmd, body, h.PushFinalize)
-	case remote.CmdPullPrepare:
+	case protocol.CmdPullPrepare:
 		resp, err = dispatch(ctx, cmd, body, h.PullPrepare)
-	case remote.CmdPullFinalize:
+	case protocol.CmdPullFinalize:
 		resp, err = dispatch(ctx, cmd, body, h.PullFinalize)
-	case remote.CmdRunsSync:
+	case protocol.CmdRunsSync:
 		resp, err = dispatch(ctx, cmd, body, h.RunsSync)
-	case remote.CmdAuthWhoami:
+	case protocol.CmdAuthWhoami:
 		if h.Whoami == nil {
 			err = unsupported(cmd)
 			break
 		}
-		var id *remote.WhoamiIdentity
+		var id *protocol.WhoamiIdentity
 		id, err = h.Whoami(ctx)
 		if err == nil && id == nil {
-			err = Errorf(remote.ErrServerError, "whoami handler returned no identity")
+			err = protocol.Errorf(protocol.CodeServerError, "whoami handler returned no identity")
 		}
 		if err == nil {
-			resp = &remote.AuthWhoamiResponse{Identity: *id}
+			resp = &protocol.AuthWhoamiResponse{Identity: *id}
 		}
-	case remote.CmdAuthLogin:
+	case protocol.CmdAuthLogin:
 		err = unsupported(cmd) // the SDK has no login handler
 	default:
-		err = Errorf(remote.ErrUnsupportedProtocol, "unknown command %q: this adapter speaks %s, %s, %s, %s, %s and %s",
-			cmd, remote.CmdPushPrepare, remote.CmdPushFinalize, remote.CmdPullPrepare, remote.CmdPullFinalize, remote.CmdRunsSync, remote.CmdAuthWhoami)
+		err = protocol.Errorf(protocol.CodeUnsupportedProtocol, "unknown command %q: this adapter speaks %s, %s, %s, %s, %s and %s",
+			cmd, protocol.CmdPushPrepare, protocol.CmdPushFinalize, protocol.CmdPullPrepare, protocol.CmdPullFinalize, protocol.CmdRunsSync, protocol.CmdAuthWhoami)
 	}
 	return resp, err
 }
@@ -220,7 +194,7 @@ func call(ctx context.Context, cmd string, body []byte, h Handler) (resp any, er
 // unsupported_protocol, as adapters built with the existing epack tool's SDK
 // answer it, so both hosts read it as "this adapter does not support that".
 func unsupported(cmd string) error {
-	return Errorf(remote.ErrUnsupportedProtocol, "command %q is not supported by this adapter", cmd)
+	return protocol.Errorf(protocol.CodeUnsupportedProtocol, "command %q is not supported by this adapter", cmd)
 }
 
 // dispatch decodes the request into Req, calls fn and returns its response.
@@ -230,37 +204,37 @@ func dispatch[Req any, Resp any](ctx context.Context, cmd string, body []byte, f
 	}
 	var req Req
 	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, Errorf(remote.ErrInvalidRequest, "invalid request: %v", err)
+		return nil, protocol.Errorf(protocol.CodeInvalidRequest, "invalid request: %v", err)
 	}
 	resp, err := fn(ctx, &req)
 	if err != nil {
 		return nil, err
 	}
 	if resp == nil {
-		return nil, Errorf(remote.ErrServerError, "handler returned no response")
+		return nil, protocol.Errorf(protocol.CodeServerError, "handler returned no response")
 	}
 	return resp, nil
 }
 
 // setHeader sets ok, type and request_id on the response's header.
 func setHeader(resp any, cmd, id string) {
-	var h *remote.ResponseHeader
+	var h *protocol.ResponseHeader
 	switch r := resp.(type) {
-	case *remote.PushPrepareResponse:
+	case *protocol.PushPrepareResponse:
 		h = &r.ResponseHeader
-	case *remote.PushFinalizeResponse:
+	case *protocol.PushFinalizeResponse:
 		h = &r.ResponseHeader
-	case *remote.PullPrepareResponse:
+	case *protocol.PullPrepareResponse:
 		h = &r.ResponseHeader
-	case *remote.PullFinalizeResponse:
+	case *protocol.PullFinalizeResponse:
 		h = &r.ResponseHeader
-	case *remote.RunsSyncResponse:
+	case *protocol.RunsSyncResponse:
 		h = &r.ResponseHeader
-	case *remote.AuthWhoamiResponse:
+	case *protocol.AuthWhoamiResponse:
 		h = &r.ResponseHeader
 	}
 	if h != nil {
-		h.OK, h.Type, h.RequestID = true, remote.ResultType(cmd), id
+		h.OK, h.Type, h.RequestID = true, protocol.ResultType(cmd), id
 	}
 }
 
@@ -268,7 +242,7 @@ func setHeader(resp any, cmd, id string) {
 // fields plus "version", which the existing epack tool's adapters also
 // report (hosts ignore keys they do not know).
 type capabilitiesAnswer struct {
-	remote.Capabilities
+	protocol.Capabilities
 	Version string `json:"version,omitempty"`
 }
 
@@ -276,7 +250,7 @@ type capabilitiesAnswer struct {
 func capabilities(h Handler) capabilitiesAnswer {
 	c := h.Capabilities
 	c.Kind = "remote_adapter"
-	c.DeployProtocolVersion = remote.ProtocolVersion
+	c.DeployProtocolVersion = protocol.ProtocolVersion
 	f := &c.Features
 	f.PrepareFinalize = f.PrepareFinalize && h.PushPrepare != nil && h.PushFinalize != nil
 	f.Pull = f.Pull && h.PullPrepare != nil && h.PullFinalize != nil
@@ -289,26 +263,26 @@ func capabilities(h Handler) capabilitiesAnswer {
 
 // fail writes err as an error answer with request id id and returns the
 // exit status: ExitAnswered once the answer is written. An error that is not
-// an *Error becomes server_error (network_error for a canceled context); an
+// a *protocol.Error becomes server_error (network_error for a canceled context); an
 // empty code or message is filled in so the answer is always well-formed.
 func fail(stdout, stderr io.Writer, id string, err error) int {
-	var e *Error
+	var e *protocol.Error
 	if !errors.As(err, &e) {
-		code := remote.ErrServerError
+		code := protocol.CodeServerError
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			code = remote.ErrNetworkError
+			code = protocol.CodeNetworkError
 		}
-		e = &Error{Code: code, Message: err.Error(), Retryable: retryableCode(code)}
+		e = &protocol.Error{Code: code, Message: err.Error(), Retryable: protocol.RetryableCode(code)}
 	}
-	body := remote.ErrorBody{Code: e.Code, Message: e.Message, Retryable: e.Retryable, Action: e.Action}
+	body := protocol.Error{Code: e.Code, Message: e.Message, Retryable: e.Retryable, Action: e.Action}
 	if strings.TrimSpace(body.Code) == "" {
-		body.Code, body.Retryable = remote.ErrServerError, true
+		body.Code, body.Retryable = protocol.CodeServerError, true
 	}
 	if strings.TrimSpace(body.Message) == "" {
 		body.Message = "the adapter failed without a message (" + body.Code + ")"
 	}
-	resp := remote.ErrorResponse{
-		ResponseHeader: remote.ResponseHeader{OK: false, Type: remote.TypeError, RequestID: id},
+	resp := protocol.ErrorResponse{
+		ResponseHeader: protocol.ResponseHeader{OK: false, Type: protocol.TypeError, RequestID: id},
 		Error:          body,
 	}
 	fmt.Fprintf(stderr, "error: %s: %s\n", body.Code, body.Message)

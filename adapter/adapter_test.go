@@ -8,28 +8,28 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 func testHandler() Handler {
 	return Handler{
-		Capabilities: remote.Capabilities{Name: "t", Kind: "other", DeployProtocolVersion: 7,
-			Features: remote.Features{PrepareFinalize: true, Pull: true, RunsSync: true, Whoami: true, AuthLogin: true}},
-		PushPrepare: func(ctx context.Context, r *remote.PushPrepareRequest) (*remote.PushPrepareResponse, error) {
+		Capabilities: protocol.Capabilities{Name: "t", Kind: "other", DeployProtocolVersion: 7,
+			Features: protocol.Features{PrepareFinalize: true, Pull: true, RunsSync: true, Whoami: true, AuthLogin: true}},
+		PushPrepare: func(ctx context.Context, r *protocol.PushPrepareRequest) (*protocol.PushPrepareResponse, error) {
 			switch r.Remote {
 			case "conflict":
-				return nil, Errorf(remote.ErrConflict, "already %s", "there")
+				return nil, protocol.Errorf(protocol.CodeConflict, "already %s", "there")
 			case "busy":
-				return nil, Errorf(remote.ErrRateLimited, "slow down")
+				return nil, protocol.Errorf(protocol.CodeRateLimited, "slow down")
 			case "plain":
 				return nil, errors.New("disk on fire")
 			case "nil":
 				return nil, nil
 			}
-			return &remote.PushPrepareResponse{Upload: remote.TransferTarget{Method: "PUT", URL: "https://u"}, FinalizeToken: "tok"}, nil
+			return &protocol.PushPrepareResponse{Upload: protocol.TransferTarget{Method: "PUT", URL: "https://u"}, FinalizeToken: "tok"}, nil
 		},
-		Whoami: func(ctx context.Context) (*remote.WhoamiIdentity, error) {
-			return &remote.WhoamiIdentity{Authenticated: true, Subject: "me"}, nil
+		Whoami: func(ctx context.Context) (*protocol.WhoamiIdentity, error) {
+			return &protocol.WhoamiIdentity{Authenticated: true, Subject: "me"}, nil
 		},
 	}
 }
@@ -40,7 +40,7 @@ func run(t *testing.T, h Handler, args []string, stdin string) (int, map[string]
 	code := Run(args, strings.NewReader(stdin), &out, &errb, h)
 	var m map[string]any
 	if out.Len() > 0 {
-		if err := remote.DecodeStrict(out.Bytes(), &m); err != nil {
+		if err := protocol.DecodeStrict(out.Bytes(), &m); err != nil {
 			t.Fatalf("stdout %q: %v", out.String(), err)
 		}
 	}
@@ -67,8 +67,8 @@ func TestCapabilities(t *testing.T) {
 
 func TestCommands(t *testing.T) {
 	h := testHandler()
-	h.PushFinalize = func(ctx context.Context, r *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
-		return &remote.PushFinalizeResponse{Release: remote.ReleaseResult{ReleaseID: "rel"}}, nil
+	h.PushFinalize = func(ctx context.Context, r *protocol.PushFinalizeRequest) (*protocol.PushFinalizeResponse, error) {
+		return &protocol.PushFinalizeResponse{Release: protocol.ReleaseResult{ReleaseID: "rel"}}, nil
 	}
 	req := `{"type":"push.prepare","protocol_version":1,"request_id":"id-1","remote":"origin","target":{},"pack":{"path":"/p","digest":"d","size_bytes":1},"release":{"labels":["a","type"]}}`
 	code, m, _ := run(t, h, []string{"push.prepare"}, req)
@@ -124,25 +124,25 @@ func TestCommands(t *testing.T) {
 
 func TestErrorfRetryable(t *testing.T) {
 	for code, want := range map[string]bool{
-		remote.ErrRateLimited: true, remote.ErrServerError: true, remote.ErrNetworkError: true,
-		remote.ErrConflict: false, remote.ErrNotFound: false, remote.ErrAuthRequired: false,
+		protocol.CodeRateLimited: true, protocol.CodeServerError: true, protocol.CodeNetworkError: true,
+		protocol.CodeConflict: false, protocol.CodeNotFound: false, protocol.CodeAuthRequired: false,
 	} {
-		var e *Error
-		if !errors.As(Errorf(code, "m"), &e) || e.Retryable != want || e.Code != code {
+		var e *protocol.Error
+		if !errors.As(protocol.Errorf(code, "m"), &e) || e.Retryable != want || e.Code != code {
 			t.Errorf("%s: %+v", code, e)
 		}
 	}
 	// The error answer is what the host decodes (action is an object: W25).
 	var out bytes.Buffer
-	fail(&out, &bytes.Buffer{}, "r", &Error{Code: remote.ErrAuthRequired, Message: "login", Action: &remote.Action{Type: "run_command", Command: "x login"}})
-	var resp remote.ErrorResponse
+	fail(&out, &bytes.Buffer{}, "r", &protocol.Error{Code: protocol.CodeAuthRequired, Message: "login", Action: &protocol.Action{Type: "run_command", Command: "x login"}})
+	var resp protocol.ErrorResponse
 	if err := json.Unmarshal(out.Bytes(), &resp); err != nil || resp.Error.Action == nil || resp.Error.Action.Command != "x login" {
 		t.Fatalf("%s %v", out.String(), err)
 	}
 }
 
 func TestHandlerPanicBecomesServerError(t *testing.T) {
-	h := Handler{PushFinalize: func(ctx context.Context, r *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
+	h := Handler{PushFinalize: func(ctx context.Context, r *protocol.PushFinalizeRequest) (*protocol.PushFinalizeResponse, error) {
 		panic("boom")
 	}}
 	code, m, _ := run(t, h, []string{"push.finalize"}, `{"type":"push.finalize","protocol_version":1,"request_id":"p"}`)
@@ -183,18 +183,18 @@ func TestErrorAnswerAlwaysWellFormed(t *testing.T) {
 	req := `{"type":"push.finalize","protocol_version":1,"request_id":"r","remote":"origin"}`
 	for _, tc := range []struct {
 		name string
-		fn   func(context.Context, *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error)
+		fn   func(context.Context, *protocol.PushFinalizeRequest) (*protocol.PushFinalizeResponse, error)
 		code string
 	}{
-		{"empty error", func(context.Context, *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
-			return nil, &Error{}
-		}, remote.ErrServerError},
-		{"code without message", func(context.Context, *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
-			return nil, &Error{Code: remote.ErrNotFound}
-		}, remote.ErrNotFound},
-		{"unencodable response", func(context.Context, *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
-			return &remote.PushFinalizeResponse{Extensions: map[string]any{"bad": func() {}}}, nil
-		}, remote.ErrServerError},
+		{"empty error", func(context.Context, *protocol.PushFinalizeRequest) (*protocol.PushFinalizeResponse, error) {
+			return nil, &protocol.Error{}
+		}, protocol.CodeServerError},
+		{"code without message", func(context.Context, *protocol.PushFinalizeRequest) (*protocol.PushFinalizeResponse, error) {
+			return nil, &protocol.Error{Code: protocol.CodeNotFound}
+		}, protocol.CodeNotFound},
+		{"unencodable response", func(context.Context, *protocol.PushFinalizeRequest) (*protocol.PushFinalizeResponse, error) {
+			return &protocol.PushFinalizeResponse{Extensions: map[string]any{"bad": func() {}}}, nil
+		}, protocol.CodeServerError},
 	} {
 		h := Handler{PushFinalize: tc.fn}
 		code, m, _ := run(t, h, []string{"push.finalize"}, req)

@@ -6,7 +6,9 @@
 // command, failing or panicking handler). It exits 0 whenever it wrote an
 // answer, success or error — both hosts read error answers whatever the exit
 // status, and the existing epack tool's adapter checker requires 0 — and
-// non-zero only when it could not answer at all (see Run). It uses the
-// message types of package remote, so an SDK adapter and the epack host
-// cannot disagree on the wire (COMPAT W25).
+// non-zero only when it could not answer at all (see Run). A handler picks
+// the error answer by returning a *protocol.Error (protocol.Errorf); any
+// other error becomes server_error. It speaks through package protocol's
+// message types, as the epack host does, so the two cannot disagree on the
+// wire (COMPAT W25), and an adapter built on it links nothing of the host.
 package adapter

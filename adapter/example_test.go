@@ -4,16 +4,16 @@ import (
 	"context"
 
 	"github.com/evidencerelay/epack/adapter"
-	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // A minimal adapter: only whoami. Serve answers --capabilities with whoami
 // on and every other feature off, and exits.
 func ExampleServe() {
 	adapter.Serve(adapter.Handler{
-		Capabilities: remote.Capabilities{Name: "acme", Features: remote.Features{Whoami: true}},
-		Whoami: func(ctx context.Context) (*remote.WhoamiIdentity, error) {
-			return nil, adapter.Errorf(remote.ErrAuthRequired, "no token in ACME_TOKEN")
+		Capabilities: protocol.Capabilities{Name: "acme", Features: protocol.Features{Whoami: true}},
+		Whoami: func(ctx context.Context) (*protocol.WhoamiIdentity, error) {
+			return nil, protocol.Errorf(protocol.CodeAuthRequired, "no token in ACME_TOKEN")
 		},
 	})
 }

@@ -45,7 +45,7 @@ func FuzzParseConfig(f *testing.F) {
 					t.Fatalf("resolve %q/%q: %v", name, env, err)
 				}
 				_ = r.AdapterName()
-				_, _ = r.EndpointEnv()
+				_, _ = r.CheckedEndpoints()
 			}
 		}
 	})

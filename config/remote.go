@@ -8,12 +8,6 @@ import (
 	"github.com/evidencerelay/epack/errcode"
 )
 
-// Environment variables carrying custom endpoints to the adapter.
-const (
-	EnvRemoteEndpoint     = "EPACK_REMOTE_ENDPOINT"
-	EnvRemoteAuthEndpoint = "EPACK_REMOTE_AUTH_ENDPOINT"
-)
-
 // AdapterName returns the adapter name: the explicit adapter:, else the name
 // inferred from source: (text before the first '@', after the last '/',
 // without a leading "epack-remote-"), else the base name of binary: without
@@ -54,20 +48,30 @@ func (r *Remote) TimeoutDuration(def Duration) Duration {
 	return r.Timeout
 }
 
-// EndpointEnv checks the custom endpoints of r and returns the adapter
-// environment for them: EPACK_REMOTE_ENDPOINT for insecure_endpoint and
-// EPACK_REMOTE_AUTH_ENDPOINT for auth.insecure_endpoint (the legacy endpoint
-// keys count when the new ones are empty). Each URL is trimmed and must be
-// https with a host and no userinfo, query or fragment; the value is the
-// normalised URL. No endpoint gives an empty map. Errors are ConfigInvalid.
-func (r *Remote) EndpointEnv() (map[string]string, error) {
-	out := map[string]string{}
+// Endpoints are a remote's custom endpoints after CheckEndpoint; "" means
+// the adapter's default. How they reach an adapter is the host's business.
+type Endpoints struct {
+	API  string // insecure_endpoint (legacy: endpoint)
+	Auth string // auth.insecure_endpoint (legacy: auth.endpoint)
+}
+
+// CheckedEndpoints checks the custom endpoints of r: insecure_endpoint and
+// auth.insecure_endpoint, the legacy endpoint keys counting when the new ones
+// are empty. Each URL is trimmed and must be https with a host and no
+// userinfo, query or fragment; the result holds the normalised URLs. Errors
+// are ConfigInvalid and name the offending key.
+func (r *Remote) CheckedEndpoints() (Endpoints, error) {
+	var out Endpoints
 	if r == nil {
 		return out, nil
 	}
-	for _, e := range []struct{ key, env, val string }{
-		{"insecure_endpoint", EnvRemoteEndpoint, firstNonEmpty(r.InsecureEndpoint, r.Endpoint)},
-		{"auth.insecure_endpoint", EnvRemoteAuthEndpoint, firstNonEmpty(r.Auth.InsecureEndpoint, r.Auth.Endpoint)},
+	for _, e := range []struct {
+		key string
+		dst *string
+		val string
+	}{
+		{"insecure_endpoint", &out.API, firstNonEmpty(r.InsecureEndpoint, r.Endpoint)},
+		{"auth.insecure_endpoint", &out.Auth, firstNonEmpty(r.Auth.InsecureEndpoint, r.Auth.Endpoint)},
 	} {
 		v := strings.TrimSpace(e.val)
 		if v == "" {
@@ -75,10 +79,10 @@ func (r *Remote) EndpointEnv() (map[string]string, error) {
 		}
 		norm, err := CheckEndpoint(v)
 		if err != nil {
-			return nil, errcode.Wrap(errcode.ConfigInvalid, err, "remote %q: %s", r.Name, e.key).
+			return Endpoints{}, errcode.Wrap(errcode.ConfigInvalid, err, "remote %q: %s", r.Name, e.key).
 				WithHint("use an https:// URL with a host and no credentials, query or fragment")
 		}
-		out[e.env] = norm
+		*e.dst = norm
 	}
 	return out, nil
 }

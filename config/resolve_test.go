@@ -236,21 +236,21 @@ func TestAdapterName(t *testing.T) {
 	}
 }
 
-func TestEndpointEnv(t *testing.T) {
+func TestCheckedEndpoints(t *testing.T) {
 	r := &Remote{Name: "o"}
-	env, err := r.EndpointEnv()
-	if err != nil || len(env) != 0 {
-		t.Fatalf("no override: %v %v", env, err)
+	eps, err := r.CheckedEndpoints()
+	if err != nil || eps != (Endpoints{}) {
+		t.Fatalf("no override: %v %v", eps, err)
 	}
 	r.InsecureEndpoint = " https://api.example/v1 "
-	env, err = r.EndpointEnv()
-	if err != nil || len(env) != 1 || env[EnvRemoteEndpoint] != "https://api.example/v1" {
-		t.Fatalf("endpoint only: %v %v", env, err)
+	eps, err = r.CheckedEndpoints()
+	if err != nil || eps != (Endpoints{API: "https://api.example/v1"}) {
+		t.Fatalf("endpoint only: %v %v", eps, err)
 	}
 	r.Auth.InsecureEndpoint = "https://auth.example"
-	env, err = r.EndpointEnv()
-	if err != nil || env[EnvRemoteEndpoint] != "https://api.example/v1" || env[EnvRemoteAuthEndpoint] != "https://auth.example" {
-		t.Fatalf("both: %v %v", env, err)
+	eps, err = r.CheckedEndpoints()
+	if err != nil || eps.API != "https://api.example/v1" || eps.Auth != "https://auth.example" {
+		t.Fatalf("both: %v %v", eps, err)
 	}
 	for _, bad := range []struct{ url, want string }{
 		{"http://api.example", "must use HTTPS"},
@@ -263,7 +263,7 @@ func TestEndpointEnv(t *testing.T) {
 		{"api.example", "must use HTTPS"},
 	} {
 		r := &Remote{Name: "o", InsecureEndpoint: bad.url}
-		_, err := r.EndpointEnv()
+		_, err := r.CheckedEndpoints()
 		if err == nil || errcode.Of(err) != errcode.ConfigInvalid || !strings.Contains(err.Error(), bad.want) || !strings.Contains(err.Error(), "insecure_endpoint") {
 			t.Errorf("%q: err = %v, want %q", bad.url, err, bad.want)
 		}
@@ -271,7 +271,7 @@ func TestEndpointEnv(t *testing.T) {
 			t.Errorf("error leaks the password: %v", err)
 		}
 		r = &Remote{Name: "o", Auth: RemoteAuth{InsecureEndpoint: bad.url}}
-		if _, err := r.EndpointEnv(); err == nil || !strings.Contains(err.Error(), "auth.insecure_endpoint") {
+		if _, err := r.CheckedEndpoints(); err == nil || !strings.Contains(err.Error(), "auth.insecure_endpoint") {
 			t.Errorf("auth %q: err = %v", bad.url, err)
 		}
 	}

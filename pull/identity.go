@@ -9,7 +9,7 @@ import (
 	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/names"
 	"github.com/evidencerelay/epack/pack"
-	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // A pull only keeps the pack that was asked for. The adapter's pull.prepare
@@ -33,7 +33,7 @@ func notAsked(format string, args ...any) error {
 // existing SDK often do: such an answer is accepted on the strength of the
 // file digest and the manifest checks, and the returned note says what the
 // answer did not confirm. The digest is compared by checkAnnounced.
-func checkAnswer(p remote.PulledPack, ref remote.PullRef) (note string, err error) {
+func checkAnswer(p protocol.PulledPack, ref protocol.PullRef) (note string, err error) {
 	if p.Stream != "" {
 		if err := names.Check(names.Stream, p.Stream); err != nil {
 			return "", errcode.Wrap(errcode.DigestMismatch, err, "pull.prepare answered a stream no registry accepts").WithHint(answerHint)

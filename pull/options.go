@@ -4,7 +4,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // Ref selects which pack to pull. Set at most one field; none means latest.
@@ -97,7 +97,7 @@ type Result struct {
 	Labels      []string
 	CreatedAt   time.Time
 	Verified    bool
-	Target      remote.TargetConfig
+	Target      protocol.TargetConfig
 	ReceiptPath string
 	// FinalizeWarning is set when pull.finalize failed (the pack is still in place).
 	FinalizeWarning string

@@ -15,6 +15,7 @@ import (
 	"github.com/evidencerelay/epack/internal/safefile"
 	"github.com/evidencerelay/epack/internal/sourceinstall"
 	"github.com/evidencerelay/epack/pack"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/remote"
 	"github.com/evidencerelay/epack/transfer"
 )
@@ -120,19 +121,19 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 	}
 	step(StepAdapter, false)
 
-	target := remote.TargetConfig{
+	target := protocol.TargetConfig{
 		Workspace:   flow.FirstNonEmpty(opts.Workspace, rcfg.Target.Workspace),
 		Environment: rcfg.Target.Environment,
 	}
-	ref := remote.PullRef{Digest: opts.Ref.Digest, ReleaseID: opts.Ref.ReleaseID, Version: opts.Ref.Version, Latest: opts.Ref.Latest}
-	if ref == (remote.PullRef{}) {
+	ref := protocol.PullRef{Digest: opts.Ref.Digest, ReleaseID: opts.Ref.ReleaseID, Version: opts.Ref.Version, Latest: opts.Ref.Latest}
+	if ref == (protocol.PullRef{}) {
 		ref.Latest = true
 	}
-	prepare := func() (*remote.PullPrepareResponse, error) {
-		var resp *remote.PullPrepareResponse
+	prepare := func() (*protocol.PullPrepareResponse, error) {
+		var resp *protocol.PullPrepareResponse
 		err := transfer.Retry(ctx, flow.AdapterRetry, func(int) error {
 			var err error
-			resp, err = session.PullPrepare(ctx, &remote.PullPrepareRequest{Remote: opts.Remote, Target: target, Ref: ref})
+			resp, err = session.PullPrepare(ctx, &protocol.PullPrepareRequest{Remote: opts.Remote, Target: target, Ref: ref})
 			return err
 		})
 		if err != nil {
@@ -256,7 +257,7 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	step(StepFinalize, true)
-	_, ferr := session.PullFinalize(ctx, &remote.PullFinalizeRequest{
+	_, ferr := session.PullFinalize(ctx, &protocol.PullFinalizeRequest{
 		Remote: opts.Remote, Target: target, Digest: prep.Pack.Digest, FinalizeToken: prep.FinalizeToken,
 	})
 	if ferr != nil {
@@ -315,7 +316,7 @@ func checkOptions(opts *Options) error {
 }
 
 // checkAnnounced validates what the adapter says it will send.
-func checkAnnounced(resp *remote.PullPrepareResponse, ref remote.PullRef) error {
+func checkAnnounced(resp *protocol.PullPrepareResponse, ref protocol.PullRef) error {
 	if !pack.IsDigest(resp.Pack.Digest) {
 		return errcode.New(errcode.ProtocolMismatch, "pull.prepare returned pack.digest %q, not sha256:<64 hex>", resp.Pack.Digest)
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/evidencerelay/epack/internal/receiptfile"
 	"github.com/evidencerelay/epack/internal/version"
-	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // ReceiptVersion is the pull receipt format version.
@@ -15,13 +15,13 @@ const ReceiptVersion = 1
 
 // Receipt records a pull for audit purposes.
 type Receipt struct {
-	ReceiptVersion int                 `json:"receipt_version"`
-	CreatedAt      time.Time           `json:"created_at"`
-	Remote         string              `json:"remote"`
-	Target         remote.TargetConfig `json:"target"`
-	Pack           PackReceipt         `json:"pack"`
-	Verified       bool                `json:"verified"`
-	Client         ClientReceipt       `json:"client"`
+	ReceiptVersion int                   `json:"receipt_version"`
+	CreatedAt      time.Time             `json:"created_at"`
+	Remote         string                `json:"remote"`
+	Target         protocol.TargetConfig `json:"target"`
+	Pack           PackReceipt           `json:"pack"`
+	Verified       bool                  `json:"verified"`
+	Client         ClientReceipt         `json:"client"`
 }
 
 // PackReceipt is the pulled pack as the adapter described it.
@@ -44,7 +44,7 @@ type ClientReceipt struct {
 }
 
 // NewReceipt builds a receipt for a finished pull.
-func NewReceipt(remoteName string, target remote.TargetConfig, outputPath string, p remote.PulledPack, verified bool) *Receipt {
+func NewReceipt(remoteName string, target protocol.TargetConfig, outputPath string, p protocol.PulledPack, verified bool) *Receipt {
 	return &Receipt{
 		ReceiptVersion: ReceiptVersion,
 		CreatedAt:      time.Now().UTC(),

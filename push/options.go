@@ -3,7 +3,7 @@ package push
 import (
 	"io"
 
-	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // Options configures a push operation.
@@ -80,7 +80,7 @@ type UploadProgressCallback func(written, total int64)
 // Result contains the result of a push operation.
 type Result struct {
 	// Release contains the release information from the remote.
-	Release *remote.ReleaseResult
+	Release *protocol.ReleaseResult
 
 	// Links contains URLs returned by the remote.
 	Links map[string]string
@@ -92,7 +92,7 @@ type Result struct {
 	FailedRuns []string
 
 	// FailedOutputs lists run outputs the remote could not store.
-	FailedOutputs []remote.FailedOutput
+	FailedOutputs []protocol.FailedOutput
 
 	// RunsError is the run sync failure, if any (the release exists regardless).
 	RunsError string
@@ -108,7 +108,7 @@ type Result struct {
 	UploadSkipped bool
 
 	// Target is where the pack went.
-	Target remote.TargetConfig
+	Target protocol.TargetConfig
 
 	// PackDigest, FileDigest and SizeBytes describe the pushed pack.
 	PackDigest string

@@ -15,6 +15,7 @@ import (
 	"github.com/evidencerelay/epack/internal/safefile"
 	"github.com/evidencerelay/epack/internal/sourceinstall"
 	"github.com/evidencerelay/epack/pack"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/remote"
 	"github.com/evidencerelay/epack/transfer"
 )
@@ -174,12 +175,12 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 	if err := names.Check(names.Stream, manifest.Stream); err != nil {
 		return nil, fmt.Errorf("the pack's stream cannot be published: %w", err)
 	}
-	target := remote.TargetConfig{
+	target := protocol.TargetConfig{
 		Workspace:   flow.FirstNonEmpty(opts.Workspace, rcfg.Target.Workspace),
 		Environment: rcfg.Target.Environment,
 		Stream:      manifest.Stream,
 	}
-	packInfo := remote.PackInfo{
+	packInfo := protocol.PackInfo{
 		Path:           packPath,
 		Digest:         manifest.PackDigest,
 		ManifestDigest: strings.TrimPrefix(verified.ManifestDigest, "sha256:"),
@@ -187,7 +188,7 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 		SizeBytes:      size,
 		Checksum:       verified.File.MD5Base64,
 	}
-	release := remote.ReleaseInfo{
+	release := protocol.ReleaseInfo{
 		Labels: mergeLabels(rcfg.Release.Labels, opts.Labels),
 		Notes:  flow.FirstNonEmpty(opts.Notes, rcfg.Release.Notes),
 	}
@@ -205,11 +206,11 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 	result := &Result{Target: target, PackDigest: manifest.PackDigest, FileDigest: verified.File.SHA256, SizeBytes: size}
 	client := transfer.NewClient()
 
-	prepare := func() (*remote.PushPrepareResponse, error) {
-		var resp *remote.PushPrepareResponse
+	prepare := func() (*protocol.PushPrepareResponse, error) {
+		var resp *protocol.PushPrepareResponse
 		err := transfer.Retry(ctx, flow.AdapterRetry, func(int) error {
 			var err error
-			resp, err = session.PushPrepare(ctx, &remote.PushPrepareRequest{
+			resp, err = session.PushPrepare(ctx, &protocol.PushPrepareRequest{
 				Remote: opts.Remote, Target: target, Pack: packInfo, Release: release,
 			})
 			return err
@@ -227,7 +228,7 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 	}
 	steps.done(StepPrepare)
 
-	if prep.Upload.Method == remote.MethodSkip {
+	if prep.Upload.Method == protocol.MethodSkip {
 		result.UploadSkipped = true
 	} else {
 		steps.start(StepUpload)
@@ -248,7 +249,7 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 			if prep, err = prepare(); err != nil {
 				return nil, err
 			}
-			if prep.Upload.Method == remote.MethodSkip {
+			if prep.Upload.Method == protocol.MethodSkip {
 				result.UploadSkipped = true
 				break
 			}
@@ -263,13 +264,13 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	steps.start(StepFinalize)
-	var fin *remote.PushFinalizeResponse
+	var fin *protocol.PushFinalizeResponse
 	err = transfer.Retry(ctx, flow.AdapterRetry, func(int) error {
 		var err error
-		fin, err = session.PushFinalize(ctx, &remote.PushFinalizeRequest{
+		fin, err = session.PushFinalize(ctx, &protocol.PushFinalizeRequest{
 			Remote:        opts.Remote,
 			Target:        target,
-			Pack:          remote.PackInfo{Path: packPath, Digest: manifest.PackDigest, SizeBytes: size},
+			Pack:          protocol.PackInfo{Path: packPath, Digest: manifest.PackDigest, SizeBytes: size},
 			FinalizeToken: prep.FinalizeToken,
 		})
 		return err

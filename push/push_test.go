@@ -23,8 +23,8 @@ import (
 	"github.com/evidencerelay/epack/internal/e2e"
 	"github.com/evidencerelay/epack/internal/exitstatus"
 	"github.com/evidencerelay/epack/pack"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/push"
-	"github.com/evidencerelay/epack/remote"
 )
 
 var binDir string
@@ -667,8 +667,8 @@ func TestReceiptWriterConcurrentAndSymlinks(t *testing.T) {
 	}
 }
 
-func remoteTarget() remote.TargetConfig {
-	return remote.TargetConfig{Workspace: "acme", Stream: "acme/prod"}
+func remoteTarget() protocol.TargetConfig {
+	return protocol.TargetConfig{Workspace: "acme", Stream: "acme/prod"}
 }
 
 // A pack path that is not a regular file is bad input, refused before any

@@ -7,7 +7,7 @@ import (
 
 	"github.com/evidencerelay/epack/internal/receiptfile"
 	"github.com/evidencerelay/epack/internal/version"
-	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // ReceiptVersion is the receipt format version written by this package.
@@ -25,7 +25,7 @@ type Receipt struct {
 	Remote string `json:"remote"`
 
 	// Target contains the workspace/environment.
-	Target remote.TargetConfig `json:"target"`
+	Target protocol.TargetConfig `json:"target"`
 
 	// Pack contains pack metadata.
 	Pack PackReceipt `json:"pack"`
@@ -81,11 +81,11 @@ type ClientReceipt struct {
 // NewReceipt creates a new receipt from push result data.
 func NewReceipt(
 	remoteName string,
-	target remote.TargetConfig,
+	target protocol.TargetConfig,
 	packPath string,
 	packDigest string,
 	packSize int64,
-	release *remote.ReleaseResult,
+	release *protocol.ReleaseResult,
 	links map[string]string,
 	syncedRuns []string,
 	failedRuns []string,

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/evidencerelay/epack/pack"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/remote"
 )
 
@@ -91,7 +92,7 @@ type skippedRun struct {
 
 // discoverRuns finds run results. configPatterns are relative to the sidecar;
 // extraPatterns are relative to cwd. Each run id is sent once (first match wins).
-func discoverRuns(sidecar, cwd string, configPatterns, extraPatterns []string) ([]remote.RunItem, []skippedRun) {
+func discoverRuns(sidecar, cwd string, configPatterns, extraPatterns []string) ([]protocol.RunItem, []skippedRun) {
 	if len(configPatterns) == 0 {
 		configPatterns = DefaultRunsPatterns
 	}
@@ -110,7 +111,7 @@ func discoverRuns(sidecar, cwd string, configPatterns, extraPatterns []string) (
 	}
 	seenPath := map[string]bool{}
 	seenID := map[string]bool{}
-	var runs []remote.RunItem
+	var runs []protocol.RunItem
 	var skipped []skippedRun
 	for _, pat := range patterns {
 		for _, match := range globMatches(pat) {
@@ -133,7 +134,7 @@ func discoverRuns(sidecar, cwd string, configPatterns, extraPatterns []string) (
 			}
 			seenID[id] = true
 			sum := sha256.Sum256(data)
-			runs = append(runs, remote.RunItem{RunID: id, ResultPath: match, ResultDigest: "sha256:" + hex.EncodeToString(sum[:])})
+			runs = append(runs, protocol.RunItem{RunID: id, ResultPath: match, ResultDigest: "sha256:" + hex.EncodeToString(sum[:])})
 		}
 	}
 	return runs, skipped

@@ -6,13 +6,14 @@ import (
 
 	"github.com/evidencerelay/epack/internal/flow"
 	"github.com/evidencerelay/epack/pack"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/remote"
 	"github.com/evidencerelay/epack/transfer"
 )
 
 type syncInput struct {
 	packPath, cwd, fileDigest string
-	target                    remote.TargetConfig
+	target                    protocol.TargetConfig
 	patterns, extra           []string
 	maxBatch                  int
 }
@@ -27,7 +28,7 @@ func syncRuns(ctx context.Context, s *remote.Session, in syncInput, res *Result)
 			id = sk.Path
 		}
 		res.FailedRuns = append(res.FailedRuns, id)
-		res.FailedOutputs = append(res.FailedOutputs, remote.FailedOutput{RunID: sk.RunID, Path: sk.Path, Reason: sk.Reason})
+		res.FailedOutputs = append(res.FailedOutputs, protocol.FailedOutput{RunID: sk.RunID, Path: sk.Path, Reason: sk.Reason})
 	}
 	batch := in.maxBatch
 	if batch <= 0 {
@@ -38,10 +39,10 @@ func syncRuns(ctx context.Context, s *remote.Session, in syncInput, res *Result)
 	for start := 0; start < len(runs); start += batch {
 		end := min(start+batch, len(runs))
 		chunk := runs[start:end]
-		var resp *remote.RunsSyncResponse
+		var resp *protocol.RunsSyncResponse
 		err := transfer.Retry(ctx, flow.AdapterRetry, func(int) error {
 			var err error
-			resp, err = s.RunsSync(ctx, &remote.RunsSyncRequest{
+			resp, err = s.RunsSync(ctx, &protocol.RunsSyncRequest{
 				Target: in.target, FileDigest: in.fileDigest, PackPath: in.packPath, Runs: chunk,
 			})
 			return err
@@ -66,7 +67,7 @@ func syncRuns(ctx context.Context, s *remote.Session, in syncInput, res *Result)
 		}
 		for _, r := range chunk {
 			switch status[r.RunID] {
-			case remote.RunAccepted, remote.RunDuplicate:
+			case protocol.RunAccepted, protocol.RunDuplicate:
 				res.SyncedRuns = append(res.SyncedRuns, r.RunID)
 			default:
 				res.FailedRuns = append(res.FailedRuns, r.RunID)

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // pullToken is what pull.prepare hands to pull.finalize (not a secret: it
@@ -28,7 +28,7 @@ const pullTokenPrefix = "pt_"
 // release_id = that release; version = the newest release carrying that
 // version label (see versionsOf; "1.2" also finds "v1.2"); digest = the
 // first release of that pack file (file digest, "sha256:<hex>").
-func (r *Registry) PullPrepare(ctx context.Context, req *remote.PullPrepareRequest) (*remote.PullPrepareResponse, error) {
+func (r *Registry) PullPrepare(ctx context.Context, req *protocol.PullPrepareRequest) (*protocol.PullPrepareResponse, error) {
 	sc, err := newScope(req.Target, false)
 	if err != nil {
 		return nil, err
@@ -80,39 +80,39 @@ func (r *Registry) PullPrepare(ctx context.Context, req *remote.PullPrepareReque
 		_, err = r.getJSON(ctx, path.Join(dir, "versions", EscapeName("v"+ref.Version)+".json"), &ptr)
 	}
 	if errors.Is(err, ErrNotFound) {
-		return nil, Errorf(remote.ErrNotFound, "%s not found in %s", what, where)
+		return nil, protocol.Errorf(protocol.CodeNotFound, "%s not found in %s", what, where)
 	}
 	if err != nil {
 		return nil, storeErr(err, "resolving %s", what)
 	}
 	if sc.streamSeg != "" && ptr.Stream != sc.stream {
-		return nil, Errorf(remote.ErrNotFound, "%s not found in %s", what, where)
+		return nil, protocol.Errorf(protocol.CodeNotFound, "%s not found in %s", what, where)
 	}
 	if !ValidReleaseID(ptr.ReleaseID) || CheckName(KindStream, ptr.Stream) != nil {
-		return nil, Errorf(remote.ErrServerError, "registry record %s is corrupt", ptrKey)
+		return nil, protocol.Errorf(protocol.CodeServerError, "registry record %s is corrupt", ptrKey)
 	}
 	rs := sc
 	rs.stream, rs.streamSeg = ptr.Stream, EscapeName(ptr.Stream)
 	var rel Release
 	if _, err := r.getJSON(ctx, rs.releaseKey(ptr.ReleaseID), &rel); err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return nil, Errorf(remote.ErrNotFound, "release %s is indexed but its record is missing", ptr.ReleaseID)
+			return nil, protocol.Errorf(protocol.CodeNotFound, "release %s is indexed but its record is missing", ptr.ReleaseID)
 		}
 		return nil, storeErr(err, "reading release %s", ptr.ReleaseID)
 	}
 	fileHex, err := ParseDigest("release file_digest", rel.FileDigest)
 	if err != nil {
-		return nil, Errorf(remote.ErrServerError, "release %s is corrupt: %v", rel.ReleaseID, err)
+		return nil, protocol.Errorf(protocol.CodeServerError, "release %s is corrupt: %v", rel.ReleaseID, err)
 	}
 	info, err := r.store.Head(ctx, blobKey(fileHex))
 	if errors.Is(err, ErrNotFound) {
-		return nil, Errorf(remote.ErrNotFound, "the pack of release %s is missing from the registry", rel.ReleaseID)
+		return nil, protocol.Errorf(protocol.CodeNotFound, "the pack of release %s is missing from the registry", rel.ReleaseID)
 	}
 	if err != nil {
 		return nil, storeErr(err, "checking the pack blob")
 	}
 	if info.Size != rel.SizeBytes {
-		return nil, Errorf(remote.ErrServerError, "the pack of release %s has %d bytes, expected %d", rel.ReleaseID, info.Size, rel.SizeBytes)
+		return nil, protocol.Errorf(protocol.CodeServerError, "the pack of release %s has %d bytes, expected %d", rel.ReleaseID, info.Size, rel.SizeBytes)
 	}
 	dl, err := r.store.DownloadTarget(ctx, blobKey(fileHex), r.opt.PresignExpiry)
 	if err != nil {
@@ -125,9 +125,9 @@ func (r *Registry) PullPrepare(ctx context.Context, req *remote.PullPrepareReque
 		}
 	}
 	tok, _ := json.Marshal(pullToken{ReleaseID: rel.ReleaseID, Digest: rel.FileDigest})
-	return &remote.PullPrepareResponse{
+	return &protocol.PullPrepareResponse{
 		Download: dl,
-		Pack: remote.PulledPack{
+		Pack: protocol.PulledPack{
 			Digest:    rel.FileDigest,
 			SizeBytes: rel.SizeBytes,
 			Stream:    rel.Stream,
@@ -142,15 +142,15 @@ func (r *Registry) PullPrepare(ctx context.Context, req *remote.PullPrepareReque
 
 // fetchRecord is one pull.finalize, stored append-only.
 type fetchRecord struct {
-	Digest    string              `json:"digest"`
-	ReleaseID string              `json:"release_id,omitempty"`
-	Remote    string              `json:"remote,omitempty"`
-	Target    remote.TargetConfig `json:"target"`
-	FetchedAt time.Time           `json:"fetched_at"`
+	Digest    string                `json:"digest"`
+	ReleaseID string                `json:"release_id,omitempty"`
+	Remote    string                `json:"remote,omitempty"`
+	Target    protocol.TargetConfig `json:"target"`
+	FetchedAt time.Time             `json:"fetched_at"`
 }
 
 // PullFinalize records the fetch under pulls/<file-hex>/ (never overwriting).
-func (r *Registry) PullFinalize(ctx context.Context, req *remote.PullFinalizeRequest) (*remote.PullFinalizeResponse, error) {
+func (r *Registry) PullFinalize(ctx context.Context, req *protocol.PullFinalizeRequest) (*protocol.PullFinalizeResponse, error) {
 	h, err := ParseDigest("digest", req.Digest)
 	if err != nil {
 		return nil, err
@@ -175,7 +175,7 @@ func (r *Registry) PullFinalize(ctx context.Context, req *remote.PullFinalizeReq
 	}
 	if _, err := r.store.Head(ctx, blobKey(h)); err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return nil, Errorf(remote.ErrNotFound, "no pack %s in this registry", req.Digest)
+			return nil, protocol.Errorf(protocol.CodeNotFound, "no pack %s in this registry", req.Digest)
 		}
 		return nil, storeErr(err, "checking the pack blob")
 	}
@@ -189,5 +189,5 @@ func (r *Registry) PullFinalize(ctx context.Context, req *remote.PullFinalizeReq
 			return nil, storeErr(err, "recording the fetch")
 		}
 	}
-	return &remote.PullFinalizeResponse{Confirmed: true}, nil
+	return &protocol.PullFinalizeResponse{Confirmed: true}, nil
 }

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // Bounds on release metadata.
@@ -24,26 +24,26 @@ const (
 // the random finalize token: the token binds the staging location to the
 // target, digest, size and release metadata of the prepare request.
 type stagingRecord struct {
-	Token          string              `json:"token"`
-	CreatedAt      time.Time           `json:"created_at"`
-	ExpiresAt      time.Time           `json:"expires_at"`
-	Remote         string              `json:"remote,omitempty"`
-	Target         remote.TargetConfig `json:"target"`
-	FileHex        string              `json:"file_hex"`
-	PackDigest     string              `json:"pack_digest,omitempty"`
-	ManifestDigest string              `json:"manifest_digest,omitempty"`
-	SizeBytes      int64               `json:"size_bytes"`
-	Checksum       string              `json:"checksum,omitempty"`
-	Skip           bool                `json:"skip"`
-	UploadKey      string              `json:"upload_key,omitempty"` // where the upload lands (staging or blob key)
-	Release        remote.ReleaseInfo  `json:"release"`
+	Token          string                `json:"token"`
+	CreatedAt      time.Time             `json:"created_at"`
+	ExpiresAt      time.Time             `json:"expires_at"`
+	Remote         string                `json:"remote,omitempty"`
+	Target         protocol.TargetConfig `json:"target"`
+	FileHex        string                `json:"file_hex"`
+	PackDigest     string                `json:"pack_digest,omitempty"`
+	ManifestDigest string                `json:"manifest_digest,omitempty"`
+	SizeBytes      int64                 `json:"size_bytes"`
+	Checksum       string                `json:"checksum,omitempty"`
+	Skip           bool                  `json:"skip"`
+	UploadKey      string                `json:"upload_key,omitempty"` // where the upload lands (staging or blob key)
+	Release        protocol.ReleaseInfo  `json:"release"`
 }
 
 func (s *stagingRecord) blob() Blob {
 	return Blob{Size: s.SizeBytes, SHA256Hex: s.FileHex, MD5Base64: s.Checksum}
 }
 
-func checkRelease(ri remote.ReleaseInfo) error {
+func checkRelease(ri protocol.ReleaseInfo) error {
 	if len(ri.Labels) > maxLabels {
 		return invalid("too many release labels (%d, limit %d)", len(ri.Labels), maxLabels)
 	}
@@ -82,7 +82,7 @@ func checkShort(field, s string, max int) error {
 // PushPrepare answers push.prepare: "skip" when the blob is already stored
 // (same size and digest), otherwise an upload target for a fresh staging
 // object, plus a finalize token that binds it.
-func (r *Registry) PushPrepare(ctx context.Context, req *remote.PushPrepareRequest) (*remote.PushPrepareResponse, error) {
+func (r *Registry) PushPrepare(ctx context.Context, req *protocol.PushPrepareRequest) (*protocol.PushPrepareResponse, error) {
 	if _, err := newScope(req.Target, true); err != nil {
 		return nil, err
 	}
@@ -135,9 +135,9 @@ func (r *Registry) PushPrepare(ctx context.Context, req *remote.PushPrepareReque
 		return nil, storeErr(err, "checking for an existing pack blob")
 	}
 	rec.Skip = have
-	resp := &remote.PushPrepareResponse{FinalizeToken: rec.Token}
+	resp := &protocol.PushPrepareResponse{FinalizeToken: rec.Token}
 	if have {
-		resp.Upload = remote.TransferTarget{Method: remote.MethodSkip}
+		resp.Upload = protocol.TransferTarget{Method: protocol.MethodSkip}
 	} else {
 		resp.Upload, rec.UploadKey, err = r.store.UploadTarget(ctx, stagingBlobKey(rec.Token), blobKey(fileHex), rec.blob(), r.opt.PresignExpiry)
 		if err != nil {
@@ -157,7 +157,7 @@ func (r *Registry) PushPrepare(ctx context.Context, req *remote.PushPrepareReque
 // release: one release per (stream, file digest), created with a
 // conditional create; pushing the same pack again returns that release with
 // the new labels merged in. Indexes are moved by compare-and-swap.
-func (r *Registry) PushFinalize(ctx context.Context, req *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
+func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeRequest) (*protocol.PushFinalizeResponse, error) {
 	if !validToken(req.FinalizeToken) {
 		return nil, invalid("finalize_token is missing or malformed; run push.prepare first")
 	}
@@ -202,10 +202,10 @@ func (r *Registry) PushFinalize(ctx context.Context, req *remote.PushFinalizeReq
 				if r.opt.Now().After(rec.ExpiresAt) {
 					msg += " and the upload URL expired at " + fmtTime(rec.ExpiresAt)
 				}
-				return nil, Errorf(remote.ErrNotFound, "%s; run the push again", msg)
+				return nil, protocol.Errorf(protocol.CodeNotFound, "%s; run the push again", msg)
 			}
 		case errors.Is(err, ErrMismatch):
-			return nil, Wrapf(remote.ErrInvalidRequest, err, "uploaded bytes refused, nothing was published")
+			return nil, protocol.Wrapf(protocol.CodeInvalidRequest, err, "uploaded bytes refused, nothing was published")
 		case err != nil:
 			return nil, storeErr(err, "storing the uploaded pack")
 		}
@@ -215,7 +215,7 @@ func (r *Registry) PushFinalize(ctx context.Context, req *remote.PushFinalizeReq
 			return nil, storeErr(err, "checking the pack blob")
 		}
 		if !ok {
-			return nil, Errorf(remote.ErrConflict, "the stored pack blob disappeared since push.prepare; run the push again")
+			return nil, protocol.Errorf(protocol.CodeConflict, "the stored pack blob disappeared since push.prepare; run the push again")
 		}
 	}
 
@@ -243,8 +243,8 @@ func (r *Registry) PushFinalize(ctx context.Context, req *remote.PushFinalizeReq
 	if packDigest == "" {
 		packDigest = rel.FileDigest
 	}
-	return &remote.PushFinalizeResponse{
-		Release: remote.ReleaseResult{
+	return &protocol.PushFinalizeResponse{
+		Release: protocol.ReleaseResult{
 			ReleaseID:    rel.ReleaseID,
 			PackDigest:   packDigest,
 			CreatedAt:    rel.CreatedAt,
@@ -281,7 +281,7 @@ func (r *Registry) publish(ctx context.Context, sc scope, rel *Release, labels [
 			return false, storeErr(err, "reading the existing release of this pack")
 		}
 		if !ValidReleaseID(draft.ReleaseID) || draft.Stream != sc.stream {
-			return false, Errorf(remote.ErrServerError, "registry record %s is corrupt", marker)
+			return false, protocol.Errorf(protocol.CodeServerError, "registry record %s is corrupt", marker)
 		}
 		// The winner may have died between its marker and its record: the
 		// marker holds the full record, so create it (same bytes) if missing.

@@ -8,7 +8,7 @@ import (
 	"path"
 	"time"
 
-	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // Limits used by the registry.
@@ -61,18 +61,18 @@ func New(store Store, opt Options) *Registry {
 func (r *Registry) Store() Store { return r.store }
 
 // Capabilities returns the adapter's capabilities document.
-func (r *Registry) Capabilities() remote.Capabilities {
-	return remote.Capabilities{
+func (r *Registry) Capabilities() protocol.Capabilities {
+	return protocol.Capabilities{
 		Name:                  r.opt.Name,
 		Kind:                  "remote_adapter",
-		DeployProtocolVersion: remote.ProtocolVersion,
-		Features: remote.Features{
+		DeployProtocolVersion: protocol.ProtocolVersion,
+		Features: protocol.Features{
 			PrepareFinalize: true,
 			Pull:            true,
 			RunsSync:        true,
 			Whoami:          true,
 		},
-		Limits: remote.Limits{MaxPackBytes: r.opt.MaxPackBytes, MaxRunsPerSync: r.opt.MaxRunsPerSync},
+		Limits: protocol.Limits{MaxPackBytes: r.opt.MaxPackBytes, MaxRunsPerSync: r.opt.MaxRunsPerSync},
 		Extensions: map[string]any{
 			"blob_key":        "file_digest",
 			"version_labels":  "v<digit>… or version:<v> / version=<v>",
@@ -105,7 +105,7 @@ type scope struct {
 	wsSeg, envSeg, streamSeg string // escaped; streamSeg "" when no stream
 }
 
-func newScope(t remote.TargetConfig, needStream bool) (scope, error) {
+func newScope(t protocol.TargetConfig, needStream bool) (scope, error) {
 	s := scope{ws: t.Workspace, env: t.Environment, stream: t.Stream}
 	var err error
 	if s.wsSeg, err = scopeSegment(KindWorkspace, t.Workspace); err != nil {
@@ -161,7 +161,7 @@ func (r *Registry) getJSON(ctx context.Context, key string, v any) (Info, error)
 		return info, err
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return info, Errorf(remote.ErrServerError, "registry record %s is corrupt: %v", key, err)
+		return info, protocol.Errorf(protocol.CodeServerError, "registry record %s is corrupt: %v", key, err)
 	}
 	return info, nil
 }
@@ -215,7 +215,7 @@ func update[T any](ctx context.Context, r *Registry, key string, fn func(cur *T,
 			backoff *= 2
 		}
 	}
-	return Errorf(remote.ErrConflict, "too much contention updating %s; try again", key)
+	return protocol.Errorf(protocol.CodeConflict, "too much contention updating %s; try again", key)
 }
 
 // storeErr turns a store error into a protocol error with context.
@@ -223,14 +223,14 @@ func storeErr(err error, format string, args ...any) error {
 	if err == nil {
 		return nil
 	}
-	var e *Error
+	var e *protocol.Error
 	if errors.As(err, &e) {
 		return err
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return Wrapf(remote.ErrNetworkError, err, format, args...)
+		return protocol.Wrapf(protocol.CodeNetworkError, err, format, args...)
 	}
-	return Wrapf(CodeOf(err), err, format, args...)
+	return protocol.Wrapf(CodeOf(err), err, format, args...)
 }
 
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

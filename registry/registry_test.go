@@ -2,17 +2,15 @@ package registry_test
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/evidencerelay/epack/adapter"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry"
 	"github.com/evidencerelay/epack/registry/fsstore"
 	"github.com/evidencerelay/epack/registry/registrytest"
-	"github.com/evidencerelay/epack/remote"
 )
 
 func newReg(t *testing.T, now *time.Time) *registry.Registry {
@@ -28,14 +26,14 @@ func TestFinalizeAfterExpiry(t *testing.T) {
 	now := time.Now()
 	r := newReg(t, &now)
 	p := registrytest.MakePack(t, t.TempDir(), "p.epack", "exp")
-	tgt := remote.TargetConfig{Stream: "s"}
-	prep, err := r.PushPrepare(context.Background(), &remote.PushPrepareRequest{Target: tgt, Pack: p.Info()})
+	tgt := protocol.TargetConfig{Stream: "s"}
+	prep, err := r.PushPrepare(context.Background(), &protocol.PushPrepareRequest{Target: tgt, Pack: p.Info()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(time.Hour)
-	_, err = r.PushFinalize(context.Background(), &remote.PushFinalizeRequest{Target: tgt, FinalizeToken: prep.FinalizeToken})
-	if registry.CodeOf(err) != remote.ErrNotFound || !strings.Contains(err.Error(), "expired") {
+	_, err = r.PushFinalize(context.Background(), &protocol.PushFinalizeRequest{Target: tgt, FinalizeToken: prep.FinalizeToken})
+	if registry.CodeOf(err) != protocol.CodeNotFound || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("finalize after expiry: %v", err)
 	}
 }
@@ -46,8 +44,8 @@ func TestMaxPackBytes(t *testing.T) {
 	p := registrytest.MakePack(t, t.TempDir(), "p.epack", "big")
 	info := p.Info()
 	info.SizeBytes = 2 << 20
-	_, err := r.PushPrepare(context.Background(), &remote.PushPrepareRequest{Target: remote.TargetConfig{Stream: "s"}, Pack: info})
-	if registry.CodeOf(err) != remote.ErrInvalidRequest || !strings.Contains(err.Error(), "at most") {
+	_, err := r.PushPrepare(context.Background(), &protocol.PushPrepareRequest{Target: protocol.TargetConfig{Stream: "s"}, Pack: info})
+	if registry.CodeOf(err) != protocol.CodeInvalidRequest || !strings.Contains(err.Error(), "at most") {
 		t.Fatalf("oversized pack: %v", err)
 	}
 	caps := r.Capabilities()
@@ -55,28 +53,3 @@ func TestMaxPackBytes(t *testing.T) {
 		t.Fatalf("capabilities %+v", caps)
 	}
 }
-
-// The adapter handler maps registry errors to protocol errors with the
-// retryable flag set by code.
-func TestProtocolError(t *testing.T) {
-	for _, c := range []struct {
-		err       error
-		code      string
-		retryable bool
-	}{
-		{registry.Errorf(remote.ErrNotFound, "x"), remote.ErrNotFound, false},
-		{registry.Errorf(remote.ErrNetworkError, "x"), remote.ErrNetworkError, true},
-		{registry.ErrConflict, remote.ErrConflict, false},
-		{context.DeadlineExceeded, remote.ErrNetworkError, true},
-		{errString("boom"), remote.ErrServerError, true},
-	} {
-		var ae *adapter.Error
-		if !errors.As(registry.ProtocolError(c.err), &ae) || ae.Code != c.code || ae.Retryable != c.retryable {
-			t.Fatalf("%v → %+v, want %s retryable=%v", c.err, ae, c.code, c.retryable)
-		}
-	}
-}
-
-type errString string
-
-func (e errString) Error() string { return string(e) }

@@ -10,7 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/internal/safefile"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // RunsSync stores run results under runs/<file-hex>/<run-id>/result.json.
@@ -23,7 +24,7 @@ import (
 // The sidecar is <pack_path without .epack>.runs when the request carries
 // pack_path (our host always sends it); otherwise the nearest folder named
 // *.runs above result_path, and a path with no such folder is rejected.
-func (r *Registry) RunsSync(ctx context.Context, req *remote.RunsSyncRequest) (*remote.RunsSyncResponse, error) {
+func (r *Registry) RunsSync(ctx context.Context, req *protocol.RunsSyncRequest) (*protocol.RunsSyncResponse, error) {
 	fileHex, err := ParseDigest("file_digest", req.FileDigest)
 	if err != nil {
 		return nil, err
@@ -40,31 +41,31 @@ func (r *Registry) RunsSync(ctx context.Context, req *remote.RunsSyncRequest) (*
 	}
 	if _, err := r.store.Head(ctx, blobKey(fileHex)); err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return nil, Errorf(remote.ErrNotFound, "no pack %s in this registry; push it before syncing its runs", req.FileDigest)
+			return nil, protocol.Errorf(protocol.CodeNotFound, "no pack %s in this registry; push it before syncing its runs", req.FileDigest)
 		}
 		return nil, storeErr(err, "checking the pack blob")
 	}
-	resp := &remote.RunsSyncResponse{Items: []remote.RunStatus{}}
+	resp := &protocol.RunsSyncResponse{Items: []protocol.RunStatus{}}
 	seen := map[string]string{} // run id → digest, within this request
 	for _, run := range req.Runs {
 		status, reason, err := r.syncRun(ctx, fileHex, sidecar, run, seen)
 		if err != nil {
 			return nil, err
 		}
-		resp.Items = append(resp.Items, remote.RunStatus{RunID: run.RunID, Status: status, Reason: reason})
+		resp.Items = append(resp.Items, protocol.RunStatus{RunID: run.RunID, Status: status, Reason: reason})
 		switch status {
-		case remote.RunAccepted:
+		case protocol.RunAccepted:
 			resp.Accepted++
-		case remote.RunRejected:
+		case protocol.RunRejected:
 			resp.Rejected++
 		}
 	}
 	return resp, nil
 }
 
-func (r *Registry) syncRun(ctx context.Context, fileHex, sidecar string, run remote.RunItem, seen map[string]string) (status, reason string, err error) {
+func (r *Registry) syncRun(ctx context.Context, fileHex, sidecar string, run protocol.RunItem, seen map[string]string) (status, reason string, err error) {
 	reject := func(format string, args ...any) (string, string, error) {
-		return remote.RunRejected, invalid(format, args...).Message, nil
+		return protocol.RunRejected, invalid(format, args...).Message, nil
 	}
 	if err := CheckName(KindRunID, run.RunID); err != nil {
 		return reject("%v", err)
@@ -75,7 +76,7 @@ func (r *Registry) syncRun(ctx context.Context, fileHex, sidecar string, run rem
 	}
 	if prev, ok := seen[run.RunID]; ok {
 		if prev == wantHex {
-			return remote.RunDuplicate, "", nil
+			return protocol.RunDuplicate, "", nil
 		}
 		return reject("run id %q appears twice with different digests", run.RunID)
 	}
@@ -96,7 +97,7 @@ func (r *Registry) syncRun(ctx context.Context, fileHex, sidecar string, run rem
 	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
 		return reject("result_path %q is outside the pack's sidecar folder %s", truncate(p), dir)
 	}
-	data, err := readNoFollow(dir, rel, MaxRunResultBytes)
+	data, err := safefile.ReadFileNoFollow(dir, rel, MaxRunResultBytes)
 	if err != nil {
 		return reject("result_path %q: %v", truncate(p), err)
 	}
@@ -110,7 +111,7 @@ func (r *Registry) syncRun(ctx context.Context, fileHex, sidecar string, run rem
 	key := runKey(fileHex, EscapeName(run.RunID))
 	err = r.store.CreateIfAbsent(ctx, key, data)
 	if err == nil {
-		return remote.RunAccepted, "", nil
+		return protocol.RunAccepted, "", nil
 	}
 	if !errors.Is(err, ErrExists) {
 		return "", "", storeErr(err, "storing run %s", run.RunID)
@@ -120,7 +121,7 @@ func (r *Registry) syncRun(ctx context.Context, fileHex, sidecar string, run rem
 		return "", "", storeErr(err, "reading stored run %s", run.RunID)
 	}
 	if bytes.Equal(have, data) {
-		return remote.RunDuplicate, "", nil
+		return protocol.RunDuplicate, "", nil
 	}
 	hs := sha256.Sum256(have)
 	return reject("run id %q is already stored with a different result (sha256:%x)", run.RunID, hs)

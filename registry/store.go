@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // Store errors. Stores return these (possibly wrapped) so the registry can
@@ -68,9 +68,9 @@ type Store interface {
 	// address is blob, using the one-time key staging if the store needs it.
 	// It returns the key the upload lands at (staging or blob), to be passed
 	// to Promote.
-	UploadTarget(ctx context.Context, staging, blob string, b Blob, expiry time.Duration) (remote.TransferTarget, string, error)
+	UploadTarget(ctx context.Context, staging, blob string, b Blob, expiry time.Duration) (protocol.TransferTarget, string, error)
 	// DownloadTarget tells the client how to download key.
-	DownloadTarget(ctx context.Context, key string, expiry time.Duration) (remote.TransferTarget, error)
+	DownloadTarget(ctx context.Context, key string, expiry time.Duration) (protocol.TransferTarget, error)
 	// BlobMatches reports whether key holds exactly b (size and digest).
 	BlobMatches(ctx context.Context, key string, b Blob) (bool, error)
 	// Promote checks the upload at uploaded against b (never trusting the

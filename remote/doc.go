@@ -1,8 +1,8 @@
-// Package remote owns the Remote Adapter Protocol v1: its message types, and
-// everything between "the user named a remote" and "a verified adapter
-// answered": resolving the adapter binary, checking it against the lockfile,
-// running it sealed with a minimal environment, bounding its output, and
-// checking every response.
+// Package remote is the host side of the Remote Adapter Protocol v1 (whose
+// messages live in package protocol): everything between "the user named a
+// remote" and "a verified adapter answered" — resolving the adapter binary,
+// checking it against the lockfile, running it sealed with a minimal
+// environment, bounding its output, and checking every response.
 //
 // Resolution (Resolve) looks, in order, at binary:, the install folder of a
 // source remote (.epack/remotes/<remote>/<version>/<os>-<arch>/), the folder
@@ -26,12 +26,13 @@
 //     process that left the group (setsid) but still holds the adapter's
 //     stdout/stderr is found through /proc and killed after a short delay;
 //   - stderr relayed line by line with secret values redacted;
-//   - a response that must be one JSON value without duplicate keys, with the
+//   - a response that must be one JSON value without duplicate keys (keys
+//     differing only in case count; protocol.CheckJSON), with the
 //     right ok/type/request_id and the required fields of its type. The type
 //     of a success answer may be "<command>.result" or, as adapters built
 //     with the existing tool's Go SDK write it, the command itself
-//     (TypeAnswers); limits.max_pack_size counts like max_pack_bytes
-//     (Limits.MaxPack) and an error's action may be a plain string.
+//     (protocol.TypeAnswers); limits.max_pack_size counts like max_pack_bytes
+//     (protocol.Limits.MaxPack) and an error's action may be a plain string.
 //
 // Error answers become *AdapterError, wrapped in an *errcode.Error whose code
 // is mapped from the protocol code (CodeFor) and whose hint is the action.

@@ -10,14 +10,7 @@ import (
 	"strings"
 
 	"github.com/evidencerelay/epack/config"
-)
-
-// Variables epack sets for every adapter.
-const (
-	EnvProtocolVersion = "EPACK_REMOTE_PROTOCOL_VERSION"
-	EnvRemoteName      = "EPACK_REMOTE_NAME"
-	EnvFileRoot        = "EPACK_REMOTE_FILE_ROOT"
-	EnvRemoteConfig    = "EPACK_REMOTE_CONFIG"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // envAllowlist are the parent variables an adapter may see (COMPAT §4.4),
@@ -61,6 +54,23 @@ func stripProxyCredentials(v string) string {
 	}
 	u.User = nil
 	return u.String()
+}
+
+// endpointEnv checks the custom endpoints of r and returns them as the
+// adapter variables that carry them (none set: an empty map).
+func endpointEnv(r *config.Remote) (map[string]string, error) {
+	eps, err := r.CheckedEndpoints()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	if eps.API != "" {
+		out[protocol.EnvEndpoint] = eps.API
+	}
+	if eps.Auth != "" {
+		out[protocol.EnvAuthEndpoint] = eps.Auth
+	}
+	return out, nil
 }
 
 // envSpec is everything the adapter environment is built from.
@@ -108,17 +118,17 @@ func buildEnv(s envSpec) (env []string, secretValues []string) {
 			set(k, v)
 		}
 	}
-	set(EnvProtocolVersion, strconv.Itoa(ProtocolVersion))
+	set(protocol.EnvProtocolVersion, strconv.Itoa(protocol.ProtocolVersion))
 	r := s.remote
 	if r != nil {
-		set(EnvRemoteName, r.Name)
+		set(protocol.EnvRemoteName, r.Name)
 		// transport.file_root, else target.dir (config.Remote.FileRoot).
 		if fr := r.FileRoot(); fr != "" {
 			if !filepath.IsAbs(fr) && s.root != "" {
 				fr = filepath.Join(s.root, fr)
 			}
 			if abs, err := filepath.Abs(fr); err == nil {
-				set(EnvFileRoot, abs)
+				set(protocol.EnvFileRoot, abs)
 			}
 		}
 		// extensions, plus target.bucket as "bucket" when extensions has
@@ -129,7 +139,7 @@ func buildEnv(s envSpec) (env []string, secretValues []string) {
 				cfg = b
 			}
 		}
-		set(EnvRemoteConfig, string(cfg))
+		set(protocol.EnvRemoteConfig, string(cfg))
 	}
 	if s.full && r != nil {
 		keys := make([]string, 0, len(s.endpoints))

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/evidencerelay/epack/config"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // TestTargetShorthandsReachTheAdapter: a remote that names its registry the
@@ -18,15 +19,15 @@ func TestTargetShorthandsReachTheAdapter(t *testing.T) {
 		want   map[string]string
 	}{
 		{"dir", &config.Remote{Name: "r", Target: config.RemoteTarget{Dir: "published"}},
-			map[string]string{EnvFileRoot: "/proj/published", EnvRemoteConfig: "{}"}},
+			map[string]string{protocol.EnvFileRoot: "/proj/published", protocol.EnvRemoteConfig: "{}"}},
 		{"file_root wins over nothing", &config.Remote{Name: "r", Transport: config.RemoteTransport{FileRoot: "/srv/x"}},
-			map[string]string{EnvFileRoot: "/srv/x"}},
+			map[string]string{protocol.EnvFileRoot: "/srv/x"}},
 		{"bucket", &config.Remote{Name: "r", Target: config.RemoteTarget{Bucket: "my-evidence-bucket"}},
-			map[string]string{EnvRemoteConfig: `{"bucket":"my-evidence-bucket"}`, EnvFileRoot: ""}},
+			map[string]string{protocol.EnvRemoteConfig: `{"bucket":"my-evidence-bucket"}`, protocol.EnvFileRoot: ""}},
 		{"bucket beside extensions", &config.Remote{Name: "r", Target: config.RemoteTarget{Bucket: "b"}, Extensions: map[string]any{"region": "eu"}},
-			map[string]string{EnvRemoteConfig: `{"bucket":"b","region":"eu"}`}},
+			map[string]string{protocol.EnvRemoteConfig: `{"bucket":"b","region":"eu"}`}},
 		{"extensions bucket kept", &config.Remote{Name: "r", Target: config.RemoteTarget{Bucket: "b"}, Extensions: map[string]any{"bucket": "b"}},
-			map[string]string{EnvRemoteConfig: `{"bucket":"b"}`}},
+			map[string]string{protocol.EnvRemoteConfig: `{"bucket":"b"}`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

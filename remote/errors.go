@@ -8,17 +8,23 @@ import (
 	"unicode"
 
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/protocol"
 )
 
-// AdapterError is a well-formed error answer of an adapter
-// ({"ok":false,"type":"error","error":{…}}). Session methods return it
-// wrapped in an *errcode.Error whose Code is mapped from Body.Code (see
-// CodeFor) and whose Hint is the action; errors.As finds it.
+// AdapterError is the host's view of an adapter's well-formed error answer
+// ({"ok":false,"type":"error","error":{…}}): the wire error (Body, one
+// protocol.Error) plus which adapter said it in answer to which command.
+// Session methods return it inside an *errcode.Error whose Code comes from
+// Body.Code (CodeFor) and whose Hint is the action; errors.As finds both the
+// AdapterError and its *protocol.Error.
 type AdapterError struct {
 	Adapter string
 	Command string
-	Body    ErrorBody
+	Body    protocol.Error
 }
+
+// Unwrap returns the wire error, so errors.As reaches *protocol.Error.
+func (e *AdapterError) Unwrap() error { return &e.Body }
 
 // Error names the adapter and command, then gives the adapter's code and
 // message as the adapter's words: quoted on one line (newlines, carriage
@@ -36,7 +42,7 @@ func (e *AdapterError) Error() string {
 func (e *AdapterError) Retryable() bool { return e.Body.Retryable }
 
 // AuthRequired reports whether the adapter asks the user to authenticate.
-func (e *AdapterError) AuthRequired() bool { return e.Body.Code == ErrAuthRequired }
+func (e *AdapterError) AuthRequired() bool { return e.Body.Code == protocol.CodeAuthRequired }
 
 // Hint renders the adapter's action as a user hint ("" without one). The
 // command is quoted on one line and marked as the adapter's suggestion; a
@@ -101,17 +107,17 @@ func HTTPSLink(s string) (string, bool) {
 // CodeFor maps a protocol error code to an epack error code.
 func CodeFor(adapterCode string) errcode.Code {
 	switch adapterCode {
-	case ErrAuthRequired:
+	case protocol.CodeAuthRequired:
 		return errcode.AuthRequired
-	case ErrForbidden:
+	case protocol.CodeForbidden:
 		return errcode.RemoteForbidden
-	case ErrConflict:
+	case protocol.CodeConflict:
 		return errcode.RemoteConflict
-	case ErrNetworkError:
+	case protocol.CodeNetworkError:
 		return errcode.NetworkError
 	case "timeout":
 		return errcode.Timeout
-	case ErrUnsupportedProtocol:
+	case protocol.CodeUnsupportedProtocol:
 		return errcode.ProtocolMismatch
 	}
 	return errcode.AdapterError

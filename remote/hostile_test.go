@@ -15,6 +15,7 @@ import (
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/testenv"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // Each hostile adapter must give a clear error within its timeout, leave no
@@ -74,7 +75,7 @@ func TestHostileAdapters(t *testing.T) {
 				limit = tc.timeout + 3*time.Second
 			}
 			start := time.Now()
-			resp, err := s.PushPrepare(context.Background(), &PushPrepareRequest{})
+			resp, err := s.PushPrepare(context.Background(), &protocol.PushPrepareRequest{})
 			took := time.Since(start)
 			if took > limit {
 				t.Errorf("took %s (limit %s)", took, limit)

@@ -65,7 +65,7 @@ func (p *project) pin(name, path string) string {
 }
 
 func (p *project) pinDigest(name, d string) {
-	p.lock.Remotes[name] = &config.LockedRemote{Kind: config.KindExternal, Platforms: map[string]config.LockedPlatform{platformKey(): {Digest: d}}}
+	p.lock.Remotes[name] = &config.LockedRemote{Kind: config.KindExternal, Platforms: map[string]config.LockedPlatform{config.PlatformKey(): {Digest: d}}}
 }
 
 func fileDigest(t testing.TB, path string) string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/sealedexec"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 func TestEndpointChecks(t *testing.T) {
@@ -122,7 +123,7 @@ func TestErrorAnswerWithExitZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	_, err = s.PullPrepare(context.Background(), &PullPrepareRequest{Ref: PullRef{Latest: true}})
+	_, err = s.PullPrepare(context.Background(), &protocol.PullPrepareRequest{Ref: protocol.PullRef{Latest: true}})
 	wantCode(t, err, errcode.AuthRequired, `adapter "script" pull.prepare: auth_required; adapter says: "log in"`)
 	if errcode.HintOf(err) != `the adapter suggests running "acme login"` {
 		t.Fatalf("hint %q", errcode.HintOf(err))

@@ -68,3 +68,15 @@ func (p Policy) check(r *config.Remote) (bool, error) {
 	}
 	return allow, nil
 }
+
+// customEndpoints lists the custom endpoints r configures, unchecked, in the
+// order strict production mode reports them.
+func customEndpoints(r *config.Remote) []string {
+	var out []string
+	for _, e := range []string{r.InsecureEndpoint, r.Endpoint, r.Auth.InsecureEndpoint, r.Auth.Endpoint} {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // redactedMark replaces secret values in adapter text (stderr, messages,
@@ -390,8 +391,8 @@ func (r *redactor) scrubChain(err error) {
 }
 
 var (
-	transferTargetType = reflect.TypeOf(TransferTarget{})
-	responseHeaderType = reflect.TypeOf(ResponseHeader{})
+	transferTargetType = reflect.TypeOf(protocol.TransferTarget{})
+	responseHeaderType = reflect.TypeOf(protocol.ResponseHeader{})
 )
 
 // Value redacts, in place, every string reachable from ptr (a pointer to an

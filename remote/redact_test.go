@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // hostileSecret has every character that changes under URL or JSON
@@ -145,18 +146,18 @@ func TestAdapterEchoedSecretsRedacted(t *testing.T) {
 		}
 		ctx := context.Background()
 		var shown []string
-		_, err = s.PushPrepare(ctx, &PushPrepareRequest{})
+		_, err = s.PushPrepare(ctx, &protocol.PushPrepareRequest{})
 		shown = append(shown, errText(t, err))
-		_, err = s.PullFinalize(ctx, &PullFinalizeRequest{})
+		_, err = s.PullFinalize(ctx, &protocol.PullFinalizeRequest{})
 		shown = append(shown, errText(t, err))
-		fin, err := s.PushFinalize(ctx, &PushFinalizeRequest{})
+		fin, err := s.PushFinalize(ctx, &protocol.PushFinalizeRequest{})
 		shown = append(shown, jsonText(t, fin, err))
-		pp, err := s.PullPrepare(ctx, &PullPrepareRequest{})
+		pp, err := s.PullPrepare(ctx, &protocol.PullPrepareRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		shown = append(shown, jsonText(t, pp.Pack, nil))
-		rs, err := s.RunsSync(ctx, &RunsSyncRequest{})
+		rs, err := s.RunsSync(ctx, &protocol.RunsSyncRequest{})
 		shown = append(shown, jsonText(t, rs, err))
 		who, err := s.Whoami(ctx)
 		shown = append(shown, jsonText(t, who, err))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // Status is the verification status of a resolved adapter.
@@ -59,7 +60,7 @@ type Resolved struct {
 }
 
 // BinaryName returns "epack-remote-<adapter>".
-func (r *Resolved) BinaryName() string { return BinaryPrefix + r.Adapter }
+func (r *Resolved) BinaryName() string { return protocol.BinaryPrefix + r.Adapter }
 
 // PinnedDigest returns the lockfile digest pinned for remoteName on this platform.
 func PinnedDigest(lock *config.LockFile, remoteName string) string {
@@ -70,7 +71,16 @@ func PinnedDigest(lock *config.LockFile, remoteName string) string {
 	if e == nil || e.Platforms == nil {
 		return ""
 	}
-	return strings.TrimSpace(e.Platforms[platformKey()].Digest)
+	return strings.TrimSpace(e.Platforms[config.PlatformKey()].Digest)
+}
+
+// adapterName is the adapter r runs: the name config infers, else the
+// remote's own name.
+func adapterName(r *config.Remote) string {
+	if a := r.AdapterName(); a != "" {
+		return a
+	}
+	return r.Name
 }
 
 // Resolve finds the adapter binary of r, in order: binary:, installed from
@@ -123,7 +133,7 @@ func Resolve(projectRoot string, r *config.Remote, lock *config.LockFile) (*Reso
 			res.InstallDir, res.Version = dir, e.Version
 			// Our installer names the file after the adapter; upstream's after
 			// the remote (COMPAT W14): accept both.
-			for _, name := range uniq(BinaryPrefix+res.Adapter, BinaryPrefix+r.Name) {
+			for _, name := range uniq(protocol.BinaryPrefix+res.Adapter, protocol.BinaryPrefix+r.Name) {
 				p := filepath.Join(dir, name)
 				if st, err := os.Lstat(p); err == nil && !st.IsDir() {
 					return setStatus(p, OriginInstalled), nil

@@ -15,6 +15,7 @@ import (
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/sealedexec"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // SessionOptions configure Open.
@@ -40,7 +41,7 @@ type Session struct {
 	opts     SessionOptions
 	res      *Resolved
 	sealed   *sealedexec.Sealed
-	caps     *Capabilities
+	caps     *protocol.Capabilities
 	env      []string
 	capsEnv  []string
 	secrets  []string
@@ -113,7 +114,7 @@ func Open(ctx context.Context, o SessionOptions) (*Session, error) {
 			if r.Binary != "" {
 				what = "external remote"
 			}
-			return nil, errcode.New(errcode.LockfileInvalid, "%s %q is not pinned in lockfile: adapter %s (%s) has no digest for %s", what, res.Remote, res.Path, res.Origin, platformKey()).
+			return nil, errcode.New(errcode.LockfileInvalid, "%s %q is not pinned in lockfile: adapter %s (%s) has no digest for %s", what, res.Remote, res.Path, res.Origin, config.PlatformKey()).
 				WithHint("run 'epack lock %s' to pin it, or pass --insecure-allow-unpinned", res.Remote)
 		}
 		fmt.Fprintf(o.Stderr, "WARNING: running unpinned adapter %s for remote %q without digest verification.\n", res.Path, res.Remote)
@@ -126,7 +127,7 @@ func Open(ctx context.Context, o SessionOptions) (*Session, error) {
 	}
 	for k, v := range endpoints {
 		label := "remote endpoint"
-		if k == EnvAuthEndpoint {
+		if k == protocol.EnvAuthEndpoint {
 			label = "remote auth endpoint"
 		}
 		fmt.Fprintf(o.Stderr, "WARNING: Running with custom %s %s.\n", label, v)
@@ -176,7 +177,7 @@ func notFoundError(r *config.Remote, res *Resolved) error {
 }
 
 // Capabilities returns the adapter's capabilities (probed by Open).
-func (s *Session) Capabilities() *Capabilities {
+func (s *Session) Capabilities() *protocol.Capabilities {
 	c := *s.caps
 	return &c
 }
@@ -226,8 +227,8 @@ func (s *Session) spec(command string, stdin []byte, full bool) (runSpec, error)
 }
 
 // probe runs --capabilities and checks the answer (COMPAT §4.6, W27).
-func (s *Session) probe(ctx context.Context) (*Capabilities, error) {
-	sp, err := s.spec(CmdCapabilities, nil, false)
+func (s *Session) probe(ctx context.Context) (*protocol.Capabilities, error) {
+	sp, err := s.spec(protocol.CmdCapabilities, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -236,16 +237,16 @@ func (s *Session) probe(ctx context.Context) (*Capabilities, error) {
 		return nil, err
 	}
 	if res.exitCode != 0 {
-		return nil, exitFailure(s.res.Adapter, CmdCapabilities, res)
+		return nil, exitFailure(s.res.Adapter, protocol.CmdCapabilities, res)
 	}
-	var caps Capabilities
-	if err := DecodeStrict(res.stdout, &caps); err != nil {
-		return nil, s.red.Error(protocolError(s.res.Adapter, CmdCapabilities, "parsing capabilities: %v", err))
+	var caps protocol.Capabilities
+	if err := protocol.DecodeStrict(res.stdout, &caps); err != nil {
+		return nil, s.red.Error(protocolError(s.res.Adapter, protocol.CmdCapabilities, "parsing capabilities: %v", err))
 	}
 	s.red.Value(&caps)
-	if caps.DeployProtocolVersion != ProtocolVersion {
-		return nil, errcode.New(errcode.ProtocolMismatch, "adapter %q: protocol version %d not supported (need %d)", s.res.Adapter, caps.DeployProtocolVersion, ProtocolVersion).
-			WithHint("use an adapter release that speaks Remote Adapter Protocol v%d", ProtocolVersion)
+	if caps.DeployProtocolVersion != protocol.ProtocolVersion {
+		return nil, errcode.New(errcode.ProtocolMismatch, "adapter %q: protocol version %d not supported (need %d)", s.res.Adapter, caps.DeployProtocolVersion, protocol.ProtocolVersion).
+			WithHint("use an adapter release that speaks Remote Adapter Protocol v%d", protocol.ProtocolVersion)
 	}
 	if caps.Kind != "" && caps.Kind != "remote_adapter" {
 		return nil, errcode.New(errcode.ProtocolMismatch, "adapter %q: kind %q is not remote_adapter", s.res.Adapter, caps.Kind)
@@ -273,9 +274,9 @@ func protocolError(adapter, command, format string, args ...any) error {
 // call runs one protocol command: header filled in, request sent, response
 // checked (single JSON value, no duplicate keys, ok/type/request_id, error
 // answers) and decoded into out.
-func (s *Session) call(ctx context.Context, command string, req any, hdr *RequestHeader, out any, outHdr *ResponseHeader) error {
+func (s *Session) call(ctx context.Context, command string, req any, hdr *protocol.RequestHeader, out any, outHdr *protocol.ResponseHeader) error {
 	hdr.Type = command
-	hdr.ProtocolVersion = ProtocolVersion
+	hdr.ProtocolVersion = protocol.ProtocolVersion
 	hdr.RequestID = newRequestID()
 	body, err := json.Marshal(req)
 	if err != nil {
@@ -318,12 +319,12 @@ type envelope struct {
 	Error     json.RawMessage `json:"error"`
 }
 
-func (s *Session) checkResponse(command, reqID string, res *runResult, out any, outHdr *ResponseHeader) error {
+func (s *Session) checkResponse(command, reqID string, res *runResult, out any, outHdr *protocol.ResponseHeader) error {
 	a := s.res.Adapter
 	var env envelope
-	jerr := DecodeStrict(res.stdout, &env)
+	jerr := protocol.DecodeStrict(res.stdout, &env)
 	if res.exitCode != 0 {
-		if jerr == nil && env.OK != nil && !*env.OK && env.Type == TypeError && (env.RequestID == "" || env.RequestID == reqID) {
+		if jerr == nil && env.OK != nil && !*env.OK && env.Type == protocol.TypeError && (env.RequestID == "" || env.RequestID == reqID) {
 			if ae, ok := decodeErrorBody(a, command, env.Error); ok {
 				return s.adapterFailure(command, ae)
 			}
@@ -338,8 +339,8 @@ func (s *Session) checkResponse(command, reqID string, res *runResult, out any, 
 	}
 	hasError := len(env.Error) > 0 && string(env.Error) != "null"
 	if !*env.OK {
-		if env.Type != TypeError {
-			return protocolError(a, command, "ok:false with type %q (want %q)", env.Type, TypeError)
+		if env.Type != protocol.TypeError {
+			return protocolError(a, command, "ok:false with type %q (want %q)", env.Type, protocol.TypeError)
 		}
 		if env.RequestID != reqID && env.RequestID != "" {
 			return protocolError(a, command, "request_id %q does not match %q", env.RequestID, reqID)
@@ -352,8 +353,8 @@ func (s *Session) checkResponse(command, reqID string, res *runResult, out any, 
 	if hasError {
 		return protocolError(a, command, `ok:true together with an "error" object`)
 	}
-	if !TypeAnswers(command, env.Type) {
-		return protocolError(a, command, "type %q (want %q); %q, as adapters built with the existing SDK send it, is accepted too", env.Type, ResultType(command), command)
+	if !protocol.TypeAnswers(command, env.Type) {
+		return protocolError(a, command, "type %q (want %q); %q, as adapters built with the existing SDK send it, is accepted too", env.Type, protocol.ResultType(command), command)
 	}
 	if env.RequestID != reqID {
 		return protocolError(a, command, "request_id %q does not match %q", env.RequestID, reqID)
@@ -361,7 +362,7 @@ func (s *Session) checkResponse(command, reqID string, res *runResult, out any, 
 	if err := json.Unmarshal(res.stdout, out); err != nil {
 		return protocolError(a, command, "%v", err)
 	}
-	if err := checkRequired(command, res.stdout, out); err != nil {
+	if err := protocol.CheckRequired(res.stdout, out); err != nil {
 		return protocolError(a, command, "%v", err)
 	}
 	_ = outHdr
@@ -377,7 +378,7 @@ func (s *Session) checkResponse(command, reqID string, res *runResult, out any, 
 // command it stays a protocol mismatch.
 func (s *Session) adapterFailure(command string, ae *AdapterError) error {
 	err := wrapAdapterError(ae)
-	if ae.Body.Code != ErrUnsupportedProtocol || !OptionalCommand(command) {
+	if ae.Body.Code != protocol.CodeUnsupportedProtocol || !protocol.OptionalCommand(command) {
 		return err
 	}
 	// Keep the AdapterError as wrapAdapterError left it, without its code.
@@ -392,9 +393,9 @@ func (s *Session) adapterFailure(command string, ae *AdapterError) error {
 // featureName is how error messages name an optional command.
 func featureName(command string) string {
 	switch command {
-	case CmdAuthWhoami:
+	case protocol.CmdAuthWhoami:
 		return "whoami"
-	case CmdAuthLogin:
+	case protocol.CmdAuthLogin:
 		return "login"
 	}
 	return command
@@ -412,7 +413,7 @@ func decodeErrorBody(adapter, command string, raw json.RawMessage) (*AdapterErro
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, false
 	}
-	var b ErrorBody
+	var b protocol.Error
 	if err := json.Unmarshal(raw, &b); err != nil || strings.TrimSpace(b.Code) == "" {
 		return nil, false
 	}
@@ -429,7 +430,7 @@ func (s *Session) needFeature(ok bool, what string) error {
 
 // PushPrepare asks where to upload a pack. The request header (and Remote,
 // when empty) is filled in; req is not modified.
-func (s *Session) PushPrepare(ctx context.Context, req *PushPrepareRequest) (*PushPrepareResponse, error) {
+func (s *Session) PushPrepare(ctx context.Context, req *protocol.PushPrepareRequest) (*protocol.PushPrepareResponse, error) {
 	if err := s.needFeature(s.caps.Features.PrepareFinalize, "prepare/finalize upload protocol"); err != nil {
 		return nil, err
 	}
@@ -437,15 +438,15 @@ func (s *Session) PushPrepare(ctx context.Context, req *PushPrepareRequest) (*Pu
 	if r.Remote == "" {
 		r.Remote = s.res.Remote
 	}
-	var out PushPrepareResponse
-	if err := s.call(ctx, CmdPushPrepare, &r, &r.RequestHeader, &out, &out.ResponseHeader); err != nil {
+	var out protocol.PushPrepareResponse
+	if err := s.call(ctx, protocol.CmdPushPrepare, &r, &r.RequestHeader, &out, &out.ResponseHeader); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
 
 // PushFinalize asks the adapter to create the release.
-func (s *Session) PushFinalize(ctx context.Context, req *PushFinalizeRequest) (*PushFinalizeResponse, error) {
+func (s *Session) PushFinalize(ctx context.Context, req *protocol.PushFinalizeRequest) (*protocol.PushFinalizeResponse, error) {
 	if err := s.needFeature(s.caps.Features.PrepareFinalize, "prepare/finalize upload protocol"); err != nil {
 		return nil, err
 	}
@@ -453,15 +454,15 @@ func (s *Session) PushFinalize(ctx context.Context, req *PushFinalizeRequest) (*
 	if r.Remote == "" {
 		r.Remote = s.res.Remote
 	}
-	var out PushFinalizeResponse
-	if err := s.call(ctx, CmdPushFinalize, &r, &r.RequestHeader, &out, &out.ResponseHeader); err != nil {
+	var out protocol.PushFinalizeResponse
+	if err := s.call(ctx, protocol.CmdPushFinalize, &r, &r.RequestHeader, &out, &out.ResponseHeader); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
 
 // PullPrepare asks where to download a pack from.
-func (s *Session) PullPrepare(ctx context.Context, req *PullPrepareRequest) (*PullPrepareResponse, error) {
+func (s *Session) PullPrepare(ctx context.Context, req *protocol.PullPrepareRequest) (*protocol.PullPrepareResponse, error) {
 	if err := s.needFeature(s.caps.Features.Pull, "pull operations"); err != nil {
 		return nil, err
 	}
@@ -469,15 +470,15 @@ func (s *Session) PullPrepare(ctx context.Context, req *PullPrepareRequest) (*Pu
 	if r.Remote == "" {
 		r.Remote = s.res.Remote
 	}
-	var out PullPrepareResponse
-	if err := s.call(ctx, CmdPullPrepare, &r, &r.RequestHeader, &out, &out.ResponseHeader); err != nil {
+	var out protocol.PullPrepareResponse
+	if err := s.call(ctx, protocol.CmdPullPrepare, &r, &r.RequestHeader, &out, &out.ResponseHeader); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
 
 // PullFinalize confirms a completed download.
-func (s *Session) PullFinalize(ctx context.Context, req *PullFinalizeRequest) (*PullFinalizeResponse, error) {
+func (s *Session) PullFinalize(ctx context.Context, req *protocol.PullFinalizeRequest) (*protocol.PullFinalizeResponse, error) {
 	if err := s.needFeature(s.caps.Features.Pull, "pull operations"); err != nil {
 		return nil, err
 	}
@@ -485,34 +486,34 @@ func (s *Session) PullFinalize(ctx context.Context, req *PullFinalizeRequest) (*
 	if r.Remote == "" {
 		r.Remote = s.res.Remote
 	}
-	var out PullFinalizeResponse
-	if err := s.call(ctx, CmdPullFinalize, &r, &r.RequestHeader, &out, &out.ResponseHeader); err != nil {
+	var out protocol.PullFinalizeResponse
+	if err := s.call(ctx, protocol.CmdPullFinalize, &r, &r.RequestHeader, &out, &out.ResponseHeader); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
 
 // RunsSync uploads run results tied to a pack.
-func (s *Session) RunsSync(ctx context.Context, req *RunsSyncRequest) (*RunsSyncResponse, error) {
+func (s *Session) RunsSync(ctx context.Context, req *protocol.RunsSyncRequest) (*protocol.RunsSyncResponse, error) {
 	if err := s.needFeature(s.caps.Features.RunsSync, "runs.sync"); err != nil {
 		return nil, err
 	}
 	r := *req
-	var out RunsSyncResponse
-	if err := s.call(ctx, CmdRunsSync, &r, &r.RequestHeader, &out, &out.ResponseHeader); err != nil {
+	var out protocol.RunsSyncResponse
+	if err := s.call(ctx, protocol.CmdRunsSync, &r, &r.RequestHeader, &out, &out.ResponseHeader); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
 
 // Whoami asks the adapter who it acts as.
-func (s *Session) Whoami(ctx context.Context) (*AuthWhoamiResponse, error) {
+func (s *Session) Whoami(ctx context.Context) (*protocol.AuthWhoamiResponse, error) {
 	if err := s.needFeature(s.caps.Features.Whoami, "whoami"); err != nil {
 		return nil, err
 	}
-	var r AuthRequest
-	var out AuthWhoamiResponse
-	if err := s.call(ctx, CmdAuthWhoami, &r, &r.RequestHeader, &out, &out.ResponseHeader); err != nil {
+	var r protocol.AuthRequest
+	var out protocol.AuthWhoamiResponse
+	if err := s.call(ctx, protocol.CmdAuthWhoami, &r, &r.RequestHeader, &out, &out.ResponseHeader); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/exitstatus"
 	"github.com/evidencerelay/epack/internal/sealedexec"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 func wantCode(t *testing.T, err error, code errcode.Code, substr string) {
@@ -51,26 +52,26 @@ func TestVerifiedSDKAdapterRoundTrip(t *testing.T) {
 				t.Fatalf("caps %+v", c)
 			}
 			ctx := context.Background()
-			pp, err := s.PushPrepare(ctx, &PushPrepareRequest{Pack: PackInfo{Path: "/x.epack", FileDigest: "sha256:" + strings.Repeat("1", 64), SizeBytes: 3}})
+			pp, err := s.PushPrepare(ctx, &protocol.PushPrepareRequest{Pack: protocol.PackInfo{Path: "/x.epack", FileDigest: "sha256:" + strings.Repeat("1", 64), SizeBytes: 3}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !pp.OK || pp.Type != "push.prepare.result" || pp.Upload.Method != "PUT" || pp.FinalizeToken != "tok-origin" {
 				t.Fatalf("prepare %+v", pp)
 			}
-			pf, err := s.PushFinalize(ctx, &PushFinalizeRequest{FinalizeToken: pp.FinalizeToken})
+			pf, err := s.PushFinalize(ctx, &protocol.PushFinalizeRequest{FinalizeToken: pp.FinalizeToken})
 			if err != nil || pf.Release.ReleaseID != "rel_1" {
 				t.Fatalf("finalize %+v %v", pf, err)
 			}
-			pl, err := s.PullPrepare(ctx, &PullPrepareRequest{Ref: PullRef{Latest: true}})
+			pl, err := s.PullPrepare(ctx, &protocol.PullPrepareRequest{Ref: protocol.PullRef{Latest: true}})
 			if err != nil || pl.Pack.SizeBytes != 42 {
 				t.Fatalf("pull %+v %v", pl, err)
 			}
-			fin, err := s.PullFinalize(ctx, &PullFinalizeRequest{Digest: pl.Pack.Digest})
+			fin, err := s.PullFinalize(ctx, &protocol.PullFinalizeRequest{Digest: pl.Pack.Digest})
 			if err != nil || !fin.Confirmed {
 				t.Fatalf("pull finalize %+v %v", fin, err)
 			}
-			rs, err := s.RunsSync(ctx, &RunsSyncRequest{Runs: []RunItem{{RunID: "a"}, {RunID: "b"}}})
+			rs, err := s.RunsSync(ctx, &protocol.RunsSyncRequest{Runs: []protocol.RunItem{{RunID: "a"}, {RunID: "b"}}})
 			if err != nil || rs.Accepted != 2 || len(rs.Items) != 2 {
 				t.Fatalf("runs %+v %v", rs, err)
 			}
@@ -101,12 +102,12 @@ func TestAdapterErrorMapping(t *testing.T) {
 		want      errcode.Code
 		retryable bool
 	}{
-		{ErrAuthRequired, errcode.AuthRequired, false},
-		{ErrForbidden, errcode.RemoteForbidden, false},
-		{ErrConflict, errcode.RemoteConflict, false},
-		{ErrNetworkError, errcode.NetworkError, true},
-		{ErrRateLimited, errcode.AdapterError, true},
-		{ErrNotFound, errcode.AdapterError, false},
+		{protocol.CodeAuthRequired, errcode.AuthRequired, false},
+		{protocol.CodeForbidden, errcode.RemoteForbidden, false},
+		{protocol.CodeConflict, errcode.RemoteConflict, false},
+		{protocol.CodeNetworkError, errcode.NetworkError, true},
+		{protocol.CodeRateLimited, errcode.AdapterError, true},
+		{protocol.CodeNotFound, errcode.AdapterError, false},
 	} {
 		r := p.remote("origin", bin)
 		r.Extensions = map[string]any{"fail": tc.code}
@@ -114,14 +115,14 @@ func TestAdapterErrorMapping(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = s.PushPrepare(context.Background(), &PushPrepareRequest{})
+		_, err = s.PushPrepare(context.Background(), &protocol.PushPrepareRequest{})
 		s.Close()
 		wantCode(t, err, tc.want, `adapter "sdk" push.prepare: `+tc.code+`; adapter says: "configured to fail`)
 		var ae *AdapterError
 		if !errors.As(err, &ae) || ae.Body.Code != tc.code || ae.Retryable() != tc.retryable {
 			t.Fatalf("%s: %#v", tc.code, ae)
 		}
-		if tc.code == ErrAuthRequired {
+		if tc.code == protocol.CodeAuthRequired {
 			if !ae.AuthRequired() || errcode.HintOf(err) != `the adapter suggests running "sdkadapter login"` {
 				t.Fatalf("hint %q", errcode.HintOf(err))
 			}
@@ -329,7 +330,7 @@ func TestSourceRemoteInstalledManagedAndMarker(t *testing.T) {
 	t.Setenv(EnvAdapterDir, t.TempDir())
 	digest := fileDigest(t, sdkAdapterPath)
 	p.lock.Remotes["origin"] = &config.LockedRemote{Source: "github.com/acme/epack-remote-sdk", Version: "v1.0.0",
-		Platforms: map[string]config.LockedPlatform{platformKey(): {Digest: digest}}}
+		Platforms: map[string]config.LockedPlatform{config.PlatformKey(): {Digest: digest}}}
 
 	res, err := Resolve(p.root, r, p.lock)
 	if err != nil || res.Status != StatusManaged {
@@ -390,7 +391,7 @@ func TestCapabilitiesChecks(t *testing.T) {
 	defer s.Close()
 	_, err = s.Whoami(context.Background())
 	wantCode(t, err, errcode.UnsupportedFeature, "does not support whoami")
-	_, err = s.PullPrepare(context.Background(), &PullPrepareRequest{})
+	_, err = s.PullPrepare(context.Background(), &protocol.PullPrepareRequest{})
 	wantCode(t, err, errcode.UnsupportedFeature, "does not support pull")
 }
 
@@ -398,7 +399,7 @@ func TestLockSourceMustMatchConfig(t *testing.T) {
 	p := newProject(t)
 	r := &config.Remote{Name: "origin", Source: "acme/epack-remote-sdk@^1.0.0"}
 	p.lock.Remotes["origin"] = &config.LockedRemote{Source: "github.com/evil/epack-remote-sdk", Version: "v1.0.0",
-		Platforms: map[string]config.LockedPlatform{platformKey(): {Digest: "sha256:" + strings.Repeat("0", 64)}}}
+		Platforms: map[string]config.LockedPlatform{config.PlatformKey(): {Digest: "sha256:" + strings.Repeat("0", 64)}}}
 	_, err := Resolve(p.root, r, p.lock)
 	wantCode(t, err, errcode.LockfileInvalid, `pins remote "origin" to source "github.com/evil/epack-remote-sdk"`)
 	p.lock.Remotes["origin"].Source = "https://github.com/ACME/epack-remote-sdk"

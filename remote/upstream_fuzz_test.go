@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // FuzzCheckResponse feeds arbitrary adapter output to the response check.
@@ -27,22 +28,22 @@ func FuzzCheckResponse(f *testing.F) {
 	f.Add(uint8(0), []byte(`{"ok":true,"OK":true}`), false)
 	f.Add(uint8(0), []byte(`{"error":{"code":"forbidden","message":"x"},"ok":false,"request_id":"","type":"error"}`), true)
 	f.Fuzz(func(t *testing.T, which uint8, stdout []byte, failed bool) {
-		cmds := []string{CmdPushPrepare, CmdPushFinalize, CmdPullPrepare, CmdPullFinalize, CmdRunsSync, CmdAuthWhoami}
+		cmds := []string{protocol.CmdPushPrepare, protocol.CmdPushFinalize, protocol.CmdPullPrepare, protocol.CmdPullFinalize, protocol.CmdRunsSync, protocol.CmdAuthWhoami}
 		cmd := cmds[int(which)%len(cmds)]
 		var out any
 		switch cmd {
-		case CmdPushPrepare:
-			out = &PushPrepareResponse{}
-		case CmdPushFinalize:
-			out = &PushFinalizeResponse{}
-		case CmdPullPrepare:
-			out = &PullPrepareResponse{}
-		case CmdPullFinalize:
-			out = &PullFinalizeResponse{}
-		case CmdRunsSync:
-			out = &RunsSyncResponse{}
+		case protocol.CmdPushPrepare:
+			out = &protocol.PushPrepareResponse{}
+		case protocol.CmdPushFinalize:
+			out = &protocol.PushFinalizeResponse{}
+		case protocol.CmdPullPrepare:
+			out = &protocol.PullPrepareResponse{}
+		case protocol.CmdPullFinalize:
+			out = &protocol.PullFinalizeResponse{}
+		case protocol.CmdRunsSync:
+			out = &protocol.RunsSyncResponse{}
 		default:
-			out = &AuthWhoamiResponse{}
+			out = &protocol.AuthWhoamiResponse{}
 		}
 		exit := 0
 		if failed {
@@ -54,7 +55,7 @@ func FuzzCheckResponse(f *testing.F) {
 			if errcode.Of(err) == "" {
 				t.Fatalf("refusal without a code: %v", err)
 			}
-			if IsUnsupported(err) && !OptionalCommand(cmd) {
+			if IsUnsupported(err) && !protocol.OptionalCommand(cmd) {
 				t.Fatalf("%s counted as merely unsupported: %v", cmd, err)
 			}
 			return
@@ -67,7 +68,7 @@ func FuzzCheckResponse(f *testing.F) {
 			Type      string `json:"type"`
 			RequestID string `json:"request_id"`
 		}
-		if jerr := json.Unmarshal(stdout, &env); jerr != nil || !env.OK || !TypeAnswers(cmd, env.Type) || env.RequestID != id {
+		if jerr := json.Unmarshal(stdout, &env); jerr != nil || !env.OK || !protocol.TypeAnswers(cmd, env.Type) || env.RequestID != id {
 			t.Fatalf("accepted %q for %s: %+v %v", stdout, cmd, env, jerr)
 		}
 	})

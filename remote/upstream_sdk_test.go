@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // The bytes below are what an adapter built with the existing tool's Go SDK
@@ -97,8 +98,8 @@ func openUpstream(t *testing.T, caps string, answers map[string]string) *Session
 
 func TestUpstreamSDKAdapterAccepted(t *testing.T) {
 	s := openUpstream(t, upstreamCaps, map[string]string{
-		CmdPushPrepare: sdkPrepare, CmdPushFinalize: sdkFinalize,
-		CmdPullPrepare: sdkPullPrepare, CmdPullFinalize: sdkPullFinalize,
+		protocol.CmdPushPrepare: sdkPrepare, protocol.CmdPushFinalize: sdkFinalize,
+		protocol.CmdPullPrepare: sdkPullPrepare, protocol.CmdPullFinalize: sdkPullFinalize,
 	})
 	c := s.Capabilities()
 	if c.Name != "upsdk" || !c.Features.PrepareFinalize || !c.Features.Pull || c.Features.AuthLogin {
@@ -108,28 +109,28 @@ func TestUpstreamSDKAdapterAccepted(t *testing.T) {
 		t.Fatalf("limits %+v (max_pack_size must count as the pack limit)", c.Limits)
 	}
 	ctx := context.Background()
-	pp, err := s.PushPrepare(ctx, &PushPrepareRequest{Pack: PackInfo{Path: "/x.epack", SizeBytes: 3}})
+	pp, err := s.PushPrepare(ctx, &protocol.PushPrepareRequest{Pack: protocol.PackInfo{Path: "/x.epack", SizeBytes: 3}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pp.Type != CmdPushPrepare || pp.Upload.Method != "PUT" || pp.FinalizeToken != "9f1c2e" || pp.Upload.ExpiresAt == "" {
+	if pp.Type != protocol.CmdPushPrepare || pp.Upload.Method != "PUT" || pp.FinalizeToken != "9f1c2e" || pp.Upload.ExpiresAt == "" {
 		t.Fatalf("prepare %+v", pp)
 	}
-	pf, err := s.PushFinalize(ctx, &PushFinalizeRequest{FinalizeToken: pp.FinalizeToken})
+	pf, err := s.PushFinalize(ctx, &protocol.PushFinalizeRequest{FinalizeToken: pp.FinalizeToken})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pf.Release.ReleaseID != "rel-9f1c2e" || !pf.Release.CreatedAt.IsZero() || pf.Links["release"] == "" || pf.Links["pack"] == "" {
 		t.Fatalf("finalize %+v", pf)
 	}
-	pl, err := s.PullPrepare(ctx, &PullPrepareRequest{Ref: PullRef{Latest: true}})
+	pl, err := s.PullPrepare(ctx, &protocol.PullPrepareRequest{Ref: protocol.PullRef{Latest: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pl.Download.Method != "" || pl.Download.URL == "" || pl.Pack.SizeBytes != 1024 || pl.FinalizeToken != "77aa" {
 		t.Fatalf("pull prepare %+v", pl)
 	}
-	fin, err := s.PullFinalize(ctx, &PullFinalizeRequest{Digest: pl.Pack.Digest})
+	fin, err := s.PullFinalize(ctx, &protocol.PullFinalizeRequest{Digest: pl.Pack.Digest})
 	if err != nil || !fin.Confirmed {
 		t.Fatalf("pull finalize %+v %v", fin, err)
 	}
@@ -147,12 +148,12 @@ func TestUpstreamSDKUnsupportedProtocol(t *testing.T) {
 		msg  string
 	}{
 		{"runs.sync", func() error {
-			_, err := s.RunsSync(ctx, &RunsSyncRequest{Runs: []RunItem{{RunID: "r1"}}})
+			_, err := s.RunsSync(ctx, &protocol.RunsSyncRequest{Runs: []protocol.RunItem{{RunID: "r1"}}})
 			return err
 		}, errcode.UnsupportedFeature, `adapter "upsdk" does not support runs.sync`},
 		{"auth.whoami", func() error { _, err := s.Whoami(ctx); return err }, errcode.UnsupportedFeature, `adapter "upsdk" does not support whoami`},
-		{"push.prepare", func() error { _, err := s.PushPrepare(ctx, &PushPrepareRequest{}); return err }, errcode.ProtocolMismatch, "unsupported_protocol"},
-		{"pull.finalize", func() error { _, err := s.PullFinalize(ctx, &PullFinalizeRequest{}); return err }, errcode.ProtocolMismatch, "unsupported_protocol"},
+		{"push.prepare", func() error { _, err := s.PushPrepare(ctx, &protocol.PushPrepareRequest{}); return err }, errcode.ProtocolMismatch, "unsupported_protocol"},
+		{"pull.finalize", func() error { _, err := s.PullFinalize(ctx, &protocol.PullFinalizeRequest{}); return err }, errcode.ProtocolMismatch, "unsupported_protocol"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.call()
@@ -165,7 +166,7 @@ func TestUpstreamSDKUnsupportedProtocol(t *testing.T) {
 					t.Fatal("IsUnsupported is false")
 				}
 				var ae *AdapterError
-				if !errors.As(err, &ae) || ae.Body.Code != ErrUnsupportedProtocol {
+				if !errors.As(err, &ae) || ae.Body.Code != protocol.CodeUnsupportedProtocol {
 					t.Fatalf("adapter error not kept: %#v", ae)
 				}
 			} else if IsUnsupported(err) {
@@ -191,8 +192,8 @@ func TestUpstreamSDKErrorShapes(t *testing.T) {
 		{"request id empty", `{"error":{"code":"invalid_request","message":"failed to parse request JSON"},"ok":false,"request_id":"","type":"error"}`, errcode.AdapterError, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := openUpstream(t, upstreamCaps, map[string]string{CmdPullPrepare: tc.body})
-			_, err := s.PullPrepare(context.Background(), &PullPrepareRequest{Ref: PullRef{Latest: true}})
+			s := openUpstream(t, upstreamCaps, map[string]string{protocol.CmdPullPrepare: tc.body})
+			_, err := s.PullPrepare(context.Background(), &protocol.PullPrepareRequest{Ref: protocol.PullRef{Latest: true}})
 			wantCode(t, err, tc.code, "")
 			var ae *AdapterError
 			if !errors.As(err, &ae) || ae.Retryable() != tc.retryable {
@@ -203,9 +204,9 @@ func TestUpstreamSDKErrorShapes(t *testing.T) {
 				t.Fatalf("hint %q, want one naming %q", got, tc.hint)
 			}
 			if tc.hint != "" {
-				want := ActionRunCommand
+				want := protocol.ActionRunCommand
 				if strings.HasPrefix(tc.hint, "https://") {
-					want = ActionOpenURL
+					want = protocol.ActionOpenURL
 				}
 				if ae.Body.Action == nil || ae.Body.Action.Type != want {
 					t.Fatalf("action %+v, want type %s", ae.Body.Action, want)
@@ -220,37 +221,37 @@ func TestUpstreamSDKMalformedStillRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name, cmd, body, msg string
 	}{
-		{"other command's type", CmdPushPrepare, strings.Replace(sdkPrepare, `"type":"push.prepare"`, `"type":"pull.prepare"`, 1), `type "pull.prepare" (want "push.prepare.result"`},
-		{"other command's result type", CmdPushFinalize, strings.Replace(sdkFinalize, `"type":"push.finalize"`, `"type":"push.prepare.result"`, 1), `type "push.prepare.result" (want "push.finalize.result"`},
-		{"result suffix twice", CmdPushPrepare, strings.Replace(sdkPrepare, `"type":"push.prepare"`, `"type":"push.prepare.result.result"`, 1), `type "push.prepare.result.result"`},
-		{"type missing", CmdPushPrepare, strings.Replace(sdkPrepare, `"type":"push.prepare",`, ``, 1), `type "" (want`},
-		{"type error with ok true", CmdPushPrepare, strings.Replace(sdkPrepare, `"type":"push.prepare"`, `"type":"error"`, 1), `type "error"`},
-		{"case differs", CmdPushPrepare, strings.Replace(sdkPrepare, `"type":"push.prepare"`, `"type":"Push.Prepare"`, 1), `type "Push.Prepare"`},
-		{"wrong request id", CmdPushPrepare, strings.Replace(sdkPrepare, `__ID__`, `not-the-id`, 1), `request_id "not-the-id" does not match`},
-		{"empty request id", CmdPushPrepare, strings.Replace(sdkPrepare, `__ID__`, ``, 1), `request_id "" does not match`},
-		{"finalize_token missing", CmdPushPrepare, strings.Replace(sdkPrepare, `"finalize_token":"9f1c2e",`, ``, 1), "finalize_token is missing"},
-		{"finalize_token null", CmdPushPrepare, strings.Replace(sdkPrepare, `"finalize_token":"9f1c2e"`, `"finalize_token":null`, 1), "finalize_token is missing"},
-		{"upload url missing", CmdPushPrepare, strings.Replace(sdkPrepare, `,"url":"https://registry.invalid/u/9f1c2e"`, ``, 1), "upload.url is missing"},
-		{"release id empty", CmdPushFinalize, strings.Replace(sdkFinalize, `"release_id":"rel-9f1c2e"`, `"release_id":""`, 1), "release.release_id is missing"},
-		{"created_at not a time", CmdPushFinalize, strings.Replace(sdkFinalize, `"created_at":""`, `"created_at":"yesterday"`, 1), "invalid response"},
-		{"pull digest not sha256", CmdPullPrepare, strings.Replace(sdkPullPrepare, `"digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111"`, `"digest":"sha256:example"`, 1), "pack.digest"},
-		{"pull size missing", CmdPullPrepare, strings.Replace(sdkPullPrepare, `,"size_bytes":1024`, ``, 1), "pack.size_bytes"},
-		{"pull type of push", CmdPullPrepare, strings.Replace(sdkPullPrepare, `"type":"pull.prepare"`, `"type":"push.prepare"`, 1), `type "push.prepare"`},
-		{"error answer with another id", CmdPushPrepare, `{"error":{"code":"conflict","message":"m"},"ok":false,"request_id":"other","type":"error"}`, `request_id "other" does not match`},
-		{"error answer typed as command", CmdPushPrepare, `{"error":{"code":"conflict","message":"m"},"ok":false,"request_id":"__ID__","type":"push.prepare"}`, `ok:false with type "push.prepare"`},
-		{"action neither string nor object", CmdPushPrepare, `{"error":{"action":7,"code":"conflict","message":"m"},"ok":false,"request_id":"__ID__","type":"error"}`, "without a valid error object"},
+		{"other command's type", protocol.CmdPushPrepare, strings.Replace(sdkPrepare, `"type":"push.prepare"`, `"type":"pull.prepare"`, 1), `type "pull.prepare" (want "push.prepare.result"`},
+		{"other command's result type", protocol.CmdPushFinalize, strings.Replace(sdkFinalize, `"type":"push.finalize"`, `"type":"push.prepare.result"`, 1), `type "push.prepare.result" (want "push.finalize.result"`},
+		{"result suffix twice", protocol.CmdPushPrepare, strings.Replace(sdkPrepare, `"type":"push.prepare"`, `"type":"push.prepare.result.result"`, 1), `type "push.prepare.result.result"`},
+		{"type missing", protocol.CmdPushPrepare, strings.Replace(sdkPrepare, `"type":"push.prepare",`, ``, 1), `type "" (want`},
+		{"type error with ok true", protocol.CmdPushPrepare, strings.Replace(sdkPrepare, `"type":"push.prepare"`, `"type":"error"`, 1), `type "error"`},
+		{"case differs", protocol.CmdPushPrepare, strings.Replace(sdkPrepare, `"type":"push.prepare"`, `"type":"Push.Prepare"`, 1), `type "Push.Prepare"`},
+		{"wrong request id", protocol.CmdPushPrepare, strings.Replace(sdkPrepare, `__ID__`, `not-the-id`, 1), `request_id "not-the-id" does not match`},
+		{"empty request id", protocol.CmdPushPrepare, strings.Replace(sdkPrepare, `__ID__`, ``, 1), `request_id "" does not match`},
+		{"finalize_token missing", protocol.CmdPushPrepare, strings.Replace(sdkPrepare, `"finalize_token":"9f1c2e",`, ``, 1), "finalize_token is missing"},
+		{"finalize_token null", protocol.CmdPushPrepare, strings.Replace(sdkPrepare, `"finalize_token":"9f1c2e"`, `"finalize_token":null`, 1), "finalize_token is missing"},
+		{"upload url missing", protocol.CmdPushPrepare, strings.Replace(sdkPrepare, `,"url":"https://registry.invalid/u/9f1c2e"`, ``, 1), "upload.url is missing"},
+		{"release id empty", protocol.CmdPushFinalize, strings.Replace(sdkFinalize, `"release_id":"rel-9f1c2e"`, `"release_id":""`, 1), "release.release_id is missing"},
+		{"created_at not a time", protocol.CmdPushFinalize, strings.Replace(sdkFinalize, `"created_at":""`, `"created_at":"yesterday"`, 1), "invalid response"},
+		{"pull digest not sha256", protocol.CmdPullPrepare, strings.Replace(sdkPullPrepare, `"digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111"`, `"digest":"sha256:example"`, 1), "pack.digest"},
+		{"pull size missing", protocol.CmdPullPrepare, strings.Replace(sdkPullPrepare, `,"size_bytes":1024`, ``, 1), "pack.size_bytes"},
+		{"pull type of push", protocol.CmdPullPrepare, strings.Replace(sdkPullPrepare, `"type":"pull.prepare"`, `"type":"push.prepare"`, 1), `type "push.prepare"`},
+		{"error answer with another id", protocol.CmdPushPrepare, `{"error":{"code":"conflict","message":"m"},"ok":false,"request_id":"other","type":"error"}`, `request_id "other" does not match`},
+		{"error answer typed as command", protocol.CmdPushPrepare, `{"error":{"code":"conflict","message":"m"},"ok":false,"request_id":"__ID__","type":"push.prepare"}`, `ok:false with type "push.prepare"`},
+		{"action neither string nor object", protocol.CmdPushPrepare, `{"error":{"action":7,"code":"conflict","message":"m"},"ok":false,"request_id":"__ID__","type":"error"}`, "without a valid error object"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := openUpstream(t, upstreamCaps, map[string]string{tc.cmd: tc.body})
 			ctx := context.Background()
 			var err error
 			switch tc.cmd {
-			case CmdPushPrepare:
-				_, err = s.PushPrepare(ctx, &PushPrepareRequest{})
-			case CmdPushFinalize:
-				_, err = s.PushFinalize(ctx, &PushFinalizeRequest{})
-			case CmdPullPrepare:
-				_, err = s.PullPrepare(ctx, &PullPrepareRequest{})
+			case protocol.CmdPushPrepare:
+				_, err = s.PushPrepare(ctx, &protocol.PushPrepareRequest{})
+			case protocol.CmdPushFinalize:
+				_, err = s.PushFinalize(ctx, &protocol.PushFinalizeRequest{})
+			case protocol.CmdPullPrepare:
+				_, err = s.PullPrepare(ctx, &protocol.PullPrepareRequest{})
 			}
 			wantCode(t, err, errcode.ProtocolMismatch, tc.msg)
 		})
@@ -261,9 +262,9 @@ func TestUpstreamSDKMalformedStillRefused(t *testing.T) {
 // upstream host sends it back as is); only a missing one is malformed.
 func TestUpstreamSDKEmptyFinalizeToken(t *testing.T) {
 	s := openUpstream(t, upstreamCaps, map[string]string{
-		CmdPushPrepare: strings.Replace(sdkPrepare, `"finalize_token":"9f1c2e"`, `"finalize_token":""`, 1),
+		protocol.CmdPushPrepare: strings.Replace(sdkPrepare, `"finalize_token":"9f1c2e"`, `"finalize_token":""`, 1),
 	})
-	pp, err := s.PushPrepare(context.Background(), &PushPrepareRequest{})
+	pp, err := s.PushPrepare(context.Background(), &protocol.PushPrepareRequest{})
 	if err != nil || pp.FinalizeToken != "" {
 		t.Fatalf("%+v %v", pp, err)
 	}

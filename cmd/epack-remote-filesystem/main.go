@@ -5,19 +5,20 @@ import (
 	"os"
 
 	"github.com/evidencerelay/epack/adapter"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry"
+	"github.com/evidencerelay/epack/registry/adapterhandler"
 	"github.com/evidencerelay/epack/registry/fsstore"
-	"github.com/evidencerelay/epack/remote"
 )
 
 func main() {
-	h := registry.New(nil, options()).Handler()
-	if len(os.Args) == 2 && os.Args[1] != remote.CmdCapabilities && os.Args[1] != adapter.CmdVersion {
+	h := adapterhandler.New(registry.New(nil, options()))
+	if len(os.Args) == 2 && os.Args[1] != protocol.CmdCapabilities && os.Args[1] != adapter.CmdVersion {
 		store, err := open()
 		if err != nil {
-			h = registry.Unavailable(h, fmt.Errorf("filesystem registry: %w", err))
+			h = adapterhandler.Unavailable(h, fmt.Errorf("filesystem registry: %w", err))
 		} else {
-			h = registry.New(store, options()).Handler()
+			h = adapterhandler.New(registry.New(store, options()))
 		}
 	}
 	adapter.Serve(h)
@@ -26,7 +27,7 @@ func main() {
 // open opens the registry directory the host named: EPACK_REMOTE_FILE_ROOT
 // (our host) or FS_REGISTRY_ROOT (a host that passes only secrets:).
 func open() (*fsstore.Store, error) {
-	root, err := fsstore.RegistryRoot(os.Getenv(remote.EnvFileRoot), os.Getenv(fsstore.EnvRegistryRoot))
+	root, err := fsstore.RegistryRoot(os.Getenv(protocol.EnvFileRoot), os.Getenv(fsstore.EnvRegistryRoot))
 	if err != nil {
 		return nil, err
 	}

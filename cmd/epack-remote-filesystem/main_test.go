@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry/fsstore"
 	"github.com/evidencerelay/epack/registry/registrytest"
-	"github.com/evidencerelay/epack/remote"
 )
 
 var bin, epackBin string
@@ -47,7 +47,7 @@ func newEnv(t *testing.T) *registrytest.Env {
 		A:        &registrytest.Process{Bin: bin, Env: registrytest.HostEnv("EPACK_REMOTE_FILE_ROOT="+root, "EPACK_REMOTE_CONFIG={}"), Dir: top},
 		Store:    store,
 		FileRoot: root,
-		ForceUpload: func(t testing.TB, tgt remote.TransferTarget, data []byte) {
+		ForceUpload: func(t testing.TB, tgt protocol.TransferTarget, data []byte) {
 			u, _ := url.Parse(tgt.URL)
 			if err := os.WriteFile(u.Path, data, 0o644); err != nil {
 				t.Fatal(err)
@@ -85,13 +85,13 @@ func TestCapabilities(t *testing.T) {
 
 func TestMissingFileRoot(t *testing.T) {
 	p := &registrytest.Process{Bin: bin, Env: registrytest.HostEnv("EPACK_REMOTE_CONFIG={}"), Dir: t.TempDir()}
-	_, err := p.PushPrepare(context.Background(), &remote.PushPrepareRequest{Target: remote.TargetConfig{Stream: "s"}})
-	if registrytest.Code(err) != remote.ErrInvalidRequest || !strings.Contains(err.Error(), "transport.file_root") {
+	_, err := p.PushPrepare(context.Background(), &protocol.PushPrepareRequest{Target: protocol.TargetConfig{Stream: "s"}})
+	if registrytest.Code(err) != protocol.CodeInvalidRequest || !strings.Contains(err.Error(), "transport.file_root") {
 		t.Fatalf("missing root: %v", err)
 	}
 	p.Env = registrytest.HostEnv("EPACK_REMOTE_FILE_ROOT=relative/dir")
 	_, err = p.Whoami(context.Background())
-	if registrytest.Code(err) != remote.ErrInvalidRequest {
+	if registrytest.Code(err) != protocol.CodeInvalidRequest {
 		t.Fatalf("relative root: %v", err)
 	}
 }
@@ -101,8 +101,8 @@ func TestGarbageRequests(t *testing.T) {
 	p := &registrytest.Process{Bin: bin, Env: registrytest.HostEnv("EPACK_REMOTE_FILE_ROOT=" + root)}
 	var out map[string]any
 	for _, body := range []string{`not json`, `{"type":"push.prepare","protocol_version":2,"request_id":"x"}`, `{"type":"push.prepare","protocol_version":1,"request_id":"x","target":{"stream":"a\u0000b"}}`} {
-		err := p.Raw(context.Background(), remote.CmdPushPrepare, []byte(body), "", &out)
-		if c := registrytest.Code(err); c != remote.ErrInvalidRequest && c != remote.ErrUnsupportedProtocol {
+		err := p.Raw(context.Background(), protocol.CmdPushPrepare, []byte(body), "", &out)
+		if c := registrytest.Code(err); c != protocol.CodeInvalidRequest && c != protocol.CodeUnsupportedProtocol {
 			t.Fatalf("%s: %v", body, err)
 		}
 	}
@@ -138,7 +138,7 @@ func TestRegistryRootFromSecret(t *testing.T) {
 		{"FS_REGISTRY_ROOT only", upstreamHostEnv("FS_REGISTRY_ROOT=" + a), a, ""},
 		{"both: EPACK_REMOTE_FILE_ROOT wins", upstreamHostEnv("EPACK_REMOTE_FILE_ROOT="+b, "FS_REGISTRY_ROOT="+a), b, ""},
 		{"empty EPACK_REMOTE_FILE_ROOT", upstreamHostEnv("EPACK_REMOTE_FILE_ROOT=", "FS_REGISTRY_ROOT="+a), a, ""},
-		{"relative FS_REGISTRY_ROOT", upstreamHostEnv("FS_REGISTRY_ROOT=reg"), "", remote.ErrInvalidRequest},
+		{"relative FS_REGISTRY_ROOT", upstreamHostEnv("FS_REGISTRY_ROOT=reg"), "", protocol.CodeInvalidRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &registrytest.Process{Bin: bin, Env: tc.env, Dir: t.TempDir()}

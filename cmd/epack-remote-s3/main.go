@@ -7,9 +7,10 @@ import (
 	"time"
 
 	"github.com/evidencerelay/epack/adapter"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry"
+	"github.com/evidencerelay/epack/registry/adapterhandler"
 	"github.com/evidencerelay/epack/registry/s3store"
-	"github.com/evidencerelay/epack/remote"
 )
 
 func options(expiry time.Duration) registry.Options {
@@ -17,13 +18,13 @@ func options(expiry time.Duration) registry.Options {
 }
 
 func main() {
-	h := registry.New(nil, options(0)).Handler()
-	if len(os.Args) == 2 && os.Args[1] != remote.CmdCapabilities && os.Args[1] != adapter.CmdVersion {
+	h := adapterhandler.New(registry.New(nil, options(0)))
+	if len(os.Args) == 2 && os.Args[1] != protocol.CmdCapabilities && os.Args[1] != adapter.CmdVersion {
 		reg, err := open()
 		if err != nil {
-			h = registry.Unavailable(h, fmt.Errorf("S3 registry: %w", err))
+			h = adapterhandler.Unavailable(h, fmt.Errorf("S3 registry: %w", err))
 		} else {
-			h = reg.Handler()
+			h = adapterhandler.New(reg)
 		}
 	}
 	adapter.Serve(h)
@@ -33,7 +34,7 @@ func main() {
 // extensions) or, when that has no bucket, S3_REGISTRY_URL (a host that
 // passes only the remote's secrets:).
 func open() (*registry.Registry, error) {
-	cfg, warnings, err := s3store.LoadConfig(os.Getenv(remote.EnvRemoteConfig), os.Getenv(s3store.EnvRegistryURL))
+	cfg, warnings, err := s3store.LoadConfig(os.Getenv(protocol.EnvRemoteConfig), os.Getenv(s3store.EnvRegistryURL))
 	for _, w := range warnings {
 		fmt.Fprintln(os.Stderr, "epack-remote-s3: warning:", w)
 	}

@@ -15,9 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/evidencerelay/epack/internal/testenv"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry/registrytest"
 	"github.com/evidencerelay/epack/registry/s3store"
-	"github.com/evidencerelay/epack/remote"
 )
 
 var bin, epackBin string
@@ -74,7 +74,7 @@ func newEnv(t *testing.T) *registrytest.Env {
 	return &registrytest.Env{
 		A:     &registrytest.Process{Bin: bin, Env: adapterEnv(env, cfg, env.AccessKey, env.SecretKey), Dir: t.TempDir()},
 		Store: store,
-		ForceUpload: func(t testing.TB, tgt remote.TransferTarget, data []byte) {
+		ForceUpload: func(t testing.TB, tgt protocol.TransferTarget, data []byte) {
 			u, _ := url.Parse(tgt.URL)
 			key := strings.TrimPrefix(u.Path, "/"+bucket+"/")
 			if _, err := client.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data)}); err != nil {
@@ -134,18 +134,18 @@ func TestClearErrors(t *testing.T) {
 		retryable        bool
 		env              []string
 	}{
-		{"no bucket", remote.ErrInvalidRequest, "bucket", false, adapterEnv(env, with("bucket", nil), env.AccessKey, env.SecretKey)},
-		{"missing bucket", remote.ErrNotFound, "does not exist", false, adapterEnv(env, with("bucket", "no-such-bucket-here"), env.AccessKey, env.SecretKey)},
-		{"wrong secret", remote.ErrAuthRequired, "credentials", false, adapterEnv(env, base, env.AccessKey, "wrong")},
-		{"unknown key", remote.ErrAuthRequired, "credentials", false, adapterEnv(env, base, "AKIDNOBODY", "wrong")},
-		{"no credentials", remote.ErrAuthRequired, "AWS_ACCESS_KEY_ID", false, adapterEnv(env, base, "", "")},
-		{"unreachable", remote.ErrNetworkError, "reach", true, adapterEnv(env, with("endpoint", "http://127.0.0.1:1"), env.AccessKey, env.SecretKey)},
-		{"bad config", remote.ErrInvalidRequest, "prefix", false, adapterEnv(env, with("prefix", "../up"), env.AccessKey, env.SecretKey)},
+		{"no bucket", protocol.CodeInvalidRequest, "bucket", false, adapterEnv(env, with("bucket", nil), env.AccessKey, env.SecretKey)},
+		{"missing bucket", protocol.CodeNotFound, "does not exist", false, adapterEnv(env, with("bucket", "no-such-bucket-here"), env.AccessKey, env.SecretKey)},
+		{"wrong secret", protocol.CodeAuthRequired, "credentials", false, adapterEnv(env, base, env.AccessKey, "wrong")},
+		{"unknown key", protocol.CodeAuthRequired, "credentials", false, adapterEnv(env, base, "AKIDNOBODY", "wrong")},
+		{"no credentials", protocol.CodeAuthRequired, "AWS_ACCESS_KEY_ID", false, adapterEnv(env, base, "", "")},
+		{"unreachable", protocol.CodeNetworkError, "reach", true, adapterEnv(env, with("endpoint", "http://127.0.0.1:1"), env.AccessKey, env.SecretKey)},
+		{"bad config", protocol.CodeInvalidRequest, "prefix", false, adapterEnv(env, with("prefix", "../up"), env.AccessKey, env.SecretKey)},
 	}
 	p := registrytest.MakePack(t, t.TempDir(), "p.epack", "errors")
 	for _, c := range cases {
 		proc := &registrytest.Process{Bin: bin, Env: c.env}
-		_, err := proc.PushPrepare(context.Background(), &remote.PushPrepareRequest{Target: remote.TargetConfig{Stream: "s"}, Pack: p.Info()})
+		_, err := proc.PushPrepare(context.Background(), &protocol.PushPrepareRequest{Target: protocol.TargetConfig{Stream: "s"}, Pack: p.Info()})
 		if registrytest.Code(err) != c.code || !strings.Contains(err.Error(), c.text) || registrytest.Retryable(err) != c.retryable {
 			t.Errorf("%s: %v (want %s containing %q, retryable=%v)", c.name, err, c.code, c.text, c.retryable)
 		}
@@ -181,8 +181,8 @@ func TestRegistryURLFromSecret(t *testing.T) {
 		{"url only", upstreamEnv(append(keys, good)...), "s3://" + bucket + "/team/evidence", ""},
 		{"config without bucket", upstreamEnv(append(keys, good, `EPACK_REMOTE_CONFIG={"upload_headers":"none"}`)...), "s3://" + bucket + "/team/evidence", ""},
 		{"config bucket wins", upstreamEnv(append(keys, "S3_REGISTRY_URL=s3://other-bucket", `EPACK_REMOTE_CONFIG={"bucket":"`+bucket+`","endpoint":"`+env.Endpoint+`","path_style":true}`)...), "s3://" + bucket, ""},
-		{"bad scheme", upstreamEnv(append(keys, "S3_REGISTRY_URL=https://"+bucket)...), "", remote.ErrInvalidRequest},
-		{"unknown key", upstreamEnv(append(keys, "S3_REGISTRY_URL=s3://"+bucket+"?pathstyle=true")...), "", remote.ErrInvalidRequest},
+		{"bad scheme", upstreamEnv(append(keys, "S3_REGISTRY_URL=https://"+bucket)...), "", protocol.CodeInvalidRequest},
+		{"unknown key", upstreamEnv(append(keys, "S3_REGISTRY_URL=s3://"+bucket+"?pathstyle=true")...), "", protocol.CodeInvalidRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &registrytest.Process{Bin: bin, Env: tc.env, Dir: t.TempDir()}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/remote"
 	"github.com/evidencerelay/epack/transfer"
 )
@@ -22,7 +23,7 @@ const MaxReprepare = 2
 
 // Target converts an adapter's upload or download instruction. An
 // unparseable expires_at is ignored (it is informational in the protocol).
-func Target(t remote.TransferTarget) transfer.Target {
+func Target(t protocol.TransferTarget) transfer.Target {
 	out := transfer.Target{Method: t.Method, URL: t.URL, Headers: t.Headers}
 	if t.ExpiresAt != "" {
 		if ts, err := time.Parse(time.RFC3339, t.ExpiresAt); err == nil {

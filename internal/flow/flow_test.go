@@ -10,15 +10,16 @@ import (
 	"time"
 
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/remote"
 )
 
 func TestTarget(t *testing.T) {
-	got := Target(remote.TransferTarget{Method: "PUT", URL: "https://x/y", Headers: map[string]string{"A": "b"}, ExpiresAt: "2026-01-02T03:04:05Z"})
+	got := Target(protocol.TransferTarget{Method: "PUT", URL: "https://x/y", Headers: map[string]string{"A": "b"}, ExpiresAt: "2026-01-02T03:04:05Z"})
 	if got.Method != "PUT" || got.URL != "https://x/y" || got.Headers["A"] != "b" || !got.ExpiresAt.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
 		t.Fatalf("%+v", got)
 	}
-	if got := Target(remote.TransferTarget{ExpiresAt: "soon"}); !got.ExpiresAt.IsZero() {
+	if got := Target(protocol.TransferTarget{ExpiresAt: "soon"}); !got.ExpiresAt.IsZero() {
 		t.Fatalf("unparseable expiry kept: %v", got.ExpiresAt)
 	}
 }

@@ -6,8 +6,9 @@
 //
 // It owns: the no-follow folder walk ([OpenDir], [MkdirAllNoFollow]), temp
 // files ([CreateTempIn]), atomic commits with or without replacement
-// ([Commit]), collision-free durable writes for receipts ([WriteUnique]) and
-// atomic replacement ([WriteAtomic]).
+// ([Commit]), collision-free durable writes for receipts ([WriteUnique]),
+// atomic replacement ([WriteAtomic]) and bounded no-follow reads
+// ([ReadFileNoFollow]).
 //
 // Only the components below a given root are protected; the root path itself
 // is resolved by the kernel as usual except that its final component must not
@@ -15,6 +16,7 @@
 // in one folder: they work on an open folder handle, so a folder that is
 // swapped for a symlink after the walk cannot redirect them.
 //
-// Errors are *errcode.Error with codes SymlinkNotAllowed, PathTraversal,
+// Errors (except ReadFileNoFollow's, which its callers wrap) are
+// *errcode.Error with codes SymlinkNotAllowed, PathTraversal,
 // OutputExists, PermissionDenied, InvalidPath or IOError. Unix only.
 package safefile

@@ -1,9 +1,10 @@
 //go:build !unix
 
-package registry
+package safefile
 
 import "errors"
 
-func readNoFollow(dir, rel string, max int64) ([]byte, error) {
+// ReadFileNoFollow is unsupported off unix: it always fails.
+func ReadFileNoFollow(dir, rel string, max int64) ([]byte, error) {
 	return nil, errors.New("reading run results is only supported on unix systems")
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package registry
+package safefile
 
 import (
 	"errors"
@@ -13,10 +13,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// readNoFollow reads dir/rel, refusing a symlink at dir itself or at any
-// component of rel (each opened with O_NOFOLLOW relative to its parent), a
-// non-regular file, and more than max bytes.
-func readNoFollow(dir, rel string, max int64) ([]byte, error) {
+// ReadFileNoFollow reads the file rel below dir whole, for readers that must
+// not be redirected: dir itself and every component of rel are opened with
+// O_NOFOLLOW relative to the one before, so a symlink anywhere is refused, as
+// are a file that is not regular (a FIFO never blocks the open) and one
+// larger than max bytes. rel uses the OS separator. Errors are plain (not
+// coded): they name the component at fault, for a caller to wrap.
+func ReadFileNoFollow(dir, rel string, max int64) ([]byte, error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, noFollowErr(filepath.Base(dir), err)

@@ -14,6 +14,7 @@ import (
 	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/safefile"
 	"github.com/evidencerelay/epack/internal/sealedexec"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/remote"
 )
 
@@ -143,7 +144,7 @@ func InstallResult(ctx context.Context, projectRoot string, r *config.Remote, lo
 		return nil, err
 	}
 	defer d.Close()
-	binName := remote.BinaryPrefix + adapter
+	binName := protocol.BinaryPrefix + adapter
 	out.Path = filepath.Join(d.Path(), binName)
 	hasMarker := false
 	if _, err := d.Lstat(remote.InsecureInstallMarker); err == nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/remote"
 )
 
@@ -119,7 +120,7 @@ const lockTimeFormat = "2006-01-02T15:04:05Z"
 // "<goos>/<goarch>": epack-remote-<adapter>_<goos>_<goarch>[.exe].
 func AssetName(adapter, platform string) string {
 	goos, goarch, _ := strings.Cut(platform, "/")
-	name := remote.BinaryPrefix + adapter + "_" + goos + "_" + goarch
+	name := protocol.BinaryPrefix + adapter + "_" + goos + "_" + goarch
 	if goos == "windows" {
 		name += ".exe"
 	}

@@ -16,11 +16,11 @@ import (
 
 	_ "github.com/evidencerelay/epack/adapter"
 	"github.com/evidencerelay/epack/internal/testenv"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry/adaptercheck"
 	_ "github.com/evidencerelay/epack/registry/fsstore"
 	"github.com/evidencerelay/epack/registry/registrytest"
 	_ "github.com/evidencerelay/epack/registry/s3store"
-	"github.com/evidencerelay/epack/remote"
 )
 
 // The adapter binaries under test: built from this tree, or given by
@@ -126,7 +126,7 @@ func TestFilesystemConformance(t *testing.T) {
 	cases := adaptercheck.Cases(pack)
 	t.Run("our host", func(t *testing.T) {
 		root := filepath.Join(t.TempDir(), "registry")
-		check(t, adaptercheck.Target{Bin: fsBin, Env: ourHostEnv(t, remote.EnvFileRoot+"="+root, remote.EnvRemoteConfig+"={}"), Dir: t.TempDir()}, cases)
+		check(t, adaptercheck.Target{Bin: fsBin, Env: ourHostEnv(t, protocol.EnvFileRoot+"="+root, protocol.EnvRemoteConfig+"={}"), Dir: t.TempDir()}, cases)
 		assertNoReleases(t, root)
 	})
 	t.Run("existing host", func(t *testing.T) {
@@ -161,7 +161,7 @@ func TestS3Conformance(t *testing.T) {
 	t.Run("our host", func(t *testing.T) {
 		bucket := env.NewBucket(t)
 		cfg := `{"bucket":"` + bucket + `","prefix":"checker","endpoint":"` + env.Endpoint + `","path_style":true}`
-		extra := append(append([]string{remote.EnvRemoteConfig + "=" + cfg}, keys...), awsIsolation...)
+		extra := append(append([]string{protocol.EnvRemoteConfig + "=" + cfg}, keys...), awsIsolation...)
 		check(t, adaptercheck.Target{Bin: s3Bin, Env: ourHostEnv(t, extra...), Dir: t.TempDir()}, cases)
 		assertNoS3Releases(t, env, bucket)
 	})
@@ -215,20 +215,20 @@ func roundTrip(t *testing.T, p *registrytest.Process, location string) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	pk := registrytest.MakePack(t, dir, "sample.epack", t.Name())
-	tgt := remote.TargetConfig{Workspace: "acme", Environment: "prod", Stream: "acme/evidence"}
+	tgt := protocol.TargetConfig{Workspace: "acme", Environment: "prod", Stream: "acme/evidence"}
 
-	prep, err := p.PushPrepare(ctx, &remote.PushPrepareRequest{Remote: "origin", Target: tgt, Pack: pk.Info(), Release: remote.ReleaseInfo{Labels: []string{"v1.2.3"}}})
+	prep, err := p.PushPrepare(ctx, &protocol.PushPrepareRequest{Remote: "origin", Target: tgt, Pack: pk.Info(), Release: protocol.ReleaseInfo{Labels: []string{"v1.2.3"}}})
 	if err != nil {
 		t.Fatalf("push.prepare: %v", err)
 	}
-	if prep.Upload.Method == remote.MethodSkip {
+	if prep.Upload.Method == protocol.MethodSkip {
 		t.Fatal("push.prepare skipped the upload of a new pack")
 	}
 	if err := registrytest.Upload(t, prep.Upload, pk.Data); err != nil {
 		t.Fatalf("upload: %v", err)
 	}
-	fin, err := p.PushFinalize(ctx, &remote.PushFinalizeRequest{Remote: "origin", Target: tgt,
-		Pack: remote.PackInfo{Path: pk.Path, Digest: pk.PackDigest, SizeBytes: int64(len(pk.Data))}, FinalizeToken: prep.FinalizeToken})
+	fin, err := p.PushFinalize(ctx, &protocol.PushFinalizeRequest{Remote: "origin", Target: tgt,
+		Pack: protocol.PackInfo{Path: pk.Path, Digest: pk.PackDigest, SizeBytes: int64(len(pk.Data))}, FinalizeToken: prep.FinalizeToken})
 	if err != nil {
 		t.Fatalf("push.finalize: %v", err)
 	}
@@ -236,9 +236,9 @@ func roundTrip(t *testing.T, p *registrytest.Process, location string) {
 	if rel == "" {
 		t.Fatalf("push.finalize: no release id: %+v", fin)
 	}
-	pullTgt := remote.TargetConfig{Workspace: tgt.Workspace, Environment: tgt.Environment}
-	for _, ref := range []remote.PullRef{{ReleaseID: rel}, {Version: "v1.2.3"}, {Digest: pk.FileDigest}} {
-		pp, err := p.PullPrepare(ctx, &remote.PullPrepareRequest{Remote: "origin", Target: pullTgt, Ref: ref})
+	pullTgt := protocol.TargetConfig{Workspace: tgt.Workspace, Environment: tgt.Environment}
+	for _, ref := range []protocol.PullRef{{ReleaseID: rel}, {Version: "v1.2.3"}, {Digest: pk.FileDigest}} {
+		pp, err := p.PullPrepare(ctx, &protocol.PullPrepareRequest{Remote: "origin", Target: pullTgt, Ref: ref})
 		if err != nil {
 			t.Fatalf("pull.prepare %+v: %v", ref, err)
 		}
@@ -248,12 +248,12 @@ func roundTrip(t *testing.T, p *registrytest.Process, location string) {
 		if got := registrytest.Download(t, pp.Download); !bytes.Equal(got, pk.Data) {
 			t.Fatalf("pull.prepare %+v: downloaded %d bytes that differ from the pushed pack", ref, len(got))
 		}
-		if _, err := p.PullFinalize(ctx, &remote.PullFinalizeRequest{Remote: "origin", Target: pullTgt, Digest: pp.Pack.Digest, FinalizeToken: pp.FinalizeToken}); err != nil {
+		if _, err := p.PullFinalize(ctx, &protocol.PullFinalizeRequest{Remote: "origin", Target: pullTgt, Digest: pp.Pack.Digest, FinalizeToken: pp.FinalizeToken}); err != nil {
 			t.Fatalf("pull.finalize: %v", err)
 		}
 	}
 	run := registrytest.WriteRun(t, filepath.Join(dir, "sample.runs"), "run-001", `{"ok":true}`)
-	rs, err := p.RunsSync(ctx, &remote.RunsSyncRequest{Target: tgt, FileDigest: pk.FileDigest, Runs: []remote.RunItem{run}})
+	rs, err := p.RunsSync(ctx, &protocol.RunsSyncRequest{Target: tgt, FileDigest: pk.FileDigest, Runs: []protocol.RunItem{run}})
 	if err != nil || rs.Accepted != 1 {
 		t.Fatalf("runs.sync: %+v, %v", rs, err)
 	}

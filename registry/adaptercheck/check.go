@@ -9,7 +9,7 @@ import (
 	"os/exec"
 	"strings"
 
-	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // Target is the adapter binary under test and how it is started.
@@ -60,9 +60,9 @@ var zeroHex = strings.Repeat("0", 64)
 
 // Known protocol error codes (COMPAT §5.8).
 var knownCodes = map[string]bool{
-	remote.ErrUnsupportedProtocol: true, remote.ErrInvalidRequest: true, remote.ErrAuthRequired: true,
-	remote.ErrForbidden: true, remote.ErrNotFound: true, remote.ErrConflict: true,
-	remote.ErrRateLimited: true, remote.ErrServerError: true, remote.ErrNetworkError: true,
+	protocol.CodeUnsupportedProtocol: true, protocol.CodeInvalidRequest: true, protocol.CodeAuthRequired: true,
+	protocol.CodeForbidden: true, protocol.CodeNotFound: true, protocol.CodeConflict: true,
+	protocol.CodeRateLimited: true, protocol.CodeServerError: true, protocol.CodeNetworkError: true,
 }
 
 // Cases returns the checker's invocations. packPath is an absolute path
@@ -75,7 +75,7 @@ func Cases(packPath string) []Case {
 		"file_digest": "sha256:" + zeroHex, "size_bytes": 1024, "checksum": "AAAAAAAAAAAAAAAAAAAAAA==",
 	}
 	req := func(typ, id string, fields map[string]any) []byte {
-		m := map[string]any{"type": typ, "protocol_version": remote.ProtocolVersion, "request_id": id}
+		m := map[string]any{"type": typ, "protocol_version": protocol.ProtocolVersion, "request_id": id}
 		for k, v := range fields {
 			m[k] = v
 		}
@@ -87,44 +87,44 @@ func Cases(packPath string) []Case {
 	}
 	pull := func(name string, ref map[string]any) Case {
 		id := "chk-pull-prepare-" + strings.ReplaceAll(name, " ", "-")
-		return Case{Name: "pull.prepare " + name, Command: remote.CmdPullPrepare, RequestID: id, Want: Failure, Code: remote.ErrNotFound,
-			Stdin: req(remote.CmdPullPrepare, id, map[string]any{"remote": "origin", "target": pullTarget, "ref": ref})}
+		return Case{Name: "pull.prepare " + name, Command: protocol.CmdPullPrepare, RequestID: id, Want: Failure, Code: protocol.CodeNotFound,
+			Stdin: req(protocol.CmdPullPrepare, id, map[string]any{"remote": "origin", "target": pullTarget, "ref": ref})}
 	}
 	return []Case{
-		{Name: "capabilities", Command: remote.CmdCapabilities},
+		{Name: "capabilities", Command: protocol.CmdCapabilities},
 		{Name: "version", Command: "--version"},
-		{Name: "push.prepare all-zero digests", Command: remote.CmdPushPrepare, RequestID: "chk-push-prepare", Want: Either,
-			Stdin: req(remote.CmdPushPrepare, "chk-push-prepare", map[string]any{"remote": "origin", "target": target, "pack": zeroPack,
+		{Name: "push.prepare all-zero digests", Command: protocol.CmdPushPrepare, RequestID: "chk-push-prepare", Want: Either,
+			Stdin: req(protocol.CmdPushPrepare, "chk-push-prepare", map[string]any{"remote": "origin", "target": target, "pack": zeroPack,
 				"release": map[string]any{"labels": []string{"checker"}}})},
-		{Name: "push.finalize made-up token", Command: remote.CmdPushFinalize, RequestID: "chk-push-finalize", Want: Failure,
-			Stdin: req(remote.CmdPushFinalize, "chk-push-finalize", map[string]any{"remote": "origin", "target": target,
+		{Name: "push.finalize made-up token", Command: protocol.CmdPushFinalize, RequestID: "chk-push-finalize", Want: Failure,
+			Stdin: req(protocol.CmdPushFinalize, "chk-push-finalize", map[string]any{"remote": "origin", "target": target,
 				"pack": map[string]any{"path": packPath, "digest": "sha256:" + zeroHex, "size_bytes": 1024}, "finalize_token": "made-up-token-0000"})},
 		pull("unknown digest", map[string]any{"digest": "sha256:" + zeroHex}),
 		pull("unknown release id", map[string]any{"release_id": "rel_00000000000000000000000000"}),
 		pull("unknown version", map[string]any{"version": "v0.0.0-never"}),
-		{Name: "pull.prepare latest of an unknown stream", Command: remote.CmdPullPrepare, RequestID: "chk-pull-latest", Want: Failure, Code: remote.ErrNotFound,
-			Stdin: req(remote.CmdPullPrepare, "chk-pull-latest", map[string]any{"remote": "origin", "target": target, "ref": map[string]any{"latest": true}})},
-		{Name: "pull.finalize made-up token", Command: remote.CmdPullFinalize, RequestID: "chk-pull-finalize", Want: Either,
-			Stdin: req(remote.CmdPullFinalize, "chk-pull-finalize", map[string]any{"remote": "origin", "target": pullTarget,
+		{Name: "pull.prepare latest of an unknown stream", Command: protocol.CmdPullPrepare, RequestID: "chk-pull-latest", Want: Failure, Code: protocol.CodeNotFound,
+			Stdin: req(protocol.CmdPullPrepare, "chk-pull-latest", map[string]any{"remote": "origin", "target": target, "ref": map[string]any{"latest": true}})},
+		{Name: "pull.finalize made-up token", Command: protocol.CmdPullFinalize, RequestID: "chk-pull-finalize", Want: Either,
+			Stdin: req(protocol.CmdPullFinalize, "chk-pull-finalize", map[string]any{"remote": "origin", "target": pullTarget,
 				"digest": "sha256:" + zeroHex, "finalize_token": "made-up-token-0000"})},
-		{Name: "runs.sync unknown pack", Command: remote.CmdRunsSync, RequestID: "chk-runs-sync", Want: Either,
-			Stdin: req(remote.CmdRunsSync, "chk-runs-sync", map[string]any{"target": target, "file_digest": "sha256:" + zeroHex,
+		{Name: "runs.sync unknown pack", Command: protocol.CmdRunsSync, RequestID: "chk-runs-sync", Want: Either,
+			Stdin: req(protocol.CmdRunsSync, "chk-runs-sync", map[string]any{"target": target, "file_digest": "sha256:" + zeroHex,
 				"runs": []map[string]any{{"run_id": "run-000", "result_path": packPath + ".runs/tools/x/run-000/result.json", "result_digest": "sha256:" + zeroHex}}})},
-		{Name: "auth.whoami", Command: remote.CmdAuthWhoami, RequestID: "chk-whoami", Want: Success,
-			Stdin: req(remote.CmdAuthWhoami, "chk-whoami", nil)},
-		{Name: "auth.login", Command: remote.CmdAuthLogin, RequestID: "chk-login", Want: Failure, Code: remote.ErrUnsupportedProtocol,
-			Stdin: req(remote.CmdAuthLogin, "chk-login", nil)},
-		{Name: "unknown command", Command: "deploy.everything", RequestID: "chk-unknown", Want: Failure, Code: remote.ErrUnsupportedProtocol,
+		{Name: "auth.whoami", Command: protocol.CmdAuthWhoami, RequestID: "chk-whoami", Want: Success,
+			Stdin: req(protocol.CmdAuthWhoami, "chk-whoami", nil)},
+		{Name: "auth.login", Command: protocol.CmdAuthLogin, RequestID: "chk-login", Want: Failure, Code: protocol.CodeUnsupportedProtocol,
+			Stdin: req(protocol.CmdAuthLogin, "chk-login", nil)},
+		{Name: "unknown command", Command: "deploy.everything", RequestID: "chk-unknown", Want: Failure, Code: protocol.CodeUnsupportedProtocol,
 			Stdin: req("deploy.everything", "chk-unknown", nil)},
-		{Name: "malformed JSON", Command: remote.CmdPushPrepare, Want: Failure, Code: remote.ErrInvalidRequest,
+		{Name: "malformed JSON", Command: protocol.CmdPushPrepare, Want: Failure, Code: protocol.CodeInvalidRequest,
 			Stdin: []byte(`{"type":"push.prepare","protocol_version":1,"request_id":`)},
-		{Name: "empty stdin", Command: remote.CmdPullPrepare, Want: Failure, Code: remote.ErrInvalidRequest, Stdin: []byte{}},
-		{Name: "duplicate keys", Command: remote.CmdAuthWhoami, RequestID: "chk-dup", Want: Failure, Code: remote.ErrInvalidRequest,
+		{Name: "empty stdin", Command: protocol.CmdPullPrepare, Want: Failure, Code: protocol.CodeInvalidRequest, Stdin: []byte{}},
+		{Name: "duplicate keys", Command: protocol.CmdAuthWhoami, RequestID: "chk-dup", Want: Failure, Code: protocol.CodeInvalidRequest,
 			Stdin: []byte(`{"type":"auth.whoami","type":"auth.whoami","protocol_version":1,"request_id":"chk-dup"}`)},
-		{Name: "wrong protocol_version", Command: remote.CmdPushPrepare, RequestID: "chk-proto", Want: Failure, Code: remote.ErrUnsupportedProtocol,
+		{Name: "wrong protocol_version", Command: protocol.CmdPushPrepare, RequestID: "chk-proto", Want: Failure, Code: protocol.CodeUnsupportedProtocol,
 			Stdin: []byte(`{"type":"push.prepare","protocol_version":99,"request_id":"chk-proto","remote":"origin"}`)},
-		{Name: "type does not match command", Command: remote.CmdPushFinalize, RequestID: "chk-mismatch", Want: Failure, Code: remote.ErrInvalidRequest,
-			Stdin: req(remote.CmdPullFinalize, "chk-mismatch", nil)},
+		{Name: "type does not match command", Command: protocol.CmdPushFinalize, RequestID: "chk-mismatch", Want: Failure, Code: protocol.CodeInvalidRequest,
+			Stdin: req(protocol.CmdPullFinalize, "chk-mismatch", nil)},
 	}
 }
 
@@ -157,11 +157,11 @@ func Verify(c Case, a Answer) error {
 		add("exit status %d, want 0", a.Exit)
 	}
 	switch c.Command {
-	case remote.CmdCapabilities:
-		var caps remote.Capabilities
-		if err := remote.DecodeStrict(a.Stdout, &caps); err != nil {
+	case protocol.CmdCapabilities:
+		var caps protocol.Capabilities
+		if err := protocol.DecodeStrict(a.Stdout, &caps); err != nil {
 			add("capabilities are not one JSON object: %v", err)
-		} else if caps.Name == "" || caps.Kind != "remote_adapter" || caps.DeployProtocolVersion != remote.ProtocolVersion {
+		} else if caps.Name == "" || caps.Kind != "remote_adapter" || caps.DeployProtocolVersion != protocol.ProtocolVersion {
 			add("capabilities name %q kind %q deploy_protocol_version %d", caps.Name, caps.Kind, caps.DeployProtocolVersion)
 		}
 	case "--version":
@@ -178,7 +178,7 @@ func Verify(c Case, a Answer) error {
 }
 
 func verifyProtocolAnswer(c Case, a Answer, add func(string, ...any)) {
-	if err := remote.CheckJSON(a.Stdout); err != nil {
+	if err := protocol.CheckJSON(a.Stdout); err != nil {
 		add("stdout is not exactly one well-formed JSON value: %v", err)
 		return
 	}
@@ -197,7 +197,7 @@ func verifyProtocolAnswer(c Case, a Answer, add func(string, ...any)) {
 		add("request_id %v, want %q", doc["request_id"], c.RequestID)
 	}
 	if ok {
-		if want := remote.ResultType(c.Command); typ != want {
+		if want := protocol.ResultType(c.Command); typ != want {
 			add("type %q, want %q", typ, want)
 		}
 		if _, has := doc["error"]; has {
@@ -208,8 +208,8 @@ func verifyProtocolAnswer(c Case, a Answer, add func(string, ...any)) {
 		}
 		return
 	}
-	if typ != remote.TypeError {
-		add("error answer with type %q, want %q", typ, remote.TypeError)
+	if typ != protocol.TypeError {
+		add("error answer with type %q, want %q", typ, protocol.TypeError)
 	}
 	e, _ := doc["error"].(map[string]any)
 	if e == nil {
@@ -268,7 +268,7 @@ func UpstreamEnv(parent []string, secrets ...string) []string {
 			}
 		}
 	}
-	env = append(env, remote.EnvProtocolVersion+"=1")
+	env = append(env, protocol.EnvProtocolVersion+"=1")
 	for _, kv := range secrets {
 		name, value, _ := strings.Cut(kv, "=")
 		if value == "" || strings.HasPrefix(strings.ToUpper(name), "EPACK_") {

@@ -22,8 +22,8 @@ import (
 
 	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/safefile"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry"
-	"github.com/evidencerelay/epack/remote"
 )
 
 const (
@@ -44,19 +44,19 @@ var _ registry.Store = (*Store)(nil)
 // be an absolute path and not a symbolic link.
 func New(root string) (*Store, error) {
 	if root == "" {
-		return nil, registry.Errorf(remote.ErrInvalidRequest,
+		return nil, protocol.Errorf(protocol.CodeInvalidRequest,
 			"the filesystem registry needs transport.file_root: set it in the remote's epack.yaml entry (EPACK_REMOTE_FILE_ROOT is empty)")
 	}
 	if !filepath.IsAbs(root) {
-		return nil, registry.Errorf(remote.ErrInvalidRequest, "registry root %q (transport.file_root) must be an absolute path", root)
+		return nil, protocol.Errorf(protocol.CodeInvalidRequest, "registry root %q (transport.file_root) must be an absolute path", root)
 	}
 	root = filepath.Clean(root)
 	if err := os.MkdirAll(root, dirPerm); err != nil {
-		return nil, registry.Errorf(remote.ErrInvalidRequest, "creating registry root %s: %v", root, err)
+		return nil, protocol.Errorf(protocol.CodeInvalidRequest, "creating registry root %s: %v", root, err)
 	}
 	d, err := safefile.OpenDir(root, "", false, dirPerm)
 	if err != nil {
-		return nil, registry.Errorf(remote.ErrInvalidRequest, "registry root %s: %v", root, err)
+		return nil, protocol.Errorf(protocol.CodeInvalidRequest, "registry root %s: %v", root, err)
 	}
 	d.Close()
 	return &Store{root: root}, nil
@@ -101,9 +101,9 @@ func mapErr(err error) error {
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("%w: %v", registry.ErrNotFound, err)
 	case errcode.Has(err, errcode.SymlinkNotAllowed):
-		return registry.Wrapf(remote.ErrServerError, err, "registry directory contains a symbolic link")
+		return protocol.Wrapf(protocol.CodeServerError, err, "registry directory contains a symbolic link")
 	case errcode.Has(err, errcode.PermissionDenied):
-		return registry.Wrapf(remote.ErrForbidden, err, "registry directory not accessible")
+		return protocol.Wrapf(protocol.CodeForbidden, err, "registry directory not accessible")
 	}
 	return err
 }
@@ -332,13 +332,13 @@ func (s *Store) fileURL(key string) string {
 
 // UploadTarget hands out a file:// URL for the staging path (inside the
 // root, which the remote must name as transport.file_root).
-func (s *Store) UploadTarget(_ context.Context, staging, _ string, _ registry.Blob, expiry time.Duration) (remote.TransferTarget, string, error) {
+func (s *Store) UploadTarget(_ context.Context, staging, _ string, _ registry.Blob, expiry time.Duration) (protocol.TransferTarget, string, error) {
 	d, _, err := s.dir(staging, true)
 	if err != nil {
-		return remote.TransferTarget{}, "", err
+		return protocol.TransferTarget{}, "", err
 	}
 	d.Close()
-	return remote.TransferTarget{
+	return protocol.TransferTarget{
 		Method:    "PUT",
 		URL:       s.fileURL(staging),
 		ExpiresAt: time.Now().Add(expiry).UTC().Format(time.RFC3339),
@@ -346,8 +346,8 @@ func (s *Store) UploadTarget(_ context.Context, staging, _ string, _ registry.Bl
 }
 
 // DownloadTarget hands out the blob's file:// URL.
-func (s *Store) DownloadTarget(_ context.Context, key string, _ time.Duration) (remote.TransferTarget, error) {
-	return remote.TransferTarget{Method: "GET", URL: s.fileURL(key)}, nil
+func (s *Store) DownloadTarget(_ context.Context, key string, _ time.Duration) (protocol.TransferTarget, error) {
+	return protocol.TransferTarget{Method: "GET", URL: s.fileURL(key)}, nil
 }
 
 // hashFile returns f's size and SHA-256 hex from the start.
@@ -443,7 +443,7 @@ func (s *Store) Promote(ctx context.Context, staging, key string, b registry.Blo
 		if herr != nil || !ok {
 			// Not retryable: a retry finds the staging file gone and would
 			// report a missing upload instead of this.
-			return registry.Errorf(remote.ErrConflict, "blob %s exists with different content or is not a regular file: the registry directory was modified by hand", key)
+			return protocol.Errorf(protocol.CodeConflict, "blob %s exists with different content or is not a regular file: the registry directory was modified by hand", key)
 		}
 		return nil
 	}
@@ -463,7 +463,7 @@ func (s *Store) Whoami(context.Context) (string, string, error) {
 		name += "@" + host
 	}
 	if _, err := os.Stat(s.root); err != nil {
-		return "", "", registry.Errorf(remote.ErrNotFound, "registry directory %s: %v", s.root, err)
+		return "", "", protocol.Errorf(protocol.CodeNotFound, "registry directory %s: %v", s.root, err)
 	}
 	return name, s.root, nil
 }

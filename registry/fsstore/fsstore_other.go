@@ -3,8 +3,8 @@
 package fsstore
 
 import (
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry"
-	"github.com/evidencerelay/epack/remote"
 )
 
 // Store is unavailable on this platform (it needs no-follow *at system calls).
@@ -12,7 +12,7 @@ type Store struct{ registry.Store }
 
 // New always fails on this platform.
 func New(root string) (*Store, error) {
-	return nil, registry.Errorf(remote.ErrServerError, "the filesystem registry is only supported on unix systems")
+	return nil, protocol.Errorf(protocol.CodeServerError, "the filesystem registry is only supported on unix systems")
 }
 
 // Root returns "".

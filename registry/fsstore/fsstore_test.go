@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry"
 	"github.com/evidencerelay/epack/registry/fsstore"
 	"github.com/evidencerelay/epack/registry/registrytest"
-	"github.com/evidencerelay/epack/remote"
 )
 
 // NewEnv returns a fresh filesystem registry in a temp dir; reg wraps the
@@ -27,7 +27,7 @@ func NewEnv(t *testing.T, adapter func(root string, store *fsstore.Store) regist
 		A:        adapter(root, store),
 		Store:    store,
 		FileRoot: root,
-		ForceUpload: func(t testing.TB, tgt remote.TransferTarget, data []byte) {
+		ForceUpload: func(t testing.TB, tgt protocol.TransferTarget, data []byte) {
 			u, _ := url.Parse(tgt.URL)
 			if err := os.WriteFile(u.Path, data, 0o644); err != nil {
 				t.Fatal(err)
@@ -59,7 +59,7 @@ func TestRegistryFS(t *testing.T) {
 func TestNewRequiresRoot(t *testing.T) {
 	for _, root := range []string{"", "relative/dir"} {
 		_, err := fsstore.New(root)
-		if registry.CodeOf(err) != remote.ErrInvalidRequest {
+		if registry.CodeOf(err) != protocol.CodeInvalidRequest {
 			t.Fatalf("New(%q) = %v", root, err)
 		}
 	}
@@ -148,20 +148,20 @@ func TestTamperedBlobIsHealed(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(blobDir, p.FileHex), tc.tamper(append([]byte(nil), p.Data...)), 0o444); err != nil {
 				t.Fatal(err)
 			}
-			tgt := remote.TargetConfig{Workspace: "acme", Environment: "prod", Stream: "acme/evidence"}
+			tgt := protocol.TargetConfig{Workspace: "acme", Environment: "prod", Stream: "acme/evidence"}
 			ctx := context.Background()
-			prep, err := reg.PushPrepare(ctx, &remote.PushPrepareRequest{Target: tgt, Pack: p.Info()})
+			prep, err := reg.PushPrepare(ctx, &protocol.PushPrepareRequest{Target: tgt, Pack: p.Info()})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if prep.Upload.Method == remote.MethodSkip {
+			if prep.Upload.Method == protocol.MethodSkip {
 				t.Fatal("push.prepare skipped the upload although the stored blob is wrong")
 			}
 			if err := registrytest.UploadRaw(t, prep.Upload, p.Data, false); err != nil {
 				t.Fatal(err)
 			}
 			// The verified upload replaces the damaged blob.
-			if _, err = reg.PushFinalize(ctx, &remote.PushFinalizeRequest{Target: tgt, FinalizeToken: prep.FinalizeToken}); err != nil {
+			if _, err = reg.PushFinalize(ctx, &protocol.PushFinalizeRequest{Target: tgt, FinalizeToken: prep.FinalizeToken}); err != nil {
 				t.Fatalf("finalize over a damaged blob: %v", err)
 			}
 			got, err := os.ReadFile(filepath.Join(blobDir, p.FileHex))

@@ -3,8 +3,7 @@ package fsstore
 import (
 	"path/filepath"
 
-	"github.com/evidencerelay/epack/registry"
-	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // EnvRegistryRoot names the registry directory when the host does not send
@@ -20,19 +19,19 @@ const EnvRegistryRoot = "FS_REGISTRY_ROOT"
 func RegistryRoot(fileRoot, registryRoot string) (string, error) {
 	if fileRoot != "" {
 		if !filepath.IsAbs(fileRoot) {
-			return "", registry.Errorf(remote.ErrInvalidRequest,
-				"registry root %q (transport.file_root, sent as %s) must be an absolute path", fileRoot, remote.EnvFileRoot)
+			return "", protocol.Errorf(protocol.CodeInvalidRequest,
+				"registry root %q (transport.file_root, sent as %s) must be an absolute path", fileRoot, protocol.EnvFileRoot)
 		}
 		return fileRoot, nil
 	}
 	if registryRoot == "" {
-		return "", registry.Errorf(remote.ErrInvalidRequest,
+		return "", protocol.Errorf(protocol.CodeInvalidRequest,
 			"the filesystem registry has no root: set transport.file_root in the remote's epack.yaml entry, "+
 				"or, under a host that does not send %s, set %s=<absolute directory> and list it in the remote's secrets:",
-			remote.EnvFileRoot, EnvRegistryRoot)
+			protocol.EnvFileRoot, EnvRegistryRoot)
 	}
 	if !filepath.IsAbs(registryRoot) {
-		return "", registry.Errorf(remote.ErrInvalidRequest,
+		return "", protocol.Errorf(protocol.CodeInvalidRequest,
 			"%s %q must be an absolute path (the adapter runs in the host's working folder, so a relative root would move with it)",
 			EnvRegistryRoot, registryRoot)
 	}

@@ -4,9 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry"
 	"github.com/evidencerelay/epack/registry/fsstore"
-	"github.com/evidencerelay/epack/remote"
 )
 
 func TestRegistryRoot(t *testing.T) {
@@ -30,7 +30,7 @@ func TestRegistryRoot(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || registry.CodeOf(err) != remote.ErrInvalidRequest || !strings.Contains(err.Error(), tc.errText) {
+			if err == nil || registry.CodeOf(err) != protocol.CodeInvalidRequest || !strings.Contains(err.Error(), tc.errText) {
 				t.Fatalf("got %q, %v; want invalid_request containing %q", got, err, tc.errText)
 			}
 		})

@@ -11,26 +11,26 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry"
-	"github.com/evidencerelay/epack/remote"
 )
 
 // Adapter is the protocol surface the suite drives: *registry.Registry in
 // process, or Process (a real adapter binary).
 type Adapter interface {
-	PushPrepare(context.Context, *remote.PushPrepareRequest) (*remote.PushPrepareResponse, error)
-	PushFinalize(context.Context, *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error)
-	PullPrepare(context.Context, *remote.PullPrepareRequest) (*remote.PullPrepareResponse, error)
-	PullFinalize(context.Context, *remote.PullFinalizeRequest) (*remote.PullFinalizeResponse, error)
-	RunsSync(context.Context, *remote.RunsSyncRequest) (*remote.RunsSyncResponse, error)
-	Whoami(context.Context) (*remote.WhoamiIdentity, error)
+	PushPrepare(context.Context, *protocol.PushPrepareRequest) (*protocol.PushPrepareResponse, error)
+	PushFinalize(context.Context, *protocol.PushFinalizeRequest) (*protocol.PushFinalizeResponse, error)
+	PullPrepare(context.Context, *protocol.PullPrepareRequest) (*protocol.PullPrepareResponse, error)
+	PullFinalize(context.Context, *protocol.PullFinalizeRequest) (*protocol.PullFinalizeResponse, error)
+	RunsSync(context.Context, *protocol.RunsSyncRequest) (*protocol.RunsSyncResponse, error)
+	Whoami(context.Context) (*protocol.WhoamiIdentity, error)
 }
 
 var _ Adapter = (*registry.Registry)(nil)
 
 // ProtoError is an error answer from an adapter process.
 type ProtoError struct {
-	Body remote.ErrorBody
+	Body protocol.Error
 	// ExitCode is the process's exit status (always 0: Raw refuses an
 	// answer with another status).
 	ExitCode int
@@ -58,9 +58,9 @@ func Retryable(err error) bool {
 	if errors.As(err, &pe) {
 		return pe.Body.Retryable
 	}
-	var re *registry.Error
+	var re *protocol.Error
 	if errors.As(err, &re) {
-		return re.Retryable()
+		return re.Retryable
 	}
 	return false
 }
@@ -75,8 +75,8 @@ type Process struct {
 
 var reqSeq atomic.Int64
 
-func (p *Process) call(ctx context.Context, cmd string, hdr *remote.RequestHeader, req, resp any) error {
-	*hdr = remote.RequestHeader{Type: cmd, ProtocolVersion: remote.ProtocolVersion, RequestID: fmt.Sprintf("req-%d-%d", time.Now().UnixNano(), reqSeq.Add(1))}
+func (p *Process) call(ctx context.Context, cmd string, hdr *protocol.RequestHeader, req, resp any) error {
+	*hdr = protocol.RequestHeader{Type: cmd, ProtocolVersion: protocol.ProtocolVersion, RequestID: fmt.Sprintf("req-%d-%d", time.Now().UnixNano(), reqSeq.Add(1))}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return err
@@ -94,10 +94,10 @@ func (p *Process) Raw(ctx context.Context, cmd string, body []byte, requestID st
 	c.Stdout, c.Stderr = &stdout, &stderr
 	runErr := c.Run()
 	var head struct {
-		OK        bool             `json:"ok"`
-		Type      string           `json:"type"`
-		RequestID string           `json:"request_id"`
-		Error     remote.ErrorBody `json:"error"`
+		OK        bool           `json:"ok"`
+		Type      string         `json:"type"`
+		RequestID string         `json:"request_id"`
+		Error     protocol.Error `json:"error"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &head); err != nil {
 		return fmt.Errorf("%s: unparsable answer (%v): stdout %q stderr %q", cmd, runErr, stdout.String(), stderr.String())
@@ -118,12 +118,12 @@ func (p *Process) Raw(ctx context.Context, cmd string, body []byte, requestID st
 		return fmt.Errorf("%s: answer with exit status %d (want 0): stdout %q stderr %q", cmd, code, stdout.String(), stderr.String())
 	}
 	if !head.OK {
-		if head.Type != remote.TypeError {
+		if head.Type != protocol.TypeError {
 			return fmt.Errorf("%s: error answer with type %q", cmd, head.Type)
 		}
 		return &ProtoError{Body: head.Error, ExitCode: code}
 	}
-	if head.Type != remote.ResultType(cmd) {
+	if head.Type != protocol.ResultType(cmd) {
 		return fmt.Errorf("%s: answer type %q", cmd, head.Type)
 	}
 	if strings.TrimSpace(stderr.String()) != "" {
@@ -136,53 +136,53 @@ func (p *Process) Raw(ctx context.Context, cmd string, body []byte, requestID st
 }
 
 // PushPrepare implements Adapter.
-func (p *Process) PushPrepare(ctx context.Context, r *remote.PushPrepareRequest) (*remote.PushPrepareResponse, error) {
-	var out remote.PushPrepareResponse
-	return &out, p.call(ctx, remote.CmdPushPrepare, &r.RequestHeader, r, &out)
+func (p *Process) PushPrepare(ctx context.Context, r *protocol.PushPrepareRequest) (*protocol.PushPrepareResponse, error) {
+	var out protocol.PushPrepareResponse
+	return &out, p.call(ctx, protocol.CmdPushPrepare, &r.RequestHeader, r, &out)
 }
 
 // PushFinalize implements Adapter.
-func (p *Process) PushFinalize(ctx context.Context, r *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
-	var out remote.PushFinalizeResponse
-	return &out, p.call(ctx, remote.CmdPushFinalize, &r.RequestHeader, r, &out)
+func (p *Process) PushFinalize(ctx context.Context, r *protocol.PushFinalizeRequest) (*protocol.PushFinalizeResponse, error) {
+	var out protocol.PushFinalizeResponse
+	return &out, p.call(ctx, protocol.CmdPushFinalize, &r.RequestHeader, r, &out)
 }
 
 // PullPrepare implements Adapter.
-func (p *Process) PullPrepare(ctx context.Context, r *remote.PullPrepareRequest) (*remote.PullPrepareResponse, error) {
-	var out remote.PullPrepareResponse
-	return &out, p.call(ctx, remote.CmdPullPrepare, &r.RequestHeader, r, &out)
+func (p *Process) PullPrepare(ctx context.Context, r *protocol.PullPrepareRequest) (*protocol.PullPrepareResponse, error) {
+	var out protocol.PullPrepareResponse
+	return &out, p.call(ctx, protocol.CmdPullPrepare, &r.RequestHeader, r, &out)
 }
 
 // PullFinalize implements Adapter.
-func (p *Process) PullFinalize(ctx context.Context, r *remote.PullFinalizeRequest) (*remote.PullFinalizeResponse, error) {
-	var out remote.PullFinalizeResponse
-	return &out, p.call(ctx, remote.CmdPullFinalize, &r.RequestHeader, r, &out)
+func (p *Process) PullFinalize(ctx context.Context, r *protocol.PullFinalizeRequest) (*protocol.PullFinalizeResponse, error) {
+	var out protocol.PullFinalizeResponse
+	return &out, p.call(ctx, protocol.CmdPullFinalize, &r.RequestHeader, r, &out)
 }
 
 // RunsSync implements Adapter.
-func (p *Process) RunsSync(ctx context.Context, r *remote.RunsSyncRequest) (*remote.RunsSyncResponse, error) {
-	var out remote.RunsSyncResponse
-	return &out, p.call(ctx, remote.CmdRunsSync, &r.RequestHeader, r, &out)
+func (p *Process) RunsSync(ctx context.Context, r *protocol.RunsSyncRequest) (*protocol.RunsSyncResponse, error) {
+	var out protocol.RunsSyncResponse
+	return &out, p.call(ctx, protocol.CmdRunsSync, &r.RequestHeader, r, &out)
 }
 
 // Whoami implements Adapter.
-func (p *Process) Whoami(ctx context.Context) (*remote.WhoamiIdentity, error) {
-	var out remote.AuthWhoamiResponse
-	req := &remote.AuthRequest{}
-	if err := p.call(ctx, remote.CmdAuthWhoami, &req.RequestHeader, req, &out); err != nil {
+func (p *Process) Whoami(ctx context.Context) (*protocol.WhoamiIdentity, error) {
+	var out protocol.AuthWhoamiResponse
+	req := &protocol.AuthRequest{}
+	if err := p.call(ctx, protocol.CmdAuthWhoami, &req.RequestHeader, req, &out); err != nil {
 		return nil, err
 	}
 	return &out.Identity, nil
 }
 
 // Capabilities runs `<bin> --capabilities`.
-func (p *Process) Capabilities(ctx context.Context) (*remote.Capabilities, error) {
-	c := exec.CommandContext(ctx, p.Bin, remote.CmdCapabilities)
+func (p *Process) Capabilities(ctx context.Context) (*protocol.Capabilities, error) {
+	c := exec.CommandContext(ctx, p.Bin, protocol.CmdCapabilities)
 	c.Env = p.Env
 	out, err := c.Output()
 	if err != nil {
 		return nil, err
 	}
-	var caps remote.Capabilities
+	var caps protocol.Capabilities
 	return &caps, json.Unmarshal(out, &caps)
 }

@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // Pack is a test pack file and the digests a host would send for it.
@@ -67,8 +67,8 @@ func WritePack(t testing.TB, p string, data []byte) Pack {
 }
 
 // Info returns the push.prepare pack object for p.
-func (p Pack) Info() remote.PackInfo {
-	return remote.PackInfo{
+func (p Pack) Info() protocol.PackInfo {
+	return protocol.PackInfo{
 		Path:           p.Path,
 		Digest:         p.PackDigest,
 		ManifestDigest: p.PackDigest[len("sha256:"):],
@@ -82,13 +82,13 @@ func (p Pack) Info() remote.PackInfo {
 // path is written (temp file beside it, then rename); an http(s) URL gets a
 // request with the target's method and the adapter's headers — except over
 // plain http, where the host never sends them.
-func Upload(t testing.TB, tgt remote.TransferTarget, data []byte) error {
+func Upload(t testing.TB, tgt protocol.TransferTarget, data []byte) error {
 	return UploadRaw(t, tgt, data, false)
 }
 
 // UploadRaw is Upload; headersOverHTTP sends the adapter's headers over
 // plain http too.
-func UploadRaw(t testing.TB, tgt remote.TransferTarget, data []byte, headersOverHTTP bool) error {
+func UploadRaw(t testing.TB, tgt protocol.TransferTarget, data []byte, headersOverHTTP bool) error {
 	t.Helper()
 	u, err := url.Parse(tgt.URL)
 	if err != nil {
@@ -127,7 +127,7 @@ func UploadRaw(t testing.TB, tgt remote.TransferTarget, data []byte, headersOver
 }
 
 // Download fetches a download target (file:// or http(s)).
-func Download(t testing.TB, tgt remote.TransferTarget) []byte {
+func Download(t testing.TB, tgt protocol.TransferTarget) []byte {
 	t.Helper()
 	u, err := url.Parse(tgt.URL)
 	if err != nil {
@@ -157,7 +157,7 @@ func Download(t testing.TB, tgt remote.TransferTarget) []byte {
 }
 
 // WriteRun writes <sidecar>/tools/x/<runID>/result.json and returns the run item.
-func WriteRun(t testing.TB, sidecar, runID, body string) remote.RunItem {
+func WriteRun(t testing.TB, sidecar, runID, body string) protocol.RunItem {
 	t.Helper()
 	d := filepath.Join(sidecar, "tools", "x", runID)
 	if err := os.MkdirAll(d, 0o755); err != nil {
@@ -168,7 +168,7 @@ func WriteRun(t testing.TB, sidecar, runID, body string) remote.RunItem {
 		t.Fatal(err)
 	}
 	s := sha256.Sum256([]byte(body))
-	return remote.RunItem{RunID: runID, ResultPath: p, ResultDigest: "sha256:" + hex.EncodeToString(s[:])}
+	return protocol.RunItem{RunID: runID, ResultPath: p, ResultDigest: "sha256:" + hex.EncodeToString(s[:])}
 }
 
 func digestOf(data []byte) string {

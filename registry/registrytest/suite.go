@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry"
-	"github.com/evidencerelay/epack/remote"
 )
 
 // Env is one fresh registry under test.
@@ -26,7 +26,7 @@ type Env struct {
 	FileRoot string
 	// ForceUpload stores data at an upload target bypassing any server-side
 	// check (S3: a plain PutObject to the staging key).
-	ForceUpload func(t testing.TB, tgt remote.TransferTarget, data []byte)
+	ForceUpload func(t testing.TB, tgt protocol.TransferTarget, data []byte)
 	// AllKeys lists every object of the backing store (the whole bucket or
 	// the directory above the root); each must start with Prefix.
 	AllKeys func(t testing.TB) []string
@@ -49,7 +49,7 @@ func RunAll(t *testing.T, h Harness) {
 	t.Run("SamePack8", func(t *testing.T) { SamePack(t, h(t), 8) })
 }
 
-var target = remote.TargetConfig{Workspace: "acme", Environment: "prod", Stream: "acme/evidence"}
+var target = protocol.TargetConfig{Workspace: "acme", Environment: "prod", Stream: "acme/evidence"}
 
 func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -58,12 +58,12 @@ func ctxT(t testing.TB) context.Context {
 }
 
 // Push runs prepare → upload → finalize and returns both answers.
-func Push(t testing.TB, e *Env, tgt remote.TargetConfig, p Pack, labels ...string) (*remote.PushPrepareResponse, *remote.PushFinalizeResponse) {
+func Push(t testing.TB, e *Env, tgt protocol.TargetConfig, p Pack, labels ...string) (*protocol.PushPrepareResponse, *protocol.PushFinalizeResponse) {
 	t.Helper()
 	ctx := ctxT(t)
-	prep, err := e.A.PushPrepare(ctx, &remote.PushPrepareRequest{
+	prep, err := e.A.PushPrepare(ctx, &protocol.PushPrepareRequest{
 		Remote: "origin", Target: tgt, Pack: p.Info(),
-		Release: remote.ReleaseInfo{Labels: labels, Notes: "n", BuildContext: map[string]string{"git_sha": "abc"}},
+		Release: protocol.ReleaseInfo{Labels: labels, Notes: "n", BuildContext: map[string]string{"git_sha": "abc"}},
 	})
 	if err != nil {
 		t.Fatalf("push.prepare: %v", err)
@@ -71,15 +71,15 @@ func Push(t testing.TB, e *Env, tgt remote.TargetConfig, p Pack, labels ...strin
 	if prep.FinalizeToken == "" {
 		t.Fatal("push.prepare: empty finalize_token")
 	}
-	if prep.Upload.Method != remote.MethodSkip {
+	if prep.Upload.Method != protocol.MethodSkip {
 		checkURL(t, e, prep.Upload.URL)
 		if err := UploadRaw(t, prep.Upload, p.Data, e.HeadersOverHTTP); err != nil {
 			t.Fatalf("upload: %v", err)
 		}
 	}
-	fin, err := e.A.PushFinalize(ctx, &remote.PushFinalizeRequest{
+	fin, err := e.A.PushFinalize(ctx, &protocol.PushFinalizeRequest{
 		Remote: "origin", Target: tgt,
-		Pack:          remote.PackInfo{Path: p.Path, Digest: p.PackDigest, SizeBytes: int64(len(p.Data))},
+		Pack:          protocol.PackInfo{Path: p.Path, Digest: p.PackDigest, SizeBytes: int64(len(p.Data))},
 		FinalizeToken: prep.FinalizeToken,
 	})
 	if err != nil {
@@ -105,8 +105,8 @@ func checkURL(t testing.TB, e *Env, raw string) {
 	}
 }
 
-func pull(t testing.TB, e *Env, tgt remote.TargetConfig, ref remote.PullRef) (*remote.PullPrepareResponse, error) {
-	return e.A.PullPrepare(ctxT(t), &remote.PullPrepareRequest{Remote: "origin", Target: tgt, Ref: ref})
+func pull(t testing.TB, e *Env, tgt protocol.TargetConfig, ref protocol.PullRef) (*protocol.PullPrepareResponse, error) {
+	return e.A.PullPrepare(ctxT(t), &protocol.PullPrepareRequest{Remote: "origin", Target: tgt, Ref: ref})
 }
 
 func wantCode(t testing.TB, err error, code, what string) {
@@ -127,7 +127,7 @@ func Flow(t *testing.T, e *Env) {
 	p2 := MakePack(t, dir, "two.epack", "two")
 
 	prep, fin := Push(t, e, target, p1, "monthly", "v1.0.0")
-	if prep.Upload.Method == remote.MethodSkip {
+	if prep.Upload.Method == protocol.MethodSkip {
 		t.Fatal("first push skipped the upload")
 	}
 	rel1 := fin.Release.ReleaseID
@@ -140,7 +140,7 @@ func Flow(t *testing.T, e *Env) {
 
 	// Push again: skip, same release, labels merged.
 	prep, fin = Push(t, e, target, p1, "extra", "monthly", "version:2.0")
-	if prep.Upload.Method != remote.MethodSkip {
+	if prep.Upload.Method != protocol.MethodSkip {
 		t.Fatalf("second push: upload method %q, want skip", prep.Upload.Method)
 	}
 	if fin.Release.ReleaseID != rel1 {
@@ -172,7 +172,7 @@ func Flow(t *testing.T, e *Env) {
 	sidecar := strings.TrimSuffix(p1.Path, ".epack") + ".runs"
 	r1 := WriteRun(t, sidecar, "run-001", `{"ok":true}`)
 	r2 := WriteRun(t, sidecar, "run-002", `{"ok":false}`)
-	rs, err := e.A.RunsSync(ctx, &remote.RunsSyncRequest{Target: target, FileDigest: p1.FileDigest, PackPath: p1.Path, Runs: []remote.RunItem{r1, r2}})
+	rs, err := e.A.RunsSync(ctx, &protocol.RunsSyncRequest{Target: target, FileDigest: p1.FileDigest, PackPath: p1.Path, Runs: []protocol.RunItem{r1, r2}})
 	if err != nil {
 		t.Fatalf("runs.sync: %v", err)
 	}
@@ -180,11 +180,11 @@ func Flow(t *testing.T, e *Env) {
 		t.Fatalf("runs.sync = %+v", rs)
 	}
 	r2b := WriteRun(t, sidecar, "run-002", `{"ok":"changed"}`)
-	rs, err = e.A.RunsSync(ctx, &remote.RunsSyncRequest{Target: target, FileDigest: p1.FileDigest, PackPath: p1.Path, Runs: []remote.RunItem{r1, r2b}})
+	rs, err = e.A.RunsSync(ctx, &protocol.RunsSyncRequest{Target: target, FileDigest: p1.FileDigest, PackPath: p1.Path, Runs: []protocol.RunItem{r1, r2b}})
 	if err != nil {
 		t.Fatalf("runs.sync again: %v", err)
 	}
-	if rs.Items[0].Status != remote.RunDuplicate || rs.Items[1].Status != remote.RunRejected || rs.Items[1].Reason == "" || rs.Accepted != 0 || rs.Rejected != 1 {
+	if rs.Items[0].Status != protocol.RunDuplicate || rs.Items[1].Status != protocol.RunRejected || rs.Items[1].Reason == "" || rs.Accepted != 0 || rs.Rejected != 1 {
 		t.Fatalf("runs.sync again = %+v", rs)
 	}
 	if got, _, err := e.Store.Get(ctx, "runs/"+p1.FileHex+"/run-001/result.json", 1<<20); err != nil || string(got) != `{"ok":true}` {
@@ -192,23 +192,23 @@ func Flow(t *testing.T, e *Env) {
 	}
 
 	// pull.prepare by every kind of ref; the host sends no stream.
-	envOnly := remote.TargetConfig{Workspace: target.Workspace, Environment: target.Environment}
+	envOnly := protocol.TargetConfig{Workspace: target.Workspace, Environment: target.Environment}
 	cases := []struct {
 		name string
-		tgt  remote.TargetConfig
-		ref  remote.PullRef
+		tgt  protocol.TargetConfig
+		ref  protocol.PullRef
 		rel  string
 		pack Pack
 	}{
-		{"latest", envOnly, remote.PullRef{Latest: true}, rel2, p2},
-		{"empty ref = latest", envOnly, remote.PullRef{}, rel2, p2},
-		{"latest in stream", other, remote.PullRef{Latest: true}, finO.Release.ReleaseID, p1},
-		{"release_id", envOnly, remote.PullRef{ReleaseID: rel1}, rel1, p1},
-		{"version", envOnly, remote.PullRef{Version: "v1.0.0"}, rel1, p1},
-		{"version label", envOnly, remote.PullRef{Version: "2.0"}, rel1, p1},
-		{"version without v", envOnly, remote.PullRef{Version: "1.1.0"}, rel2, p2},
-		{"digest in stream", target, remote.PullRef{Digest: p1.FileDigest}, rel1, p1},
-		{"digest", envOnly, remote.PullRef{Digest: p2.FileDigest}, rel2, p2},
+		{"latest", envOnly, protocol.PullRef{Latest: true}, rel2, p2},
+		{"empty ref = latest", envOnly, protocol.PullRef{}, rel2, p2},
+		{"latest in stream", other, protocol.PullRef{Latest: true}, finO.Release.ReleaseID, p1},
+		{"release_id", envOnly, protocol.PullRef{ReleaseID: rel1}, rel1, p1},
+		{"version", envOnly, protocol.PullRef{Version: "v1.0.0"}, rel1, p1},
+		{"version label", envOnly, protocol.PullRef{Version: "2.0"}, rel1, p1},
+		{"version without v", envOnly, protocol.PullRef{Version: "1.1.0"}, rel2, p2},
+		{"digest in stream", target, protocol.PullRef{Digest: p1.FileDigest}, rel1, p1},
+		{"digest", envOnly, protocol.PullRef{Digest: p2.FileDigest}, rel2, p2},
 	}
 	for _, c := range cases {
 		pp, err := pull(t, e, c.tgt, c.ref)
@@ -222,12 +222,12 @@ func Flow(t *testing.T, e *Env) {
 		if got := Download(t, pp.Download); !bytes.Equal(got, c.pack.Data) {
 			t.Fatalf("pull %s: downloaded bytes differ", c.name)
 		}
-		pf, err := e.A.PullFinalize(ctx, &remote.PullFinalizeRequest{Remote: "origin", Target: c.tgt, Digest: pp.Pack.Digest, FinalizeToken: pp.FinalizeToken})
+		pf, err := e.A.PullFinalize(ctx, &protocol.PullFinalizeRequest{Remote: "origin", Target: c.tgt, Digest: pp.Pack.Digest, FinalizeToken: pp.FinalizeToken})
 		if err != nil || !pf.Confirmed {
 			t.Fatalf("pull.finalize %s: %+v %v", c.name, pf, err)
 		}
 	}
-	pp, _ := pull(t, e, envOnly, remote.PullRef{ReleaseID: rel1})
+	pp, _ := pull(t, e, envOnly, protocol.PullRef{ReleaseID: rel1})
 	if len(pp.Pack.Labels) != 4 || pp.Pack.Version == "" {
 		t.Fatalf("pulled labels %v version %q", pp.Pack.Labels, pp.Pack.Version)
 	}
@@ -236,30 +236,30 @@ func Flow(t *testing.T, e *Env) {
 	}
 
 	// Refs that do not resolve.
-	for _, ref := range []remote.PullRef{
+	for _, ref := range []protocol.PullRef{
 		{Version: "v9.9.9"},
 		{ReleaseID: registry.NewReleaseID(time.Now())},
 		{Digest: "sha256:" + strings.Repeat("0", 64)},
 	} {
 		_, err := pull(t, e, envOnly, ref)
-		wantCode(t, err, remote.ErrNotFound, fmt.Sprintf("pull %+v", ref))
+		wantCode(t, err, protocol.CodeNotFound, fmt.Sprintf("pull %+v", ref))
 	}
-	_, err = pull(t, e, remote.TargetConfig{Workspace: "nobody"}, remote.PullRef{Latest: true})
-	wantCode(t, err, remote.ErrNotFound, "pull latest from an empty workspace")
-	_, err = pull(t, e, envOnly, remote.PullRef{Latest: true, Version: "v1"})
-	wantCode(t, err, remote.ErrInvalidRequest, "two refs")
-	_, err = pull(t, e, envOnly, remote.PullRef{ReleaseID: "rel_../../x"})
-	wantCode(t, err, remote.ErrInvalidRequest, "bad release id")
+	_, err = pull(t, e, protocol.TargetConfig{Workspace: "nobody"}, protocol.PullRef{Latest: true})
+	wantCode(t, err, protocol.CodeNotFound, "pull latest from an empty workspace")
+	_, err = pull(t, e, envOnly, protocol.PullRef{Latest: true, Version: "v1"})
+	wantCode(t, err, protocol.CodeInvalidRequest, "two refs")
+	_, err = pull(t, e, envOnly, protocol.PullRef{ReleaseID: "rel_../../x"})
+	wantCode(t, err, protocol.CodeInvalidRequest, "bad release id")
 
 	// A finalize token is bound to its target.
-	prep2, err := e.A.PushPrepare(ctx, &remote.PushPrepareRequest{Target: target, Pack: p2.Info()})
+	prep2, err := e.A.PushPrepare(ctx, &protocol.PushPrepareRequest{Target: target, Pack: p2.Info()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.A.PushFinalize(ctx, &remote.PushFinalizeRequest{Target: other, Pack: remote.PackInfo{SizeBytes: int64(len(p2.Data))}, FinalizeToken: prep2.FinalizeToken})
-	wantCode(t, err, remote.ErrInvalidRequest, "finalize with another target")
-	_, err = e.A.PushFinalize(ctx, &remote.PushFinalizeRequest{Target: target, FinalizeToken: "../../etc/passwd"})
-	wantCode(t, err, remote.ErrInvalidRequest, "finalize with a hostile token")
+	_, err = e.A.PushFinalize(ctx, &protocol.PushFinalizeRequest{Target: other, Pack: protocol.PackInfo{SizeBytes: int64(len(p2.Data))}, FinalizeToken: prep2.FinalizeToken})
+	wantCode(t, err, protocol.CodeInvalidRequest, "finalize with another target")
+	_, err = e.A.PushFinalize(ctx, &protocol.PushFinalizeRequest{Target: target, FinalizeToken: "../../etc/passwd"})
+	wantCode(t, err, protocol.CodeInvalidRequest, "finalize with a hostile token")
 
 	id, err := e.A.Whoami(ctx)
 	if err != nil || !id.Authenticated || id.Subject == "" || id.Issuer == "" {
@@ -276,7 +276,7 @@ func WrongBytes(t *testing.T, e *Env) {
 	p := MakePack(t, dir, "p.epack", "good")
 	bad := bytes.Clone(p.Data)
 	bad[len(bad)/2] ^= 0xff
-	prep, err := e.A.PushPrepare(ctx, &remote.PushPrepareRequest{Target: target, Pack: p.Info()})
+	prep, err := e.A.PushPrepare(ctx, &protocol.PushPrepareRequest{Target: target, Pack: p.Info()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,28 +288,28 @@ func WrongBytes(t *testing.T, e *Env) {
 	}
 	// Bypassing server checks, finalize must still refuse.
 	e.ForceUpload(t, prep.Upload, bad)
-	_, err = e.A.PushFinalize(ctx, &remote.PushFinalizeRequest{Target: target, Pack: remote.PackInfo{SizeBytes: int64(len(p.Data))}, FinalizeToken: prep.FinalizeToken})
-	wantCode(t, err, remote.ErrInvalidRequest, "finalize after wrong bytes")
+	_, err = e.A.PushFinalize(ctx, &protocol.PushFinalizeRequest{Target: target, Pack: protocol.PackInfo{SizeBytes: int64(len(p.Data))}, FinalizeToken: prep.FinalizeToken})
+	wantCode(t, err, protocol.CodeInvalidRequest, "finalize after wrong bytes")
 	if !strings.Contains(err.Error(), "nothing was published") {
 		t.Fatalf("unclear message: %v", err)
 	}
 	// Wrong size too.
-	prep, _ = e.A.PushPrepare(ctx, &remote.PushPrepareRequest{Target: target, Pack: p.Info()})
+	prep, _ = e.A.PushPrepare(ctx, &protocol.PushPrepareRequest{Target: target, Pack: p.Info()})
 	e.ForceUpload(t, prep.Upload, p.Data[:len(p.Data)-1])
-	_, err = e.A.PushFinalize(ctx, &remote.PushFinalizeRequest{Target: target, FinalizeToken: prep.FinalizeToken})
-	wantCode(t, err, remote.ErrInvalidRequest, "finalize after short upload")
+	_, err = e.A.PushFinalize(ctx, &protocol.PushFinalizeRequest{Target: target, FinalizeToken: prep.FinalizeToken})
+	wantCode(t, err, protocol.CodeInvalidRequest, "finalize after short upload")
 	// Finalize with no upload at all.
-	prep, _ = e.A.PushPrepare(ctx, &remote.PushPrepareRequest{Target: target, Pack: p.Info()})
-	_, err = e.A.PushFinalize(ctx, &remote.PushFinalizeRequest{Target: target, FinalizeToken: prep.FinalizeToken})
-	wantCode(t, err, remote.ErrNotFound, "finalize without upload")
+	prep, _ = e.A.PushPrepare(ctx, &protocol.PushPrepareRequest{Target: target, Pack: p.Info()})
+	_, err = e.A.PushFinalize(ctx, &protocol.PushFinalizeRequest{Target: target, FinalizeToken: prep.FinalizeToken})
+	wantCode(t, err, protocol.CodeNotFound, "finalize without upload")
 
 	for _, pre := range []string{"blobs/", "releases/", "streams/"} {
 		if got, err := e.Store.List(ctx, pre, 0); err != nil || len(got) != 0 {
 			t.Fatalf("%s after refused uploads: %v %v", pre, got, err)
 		}
 	}
-	_, err = pull(t, e, target, remote.PullRef{Latest: true})
-	wantCode(t, err, remote.ErrNotFound, "pull after refused uploads")
+	_, err = pull(t, e, target, protocol.PullRef{Latest: true})
+	wantCode(t, err, protocol.CodeNotFound, "pull after refused uploads")
 	// The good bytes still go through afterwards.
 	Push(t, e, target, p)
 	checkPrefix(t, e)
@@ -320,7 +320,7 @@ func HostileNames(t *testing.T, e *Env) {
 	ctx := ctxT(t)
 	p := MakePack(t, t.TempDir(), "p.epack", "hostile")
 	long := strings.Repeat("a", 256)
-	bad := []remote.TargetConfig{
+	bad := []protocol.TargetConfig{
 		{Workspace: "..", Stream: "s"},
 		{Workspace: "a/b", Stream: "s"},
 		{Workspace: "a\x00b", Stream: "s"},
@@ -339,44 +339,44 @@ func HostileNames(t *testing.T, e *Env) {
 		{Stream: ""},
 	}
 	for _, tgt := range bad {
-		_, err := e.A.PushPrepare(ctx, &remote.PushPrepareRequest{Target: tgt, Pack: p.Info()})
-		wantCode(t, err, remote.ErrInvalidRequest, fmt.Sprintf("push.prepare target %q", tgt))
-		if tgt != (remote.TargetConfig{}) {
-			_, err = pull(t, e, tgt, remote.PullRef{Latest: true})
-			wantCode(t, err, remote.ErrInvalidRequest, fmt.Sprintf("pull.prepare target %q", tgt))
+		_, err := e.A.PushPrepare(ctx, &protocol.PushPrepareRequest{Target: tgt, Pack: p.Info()})
+		wantCode(t, err, protocol.CodeInvalidRequest, fmt.Sprintf("push.prepare target %q", tgt))
+		if tgt != (protocol.TargetConfig{}) {
+			_, err = pull(t, e, tgt, protocol.PullRef{Latest: true})
+			wantCode(t, err, protocol.CodeInvalidRequest, fmt.Sprintf("pull.prepare target %q", tgt))
 		}
 	}
 	for _, l := range []string{"a/b", "..", "x\x00", long} {
-		_, err := e.A.PushPrepare(ctx, &remote.PushPrepareRequest{Target: target, Pack: p.Info(), Release: remote.ReleaseInfo{Labels: []string{l}}})
-		wantCode(t, err, remote.ErrInvalidRequest, fmt.Sprintf("label %q", l))
+		_, err := e.A.PushPrepare(ctx, &protocol.PushPrepareRequest{Target: target, Pack: p.Info(), Release: protocol.ReleaseInfo{Labels: []string{l}}})
+		wantCode(t, err, protocol.CodeInvalidRequest, fmt.Sprintf("label %q", l))
 	}
-	for _, pi := range []remote.PackInfo{
+	for _, pi := range []protocol.PackInfo{
 		{FileDigest: "sha256:../../x", SizeBytes: 3, Checksum: p.Checksum},
 		{FileDigest: "md5:abc", SizeBytes: 3},
 		{FileDigest: p.FileDigest, SizeBytes: -1},
 		{FileDigest: strings.ToUpper(p.FileDigest), SizeBytes: 3},
 		{SizeBytes: 3},
 	} {
-		_, err := e.A.PushPrepare(ctx, &remote.PushPrepareRequest{Target: target, Pack: pi})
-		wantCode(t, err, remote.ErrInvalidRequest, fmt.Sprintf("pack %+v", pi))
+		_, err := e.A.PushPrepare(ctx, &protocol.PushPrepareRequest{Target: target, Pack: pi})
+		wantCode(t, err, protocol.CodeInvalidRequest, fmt.Sprintf("pack %+v", pi))
 	}
 	for _, v := range []string{"../v1", "v1/../../x", "a\x00"} {
-		_, err := pull(t, e, target, remote.PullRef{Version: v})
-		wantCode(t, err, remote.ErrInvalidRequest, fmt.Sprintf("version %q", v))
+		_, err := pull(t, e, target, protocol.PullRef{Version: v})
+		wantCode(t, err, protocol.CodeInvalidRequest, fmt.Sprintf("version %q", v))
 	}
-	_, err := pull(t, e, target, remote.PullRef{Digest: "sha256:../../../etc/passwd"})
-	wantCode(t, err, remote.ErrInvalidRequest, "digest ref")
+	_, err := pull(t, e, target, protocol.PullRef{Digest: "sha256:../../../etc/passwd"})
+	wantCode(t, err, protocol.CodeInvalidRequest, "digest ref")
 
 	// Odd but legal names are escaped into single segments and work.
-	odd := remote.TargetConfig{Workspace: "ws %2F.x", Environment: "@default", Stream: "a b/ç/.hidden/%2e%2e/..x"}
+	odd := protocol.TargetConfig{Workspace: "ws %2F.x", Environment: "@default", Stream: "a b/ç/.hidden/%2e%2e/..x"}
 	Push(t, e, odd, p, "v1")
-	pp, err := pull(t, e, odd, remote.PullRef{Version: "v1"})
+	pp, err := pull(t, e, odd, protocol.PullRef{Version: "v1"})
 	if err != nil || pp.Pack.Stream != odd.Stream {
 		t.Fatalf("odd names: %+v %v", pp, err)
 	}
 	// "@default" as a real name does not collide with the empty environment.
-	_, err = pull(t, e, remote.TargetConfig{Workspace: odd.Workspace}, remote.PullRef{Latest: true})
-	wantCode(t, err, remote.ErrNotFound, "empty environment vs @default")
+	_, err = pull(t, e, protocol.TargetConfig{Workspace: odd.Workspace}, protocol.PullRef{Latest: true})
+	wantCode(t, err, protocol.CodeNotFound, "empty environment vs @default")
 	checkPrefix(t, e)
 }
 
@@ -395,13 +395,13 @@ func HostileRuns(t *testing.T, e *Env) {
 	linkDir := filepath.Join(sidecar, "tools", "x", "linked")
 	os.MkdirAll(linkDir, 0o755)
 	os.Symlink(secret, filepath.Join(linkDir, "result.json"))
-	linked := remote.RunItem{RunID: "linked", ResultPath: filepath.Join(linkDir, "result.json"), ResultDigest: WriteRunDigest(`{"secret":true}`)}
+	linked := protocol.RunItem{RunID: "linked", ResultPath: filepath.Join(linkDir, "result.json"), ResultDigest: WriteRunDigest(`{"secret":true}`)}
 	// a symlinked folder inside the sidecar
 	realDir := filepath.Join(dir, "real")
 	WriteRun(t, realDir, "viadir", `{"a":3}`)
 	os.Symlink(filepath.Join(realDir, "tools"), filepath.Join(sidecar, "ltools"))
-	viaDir := remote.RunItem{RunID: "viadir", ResultPath: filepath.Join(sidecar, "ltools", "x", "viadir", "result.json"), ResultDigest: WriteRunDigest(`{"a":3}`)}
-	dotdot := remote.RunItem{RunID: "dotdot", ResultPath: sidecar + "/../secret.json", ResultDigest: WriteRunDigest(`{"secret":true}`)}
+	viaDir := protocol.RunItem{RunID: "viadir", ResultPath: filepath.Join(sidecar, "ltools", "x", "viadir", "result.json"), ResultDigest: WriteRunDigest(`{"a":3}`)}
+	dotdot := protocol.RunItem{RunID: "dotdot", ResultPath: sidecar + "/../secret.json", ResultDigest: WriteRunDigest(`{"secret":true}`)}
 	big := WriteRun(t, sidecar, "big", `{"x":"`+strings.Repeat("x", registry.MaxRunResultBytes)+`"}`)
 	notJSON := WriteRun(t, sidecar, "notjson", `not json`)
 	wrongDigest := good
@@ -413,11 +413,11 @@ func HostileRuns(t *testing.T, e *Env) {
 	nulID.RunID = "a\x00b"
 	fifoDir := filepath.Join(sidecar, "tools", "x", "fifo")
 	os.MkdirAll(fifoDir, 0o755)
-	fifo := remote.RunItem{RunID: "fifo", ResultPath: filepath.Join(fifoDir, "result.json"), ResultDigest: good.ResultDigest}
+	fifo := protocol.RunItem{RunID: "fifo", ResultPath: filepath.Join(fifoDir, "result.json"), ResultDigest: good.ResultDigest}
 	mkfifo(filepath.Join(fifoDir, "result.json"))
 
-	runs := []remote.RunItem{good, outside, linked, viaDir, dotdot, big, notJSON, wrongDigest, badID, nulID, fifo}
-	rs, err := e.A.RunsSync(ctx, &remote.RunsSyncRequest{Target: target, FileDigest: p.FileDigest, PackPath: p.Path, Runs: runs})
+	runs := []protocol.RunItem{good, outside, linked, viaDir, dotdot, big, notJSON, wrongDigest, badID, nulID, fifo}
+	rs, err := e.A.RunsSync(ctx, &protocol.RunsSyncRequest{Target: target, FileDigest: p.FileDigest, PackPath: p.Path, Runs: runs})
 	if err != nil {
 		t.Fatalf("runs.sync: %v", err)
 	}
@@ -425,7 +425,7 @@ func HostileRuns(t *testing.T, e *Env) {
 		t.Fatalf("runs.sync = %+v", rs)
 	}
 	for i, it := range rs.Items {
-		if i > 0 && (it.Status != remote.RunRejected || it.Reason == "") {
+		if i > 0 && (it.Status != protocol.RunRejected || it.Reason == "") {
 			t.Fatalf("run %q: %+v", runs[i].RunID, it)
 		}
 	}
@@ -433,15 +433,15 @@ func HostileRuns(t *testing.T, e *Env) {
 		t.Fatalf("stored runs: %v", got)
 	}
 	// Without pack_path, a result must still be inside some *.runs folder.
-	rs, err = e.A.RunsSync(ctx, &remote.RunsSyncRequest{Target: target, FileDigest: p.FileDigest, Runs: []remote.RunItem{good, {RunID: "s", ResultPath: secret, ResultDigest: WriteRunDigest(`{"secret":true}`)}}})
-	if err != nil || rs.Items[0].Status != remote.RunDuplicate || rs.Items[1].Status != remote.RunRejected {
+	rs, err = e.A.RunsSync(ctx, &protocol.RunsSyncRequest{Target: target, FileDigest: p.FileDigest, Runs: []protocol.RunItem{good, {RunID: "s", ResultPath: secret, ResultDigest: WriteRunDigest(`{"secret":true}`)}}})
+	if err != nil || rs.Items[0].Status != protocol.RunDuplicate || rs.Items[1].Status != protocol.RunRejected {
 		t.Fatalf("runs.sync without pack_path = %+v, %v", rs, err)
 	}
 	// Unknown pack.
-	_, err = e.A.RunsSync(ctx, &remote.RunsSyncRequest{Target: target, FileDigest: "sha256:" + strings.Repeat("1", 64), PackPath: p.Path, Runs: []remote.RunItem{good}})
-	wantCode(t, err, remote.ErrNotFound, "runs.sync for an unknown pack")
-	_, err = e.A.RunsSync(ctx, &remote.RunsSyncRequest{Target: target, FileDigest: p.FileDigest, PackPath: "relative/p.epack", Runs: []remote.RunItem{good}})
-	wantCode(t, err, remote.ErrInvalidRequest, "relative pack_path")
+	_, err = e.A.RunsSync(ctx, &protocol.RunsSyncRequest{Target: target, FileDigest: "sha256:" + strings.Repeat("1", 64), PackPath: p.Path, Runs: []protocol.RunItem{good}})
+	wantCode(t, err, protocol.CodeNotFound, "runs.sync for an unknown pack")
+	_, err = e.A.RunsSync(ctx, &protocol.RunsSyncRequest{Target: target, FileDigest: p.FileDigest, PackPath: "relative/p.epack", Runs: []protocol.RunItem{good}})
+	wantCode(t, err, protocol.CodeInvalidRequest, "relative pack_path")
 	checkPrefix(t, e)
 }
 
@@ -495,7 +495,7 @@ func Concurrent(t *testing.T, e *Env, n int) {
 	if !slices.Equal(got, uniq) {
 		t.Fatalf("index %v, want %v", got, uniq)
 	}
-	pp, err := pull(t, e, target, remote.PullRef{Latest: true})
+	pp, err := pull(t, e, target, protocol.PullRef{Latest: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,7 +507,7 @@ func Concurrent(t *testing.T, e *Env, n int) {
 		t.Fatalf("%d release records, want %d", len(recs), n)
 	}
 	for i := range packs {
-		pp, err := pull(t, e, target, remote.PullRef{Version: fmt.Sprintf("v1.%d", i)})
+		pp, err := pull(t, e, target, protocol.PullRef{Version: fmt.Sprintf("v1.%d", i)})
 		if err != nil || pp.Pack.ReleaseID != ids[i] {
 			t.Fatalf("version v1.%d → %+v %v, want %s", i, pp, err, ids[i])
 		}
@@ -553,7 +553,7 @@ func SamePack(t *testing.T, e *Env, n int) {
 	if len(blobs) != 1 || len(recs) != 1 {
 		t.Fatalf("blobs %v releases %v", blobs, recs)
 	}
-	pp, err := pull(t, e, target, remote.PullRef{Latest: true})
+	pp, err := pull(t, e, target, protocol.PullRef{Latest: true})
 	if err != nil || pp.Pack.ReleaseID != ids[0] || len(pp.Pack.Labels) != n {
 		t.Fatalf("latest = %+v %v (want %d merged labels)", pp, err, n)
 	}
@@ -568,7 +568,7 @@ type indexDoc struct {
 	} `json:"releases"`
 }
 
-func readIndex(t testing.TB, e *Env, tgt remote.TargetConfig) indexDoc {
+func readIndex(t testing.TB, e *Env, tgt protocol.TargetConfig) indexDoc {
 	t.Helper()
 	key := "streams/" + registry.EscapeName(tgt.Workspace) + "/" + registry.EscapeName(tgt.Environment) + "/" + registry.EscapeName(tgt.Stream) + "/index.json"
 	data, _, err := e.Store.Get(ctxT(t), key, 1<<24)

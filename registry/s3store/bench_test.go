@@ -20,9 +20,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/evidencerelay/epack/internal/testenv"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry"
 	"github.com/evidencerelay/epack/registry/s3store"
-	"github.com/evidencerelay/epack/remote"
 )
 
 // BenchmarkUpload compares, on the same S3 server and the same file:
@@ -76,7 +76,7 @@ func benchUpload(b *testing.B, mode string) {
 			b.Fatal(err)
 		}
 		t0 := time.Now()
-		put(b, remote.TransferTarget{Method: p.Method, URL: p.URL}, path, size, false)
+		put(b, protocol.TransferTarget{Method: p.Method, URL: p.URL}, path, size, false)
 		plainD += time.Since(t0)
 
 		// registry upload target
@@ -110,7 +110,7 @@ func benchUpload(b *testing.B, mode string) {
 	b.ReportMetric((regD+finD).Seconds()/plainD.Seconds(), "upload+finalize/plain")
 }
 
-func put(b *testing.B, tgt remote.TransferTarget, path string, size int64, headers bool) {
+func put(b *testing.B, tgt protocol.TransferTarget, path string, size int64, headers bool) {
 	f, err := os.Open(path)
 	if err != nil {
 		b.Fatal(err)

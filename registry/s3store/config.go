@@ -8,8 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/evidencerelay/epack/registry"
-	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // Config is the S3 registry's configuration: the remote's `extensions` map
@@ -194,5 +193,5 @@ func (c *Config) normalize() error {
 }
 
 func bad(format string, args ...any) error {
-	return registry.Errorf(remote.ErrInvalidRequest, format, args...)
+	return protocol.Errorf(protocol.CodeInvalidRequest, format, args...)
 }

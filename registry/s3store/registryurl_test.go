@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry"
 	"github.com/evidencerelay/epack/registry/s3store"
-	"github.com/evidencerelay/epack/remote"
 )
 
 func TestParseRegistryURL(t *testing.T) {
@@ -66,7 +66,7 @@ func TestParseRegistryURLRefuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := s3store.ParseRegistryURL(tc.raw)
-			if err == nil || registry.CodeOf(err) != remote.ErrInvalidRequest {
+			if err == nil || registry.CodeOf(err) != protocol.CodeInvalidRequest {
 				t.Fatalf("got %v, want invalid_request", err)
 			}
 			msg := err.Error()
@@ -105,7 +105,7 @@ func TestLoadConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, warnings, err := s3store.LoadConfig(tc.config, tc.url)
 			if tc.errText != "" {
-				if err == nil || registry.CodeOf(err) != remote.ErrInvalidRequest || !strings.Contains(err.Error(), tc.errText) {
+				if err == nil || registry.CodeOf(err) != protocol.CodeInvalidRequest || !strings.Contains(err.Error(), tc.errText) {
 					t.Fatalf("got %+v, %v; want invalid_request containing %q", got, err, tc.errText)
 				}
 				return
@@ -134,7 +134,7 @@ func FuzzParseRegistryURL(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		c, err := s3store.ParseRegistryURL(raw)
 		if err != nil {
-			if registry.CodeOf(err) != remote.ErrInvalidRequest || !strings.HasPrefix(err.Error(), "S3_REGISTRY_URL: ") {
+			if registry.CodeOf(err) != protocol.CodeInvalidRequest || !strings.HasPrefix(err.Error(), "S3_REGISTRY_URL: ") {
 				t.Fatalf("%q: error %v is not an invalid_request naming S3_REGISTRY_URL", raw, err)
 			}
 			if i, j := strings.Index(raw, "://"), strings.LastIndex(raw, "@"); i >= 0 && j > i+3 && !strings.ContainsAny(raw[i+3:j], "/?#") {

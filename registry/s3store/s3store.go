@@ -24,8 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry"
-	"github.com/evidencerelay/epack/remote"
 )
 
 // MaxPackBytes is the largest pack a single presigned PUT (and a single
@@ -72,7 +72,7 @@ func New(ctx context.Context, cfg Config, o Options) (*Store, error) {
 	}
 	ac, err := awsconfig.LoadDefaultConfig(ctx, loads...)
 	if err != nil {
-		return nil, registry.Errorf(remote.ErrAuthRequired, "loading AWS configuration: %v", err)
+		return nil, protocol.Errorf(protocol.CodeAuthRequired, "loading AWS configuration: %v", err)
 	}
 	if ac.Region == "" {
 		ac.Region = "us-east-1"
@@ -92,10 +92,10 @@ func New(ctx context.Context, cfg Config, o Options) (*Store, error) {
 	})
 	s := &Store{cfg: cfg, client: client, pre: s3.NewPresignClient(client), creds: ac.Credentials, awsCfg: ac}
 	if ac.Credentials == nil {
-		return nil, registry.Errorf(remote.ErrAuthRequired, "no AWS credentials found: pass AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) through the remote's secrets:")
+		return nil, protocol.Errorf(protocol.CodeAuthRequired, "no AWS credentials found: pass AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) through the remote's secrets:")
 	}
 	if _, err := ac.Credentials.Retrieve(ctx); err != nil {
-		return nil, registry.Errorf(remote.ErrAuthRequired, "no usable AWS credentials (pass AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, through the remote's secrets:): %v", err)
+		return nil, protocol.Errorf(protocol.CodeAuthRequired, "no usable AWS credentials (pass AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, through the remote's secrets:): %v", err)
 	}
 	if !o.SkipBucketCheck {
 		if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(cfg.Bucket)}); err != nil {
@@ -158,51 +158,51 @@ func (s *Store) mapErr(err error, op, key string) error {
 	}
 	switch code {
 	case "NoSuchBucket":
-		return registry.Errorf(remote.ErrNotFound, "bucket %q does not exist (%s)", s.cfg.Bucket, s.location())
+		return protocol.Errorf(protocol.CodeNotFound, "bucket %q does not exist (%s)", s.cfg.Bucket, s.location())
 	case "NoSuchKey":
 		return fmt.Errorf("%w: %s", registry.ErrNotFound, what)
 	case "PreconditionFailed", "ConditionalRequestConflict":
 		return fmt.Errorf("%w: %s", registry.ErrConflict, what)
 	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "TokenRefreshRequired", "InvalidSecurity", "XAdminUserNotFound":
-		return registry.Errorf(remote.ErrAuthRequired, "S3 refused the credentials (%s) for %s: check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE", code, s.location())
+		return protocol.Errorf(protocol.CodeAuthRequired, "S3 refused the credentials (%s) for %s: check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE", code, s.location())
 	case "RequestTimeTooSkewed":
-		return registry.Errorf(remote.ErrAuthRequired, "S3 refused the request because this machine's clock differs too much from the server's (RequestTimeTooSkewed): synchronise the clock")
+		return protocol.Errorf(protocol.CodeAuthRequired, "S3 refused the request because this machine's clock differs too much from the server's (RequestTimeTooSkewed): synchronise the clock")
 	case "AccessDenied", "AllAccessDisabled", "AccountProblem":
-		return registry.Errorf(remote.ErrForbidden, "access denied to %s (%s): the credentials lack permission", s.location(), what)
+		return protocol.Errorf(protocol.CodeForbidden, "access denied to %s (%s): the credentials lack permission", s.location(), what)
 	case "SlowDown", "TooManyRequests", "RequestLimitExceeded", "Throttling":
-		return registry.Errorf(remote.ErrRateLimited, "S3 is throttling requests (%s); retry later", code)
+		return protocol.Errorf(protocol.CodeRateLimited, "S3 is throttling requests (%s); retry later", code)
 	case "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException":
-		return registry.Errorf(remote.ErrInvalidRequest, "bucket %q is not reachable with region %q (%s): set extensions.region", s.cfg.Bucket, s.awsCfg.Region, code)
+		return protocol.Errorf(protocol.CodeInvalidRequest, "bucket %q is not reachable with region %q (%s): set extensions.region", s.cfg.Bucket, s.awsCfg.Region, code)
 	}
 	switch {
 	case status == http.StatusNotFound && op == "bucket":
-		return registry.Errorf(remote.ErrNotFound, "bucket %q does not exist (%s)", s.cfg.Bucket, s.location())
+		return protocol.Errorf(protocol.CodeNotFound, "bucket %q does not exist (%s)", s.cfg.Bucket, s.location())
 	case status == http.StatusNotFound:
 		return fmt.Errorf("%w: %s", registry.ErrNotFound, what)
 	case status == http.StatusPreconditionFailed, status == http.StatusConflict:
 		return fmt.Errorf("%w: %s", registry.ErrConflict, what)
 	case status == http.StatusForbidden:
-		return registry.Errorf(remote.ErrForbidden, "S3 refused %s with 403 Forbidden: check the credentials and their permissions on %s", what, s.location())
+		return protocol.Errorf(protocol.CodeForbidden, "S3 refused %s with 403 Forbidden: check the credentials and their permissions on %s", what, s.location())
 	case status == http.StatusMovedPermanently || status == http.StatusBadRequest && op == "bucket":
-		return registry.Errorf(remote.ErrInvalidRequest, "bucket %q is not reachable with region %q: set extensions.region", s.cfg.Bucket, s.awsCfg.Region)
+		return protocol.Errorf(protocol.CodeInvalidRequest, "bucket %q is not reachable with region %q: set extensions.region", s.cfg.Bucket, s.awsCfg.Region)
 	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable && code == "":
-		return registry.Errorf(remote.ErrRateLimited, "S3 %s: %v", what, err)
+		return protocol.Errorf(protocol.CodeRateLimited, "S3 %s: %v", what, err)
 	case status >= 500:
-		return registry.Wrapf(remote.ErrServerError, err, "S3 %s", what)
+		return protocol.Wrapf(protocol.CodeServerError, err, "S3 %s", what)
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return registry.Wrapf(remote.ErrNetworkError, err, "S3 %s", what)
+		return protocol.Wrapf(protocol.CodeNetworkError, err, "S3 %s", what)
 	}
 	var ne net.Error
 	var oe *net.OpError
 	var ue *url.Error
 	if status == 0 && (errors.As(err, &ne) || errors.As(err, &oe) || errors.As(err, &ue) || strings.Contains(err.Error(), "connection refused")) {
-		return registry.Wrapf(remote.ErrNetworkError, err, "cannot reach S3 for %s", what)
+		return protocol.Wrapf(protocol.CodeNetworkError, err, "cannot reach S3 for %s", what)
 	}
 	if status >= 400 && status < 500 {
-		return registry.Wrapf(remote.ErrInvalidRequest, err, "S3 %s", what)
+		return protocol.Wrapf(protocol.CodeInvalidRequest, err, "S3 %s", what)
 	}
-	return registry.Wrapf(remote.ErrServerError, err, "S3 %s", what)
+	return protocol.Wrapf(protocol.CodeServerError, err, "S3 %s", what)
 }
 
 func trimETag(e *string) string { return strings.Trim(aws.ToString(e), `"`) }
@@ -338,7 +338,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return err
 }
 
-func target(p *presignedRequest, expiry time.Duration) remote.TransferTarget {
+func target(p *presignedRequest, expiry time.Duration) protocol.TransferTarget {
 	h := map[string]string{}
 	for k, v := range p.SignedHeader {
 		switch http.CanonicalHeaderKey(k) {
@@ -352,7 +352,7 @@ func target(p *presignedRequest, expiry time.Duration) remote.TransferTarget {
 	if len(h) == 0 {
 		h = nil
 	}
-	return remote.TransferTarget{Method: p.Method, URL: p.URL, Headers: h, ExpiresAt: time.Now().Add(expiry).UTC().Format(time.RFC3339)}
+	return protocol.TransferTarget{Method: p.Method, URL: p.URL, Headers: h, ExpiresAt: time.Now().Add(expiry).UTC().Format(time.RFC3339)}
 }
 
 type presignedRequest struct {
@@ -375,13 +375,13 @@ type presignedRequest struct {
 // Without signed headers (plain http endpoints, where the host sends none)
 // the PUT goes to the one-time staging key; finalize reads it back to check
 // MD5 and SHA-256 and only then copies it to the content address.
-func (s *Store) UploadTarget(ctx context.Context, staging, blob string, b registry.Blob, expiry time.Duration) (remote.TransferTarget, string, error) {
+func (s *Store) UploadTarget(ctx context.Context, staging, blob string, b registry.Blob, expiry time.Duration) (protocol.TransferTarget, string, error) {
 	if b.MD5Base64 == "" {
-		return remote.TransferTarget{}, "", registry.Errorf(remote.ErrInvalidRequest, "pack.checksum (base64 MD5) is required by the S3 registry")
+		return protocol.TransferTarget{}, "", protocol.Errorf(protocol.CodeInvalidRequest, "pack.checksum (base64 MD5) is required by the S3 registry")
 	}
 	raw, err := hex.DecodeString(b.SHA256Hex)
 	if err != nil {
-		return remote.TransferTarget{}, "", err
+		return protocol.TransferTarget{}, "", err
 	}
 	key := staging
 	in := &s3.PutObjectInput{
@@ -396,16 +396,16 @@ func (s *Store) UploadTarget(ctx context.Context, staging, blob string, b regist
 	in.Key = aws.String(s.full(key))
 	p, err := s.pre.PresignPutObject(ctx, in, s3.WithPresignExpires(expiry))
 	if err != nil {
-		return remote.TransferTarget{}, "", s.mapErr(err, "presign", key)
+		return protocol.TransferTarget{}, "", s.mapErr(err, "presign", key)
 	}
 	return target(&presignedRequest{p.URL, p.Method, p.SignedHeader}, expiry), key, nil
 }
 
 // DownloadTarget presigns a GET.
-func (s *Store) DownloadTarget(ctx context.Context, key string, expiry time.Duration) (remote.TransferTarget, error) {
+func (s *Store) DownloadTarget(ctx context.Context, key string, expiry time.Duration) (protocol.TransferTarget, error) {
 	p, err := s.pre.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.full(key))}, s3.WithPresignExpires(expiry))
 	if err != nil {
-		return remote.TransferTarget{}, s.mapErr(err, "presign", key)
+		return protocol.TransferTarget{}, s.mapErr(err, "presign", key)
 	}
 	return target(&presignedRequest{p.URL, p.Method, p.SignedHeader}, expiry), nil
 }
@@ -603,7 +603,7 @@ func (s *Store) hashObject(ctx context.Context, key, etag string) (string, int64
 func (s *Store) Whoami(ctx context.Context) (string, string, error) {
 	c, err := s.creds.Retrieve(ctx)
 	if err != nil {
-		return "", "", registry.Errorf(remote.ErrAuthRequired, "no usable AWS credentials: %v", err)
+		return "", "", protocol.Errorf(protocol.CodeAuthRequired, "no usable AWS credentials: %v", err)
 	}
 	subject := "access key " + c.AccessKeyID
 	if s.cfg.Endpoint == "" {

@@ -14,10 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/evidencerelay/epack/internal/testenv"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry"
 	"github.com/evidencerelay/epack/registry/registrytest"
 	"github.com/evidencerelay/epack/registry/s3store"
-	"github.com/evidencerelay/epack/remote"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.MainWithS3(m)) }
@@ -47,7 +47,7 @@ func NewEnv(t *testing.T, mode string, adapter func(env testenv.S3, bucket strin
 	return &registrytest.Env{
 		A:     adapter(env, bucket, s),
 		Store: s,
-		ForceUpload: func(t testing.TB, tgt remote.TransferTarget, data []byte) {
+		ForceUpload: func(t testing.TB, tgt protocol.TransferTarget, data []byte) {
 			u, _ := url.Parse(tgt.URL)
 			key := strings.TrimPrefix(u.Path, "/"+bucket+"/")
 			_, err := client.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data)})
@@ -206,22 +206,22 @@ func TestErrors(t *testing.T) {
 	ctx := context.Background()
 	creds := credentials.NewStaticCredentialsProvider(env.AccessKey, env.SecretKey, "")
 	_, err := s3store.New(ctx, s3store.Config{Bucket: "no-such-bucket-epack", Endpoint: env.Endpoint, PathStyle: true}, s3store.Options{Credentials: creds})
-	if registry.CodeOf(err) != remote.ErrNotFound || !strings.Contains(err.Error(), "no-such-bucket-epack") {
+	if registry.CodeOf(err) != protocol.CodeNotFound || !strings.Contains(err.Error(), "no-such-bucket-epack") {
 		t.Fatalf("missing bucket: %v", err)
 	}
 	bucket := env.NewBucket(t)
 	_, err = s3store.New(ctx, s3store.Config{Bucket: bucket, Endpoint: env.Endpoint, PathStyle: true},
 		s3store.Options{Credentials: credentials.NewStaticCredentialsProvider(env.AccessKey, "wrong-secret", "")})
-	if c := registry.CodeOf(err); c != remote.ErrAuthRequired && c != remote.ErrForbidden {
+	if c := registry.CodeOf(err); c != protocol.CodeAuthRequired && c != protocol.CodeForbidden {
 		t.Fatalf("wrong secret: %v", err)
 	}
 	_, err = s3store.New(ctx, s3store.Config{Bucket: bucket, Endpoint: env.Endpoint, PathStyle: true},
 		s3store.Options{Credentials: credentials.NewStaticCredentialsProvider("nobody", "wrong-secret", "")})
-	if c := registry.CodeOf(err); c != remote.ErrAuthRequired && c != remote.ErrForbidden {
+	if c := registry.CodeOf(err); c != protocol.CodeAuthRequired && c != protocol.CodeForbidden {
 		t.Fatalf("unknown key: %v", err)
 	}
 	_, err = s3store.New(ctx, s3store.Config{Bucket: bucket, Endpoint: "http://127.0.0.1:1", PathStyle: true}, s3store.Options{Credentials: creds})
-	if c := registry.CodeOf(err); c != remote.ErrNetworkError {
+	if c := registry.CodeOf(err); c != protocol.CodeNetworkError {
 		t.Fatalf("unreachable endpoint: %v", err)
 	}
 }
@@ -245,7 +245,7 @@ func TestParseConfig(t *testing.T) {
 	}
 	for _, raw := range []string{``, `{}`, `[]`, `{"bucket":""}`, `{"bucket":"b/c"}`, `{"bucket":"bkt","prefix":"a/../b"}`,
 		`{"bucket":"bkt","endpoint":"ftp://x"}`, `{"bucket":"bkt","endpoint":"https://u:p@x"}`, `{"bucket":"bkt","presign_expiry":"1s"}`, `{"bucket":"bkt","path_style":"maybe"}`, `{"bucket":"bkt","upload_headers":"x"}`} {
-		if _, _, err := s3store.ParseConfig(raw); registry.CodeOf(err) != remote.ErrInvalidRequest {
+		if _, _, err := s3store.ParseConfig(raw); registry.CodeOf(err) != protocol.CodeInvalidRequest {
 			t.Fatalf("%s: %v", raw, err)
 		}
 	}

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/evidencerelay/epack/adapter"
-	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 type settings struct {
@@ -45,6 +45,19 @@ type settings struct {
 	PullReleaseID *string  `json:"pull_release_id"`
 	PullVersion   *string  `json:"pull_version"`
 	PullLabels    []string `json:"pull_labels"`
+	// DownloadURLs and PullDigests are picked by the pull.prepare count
+	// (1-based, the last entry repeats), so a test can hand out an expiring
+	// URL first and a good one on the re-prepare, or announce another pack
+	// the second time. An empty entry keeps download_url / the pushed digest.
+	DownloadURLs []string `json:"download_urls"`
+	PullDigests  []string `json:"pull_digests"`
+	// PullSizes is picked the same way (0 keeps the size).
+	PullSizes []int64 `json:"pull_sizes"`
+	// PullSizeAnnounced, when set, is the announced size as is (0 and
+	// negative sizes included, which pull_size cannot express).
+	PullSizeAnnounced *int64 `json:"pull_size_announced"`
+	// NoPull leaves the pull feature out of the capabilities.
+	NoPull bool `json:"no_pull"`
 }
 
 type last struct {
@@ -67,17 +80,17 @@ func main() {
 		cfg.StateDir = os.Getenv("EPACK_REMOTE_FILE_ROOT")
 	}
 	h := adapter.Handler{
-		Capabilities: remote.Capabilities{
+		Capabilities: protocol.Capabilities{
 			Name: "test", Kind: "remote_adapter", DeployProtocolVersion: 1,
-			Features: remote.Features{PrepareFinalize: true, Pull: true, RunsSync: !cfg.NoRuns, Whoami: true},
-			Limits:   remote.Limits{MaxPackBytes: cfg.MaxPackBytes, MaxRunsPerSync: cfg.MaxRunsPerSync},
+			Features: protocol.Features{PrepareFinalize: true, Pull: !cfg.NoPull, RunsSync: !cfg.NoRuns, Whoami: true},
+			Limits:   protocol.Limits{MaxPackBytes: cfg.MaxPackBytes, MaxRunsPerSync: cfg.MaxRunsPerSync},
 		},
 		PushPrepare:  pushPrepare,
 		PushFinalize: pushFinalize,
 		PullPrepare:  pullPrepare,
 		PullFinalize: pullFinalize,
-		Whoami: func(context.Context) (*remote.WhoamiIdentity, error) {
-			return &remote.WhoamiIdentity{Authenticated: true, Subject: "tester", Issuer: "test"}, nil
+		Whoami: func(context.Context) (*protocol.WhoamiIdentity, error) {
+			return &protocol.WhoamiIdentity{Authenticated: true, Subject: "tester", Issuer: "test"}, nil
 		},
 	}
 	if !cfg.NoRuns {
@@ -123,23 +136,23 @@ func pick(list []string, n int) string {
 	return list[n-1]
 }
 
-func pushPrepare(_ context.Context, req *remote.PushPrepareRequest) (*remote.PushPrepareResponse, error) {
+func pushPrepare(_ context.Context, req *protocol.PushPrepareRequest) (*protocol.PushPrepareResponse, error) {
 	record(req)
 	if cfg.RetryableFailures > 0 && bump("prepare-fail") <= cfg.RetryableFailures {
-		return nil, adapter.Errorf(remote.ErrServerError, "temporary failure")
+		return nil, protocol.Errorf(protocol.CodeServerError, "temporary failure")
 	}
 	n := bump("prepare")
 	fileHex := strings.TrimPrefix(req.Pack.FileDigest, "sha256:")
-	resp := &remote.PushPrepareResponse{FinalizeToken: "tok_" + strconv.Itoa(n)}
+	resp := &protocol.PushPrepareResponse{FinalizeToken: "tok_" + strconv.Itoa(n)}
 	if cfg.Skip {
-		resp.Upload.Method = remote.MethodSkip
+		resp.Upload.Method = protocol.MethodSkip
 		return resp, nil
 	}
 	url := pick(cfg.UploadURLs, n)
 	if url == "" {
 		url = "file://{root}/blobs/{hex}.epack"
 	}
-	resp.Upload = remote.TransferTarget{Method: "PUT", URL: expand(url, fileHex), Headers: cfg.UploadHeaders, ExpiresAt: pick(cfg.ExpiresAt, n)}
+	resp.Upload = protocol.TransferTarget{Method: "PUT", URL: expand(url, fileHex), Headers: cfg.UploadHeaders, ExpiresAt: pick(cfg.ExpiresAt, n)}
 	if cfg.UploadMethod != "" {
 		resp.Upload.Method = cfg.UploadMethod
 	}
@@ -149,10 +162,10 @@ func pushPrepare(_ context.Context, req *remote.PushPrepareRequest) (*remote.Pus
 	return resp, nil
 }
 
-func pushFinalize(_ context.Context, req *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
+func pushFinalize(_ context.Context, req *protocol.PushFinalizeRequest) (*protocol.PushFinalizeResponse, error) {
 	record(req)
 	if cfg.FinalizeError != "" {
-		return nil, adapter.Errorf(cfg.FinalizeError, "finalize refused by test adapter")
+		return nil, protocol.Errorf(cfg.FinalizeError, "finalize refused by test adapter")
 	}
 	if cfg.VerifyBlobPath != "" {
 		var p last
@@ -161,7 +174,7 @@ func pushFinalize(_ context.Context, req *remote.PushFinalizeRequest) (*remote.P
 		data, err := os.ReadFile(expand(cfg.VerifyBlobPath, p.Hex))
 		sum := sha256.Sum256(data)
 		if err != nil || "sha256:"+hex.EncodeToString(sum[:]) != p.Digest {
-			return nil, adapter.Errorf(remote.ErrConflict, "stored bytes do not match the announced digest")
+			return nil, protocol.Errorf(protocol.CodeConflict, "stored bytes do not match the announced digest")
 		}
 	}
 	n := bump("finalize")
@@ -169,37 +182,37 @@ func pushFinalize(_ context.Context, req *remote.PushFinalizeRequest) (*remote.P
 		os.WriteFile(filepath.Join(cfg.StateDir, "last.json"), b, 0o644)
 	}
 	id := fmt.Sprintf("rel_%04d", n)
-	return &remote.PushFinalizeResponse{
-		Release: remote.ReleaseResult{ReleaseID: id, PackDigest: req.Pack.Digest,
+	return &protocol.PushFinalizeResponse{
+		Release: protocol.ReleaseResult{ReleaseID: id, PackDigest: req.Pack.Digest,
 			CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), CanonicalRef: req.Target.Stream + "@" + id},
 		Links: map[string]string{"view": "https://registry.example/" + id},
 	}, nil
 }
 
-func runsSync(_ context.Context, req *remote.RunsSyncRequest) (*remote.RunsSyncResponse, error) {
+func runsSync(_ context.Context, req *protocol.RunsSyncRequest) (*protocol.RunsSyncResponse, error) {
 	record(req)
 	if cfg.RunsError != "" {
-		return nil, adapter.Errorf(cfg.RunsError, "runs.sync refused by test adapter")
+		return nil, protocol.Errorf(cfg.RunsError, "runs.sync refused by test adapter")
 	}
-	resp := &remote.RunsSyncResponse{Items: []remote.RunStatus{}}
+	resp := &protocol.RunsSyncResponse{Items: []protocol.RunStatus{}}
 	reject := map[string]bool{}
 	for _, id := range cfg.RunsReject {
 		reject[id] = true
 	}
 	for _, r := range req.Runs {
-		st := remote.RunAccepted
+		st := protocol.RunAccepted
 		if reject[r.RunID] {
-			st = remote.RunRejected
+			st = protocol.RunRejected
 			resp.Rejected++
 		} else {
 			resp.Accepted++
 		}
-		resp.Items = append(resp.Items, remote.RunStatus{RunID: r.RunID, Status: st})
+		resp.Items = append(resp.Items, protocol.RunStatus{RunID: r.RunID, Status: st})
 	}
 	return resp, nil
 }
 
-func pullPrepare(_ context.Context, req *remote.PullPrepareRequest) (*remote.PullPrepareResponse, error) {
+func pullPrepare(_ context.Context, req *protocol.PullPrepareRequest) (*protocol.PullPrepareResponse, error) {
 	record(req)
 	var l last
 	if b, err := os.ReadFile(filepath.Join(cfg.StateDir, "last.json")); err == nil {
@@ -215,13 +228,27 @@ func pullPrepare(_ context.Context, req *remote.PullPrepareRequest) (*remote.Pul
 		l.Stream = cfg.PullStream
 	}
 	if l.Digest == "" {
-		return nil, adapter.Errorf(remote.ErrNotFound, "nothing has been pushed")
+		return nil, protocol.Errorf(protocol.CodeNotFound, "nothing has been pushed")
 	}
 	url := cfg.DownloadURL
 	if url == "" {
 		url = "file://{root}/blobs/{hex}.epack"
 	}
 	n := bump("pull-prepare")
+	if u := pick(cfg.DownloadURLs, n); u != "" {
+		url = u
+	}
+	if d := pick(cfg.PullDigests, n); d != "" {
+		l.Digest = d
+	}
+	if len(cfg.PullSizes) > 0 {
+		if sz := cfg.PullSizes[min(n, len(cfg.PullSizes))-1]; sz != 0 {
+			l.Size = sz
+		}
+	}
+	if cfg.PullSizeAnnounced != nil {
+		l.Size = *cfg.PullSizeAnnounced
+	}
 	releaseID, version := "rel_0001", "v1"
 	if cfg.PullReleaseID != nil {
 		releaseID = *cfg.PullReleaseID
@@ -229,18 +256,18 @@ func pullPrepare(_ context.Context, req *remote.PullPrepareRequest) (*remote.Pul
 	if cfg.PullVersion != nil {
 		version = *cfg.PullVersion
 	}
-	return &remote.PullPrepareResponse{
-		Download: remote.TransferTarget{Method: "GET", URL: expand(url, l.Hex)},
-		Pack: remote.PulledPack{Digest: l.Digest, SizeBytes: l.Size, Stream: l.Stream, ReleaseID: releaseID, Version: version,
+	return &protocol.PullPrepareResponse{
+		Download: protocol.TransferTarget{Method: "GET", URL: expand(url, l.Hex)},
+		Pack: protocol.PulledPack{Digest: l.Digest, SizeBytes: l.Size, Stream: l.Stream, ReleaseID: releaseID, Version: version,
 			Labels: cfg.PullLabels, CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
 		FinalizeToken: "ptok_" + strconv.Itoa(n),
 	}, nil
 }
 
-func pullFinalize(_ context.Context, req *remote.PullFinalizeRequest) (*remote.PullFinalizeResponse, error) {
+func pullFinalize(_ context.Context, req *protocol.PullFinalizeRequest) (*protocol.PullFinalizeResponse, error) {
 	record(req)
 	if cfg.PullFinalizeError != "" {
-		return nil, adapter.Errorf(cfg.PullFinalizeError, "pull.finalize refused by test adapter")
+		return nil, protocol.Errorf(cfg.PullFinalizeError, "pull.finalize refused by test adapter")
 	}
-	return &remote.PullFinalizeResponse{Confirmed: true}, nil
+	return &protocol.PullFinalizeResponse{Confirmed: true}, nil
 }

@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/evidencerelay/epack/adapter"
-	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 type settings struct {
@@ -26,68 +26,68 @@ type settings struct {
 
 func main() {
 	var cfg settings
-	_ = json.Unmarshal([]byte(os.Getenv(remote.EnvRemoteConfig)), &cfg)
+	_ = json.Unmarshal([]byte(os.Getenv(protocol.EnvRemoteConfig)), &cfg)
 	failing := func() error {
 		if cfg.Fail != "" {
-			e := adapter.Errorf(cfg.Fail, "configured to fail with %s", cfg.Fail)
-			if cfg.Fail == remote.ErrAuthRequired {
-				e.(*adapter.Error).Action = &remote.Action{Type: "run_command", Command: "sdkadapter login"}
+			e := protocol.Errorf(cfg.Fail, "configured to fail with %s", cfg.Fail)
+			if cfg.Fail == protocol.CodeAuthRequired {
+				e.Action = &protocol.Action{Type: "run_command", Command: "sdkadapter login"}
 			}
 			return e
 		}
 		return nil
 	}
 	h := adapter.Handler{
-		Capabilities: remote.Capabilities{
+		Capabilities: protocol.Capabilities{
 			Name:     "sdk",
-			Features: remote.Features{PrepareFinalize: true, Pull: true, RunsSync: true, Whoami: true},
-			Limits:   remote.Limits{MaxPackBytes: 1 << 30},
+			Features: protocol.Features{PrepareFinalize: true, Pull: true, RunsSync: true, Whoami: true},
+			Limits:   protocol.Limits{MaxPackBytes: 1 << 30},
 		},
-		PushPrepare: func(ctx context.Context, r *remote.PushPrepareRequest) (*remote.PushPrepareResponse, error) {
+		PushPrepare: func(ctx context.Context, r *protocol.PushPrepareRequest) (*protocol.PushPrepareResponse, error) {
 			if err := failing(); err != nil {
 				return nil, err
 			}
-			return &remote.PushPrepareResponse{
-				Upload:        remote.TransferTarget{Method: "PUT", URL: "https://registry.invalid/" + strings.TrimPrefix(r.Pack.FileDigest, "sha256:")},
+			return &protocol.PushPrepareResponse{
+				Upload:        protocol.TransferTarget{Method: "PUT", URL: "https://registry.invalid/" + strings.TrimPrefix(r.Pack.FileDigest, "sha256:")},
 				FinalizeToken: "tok-" + r.Remote,
 			}, nil
 		},
-		PushFinalize: func(ctx context.Context, r *remote.PushFinalizeRequest) (*remote.PushFinalizeResponse, error) {
+		PushFinalize: func(ctx context.Context, r *protocol.PushFinalizeRequest) (*protocol.PushFinalizeResponse, error) {
 			if err := failing(); err != nil {
 				return nil, err
 			}
-			return &remote.PushFinalizeResponse{Release: remote.ReleaseResult{ReleaseID: "rel_1", PackDigest: r.Pack.Digest}}, nil
+			return &protocol.PushFinalizeResponse{Release: protocol.ReleaseResult{ReleaseID: "rel_1", PackDigest: r.Pack.Digest}}, nil
 		},
-		PullPrepare: func(ctx context.Context, r *remote.PullPrepareRequest) (*remote.PullPrepareResponse, error) {
+		PullPrepare: func(ctx context.Context, r *protocol.PullPrepareRequest) (*protocol.PullPrepareResponse, error) {
 			if err := failing(); err != nil {
 				return nil, err
 			}
-			return &remote.PullPrepareResponse{
-				Download:      remote.TransferTarget{Method: "GET", URL: "https://registry.invalid/p"},
-				Pack:          remote.PulledPack{Digest: "sha256:" + strings.Repeat("ab", 32), SizeBytes: 42, Stream: "s"},
+			return &protocol.PullPrepareResponse{
+				Download:      protocol.TransferTarget{Method: "GET", URL: "https://registry.invalid/p"},
+				Pack:          protocol.PulledPack{Digest: "sha256:" + strings.Repeat("ab", 32), SizeBytes: 42, Stream: "s"},
 				FinalizeToken: "ptok",
 			}, nil
 		},
-		PullFinalize: func(ctx context.Context, r *remote.PullFinalizeRequest) (*remote.PullFinalizeResponse, error) {
+		PullFinalize: func(ctx context.Context, r *protocol.PullFinalizeRequest) (*protocol.PullFinalizeResponse, error) {
 			if err := failing(); err != nil {
 				return nil, err
 			}
-			return &remote.PullFinalizeResponse{Confirmed: true}, nil
+			return &protocol.PullFinalizeResponse{Confirmed: true}, nil
 		},
-		RunsSync: func(ctx context.Context, r *remote.RunsSyncRequest) (*remote.RunsSyncResponse, error) {
+		RunsSync: func(ctx context.Context, r *protocol.RunsSyncRequest) (*protocol.RunsSyncResponse, error) {
 			if err := failing(); err != nil {
 				return nil, err
 			}
-			out := &remote.RunsSyncResponse{Items: []remote.RunStatus{}}
+			out := &protocol.RunsSyncResponse{Items: []protocol.RunStatus{}}
 			for _, run := range r.Runs {
-				out.Items = append(out.Items, remote.RunStatus{RunID: run.RunID, Status: remote.RunAccepted})
+				out.Items = append(out.Items, protocol.RunStatus{RunID: run.RunID, Status: protocol.RunAccepted})
 				out.Accepted++
 			}
 			return out, nil
 		},
 	}
 	if !cfg.NoWhoami {
-		h.Whoami = func(ctx context.Context) (*remote.WhoamiIdentity, error) {
+		h.Whoami = func(ctx context.Context) (*protocol.WhoamiIdentity, error) {
 			if err := failing(); err != nil {
 				return nil, err
 			}
@@ -95,7 +95,7 @@ func main() {
 			if cfg.Argv0 {
 				issuer = os.Args[0]
 			}
-			return &remote.WhoamiIdentity{Authenticated: cfg.Subject != "", Subject: cfg.Subject, Issuer: issuer}, nil
+			return &protocol.WhoamiIdentity{Authenticated: cfg.Subject != "", Subject: cfg.Subject, Issuer: issuer}, nil
 		}
 	}
 	adapter.Serve(h)

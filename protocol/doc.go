@@ -1,0 +1,13 @@
+// Package protocol is the Remote Adapter Protocol v1 as it appears on the
+// wire between a host (epack) and an adapter (an epack-remote-<name>
+// program): the request and response messages, the commands, methods and
+// statuses, the error answer (one Error type and its Code* values), the
+// environment variables a host sets for an adapter, and the checks every
+// message must pass — one JSON value without duplicate keys (case-variant
+// spellings count as duplicates), the fields a response must carry, and the
+// lenient time fields the existing tool's SDK writes.
+//
+// It depends on the standard library only, so an adapter built on it links
+// nothing of the host: no configuration, YAML or process sealing. Running
+// adapters is package remote's job; writing one is package adapter's.
+package protocol

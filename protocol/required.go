@@ -1,0 +1,68 @@
+package protocol
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+var sha256Digest = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// CheckRequired checks that a decoded success answer carries the fields its
+// type requires (presence, and the form of a few: a sha256 digest, a
+// positive size). raw is the answer as received, for fields whose mere
+// presence counts; resp is the decoded answer (a pointer to one of the
+// *Response types; other types have no required fields).
+func CheckRequired(raw []byte, resp any) error {
+	switch v := resp.(type) {
+	case *PushPrepareResponse:
+		if v.Upload.Method == "" {
+			return fmt.Errorf("upload.method is missing")
+		}
+		if v.Upload.Method != MethodSkip && v.Upload.URL == "" {
+			return fmt.Errorf("upload.url is missing")
+		}
+		// The token is the adapter's to choose and may be empty (the
+		// existing host sends it back as is), but it must be there.
+		if !hasMember(raw, "finalize_token") {
+			return fmt.Errorf("finalize_token is missing")
+		}
+	case *PushFinalizeResponse:
+		if v.Release.ReleaseID == "" {
+			return fmt.Errorf("release.release_id is missing")
+		}
+	case *PullPrepareResponse:
+		if v.Download.URL == "" {
+			return fmt.Errorf("download.url is missing")
+		}
+		if !sha256Digest.MatchString(v.Pack.Digest) {
+			return fmt.Errorf("pack.digest %q is not sha256:<64 lowercase hex>", v.Pack.Digest)
+		}
+		if v.Pack.SizeBytes <= 0 {
+			return fmt.Errorf("pack.size_bytes must be positive, got %d", v.Pack.SizeBytes)
+		}
+	case *AuthWhoamiResponse:
+		if !hasMember(raw, "identity") {
+			return fmt.Errorf("identity is missing")
+		}
+	}
+	return nil
+}
+
+// hasMember reports whether raw's top-level object holds name with a non-null
+// value. The name is compared case-insensitively, because that is how
+// encoding/json filled the struct; CheckJSON has already refused an answer
+// spelling one name two ways.
+func hasMember(raw []byte, name string) bool {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(raw, &top) != nil {
+		return false
+	}
+	for k, v := range top {
+		if strings.EqualFold(k, name) {
+			return string(v) != "null"
+		}
+	}
+	return false
+}
