@@ -46,6 +46,10 @@ func (s *scripted) ranges() []string {
 	return out
 }
 
+// cutBeforeBody as answer200's cutAt ends the connection right after the
+// headers.
+const cutBeforeBody = -1
+
 // answer200 serves data whole with the given extra headers; cutAt > 0 ends
 // the connection after that many body bytes (flushed, then FIN).
 func answer200(t *testing.T, data []byte, cutAt int, hdr map[string]string) func(http.ResponseWriter, *http.Request) {
@@ -55,6 +59,11 @@ func answer200(t *testing.T, data []byte, cutAt int, hdr map[string]string) func
 		}
 		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 		w.WriteHeader(http.StatusOK)
+		if cutAt == cutBeforeBody {
+			w.(http.Flusher).Flush()
+			cutConn(t, w)
+			return
+		}
 		if cutAt > 0 {
 			w.Write(data[:cutAt])
 			w.(http.Flusher).Flush()
@@ -339,6 +348,7 @@ func TestDownloadContentLengthLimits(t *testing.T) {
 		{"at the cap, body ends early", MaxDownloadSize, 0, errcode.NetworkError, 2, "reading body"},
 		{"larger than announced", 1001, 1000, errcode.SizeMismatch, 1, "Content-Length"},
 		{"smaller than announced", 999, 1000, errcode.SizeMismatch, 1, "Content-Length"},
+		{"empty body, size announced", 0, 1000, errcode.SizeMismatch, 1, "Content-Length"},
 		{"over the cap and the announced size", MaxDownloadSize + 1, 1000, errcode.SizeMismatch, 1, "Content-Length"},
 	}
 	for _, tc := range cases {
@@ -398,5 +408,159 @@ func TestDownloadProgressTotalFromContentLength(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDownloadNoRangeBeforeTheFirstByte: an attempt that got no body byte
+// is retried with a plain GET even though the server offers ranges (there
+// is nothing to resume).
+func TestDownloadNoRangeBeforeTheFirstByte(t *testing.T) {
+	data := testData(50 << 10)
+	hdr := map[string]string{"Accept-Ranges": "bytes", "ETag": `"v1"`}
+	s := &scripted{t: t, steps: []func(http.ResponseWriter, *http.Request){
+		answer200(t, data, cutBeforeBody, hdr),
+		answer200(t, data, 0, hdr),
+	}}
+	srv := newServer(t, s.ServeHTTP)
+	f := destFile(t)
+	res, err := fastClient().Download(context.Background(), getReq(srv.URL, f, int64(len(data))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDest(t, f, res, data)
+	seen := s.seen()
+	if len(seen) != 2 || seen[1].Get("Range") != "" || seen[1].Get("If-Range") != "" {
+		t.Fatalf("%d requests, second Range %q", len(seen), seen[len(seen)-1].Get("Range"))
+	}
+}
+
+// TestDownloadResumeRounds: with one attempt per retry budget, a resumable
+// download earns a new budget for every round that moved at least 1 MiB,
+// at most 4 rounds in all; a round that moved less ends the download.
+func TestDownloadResumeRounds(t *testing.T) {
+	data := testData(6 << 20)
+	cases := []struct {
+		name     string
+		at       int
+		requests int
+	}{
+		{"exactly 1 MiB per round: 4 rounds", 1 << 20, 4},
+		{"just under 1 MiB: one round", 1<<20 - 1, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &interrupting{t: t, data: data, cuts: 1000, at: tc.at, ranges: true}
+			srv := newServer(t, h.ServeHTTP)
+			c := fastClient()
+			c.Retry.Attempts = 1
+			_, err := c.Download(context.Background(), getReq(srv.URL, destFile(t), int64(len(data))))
+			wantCode(t, err, errcode.NetworkError)
+			rg := h.seenRanges()
+			if len(rg) != tc.requests {
+				t.Fatalf("%d requests %q, want %d", len(rg), rg, tc.requests)
+			}
+			for i, r := range rg {
+				want := ""
+				if i > 0 {
+					want = fmt.Sprintf("bytes=%d-", i*tc.at)
+				}
+				if r != want {
+					t.Fatalf("request %d: Range %q, want %q", i, r, want)
+				}
+			}
+		})
+	}
+	// Progress is counted per round: 1 MiB in the first round does not pay
+	// for a second round that moved 100 KiB.
+	cutRange := func(cut int) func(http.ResponseWriter, *http.Request) {
+		return func(w http.ResponseWriter, r *http.Request) {
+			from, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(r.Header.Get("Range"), "bytes="), "-"))
+			if err != nil {
+				t.Errorf("Range %q", r.Header.Get("Range"))
+				return
+			}
+			w.Header().Set("Accept-Ranges", "bytes")
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, len(data)-1, len(data)))
+			w.Header().Set("Content-Length", strconv.Itoa(len(data)-from))
+			w.WriteHeader(http.StatusPartialContent)
+			w.Write(data[from : from+cut])
+			w.(http.Flusher).Flush()
+			cutConn(t, w)
+		}
+	}
+	perRound := &scripted{t: t, steps: []func(http.ResponseWriter, *http.Request){
+		answer200(t, data, 1<<20, map[string]string{"Accept-Ranges": "bytes"}),
+		cutRange(100 << 10),
+		cutRange(1 << 20),
+	}}
+	srv0 := newServer(t, perRound.ServeHTTP)
+	c := fastClient()
+	c.Retry.Attempts = 1
+	_, err0 := c.Download(context.Background(), getReq(srv0.URL, destFile(t), int64(len(data))))
+	wantCode(t, err0, errcode.NetworkError)
+	if got := joinRanges(perRound.ranges()); got != joinRanges([]string{"", "bytes=1048576-"}) {
+		t.Fatalf("Range headers %q, want two requests", got)
+	}
+
+	// A round that ends with a final error (here a 404) after progress is
+	// not renewed.
+	s := &scripted{t: t, steps: []func(http.ResponseWriter, *http.Request){
+		answer200(t, data, 2<<20, map[string]string{"Accept-Ranges": "bytes"}),
+		answerStatus(http.StatusNotFound, "gone"),
+	}}
+	srv := newServer(t, s.ServeHTTP)
+	_, err := fastClient().Download(context.Background(), getReq(srv.URL, destFile(t), int64(len(data))))
+	wantCode(t, err, errcode.DownloadFailed)
+	if n := len(s.seen()); n != 2 {
+		t.Fatalf("%d requests after a 404, want 2", n)
+	}
+}
+
+// TestDownloadRedirectLimit: five redirects are followed, a sixth is not.
+func TestDownloadRedirectLimit(t *testing.T) {
+	data := testData(500)
+	var mu sync.Mutex
+	var hits int
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+		left, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
+		if err != nil {
+			t.Errorf("path %q", r.URL.Path)
+			return
+		}
+		if left > 0 {
+			http.Redirect(w, r, "/"+strconv.Itoa(left-1), http.StatusFound)
+			return
+		}
+		w.Write(data)
+	})
+	for _, tc := range []struct {
+		redirects int
+		ok        bool
+	}{{5, true}, {6, false}} {
+		mu.Lock()
+		hits = 0
+		mu.Unlock()
+		f := destFile(t)
+		res, err := fastClient().Download(context.Background(), getReq(srv.URL+"/"+strconv.Itoa(tc.redirects), f, 0))
+		mu.Lock()
+		got := hits
+		mu.Unlock()
+		if tc.ok {
+			if err != nil {
+				t.Fatalf("%d redirects: %v", tc.redirects, err)
+			}
+			checkDest(t, f, res, data)
+			if got != tc.redirects+1 {
+				t.Fatalf("%d redirects: %d requests", tc.redirects, got)
+			}
+			continue
+		}
+		wantCode(t, err, errcode.DownloadFailed)
+		if !strings.Contains(err.Error(), "redirects") || got != tc.redirects {
+			t.Fatalf("%d redirects: %d requests, %v", tc.redirects, got, err)
+		}
 	}
 }
