@@ -56,6 +56,9 @@ type settings struct {
 	// PullSizeAnnounced, when set, is the announced size as is (0 and
 	// negative sizes included, which pull_size cannot express).
 	PullSizeAnnounced *int64 `json:"pull_size_announced"`
+	// PullNoStream leaves the stream out of the pull.prepare answer (the
+	// protocol does not require it).
+	PullNoStream bool `json:"pull_no_stream"`
 	// NoPull leaves the pull feature out of the capabilities.
 	NoPull bool `json:"no_pull"`
 }
@@ -248,6 +251,9 @@ func pullPrepare(_ context.Context, req *protocol.PullPrepareRequest) (*protocol
 	}
 	if cfg.PullSizeAnnounced != nil {
 		l.Size = *cfg.PullSizeAnnounced
+	}
+	if cfg.PullNoStream {
+		l.Stream = ""
 	}
 	releaseID, version := "rel_0001", "v1"
 	if cfg.PullReleaseID != nil {
