@@ -9,7 +9,8 @@ const ProtocolVersion = 1
 // BinaryPrefix is the file-name prefix of every remote adapter executable.
 const BinaryPrefix = "epack-remote-"
 
-// Adapter commands (argv[1]).
+// Commands a host gives an adapter as its one argument (argv[1]); every one
+// but CmdCapabilities reads a JSON request on stdin.
 const (
 	CmdCapabilities = "--capabilities"
 	CmdPushPrepare  = "push.prepare"
@@ -269,7 +270,7 @@ type RunsSyncRequest struct {
 	Runs       []RunItem    `json:"runs"`
 }
 
-// Run sync item statuses.
+// Statuses an adapter gives each run in a runs.sync answer (RunStatus.Status).
 const (
 	RunAccepted  = "accepted"
 	RunDuplicate = "duplicate"
