@@ -1,5 +1,13 @@
 // Package cli holds the cobra commands of the epack binary. It is a thin
-// user of the public packages: behaviour lives in pack, push, pull, remote …
+// user of the public packages: behaviour lives in pack, push, pull, remote,
+// lockfile …
+//
+// The tree is built explicitly: NewRootCmd adds every command, each made by
+// a newCmdX(g, runF) constructor that parses flags and arguments into an
+// xxxOptions struct and hands it to runF (runX in production, a recorder in
+// tests). Streams, terminal and colour decisions live in IOStreams. Usage
+// mistakes (unknown command or flag, bad value, wrong argument count) are
+// errcode.InvalidInput errors, so the exit status comes from the code.
 package cli
 
 import (
