@@ -236,3 +236,81 @@ func TestDownloadFileProgressTotal(t *testing.T) {
 		}
 	}
 }
+
+// TestDownloadUnfollowedRedirectStatus: a 3xx that net/http does not follow
+// (300, 304, a 302 without Location, 399) fails once, saying the redirect was
+// not followed; the neighbouring 299 and 400 are not called redirects.
+func TestDownloadUnfollowedRedirectStatus(t *testing.T) {
+	for _, tc := range []struct {
+		status   int
+		redirect bool
+	}{{300, true}, {302, true}, {304, true}, {399, true}, {400, false}, {299, false}} {
+		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
+			s := &scripted{t: t, steps: []func(http.ResponseWriter, *http.Request){answerStatus(tc.status, "")}}
+			srv := newServer(t, s.ServeHTTP)
+			_, err := fastClient().Download(context.Background(), getReq(srv.URL, destFile(t), 10))
+			// (A 2xx other than 200 and 206 is no download answer either.)
+			wantCode(t, err, errcode.DownloadFailed)
+			if got := strings.Contains(err.Error(), "redirect not followed"); got != tc.redirect {
+				t.Fatalf("message %q", err)
+			}
+			if !strings.Contains(err.Error(), strconv.Itoa(tc.status)) {
+				t.Fatalf("message %q does not name the status", err)
+			}
+			if n := len(s.seen()); n != 1 {
+				t.Fatalf("%d requests", n)
+			}
+		})
+	}
+}
+
+// TestContainedPathRefusesNUL: a NUL byte anywhere in the path or in
+// file_root, the first byte included, is refused as such (never passed on to
+// the file system, where it would cut the name short).
+func TestContainedPathRefusesNUL(t *testing.T) {
+	for _, c := range []struct{ root, path string }{
+		{".", "\x00abc"},
+		{".", "a\x00bc"},
+		{"\x00root", "/x"},
+		{"ro\x00ot", "ro\x00ot/x"},
+	} {
+		_, err := containedPath(c.root, c.path)
+		wantCode(t, err, errcode.PathTraversal)
+		if !strings.Contains(err.Error(), "NUL") {
+			t.Errorf("containedPath(%q, %q): %v, want the NUL named", c.root, c.path, err)
+		}
+	}
+}
+
+// TestProgressReportsAlongTheWay: a transfer of several chunks reports its
+// progress while it runs (not only at the end), in increasing order, and the
+// end is reported once.
+func TestProgressReportsAlongTheWay(t *testing.T) {
+	root := t.TempDir()
+	data := testData(4<<20 + 3)
+	if err := os.WriteFile(filepath.Join(root, "p"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, expected := range []int64{0, int64(len(data))} {
+		var calls []int64
+		_, err := NewClient().Download(context.Background(), DownloadRequest{
+			Target: Target{URL: "file://" + filepath.Join(root, "p")}, Policy: Policy{FileRoot: root},
+			Dest: destFile(t), ExpectedSize: expected,
+			Progress: func(w, total int64) { calls = append(calls, w) },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(calls) < 3 {
+			t.Fatalf("expected %d: progress calls %v, want several", expected, calls)
+		}
+		for i := 1; i < len(calls); i++ {
+			if calls[i] <= calls[i-1] {
+				t.Fatalf("expected %d: progress %v not strictly increasing", expected, calls)
+			}
+		}
+		if calls[len(calls)-1] != int64(len(data)) {
+			t.Fatalf("expected %d: last progress %d", expected, calls[len(calls)-1])
+		}
+	}
+}
