@@ -376,7 +376,38 @@ func (p *Pack) checkEntries() error {
 	if !hasArtifacts {
 		return errcode.New(errcode.MissingRequiredField, "pack has no artifacts/ folder")
 	}
+	// Not in COMPAT's list; after it, so archives it refuses keep its codes.
+	if err := checkFileFolderClash(files, keys); err != nil {
+		return err
+	}
 	sort.Strings(p.attestations)
+	return nil
+}
+
+// checkFileFolderClash refuses a name that is both a file and a folder: a
+// folder entry, or a folder above another file, with the collision key of a
+// file. Extracting such an archive loses one of the two (or, differing only
+// in case, mixes them on Windows and macOS), so what lands on disk is not
+// what was verified. fileKeys maps the collision key of each file to its name.
+func checkFileFolderClash(files []*zip.File, fileKeys map[string]string) error {
+	for _, f := range files {
+		key := CollisionKey(strings.TrimSuffix(f.Name, "/"))
+		for i := 0; i < len(key); i++ {
+			if key[i] != '/' {
+				continue
+			}
+			if file, clash := fileKeys[key[:i]]; clash {
+				return errcode.New(errcode.DuplicatePath, "%q is a file, but entry %q uses it as a folder", file, f.Name).
+					WithHint("a name can be a file or a folder, not both; rebuild the pack with epack build")
+			}
+		}
+		if strings.HasSuffix(f.Name, "/") {
+			if file, clash := fileKeys[key]; clash {
+				return errcode.New(errcode.DuplicatePath, "folder entry %q has the name of the file %q", f.Name, file).
+					WithHint("a name can be a file or a folder, not both; rebuild the pack with epack build")
+			}
+		}
+	}
 	return nil
 }
 
