@@ -141,7 +141,9 @@ func ctxError(ctx context.Context, last error) error {
 		cause = ctx.Err()
 	}
 	code := errcode.Canceled
-	if errors.Is(cause, context.DeadlineExceeded) {
+	// A deadline given a cause (context.WithTimeoutCause) reports that
+	// cause, not DeadlineExceeded: ask ctx.Err() too.
+	if errors.Is(cause, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		code = errcode.Timeout
 	}
 	if last != nil && !errors.Is(last, context.Canceled) && !errors.Is(last, context.DeadlineExceeded) {
