@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unicode"
@@ -390,5 +392,104 @@ func TestRetryKeepsCauseAndLastError(t *testing.T) {
 	wantCode(t, err, errcode.Timeout)
 	if !errors.Is(err, late) {
 		t.Fatalf("deadline cause lost: %v", err)
+	}
+}
+
+// swapOnRead is an upload body that, on its first read, runs swap: it
+// changes the destination while the bytes are being copied, after the
+// upload's early checks and before the temp file is renamed into place.
+type swapOnRead struct {
+	data []byte
+	once sync.Once
+	swap func()
+}
+
+func (s *swapOnRead) ReadAt(p []byte, off int64) (int, error) {
+	s.once.Do(s.swap)
+	return bytes.NewReader(s.data).ReadAt(p, off)
+}
+
+// TestUploadFileDestinationChangesDuringCopy: a destination that becomes a
+// symbolic link or a folder while the bytes are copied is refused at rename
+// time: the error says so, nothing is written through the link, and no temp
+// file is left.
+func TestUploadFileDestinationChangesDuringCopy(t *testing.T) {
+	data := testData(64 << 10)
+	for _, tc := range []struct {
+		name string
+		swap func(dest, victim string) error
+		code errcode.Code
+	}{
+		{"becomes a link", func(dest, victim string) error { return os.Symlink(victim, dest) }, errcode.SymlinkNotAllowed},
+		{"becomes a folder", func(dest, victim string) error { return os.Mkdir(dest, 0o755) }, errcode.InvalidPath},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := t.TempDir()
+			root := filepath.Join(base, "root")
+			if err := os.MkdirAll(filepath.Join(root, "blobs"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			victim := filepath.Join(base, "victim")
+			if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dest := filepath.Join(root, "blobs", "p")
+			var swapErr error
+			req := fileReq(root, dest, data)
+			req.Body = &swapOnRead{data: data, swap: func() { swapErr = tc.swap(dest, victim) }}
+			var last int64
+			req.Progress = func(w, total int64) { last = w }
+			err := NewClient().Upload(context.Background(), req)
+			if swapErr != nil {
+				t.Fatal(swapErr)
+			}
+			wantCode(t, err, tc.code)
+			if b, rerr := os.ReadFile(victim); rerr != nil || string(b) != "keep" {
+				t.Fatalf("victim changed: %q %v", b, rerr)
+			}
+			if l := listAll(t, filepath.Join(root, "blobs")); len(l) != 1 || l[0] != "p" {
+				t.Fatalf("blobs holds %v, want only the swapped-in p", l)
+			}
+			if last > int64(len(data)) {
+				t.Fatalf("progress %d", last)
+			}
+		})
+	}
+}
+
+// TestUploadFileNonRegularDestination: a FIFO at the destination is never
+// replaced, whether the upload copies the body or renames a staged copy
+// (a failed rename of the staged copy is an error, never a success).
+func TestUploadFileNonRegularDestination(t *testing.T) {
+	data := testData(10 << 10)
+	for _, staged := range []bool{false, true} {
+		t.Run(fmt.Sprintf("staged %v", staged), func(t *testing.T) {
+			root := t.TempDir()
+			dest := filepath.Join(root, "p")
+			if err := syscall.Mkfifo(dest, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			req := fileReq(root, dest, data)
+			if staged {
+				st, err := Stage(req.Policy)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer st.Discard()
+				if _, err := st.Writer().Write(data); err != nil {
+					t.Fatal(err)
+				}
+				st.Seal(sum(data), int64(len(data)))
+				req.Staged = st
+			}
+			err := NewClient().Upload(context.Background(), req)
+			wantCode(t, err, errcode.InvalidPath)
+			if fi, lerr := os.Lstat(dest); lerr != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+				t.Fatalf("destination replaced: %v %v", fi, lerr)
+			}
+			if left, _ := filepath.Glob(filepath.Join(root, ".epack-upload-*")); len(left) != 0 {
+				t.Fatalf("temp files left: %v", left)
+			}
+		})
 	}
 }
