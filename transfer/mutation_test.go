@@ -493,3 +493,41 @@ func TestUploadFileNonRegularDestination(t *testing.T) {
 		})
 	}
 }
+
+// TestUploadExpectContinueFromOneMiB: bodies of 1 MiB or more ask the server
+// to accept the request first (Expect: 100-continue); smaller ones do not.
+func TestUploadExpectContinueFromOneMiB(t *testing.T) {
+	var rc recorder
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { rc.record(r) })
+	for _, size := range []int{expectContinueMin - 1, expectContinueMin, expectContinueMin + 1} {
+		if err := fastClient().Upload(context.Background(), putReq(srv.URL, testData(size))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := rc.all()
+	if len(got) != 3 {
+		t.Fatalf("%d requests", len(got))
+	}
+	for i, want := range []string{"", "100-continue", "100-continue"} {
+		if e := got[i].header.Get("Expect"); e != want {
+			t.Errorf("request %d (%d bytes): Expect %q, want %q", i, len(got[i].body), e, want)
+		}
+	}
+}
+
+// TestNetworkErrorsDoNotRepeatTheURL: a transport failure is reported
+// without the request URL, whose query carries the presigned credentials.
+func TestNetworkErrorsDoNotRepeatTheURL(t *testing.T) {
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { resetConn(t, w) })
+	url := srv.URL + "/blob?X-Amz-Signature=topsecret"
+	c := fastClient()
+	c.Retry.Attempts = 2
+	uerr := c.Upload(context.Background(), putReq(url, []byte("data")))
+	_, derr := c.Download(context.Background(), getReq(url, destFile(t), 0))
+	for _, err := range []error{uerr, derr} {
+		wantCode(t, err, errcode.NetworkError)
+		if strings.Contains(err.Error(), "topsecret") || strings.Contains(err.Error(), "X-Amz-Signature") {
+			t.Fatalf("message repeats the presigned URL: %v", err)
+		}
+	}
+}
