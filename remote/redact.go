@@ -12,11 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode"
 	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/termtext"
 	"github.com/evidencerelay/epack/protocol"
 )
 
@@ -260,38 +259,8 @@ func (r *stderrRelay) markLines(b []byte) []byte {
 	return out
 }
 
-// escapeLine shows control characters (and bidirectional overrides) of s as
-// Go-style escapes, keeping tabs, so s stays on one terminal line.
-func escapeLine(s string) string {
-	i := strings.IndexFunc(s, lineUnsafe)
-	if i < 0 {
-		return s
-	}
-	var b strings.Builder
-	b.WriteString(s[:i])
-	for _, c := range s[i:] {
-		switch {
-		case !lineUnsafe(c):
-			b.WriteRune(c)
-		case c == '\n':
-			b.WriteString(`\n`)
-		case c == '\r':
-			b.WriteString(`\r`)
-		case c < 0x100:
-			fmt.Fprintf(&b, `\x%02x`, c)
-		default:
-			fmt.Fprintf(&b, `\u%04x`, c)
-		}
-	}
-	return b.String()
-}
-
-func lineUnsafe(c rune) bool {
-	if c == '\t' {
-		return false
-	}
-	return unicode.IsControl(c) || c == utf8.RuneError || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)
-}
+// escapeLine keeps s on one terminal line with control characters escaped.
+func escapeLine(s string) string { return termtext.Line(s) }
 
 // Tail returns the last redacted stderr bytes, trimmed, on one line (line
 // breaks shown as \n): it ends up inside error messages.

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
+	"github.com/evidencerelay/epack/internal/termtext"
 	"github.com/evidencerelay/epack/remote"
 )
 
@@ -179,48 +179,15 @@ func formatDuration(d time.Duration) string {
 }
 
 // termSafe makes text that comes from adapters or registries safe to print
-// on a terminal: control characters (ESC, BEL, CR, C1 codes …) and bidi
-// overrides are shown escaped instead of being interpreted. Newlines and
-// tabs are kept. Our own output (colours) never goes through it.
-func termSafe(s string) string {
-	i := strings.IndexFunc(s, termUnsafe)
-	if i < 0 {
-		return s
-	}
-	var b strings.Builder
-	b.WriteString(s[:i])
-	for _, r := range s[i:] {
-		switch {
-		case !termUnsafe(r):
-			b.WriteRune(r)
-		case r < 0x100:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		}
-	}
-	return b.String()
-}
-
-func termUnsafe(r rune) bool {
-	if r == '\n' || r == '\t' {
-		return false
-	}
-	return unicode.IsControl(r) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
-}
+// on a terminal, keeping newlines and tabs (termtext.Block). Our own output
+// (colours) never goes through it.
+func termSafe(s string) string { return termtext.Block(s) }
 
 // adapterText is how every piece of adapter-supplied text (release fields,
 // identities, reasons, errors that quote the adapter) reaches the terminal:
-// on one line, with newlines, carriage returns and every other control or
-// bidi character escaped (termSafe plus \n, \r, \t), so an adapter can never
-// start a line of its own and pass it off as epack's ("[OK] Pushed …").
-func adapterText(s string) string {
-	s = termSafe(s)
-	if strings.ContainsAny(s, "\n\t") {
-		s = strings.NewReplacer("\n", `\n`, "\t", `\t`).Replace(s)
-	}
-	return s
-}
+// on one line with every control character escaped (termtext.Line), so an
+// adapter can never start a line of its own and pass it off as epack's.
+func adapterText(s string) string { return termtext.Line(s) }
 
 // adapterSays marks free text as the adapter's words: `adapter says: "…"`,
 // quoted and on one line (adapterText).
