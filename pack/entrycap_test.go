@@ -90,6 +90,36 @@ func withEnd(b []byte, e endRecord) []byte {
 	return append(append(out, rec[:]...), make([]byte, e.trailing)...)
 }
 
+// bareEnd returns a 22-byte archive: only an end record, declaring n entries.
+func bareEnd(n uint16) []byte {
+	var rec [22]byte
+	binary.LittleEndian.PutUint32(rec[0:], 0x06054b50)
+	binary.LittleEndian.PutUint16(rec[8:], n)
+	binary.LittleEndian.PutUint16(rec[10:], n)
+	return rec[:]
+}
+
+// locatorFirst returns an archive that starts with its ZIP64 locator, then
+// the end record (offset saturated, no entries) whose comment holds the
+// ZIP64 end record declaring n entries: archive/zip reads that count.
+func locatorFirst(n uint64) []byte {
+	le := binary.LittleEndian
+	var loc [20]byte
+	le.PutUint32(loc[0:], 0x07064b50)
+	le.PutUint64(loc[8:], 20+22)
+	le.PutUint32(loc[16:], 1)
+	var end [22]byte
+	le.PutUint32(end[0:], 0x06054b50)
+	le.PutUint32(end[16:], 0xFFFFFFFF)
+	le.PutUint16(end[20:], 56)
+	var rec [56]byte
+	le.PutUint32(rec[0:], 0x06064b50)
+	le.PutUint64(rec[4:], 44)
+	le.PutUint64(rec[24:], n)
+	le.PutUint64(rec[32:], n)
+	return append(append(loc[:], end[:]...), rec[:]...)
+}
+
 // manyEntries returns a pack of n entries in all: manifest.json,
 // artifacts/, and attestation files (not listed in the manifest, not read
 // at open), so every n from 2 up is a pack that opens.
@@ -140,6 +170,9 @@ func TestDeclaredEntryCountRefusedBeforeReading(t *testing.T) {
 		{"saturated offset, small classic count", withEnd(small, endRecord{records: nSmall, dirOffset: off, zip64: true, zip64Count: 1 << 40}), errcode.TooManyArtifacts},
 		{"saturated size, small classic count", withEnd(small, endRecord{records: nSmall, dirSize: size, zip64: true, zip64Count: 1 << 40}), errcode.TooManyArtifacts},
 		{"record 65 KiB from the end, count over the limit", withEnd(small, endRecord{records: MaxEntries + 1, trailing: farFromEnd}), errcode.TooManyArtifacts},
+		{"bare end record over the limit", bareEnd(MaxEntries + 1), errcode.TooManyArtifacts},
+		{"bare end record at the limit", bareEnd(MaxEntries), errcode.NotAZip},
+		{"ZIP64 locator at offset 0", locatorFirst(1 << 40), errcode.TooManyArtifacts},
 		{"saturated offset, true ZIP64 count", withEnd(small, endRecord{records: nSmall, dirOffset: off, zip64: true, zip64Count: nSmall}), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
