@@ -120,6 +120,25 @@ func locatorFirst(n uint64) []byte {
 	return append(append(loc[:], end[:]...), rec[:]...)
 }
 
+// recordFirst returns an archive that starts with its ZIP64 end record
+// (declaring n entries), then the locator pointing at offset 0 and the end
+// record (offset saturated, no entries).
+func recordFirst(n uint64) []byte {
+	le := binary.LittleEndian
+	var rec [56]byte
+	le.PutUint32(rec[0:], 0x06064b50)
+	le.PutUint64(rec[4:], 44)
+	le.PutUint64(rec[24:], n)
+	le.PutUint64(rec[32:], n)
+	var loc [20]byte
+	le.PutUint32(loc[0:], 0x07064b50)
+	le.PutUint32(loc[16:], 1)
+	var end [22]byte
+	le.PutUint32(end[0:], 0x06054b50)
+	le.PutUint32(end[16:], 0xFFFFFFFF)
+	return append(append(rec[:], loc[:]...), end[:]...)
+}
+
 // manyEntries returns a pack of n entries in all: manifest.json,
 // artifacts/, and attestation files (not listed in the manifest, not read
 // at open), so every n from 2 up is a pack that opens.
@@ -173,6 +192,7 @@ func TestDeclaredEntryCountRefusedBeforeReading(t *testing.T) {
 		{"bare end record over the limit", bareEnd(MaxEntries + 1), errcode.TooManyArtifacts},
 		{"bare end record at the limit", bareEnd(MaxEntries), errcode.NotAZip},
 		{"ZIP64 locator at offset 0", locatorFirst(1 << 40), errcode.TooManyArtifacts},
+		{"ZIP64 record at offset 0", recordFirst(1 << 40), errcode.TooManyArtifacts},
 		{"saturated offset, true ZIP64 count", withEnd(small, endRecord{records: nSmall, dirOffset: off, zip64: true, zip64Count: nSmall}), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
