@@ -1,10 +1,13 @@
 package pull
 
 import (
+	"context"
 	"io"
 	"time"
 
 	"github.com/evidencerelay/epack/protocol"
+	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/transfer"
 )
 
 // Ref selects which pack to pull. Set at most one field; none means latest.
@@ -58,7 +61,8 @@ type Options struct {
 	// Ref selects the pack; the zero value means latest.
 	Ref Ref
 
-	// Output is the destination path. Empty means ./<sanitised stream>.epack.
+	// Output is the destination path, relative to ProjectDir. Empty means
+	// <ProjectDir>/<sanitised stream>.epack.
 	Output string
 
 	// Force replaces an existing output file (only after the new pack is verified).
@@ -84,6 +88,27 @@ type Options struct {
 	// PromptInstallAdapter is called when the adapter is pinned but not
 	// installed; returning true installs it. If nil, an error is returned.
 	PromptInstallAdapter func(remoteName, adapterName string) bool
+
+	// ProjectDir is the folder the pull runs in, as if it were the working
+	// directory: epack.yaml is looked for there and in its parents, and a
+	// relative or empty Output is taken relative to it. Empty means the
+	// process's working directory.
+	ProjectDir string
+
+	// NoRedact shows the remote's secrets in adapter stderr instead of
+	// replacing them (the CLI's --no-redact and EPACK_NO_REDACT). Pull never
+	// reads the environment for it. For debugging an adapter only.
+	NoRedact bool
+
+	// Transfer downloads the pack from the adapter's URL. nil means a new
+	// transfer.NewClient() for this pull.
+	Transfer *transfer.Client
+
+	// Installer installs an adapter that epack.lock.yaml pins but that is
+	// not installed yet, once PromptInstallAdapter agreed. nil means the
+	// installer 'epack sync' uses (the source's GitHub releases, checked
+	// against the pinned digest and its Sigstore signature).
+	Installer func(ctx context.Context, adapter *remote.Resolved) error
 }
 
 // Result describes a completed pull.

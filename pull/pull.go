@@ -4,16 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/errcode"
-	"github.com/evidencerelay/epack/internal/flow"
-	"github.com/evidencerelay/epack/internal/names"
 	"github.com/evidencerelay/epack/internal/safefile"
-	"github.com/evidencerelay/epack/internal/sourceinstall"
+	"github.com/evidencerelay/epack/internal/workflow"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/remote"
@@ -41,240 +39,305 @@ func Pull(ctx context.Context, opts Options) (*Result, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	step := func(name string, started bool) {
-		if opts.OnStep != nil {
-			opts.OnStep(name, started)
-		}
-	}
 	if err := checkOptions(&opts); err != nil {
 		return nil, err
 	}
-	stderr := opts.Stderr
-	if stderr == nil {
-		stderr = os.Stderr
-	}
-	verify := opts.Verify == nil || *opts.Verify
-	cwd, err := os.Getwd()
+	r, err := newRun(opts)
 	if err != nil {
-		return nil, errcode.Wrap(errcode.IOError, err, "finding the current directory")
+		return nil, err
 	}
-	// An explicit output is checked before anything remote happens.
+	if err := r.configStep(); err != nil {
+		return nil, err
+	}
+	if err := r.adapterStep(ctx); err != nil {
+		return nil, err
+	}
+	defer r.session.Close()
+	if err := r.prepareStep(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.outputStep(); err != nil {
+		return nil, err
+	}
+	defer r.discardTemp()
+	if err := r.downloadStep(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.verifyStep(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.commitStep(); err != nil {
+		return nil, err
+	}
+	r.finalizeStep(ctx)
+	return r.receiptStep()
+}
+
+// op is what the shared workflow steps need to know about pull.
+var op = workflow.Op{Name: "pull", ReceiptDir: DefaultReceiptDir}
+
+// run is one pull in progress: what each step found, for the next ones.
+type run struct {
+	opts   Options
+	steps  workflow.Steps
+	stderr io.Writer
+	verify bool
+	dir    string // the folder the pull runs in (Options.ProjectDir)
+
+	env     *workflow.Env
+	session *remote.Session
+	target  protocol.TargetConfig
+	ref     protocol.PullRef
+	prep    *protocol.PullPrepareResponse
+
+	output    string
+	tmp       *os.File // the download, private until it is verified
+	committed bool
+	got       transfer.DownloadResult
+	stream    string
+	verified  bool
+	res       *Result
+}
+
+// newRun applies the defaults and checks an explicit output before
+// anything remote happens.
+func newRun(opts Options) (*run, error) {
+	r := &run{opts: opts, steps: workflow.Steps(opts.OnStep), stderr: opts.Stderr, verify: opts.Verify == nil || *opts.Verify}
+	if r.stderr == nil {
+		r.stderr = os.Stderr
+	}
+	dir, err := workflow.Dir(opts.ProjectDir)
+	if err != nil {
+		return nil, err
+	}
+	r.dir = dir
 	if opts.Output != "" {
-		out, err := filepath.Abs(opts.Output)
-		if err != nil {
-			return nil, errcode.Wrap(errcode.InvalidInput, err, "output path %q", opts.Output)
-		}
-		if err := checkOutput(out, opts.Force); err != nil {
+		if err := checkOutput(workflow.Abs(dir, opts.Output), opts.Force); err != nil {
 			return nil, err
 		}
 	}
+	return r, nil
+}
 
-	step(StepConfig, true)
-	project, err := config.LoadProject(cwd)
+// configStep loads the project and the remote.
+func (r *run) configStep() error {
+	r.steps.Start(StepConfig)
+	env, err := workflow.Load(op, r.dir, r.opts.Remote, r.opts.Environment)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	rcfg, err := project.Config.ResolveRemote(opts.Remote, opts.Environment)
-	if err != nil {
-		return nil, err
-	}
-	// Names and folders are checked before the adapter runs: a workspace or
-	// environment the registries refuse, or a symbolic link on a folder
-	// between the project root and the registry (file_root inside the
-	// project) or the receipts folder, stops the pull here.
-	if err := names.CheckOptional(names.Workspace, rcfg.Target.Workspace); err != nil {
-		return nil, fmt.Errorf("remote %q target.workspace: %w", opts.Remote, err)
-	}
-	if err := names.CheckOptional(names.Environment, rcfg.Target.Environment); err != nil {
-		return nil, fmt.Errorf("remote %q target.environment: %w", opts.Remote, err)
-	}
-	if err := safefile.CheckBelow(project.Root, rcfg.Transport.FileRoot, filepath.Join(project.Root, DefaultReceiptDir, opts.Remote)); err != nil {
-		return nil, fmt.Errorf("refusing to pull through a linked folder in the project: %w", err)
-	}
-	step(StepConfig, false)
+	r.env = env
+	r.steps.Done(StepConfig)
+	return nil
+}
 
-	step(StepAdapter, true)
-	lock, err := config.LoadLock(project.Root)
-	if err != nil {
-		return nil, err
-	}
+// adapterStep opens the adapter session and checks that it can pull.
+func (r *run) adapterStep(ctx context.Context) error {
+	r.steps.Start(StepAdapter)
 	var prompt func(string, string) bool
-	if !opts.NonInteractive {
-		prompt = opts.PromptInstallAdapter
+	if !r.opts.NonInteractive {
+		prompt = r.opts.PromptInstallAdapter
 	}
-	session, err := remote.Open(ctx, remote.SessionOptions{
-		ProjectRoot: project.Root,
-		Remote:      rcfg,
-		Lock:        lock,
-		Policy:      execPolicy(&opts),
-		Stderr:      stderr,
-		Prompt:      prompt,
-		Install: flow.ReportInstall(sourceinstall.Installer(project.Root, lock, sourceinstall.Options{
-			Stderr: stderr, Frozen: opts.Secure.Frozen, Component: "pull"}), opts.OnStep),
+	s, err := r.env.OpenSession(ctx, workflow.SessionSpec{
+		Policy: execPolicy(&r.opts), Stderr: r.stderr, NoRedact: r.opts.NoRedact,
+		Prompt: prompt, Installer: r.opts.Installer, Steps: r.steps,
+	})
+	if err != nil {
+		return err
+	}
+	if !s.Capabilities().Features.Pull {
+		s.Close()
+		return errcode.New(errcode.UnsupportedFeature, "adapter %q does not support pull operations", r.env.Remote.AdapterName())
+	}
+	r.session = s
+	r.steps.Done(StepAdapter)
+	return nil
+}
+
+// prepareStep asks the adapter which pack it will send and from where.
+func (r *run) prepareStep(ctx context.Context) error {
+	r.target = protocol.TargetConfig{
+		Workspace:   workflow.FirstNonEmpty(r.opts.Workspace, r.env.Remote.Target.Workspace),
+		Environment: r.env.Remote.Target.Environment,
+	}
+	ref := r.opts.Ref
+	r.ref = protocol.PullRef{Digest: ref.Digest, ReleaseID: ref.ReleaseID, Version: ref.Version, Latest: ref.Latest}
+	if r.ref == (protocol.PullRef{}) {
+		r.ref.Latest = true
+	}
+	r.steps.Start(StepPrepare)
+	prep, err := r.prepare(ctx)
+	if err != nil {
+		return err
+	}
+	r.prep = prep
+	r.steps.Done(StepPrepare)
+	return nil
+}
+
+// prepare calls pull.prepare and checks the answer against the request.
+func (r *run) prepare(ctx context.Context) (*protocol.PullPrepareResponse, error) {
+	resp, err := workflow.Call(ctx, protocol.CmdPullPrepare, func(ctx context.Context) (*protocol.PullPrepareResponse, error) {
+		return r.session.PullPrepare(ctx, &protocol.PullPrepareRequest{Remote: r.opts.Remote, Target: r.target, Ref: r.ref})
 	})
 	if err != nil {
 		return nil, err
 	}
-	defer session.Close()
-	if !session.Capabilities().Features.Pull {
-		return nil, errcode.New(errcode.UnsupportedFeature, "adapter %q does not support pull operations", rcfg.AdapterName())
+	if err := checkAnnounced(resp, r.ref); err != nil {
+		return nil, err
 	}
-	step(StepAdapter, false)
-
-	target := protocol.TargetConfig{
-		Workspace:   flow.FirstNonEmpty(opts.Workspace, rcfg.Target.Workspace),
-		Environment: rcfg.Target.Environment,
-	}
-	ref := protocol.PullRef{Digest: opts.Ref.Digest, ReleaseID: opts.Ref.ReleaseID, Version: opts.Ref.Version, Latest: opts.Ref.Latest}
-	if ref == (protocol.PullRef{}) {
-		ref.Latest = true
-	}
-	prepare := func() (*protocol.PullPrepareResponse, error) {
-		var resp *protocol.PullPrepareResponse
-		err := transfer.Retry(ctx, flow.AdapterRetry, func(int) error {
-			var err error
-			resp, err = session.PullPrepare(ctx, &protocol.PullPrepareRequest{Remote: opts.Remote, Target: target, Ref: ref})
-			return err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("pull.prepare failed: %w", err)
-		}
-		if err := checkAnnounced(resp, ref); err != nil {
-			return nil, err
-		}
-		note, err := checkAnswer(resp.Pack, ref)
-		if err != nil {
-			return nil, err
-		}
-		if note != "" {
-			fmt.Fprintf(stderr, "Note: %s; the pack is accepted by its file digest and manifest checks.\n", note)
-		}
-		return resp, nil
-	}
-	step(StepPrepare, true)
-	prep, err := prepare()
+	note, err := checkAnswer(resp.Pack, r.ref)
 	if err != nil {
 		return nil, err
 	}
-	step(StepPrepare, false)
+	if note != "" {
+		fmt.Fprintf(r.stderr, "Note: %s; the pack is accepted by its file digest and manifest checks.\n", note)
+	}
+	return resp, nil
+}
 
-	output := opts.Output
+// outputStep picks the output (by default named after the stream) and
+// creates the temporary file beside it.
+func (r *run) outputStep() error {
+	output := r.opts.Output
 	if output == "" {
-		output = filepath.Join(cwd, SanitizeStream(prep.Pack.Stream)+".epack")
+		output = SanitizeStream(r.prep.Pack.Stream) + ".epack"
 	}
-	output, err = filepath.Abs(output)
+	r.output = workflow.Abs(r.dir, output)
+	if err := checkOutput(r.output, r.opts.Force); err != nil {
+		return err
+	}
+	r.steps.Start(StepDownload)
+	tmp, err := safefile.CreateTempIn(filepath.Dir(r.output), ".epack-pull-*.tmp")
 	if err != nil {
-		return nil, errcode.Wrap(errcode.InvalidInput, err, "output path")
+		return errcode.Wrap(errcode.IOError, err, "creating a temporary file beside %s", r.output).
+			WithHint("make sure the folder %s exists and is writable", filepath.Dir(r.output))
 	}
-	if err := checkOutput(output, opts.Force); err != nil {
-		return nil, err
-	}
+	r.tmp = tmp
+	return nil
+}
 
-	step(StepDownload, true)
-	tmp, err := safefile.CreateTempIn(filepath.Dir(output), ".epack-pull-*.tmp")
-	if err != nil {
-		return nil, errcode.Wrap(errcode.IOError, err, "creating a temporary file beside %s", output).
-			WithHint("make sure the folder %s exists and is writable", filepath.Dir(output))
+// discardTemp removes the temporary file unless it became the output.
+func (r *run) discardTemp() {
+	if r.tmp != nil && !r.committed {
+		r.tmp.Close()
+		os.Remove(r.tmp.Name())
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			tmp.Close()
-			os.Remove(tmp.Name())
+}
+
+// downloadStep fetches the pack into the temporary file (with a fresh
+// pull.prepare when the URL expired) and checks size and file digest.
+func (r *run) downloadStep(ctx context.Context) error {
+	client := r.opts.Transfer
+	if client == nil {
+		client = transfer.NewClient()
+	}
+	download := func() error {
+		if err := resetFile(r.tmp); err != nil {
+			return err
 		}
-	}()
-	client := transfer.NewClient()
-	policy := transfer.Policy{FileRoot: rcfg.Transport.FileRoot, ProjectRoot: project.Root, AllowLoopbackHTTP: rcfg.Transport.AllowLoopbackHTTP}
-	var got transfer.DownloadResult
-	for attempt := 0; ; attempt++ {
-		if err := resetFile(tmp); err != nil {
-			return nil, err
-		}
-		got, err = client.Download(ctx, transfer.DownloadRequest{
-			Target:       flow.Target(prep.Download),
-			Policy:       policy,
-			Dest:         tmp,
-			ExpectedSize: prep.Pack.SizeBytes,
-			Progress:     opts.OnDownloadProgress,
+		var err error
+		r.got, err = client.Download(ctx, transfer.DownloadRequest{
+			Target:       workflow.Target(r.prep.Download),
+			Policy:       r.env.Policy,
+			Dest:         r.tmp,
+			ExpectedSize: r.prep.Pack.SizeBytes,
+			Progress:     r.opts.OnDownloadProgress,
 		})
-		if err == nil || !errcode.Has(err, errcode.URLExpired) || attempt >= flow.MaxReprepare {
-			break
+		return err
+	}
+	reprepare := func() (bool, error) {
+		digest := r.prep.Pack.Digest
+		prep, err := r.prepare(ctx)
+		if err != nil {
+			return false, err
 		}
-		digest := prep.Pack.Digest
-		if prep, err = prepare(); err != nil {
-			return nil, err
-		}
+		r.prep = prep
 		if prep.Pack.Digest != digest {
-			return nil, errcode.New(errcode.DigestMismatch, "the remote now announces a different pack (%s, was %s)", prep.Pack.Digest, digest)
+			return false, errcode.New(errcode.DigestMismatch, "the remote now announces a different pack (%s, was %s)", prep.Pack.Digest, digest)
 		}
+		return false, nil
 	}
+	t := workflow.Transfer{Env: r.env, Session: r.session, Operation: "download", Warn: r.stderr}
+	if err := t.Run(download, reprepare); err != nil {
+		return err
+	}
+	if r.got.Size != r.prep.Pack.SizeBytes {
+		return errcode.New(errcode.SizeMismatch, "size mismatch: the remote announced %d bytes, received %d", r.prep.Pack.SizeBytes, r.got.Size)
+	}
+	if r.got.SHA256 != r.prep.Pack.Digest {
+		return errcode.New(errcode.DigestMismatch, "digest mismatch: expected %s, got %s", r.prep.Pack.Digest, r.got.SHA256)
+	}
+	r.steps.Done(StepDownload)
+	return nil
+}
+
+// verifyStep reads the manifest even without verification: its stream
+// must be the one the remote answered, before anything is moved into place.
+func (r *run) verifyStep(ctx context.Context) error {
+	if r.verify {
+		r.steps.Start(StepVerify)
+	}
+	stream, err := readStream(ctx, r.tmp, r.verify)
 	if err != nil {
-		// Transfer errors can quote the adapter's URL; secrets go first.
-		err = session.RedactError(err)
-		flow.AuditBlockedURL(project.Root, opts.Remote, "download", err)
-		return nil, fmt.Errorf("download failed: %w", err)
+		return err
 	}
-	if got.Size != prep.Pack.SizeBytes {
-		return nil, errcode.New(errcode.SizeMismatch, "size mismatch: the remote announced %d bytes, received %d", prep.Pack.SizeBytes, got.Size)
+	if err := checkManifestStream(stream, r.prep.Pack.Stream); err != nil {
+		return err
 	}
-	if got.SHA256 != prep.Pack.Digest {
-		return nil, errcode.New(errcode.DigestMismatch, "digest mismatch: expected %s, got %s", prep.Pack.Digest, got.SHA256)
+	r.stream = stream
+	if r.verify {
+		r.verified = true
+		r.steps.Done(StepVerify)
 	}
-	step(StepDownload, false)
+	return nil
+}
 
-	// The manifest is read even without verification: its stream must be
-	// the one the remote answered, before anything is moved into place.
-	verified := false
-	if verify {
-		step(StepVerify, true)
+// commitStep moves the pack into place. Pulled packs are ordinary files
+// (the temporary file was private while incomplete).
+func (r *run) commitStep() error {
+	if err := r.tmp.Chmod(0o644); err != nil {
+		return errcode.Wrap(errcode.IOError, err, "setting permissions on %s", r.tmp.Name())
 	}
-	stream, err := readStream(ctx, tmp, verify)
-	if err != nil {
-		return nil, err
+	if err := safefile.Commit(r.tmp, r.output, r.opts.Force); err != nil {
+		return fmt.Errorf("saving %s: %w", r.output, err)
 	}
-	if err := checkManifestStream(stream, prep.Pack.Stream); err != nil {
-		return nil, err
+	r.committed = true
+	r.tmp.Close()
+	p := r.prep.Pack
+	r.res = &Result{
+		OutputPath: r.output, Digest: p.Digest, SizeBytes: r.got.Size, Stream: r.stream,
+		ReleaseID: p.ReleaseID, Version: p.Version, Labels: p.Labels,
+		CreatedAt: p.CreatedAt, Verified: r.verified, Target: r.target,
 	}
-	if verify {
-		verified = true
-		step(StepVerify, false)
-	}
+	return nil
+}
 
-	// Pulled packs are ordinary files (the temp file was private while incomplete).
-	if err := tmp.Chmod(0o644); err != nil {
-		return nil, errcode.Wrap(errcode.IOError, err, "setting permissions on %s", tmp.Name())
-	}
-	if err := safefile.Commit(tmp, output, opts.Force); err != nil {
-		return nil, fmt.Errorf("saving %s: %w", output, err)
-	}
-	committed = true
-	tmp.Close()
-
-	res := &Result{
-		OutputPath: output, Digest: prep.Pack.Digest, SizeBytes: got.Size, Stream: stream,
-		ReleaseID: prep.Pack.ReleaseID, Version: prep.Pack.Version, Labels: prep.Pack.Labels,
-		CreatedAt: prep.Pack.CreatedAt, Verified: verified, Target: target,
-	}
-
-	step(StepFinalize, true)
-	_, ferr := session.PullFinalize(ctx, &protocol.PullFinalizeRequest{
-		Remote: opts.Remote, Target: target, Digest: prep.Pack.Digest, FinalizeToken: prep.FinalizeToken,
+// finalizeStep confirms the download; a failure is only a warning, the
+// pack is already in place.
+func (r *run) finalizeStep(ctx context.Context) {
+	r.steps.Start(StepFinalize)
+	_, err := r.session.PullFinalize(ctx, &protocol.PullFinalizeRequest{
+		Remote: r.opts.Remote, Target: r.target, Digest: r.prep.Pack.Digest, FinalizeToken: r.prep.FinalizeToken,
 	})
-	if ferr != nil {
-		res.FinalizeWarning = ferr.Error()
-		fmt.Fprintf(stderr, "Warning: pull.finalize failed: %v\n", ferr)
-	} else {
-		step(StepFinalize, false)
+	if err != nil {
+		r.res.FinalizeWarning = err.Error()
+		fmt.Fprintf(r.stderr, "Warning: pull.finalize failed: %v\n", err)
+		return
 	}
+	r.steps.Done(StepFinalize)
+}
 
-	receipt := NewReceipt(opts.Remote, target, output, prep.Pack, verified)
-	w := ReceiptWriter{BaseDir: filepath.Join(project.Root, DefaultReceiptDir)}
-	path, werr := w.Write(receipt)
-	res.ReceiptPath = path
-	if werr != nil {
-		return res, errcode.Wrap(errcode.IOError, werr, "the pack was saved to %s but its receipt could not be written", output)
+// receiptStep records the pull under the project's receipts folder.
+func (r *run) receiptStep() (*Result, error) {
+	receipt := NewReceipt(r.opts.Remote, r.target, r.output, r.prep.Pack, r.verified)
+	w := ReceiptWriter{BaseDir: filepath.Join(r.env.Root, DefaultReceiptDir), ProjectRoot: r.env.Root}
+	path, err := w.Write(receipt)
+	r.res.ReceiptPath = path
+	if err != nil {
+		return r.res, workflow.ReceiptFailed(err, "", fmt.Sprintf("the pack was saved to %s", r.output))
 	}
-	return res, nil
+	return r.res, nil
 }
 
 // execPolicy is the adapter execution policy the options ask for.
@@ -304,15 +367,7 @@ func checkOptions(opts *Options) error {
 	if d := opts.Ref.Digest; d != "" && !pack.IsDigest(d) {
 		return errcode.New(errcode.InvalidInput, "digest %q is not of the form sha256:<64 hex>", d)
 	}
-	// A workspace or environment given explicitly must be a real name: a
-	// blank one used to fall back to the configured one without a word.
-	if err := names.CheckOptional(names.Workspace, opts.Workspace); err != nil {
-		return fmt.Errorf("workspace option: %w", err)
-	}
-	if err := names.CheckOptional(names.Environment, opts.Environment); err != nil {
-		return fmt.Errorf("environment option: %w", err)
-	}
-	return nil
+	return workflow.CheckNames(opts.Workspace, opts.Environment)
 }
 
 // checkAnnounced validates what the adapter says it will send.

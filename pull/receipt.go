@@ -62,8 +62,14 @@ func NewReceipt(remoteName string, target protocol.TargetConfig, outputPath stri
 // ReceiptWriter writes pull receipts to disk.
 type ReceiptWriter struct {
 	// BaseDir is the base directory for receipts.
-	// Defaults to <project root>/.epack/receipts/pull if empty.
+	// Defaults to <ProjectRoot>/.epack/receipts/pull if empty.
 	BaseDir string
+
+	// ProjectRoot is the project root: an empty BaseDir means
+	// <ProjectRoot>/.epack/receipts/pull, and every folder from ProjectRoot down to the
+	// receipt is opened without following symbolic links. Empty means
+	// BaseDir (or the default) is taken relative to the working directory.
+	ProjectRoot string
 }
 
 // DefaultReceiptDir is the receipt folder relative to the project root.
@@ -72,5 +78,5 @@ var DefaultReceiptDir = filepath.Join(".epack", "receipts", "pull")
 // Write stores the receipt durably under a unique name and returns its path.
 // It never follows symbolic links and never overwrites an existing receipt.
 func (w *ReceiptWriter) Write(r *Receipt) (string, error) {
-	return receiptfile.Save(w.BaseDir, DefaultReceiptDir, r.Remote, r.CreatedAt, r.Pack.Digest, r)
+	return receiptfile.Save(w.ProjectRoot, w.BaseDir, DefaultReceiptDir, r.Remote, r.CreatedAt, r.Pack.Digest, r)
 }

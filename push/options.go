@@ -1,9 +1,12 @@
 package push
 
 import (
+	"context"
 	"io"
 
 	"github.com/evidencerelay/epack/protocol"
+	"github.com/evidencerelay/epack/remote"
+	"github.com/evidencerelay/epack/transfer"
 )
 
 // Options configures a push operation.
@@ -40,7 +43,7 @@ type Options struct {
 	Notes string
 
 	// RunsPaths are additional paths to search for run results (optional).
-	// Relative paths are taken relative to the current directory.
+	// Relative paths are taken relative to ProjectDir.
 	RunsPaths []string
 
 	// NoRuns disables automatic run syncing.
@@ -65,6 +68,29 @@ type Options struct {
 	// If it returns true, the adapter will be installed automatically.
 	// If nil, no prompt is shown and an error is returned instead.
 	PromptInstallAdapter func(remoteName, adapterName string) bool
+
+	// ProjectDir is the folder the push runs in, as if it were the working
+	// directory: epack.yaml is looked for there and in its parents, and a
+	// relative PackPath or RunsPaths entry is taken relative to it. Empty
+	// means the process's working directory; a program serving several
+	// projects sets it instead of changing directory.
+	ProjectDir string
+
+	// NoRedact shows the remote's secrets in adapter stderr instead of
+	// replacing them (the CLI's --no-redact and EPACK_NO_REDACT). Push never
+	// reads the environment for it. For debugging an adapter only.
+	NoRedact bool
+
+	// Transfer moves the pack bytes to the adapter's upload URL. nil means a
+	// new transfer.NewClient() for this push; set it to share connections
+	// between pushes or to tune retries and timeouts.
+	Transfer *transfer.Client
+
+	// Installer installs an adapter that epack.lock.yaml pins but that is
+	// not installed yet, once PromptInstallAdapter agreed. nil means the
+	// installer 'epack sync' uses (the source's GitHub releases, checked
+	// against the pinned digest and its Sigstore signature).
+	Installer func(ctx context.Context, adapter *remote.Resolved) error
 }
 
 // StepCallback is called when a push step starts or completes. step is the

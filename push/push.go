@@ -3,17 +3,15 @@ package push
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/buildcontext"
-	"github.com/evidencerelay/epack/internal/flow"
 	"github.com/evidencerelay/epack/internal/names"
-	"github.com/evidencerelay/epack/internal/safefile"
-	"github.com/evidencerelay/epack/internal/sourceinstall"
+	"github.com/evidencerelay/epack/internal/workflow"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/remote"
@@ -35,162 +33,209 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	steps := stepper{cb: opts.OnStep}
 	if err := checkOptions(&opts); err != nil {
 		return nil, err
 	}
-	stderr := opts.Stderr
-	if stderr == nil {
-		stderr = os.Stderr
-	}
-	packPath, err := filepath.Abs(opts.PackPath)
-	if err != nil {
-		return nil, errcode.Wrap(errcode.InvalidInput, err, "pack path %q", opts.PackPath)
-	}
-	f, size, err := pack.OpenRegular(packPath) // everything later reads this one descriptor
+	r, err := openPackStep(opts)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer r.close()
+	if err := r.configStep(); err != nil {
+		return nil, err
+	}
+	if err := r.verifyAndAdapterStep(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.describeStep(); err != nil {
+		return nil, err
+	}
+	if err := r.prepareStep(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.uploadStep(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.finalizeStep(ctx); err != nil {
+		return nil, err
+	}
+	// From here on a release exists: whatever happens, a receipt is written.
+	runsErr := r.runsStep(ctx)
+	return r.receiptStep(runsErr)
+}
 
-	// The remote's configuration is read first (milliseconds, so a typo
-	// fails at once); then verification runs in the background while the
-	// adapter is resolved and started.
-	cwd, err := os.Getwd()
-	if err != nil {
-		steps.start(StepConfig)
-		return nil, errcode.Wrap(errcode.IOError, err, "finding the current directory")
-	}
-	project, err := config.LoadProject(cwd)
-	if err != nil {
-		steps.start(StepConfig)
-		return nil, err
-	}
-	rcfg, err := project.Config.ResolveRemote(opts.Remote, opts.Environment)
-	if err != nil {
-		steps.start(StepConfig)
-		return nil, err
-	}
-	// Names and folders are checked before anything runs or is sent: a
-	// workspace or environment the registries refuse, or a symbolic link on
-	// a folder between the project root and the registry (file_root inside
-	// the project) or the receipts folder, stops the push here.
-	if err := names.CheckOptional(names.Workspace, rcfg.Target.Workspace); err != nil {
-		steps.start(StepConfig)
-		return nil, fmt.Errorf("remote %q target.workspace: %w", opts.Remote, err)
-	}
-	if err := names.CheckOptional(names.Environment, rcfg.Target.Environment); err != nil {
-		steps.start(StepConfig)
-		return nil, fmt.Errorf("remote %q target.environment: %w", opts.Remote, err)
-	}
-	if err := safefile.CheckBelow(project.Root, rcfg.Transport.FileRoot, filepath.Join(project.Root, DefaultReceiptDir, opts.Remote)); err != nil {
-		steps.start(StepConfig)
-		return nil, fmt.Errorf("refusing to push through a linked folder in the project: %w", err)
-	}
-	policy := transfer.Policy{FileRoot: rcfg.Transport.FileRoot, ProjectRoot: project.Root, AllowLoopbackHTTP: rcfg.Transport.AllowLoopbackHTTP}
+// op is what the shared workflow steps need to know about push.
+var op = workflow.Op{Name: "push", ReceiptDir: DefaultReceiptDir}
 
-	// With a file_root the upload will most likely be a file:// URL inside
-	// it: the verification pass then also writes the copy there, so the
-	// upload becomes a rename instead of a second pass over the pack.
-	var staged *transfer.Staged
-	if policy.FileRoot != "" {
-		if st, err := transfer.Stage(policy); err == nil {
-			staged = st
-			defer staged.Discard()
+// run is one push in progress: what each step found, for the next ones.
+type run struct {
+	opts     Options
+	steps    workflow.Steps
+	stderr   io.Writer
+	dir      string // the folder the push runs in (Options.ProjectDir)
+	packPath string
+	file     *os.File // the pack, opened once; every later step reads it
+	size     int64
+
+	env          *workflow.Env
+	staged       *transfer.Staged
+	cancelVerify context.CancelFunc
+	session      *remote.Session
+	caps         *protocol.Capabilities
+	verified     *pack.Verified
+
+	target   protocol.TargetConfig
+	packInfo protocol.PackInfo
+	release  protocol.ReleaseInfo
+	prep     *protocol.PushPrepareResponse
+	result   *Result
+}
+
+// openPackStep resolves the folder the push runs in and opens the pack.
+func openPackStep(opts Options) (*run, error) {
+	r := &run{opts: opts, steps: workflow.Steps(opts.OnStep), stderr: opts.Stderr, cancelVerify: func() {}}
+	if r.stderr == nil {
+		r.stderr = os.Stderr
+	}
+	dir, err := workflow.Dir(opts.ProjectDir)
+	if err != nil {
+		r.steps.Start(StepConfig)
+		return nil, err
+	}
+	r.dir, r.packPath = dir, workflow.Abs(dir, opts.PackPath)
+	if r.file, r.size, err = pack.OpenRegular(r.packPath); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// close releases what the steps opened, the session first.
+func (r *run) close() {
+	r.session.Close()
+	r.cancelVerify()
+	if r.staged != nil {
+		r.staged.Discard()
+	}
+	r.file.Close()
+}
+
+// configStep reads the remote's configuration. It runs before the pack is
+// verified (milliseconds, so a typo fails at once) but is reported after.
+func (r *run) configStep() error {
+	env, err := workflow.Load(op, r.dir, r.opts.Remote, r.opts.Environment)
+	if err != nil {
+		r.steps.Start(StepConfig)
+		return err
+	}
+	r.env = env
+	return nil
+}
+
+type verifyResult struct {
+	v   *pack.Verified
+	err error
+}
+
+// verifyAndAdapterStep verifies the pack in the background while the
+// adapter is resolved, started and probed; both must succeed.
+func (r *run) verifyAndAdapterStep(ctx context.Context) error {
+	done := r.startVerify(ctx)
+	r.steps.Start(StepVerify)
+	if err := r.openAdapter(ctx); err != nil {
+		r.cancelVerify()
+		<-done
+		r.steps.Start(StepAdapter)
+		return err
+	}
+	vr := <-done
+	if vr.err != nil {
+		return fmt.Errorf("pack verification failed: %w", vr.err)
+	}
+	if vr.v.File.Size != r.size {
+		return errcode.New(errcode.SizeMismatch, "pack file changed while it was being verified (size %d, then %d)", r.size, vr.v.File.Size)
+	}
+	r.verified = vr.v
+	r.steps.Done(StepVerify)
+	for _, s := range []string{StepConfig, StepAdapter} {
+		r.steps.Start(s)
+		r.steps.Done(s)
+	}
+	return nil
+}
+
+// startVerify starts verification. With a file_root the upload will most
+// likely be a file:// URL inside it: the verification pass then also writes
+// the copy there, so the upload becomes a rename instead of a second pass.
+func (r *run) startVerify(ctx context.Context) <-chan verifyResult {
+	if r.env.Policy.FileRoot != "" {
+		if st, err := transfer.Stage(r.env.Policy); err == nil {
+			r.staged = st
 		}
 	}
-	vctx, cancelVerify := context.WithCancel(ctx)
-	defer cancelVerify()
-	type verifyResult struct {
-		v   *pack.Verified
-		err error
-	}
-	verifyDone := make(chan verifyResult, 1)
+	vctx, cancel := context.WithCancel(ctx)
+	r.cancelVerify = cancel
+	done := make(chan verifyResult, 1)
+	staged, f := r.staged, r.file
 	go func() {
-		var v *pack.Verified
-		var err error
-		if staged != nil {
-			v, err = pack.VerifyFileCopy(vctx, f, staged.Writer())
-			if err == nil && v.CopyErr == nil {
-				staged.Seal(v.File.SHA256, v.File.Size)
-			}
-		} else {
-			v, err = pack.VerifyFile(vctx, f)
+		if staged == nil {
+			v, err := pack.VerifyFile(vctx, f)
+			done <- verifyResult{v, err}
+			return
 		}
-		verifyDone <- verifyResult{v, err}
+		v, err := pack.VerifyFileCopy(vctx, f, staged.Writer())
+		if err == nil && v.CopyErr == nil {
+			staged.Seal(v.File.SHA256, v.File.Size)
+		}
+		done <- verifyResult{v, err}
 	}()
-	steps.start(StepVerify)
+	return done
+}
 
-	abort := func(step string, err error) (*Result, error) {
-		cancelVerify()
-		<-verifyDone
-		steps.start(step)
-		return nil, err
-	}
-
-	lock, err := config.LoadLock(project.Root)
-	if err != nil {
-		return abort(StepAdapter, err)
-	}
-	session, err := remote.Open(ctx, remote.SessionOptions{
-		ProjectRoot: project.Root,
-		Remote:      rcfg,
-		Lock:        lock,
-		Policy:      execPolicy(&opts),
-		Stderr:      stderr,
-		Prompt:      promptFunc(opts),
-		Install: flow.ReportInstall(sourceinstall.Installer(project.Root, lock, sourceinstall.Options{
-			Stderr: stderr, Frozen: opts.Secure.Frozen, Component: "push"}), steps.cb),
+// openAdapter opens the session and checks what the adapter can take.
+func (r *run) openAdapter(ctx context.Context) error {
+	s, err := r.env.OpenSession(ctx, workflow.SessionSpec{
+		Policy: execPolicy(&r.opts), Stderr: r.stderr, NoRedact: r.opts.NoRedact,
+		Prompt: promptFunc(r.opts), Installer: r.opts.Installer, Steps: r.steps,
 	})
 	if err != nil {
-		return abort(StepAdapter, err)
+		return err
 	}
-	defer session.Close()
-	caps := session.Capabilities()
-	if !caps.Features.PrepareFinalize {
-		return abort(StepAdapter, errcode.New(errcode.UnsupportedFeature,
-			"adapter %q does not support the prepare/finalize upload protocol", rcfg.AdapterName()))
+	r.session, r.caps = s, s.Capabilities()
+	if !r.caps.Features.PrepareFinalize {
+		return errcode.New(errcode.UnsupportedFeature,
+			"adapter %q does not support the prepare/finalize upload protocol", r.env.Remote.AdapterName())
 	}
-	if limit := caps.Limits.MaxPack(); limit > 0 && size > limit {
-		return abort(StepAdapter, errcode.New(errcode.InvalidInput,
-			"pack is %d bytes but remote %q accepts at most %d bytes", size, opts.Remote, limit).
-			WithHint("split the evidence into smaller packs"))
+	if limit := r.caps.Limits.MaxPack(); limit > 0 && r.size > limit {
+		return errcode.New(errcode.InvalidInput,
+			"pack is %d bytes but remote %q accepts at most %d bytes", r.size, r.opts.Remote, limit).
+			WithHint("split the evidence into smaller packs")
 	}
+	return nil
+}
 
-	vr := <-verifyDone
-	if vr.err != nil {
-		return nil, fmt.Errorf("pack verification failed: %w", vr.err)
-	}
-	verified := vr.v
-	if verified.File.Size != size {
-		return nil, errcode.New(errcode.SizeMismatch, "pack file changed while it was being verified (size %d, then %d)", size, verified.File.Size)
-	}
-	steps.done(StepVerify)
-	steps.start(StepConfig)
-	steps.done(StepConfig)
-	steps.start(StepAdapter)
-	steps.done(StepAdapter)
-
-	manifest := verified.Manifest
+// describeStep turns the verified pack and the remote into what the
+// adapter is told: target, pack identity and release metadata.
+func (r *run) describeStep() error {
+	manifest, rcfg := r.verified.Manifest, r.env.Remote
 	if err := names.Check(names.Stream, manifest.Stream); err != nil {
-		return nil, fmt.Errorf("the pack's stream cannot be published: %w", err)
+		return fmt.Errorf("the pack's stream cannot be published: %w", err)
 	}
-	target := protocol.TargetConfig{
-		Workspace:   flow.FirstNonEmpty(opts.Workspace, rcfg.Target.Workspace),
+	r.target = protocol.TargetConfig{
+		Workspace:   workflow.FirstNonEmpty(r.opts.Workspace, rcfg.Target.Workspace),
 		Environment: rcfg.Target.Environment,
 		Stream:      manifest.Stream,
 	}
-	packInfo := protocol.PackInfo{
-		Path:           packPath,
+	r.packInfo = protocol.PackInfo{
+		Path:           r.packPath,
 		Digest:         manifest.PackDigest,
-		ManifestDigest: strings.TrimPrefix(verified.ManifestDigest, "sha256:"),
-		FileDigest:     verified.File.SHA256,
-		SizeBytes:      size,
-		Checksum:       verified.File.MD5Base64,
+		ManifestDigest: strings.TrimPrefix(r.verified.ManifestDigest, "sha256:"),
+		FileDigest:     r.verified.File.SHA256,
+		SizeBytes:      r.size,
+		Checksum:       r.verified.File.MD5Base64,
 	}
-	release := protocol.ReleaseInfo{
-		Labels: mergeLabels(rcfg.Release.Labels, opts.Labels),
-		Notes:  flow.FirstNonEmpty(opts.Notes, rcfg.Release.Notes),
+	r.release = protocol.ReleaseInfo{
+		Labels: mergeLabels(rcfg.Release.Labels, r.opts.Labels),
+		Notes:  workflow.FirstNonEmpty(r.opts.Notes, rcfg.Release.Notes),
 	}
 	if src := rcfg.Release.Source; src != nil {
 		var o buildcontext.Overrides
@@ -200,122 +245,129 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 		if src.CI != nil {
 			o.RunURLEnv = src.CI.RunURLEnv
 		}
-		release.BuildContext = buildcontext.Collect(os.Getenv, o)
+		r.release.BuildContext = buildcontext.Collect(os.Getenv, o)
 	}
+	r.result = &Result{Target: r.target, PackDigest: manifest.PackDigest, FileDigest: r.verified.File.SHA256, SizeBytes: r.size}
+	return nil
+}
 
-	result := &Result{Target: target, PackDigest: manifest.PackDigest, FileDigest: verified.File.SHA256, SizeBytes: size}
-	client := transfer.NewClient()
-
-	prepare := func() (*protocol.PushPrepareResponse, error) {
-		var resp *protocol.PushPrepareResponse
-		err := transfer.Retry(ctx, flow.AdapterRetry, func(int) error {
-			var err error
-			resp, err = session.PushPrepare(ctx, &protocol.PushPrepareRequest{
-				Remote: opts.Remote, Target: target, Pack: packInfo, Release: release,
-			})
-			return err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("push.prepare failed: %w", err)
-		}
-		return resp, nil
-	}
-
-	steps.start(StepPrepare)
-	prep, err := prepare()
+// prepareStep asks the adapter where to upload.
+func (r *run) prepareStep(ctx context.Context) error {
+	r.steps.Start(StepPrepare)
+	prep, err := r.prepare(ctx)
 	if err != nil {
-		return nil, err
-	}
-	steps.done(StepPrepare)
-
-	if prep.Upload.Method == protocol.MethodSkip {
-		result.UploadSkipped = true
-	} else {
-		steps.start(StepUpload)
-		for attempt := 0; ; attempt++ {
-			err = client.Upload(ctx, transfer.UploadRequest{
-				Target:   flow.Target(prep.Upload),
-				Policy:   policy,
-				Body:     f,
-				Size:     size,
-				SHA256:   verified.File.SHA256,
-				Progress: opts.OnUploadProgress,
-				Staged:   staged,
-			})
-			if err == nil || !errcode.Has(err, errcode.URLExpired) || attempt >= flow.MaxReprepare {
-				break
-			}
-			// The upload URL expired: ask the adapter for a fresh one.
-			if prep, err = prepare(); err != nil {
-				return nil, err
-			}
-			if prep.Upload.Method == protocol.MethodSkip {
-				result.UploadSkipped = true
-				break
-			}
-		}
-		if err != nil {
-			// Transfer errors can quote the adapter's URL; secrets go first.
-			err = session.RedactError(err)
-			flow.AuditBlockedURL(project.Root, opts.Remote, "upload", err)
-			return nil, fmt.Errorf("upload failed: %w", err)
-		}
-		steps.done(StepUpload)
-	}
-
-	steps.start(StepFinalize)
-	var fin *protocol.PushFinalizeResponse
-	err = transfer.Retry(ctx, flow.AdapterRetry, func(int) error {
-		var err error
-		fin, err = session.PushFinalize(ctx, &protocol.PushFinalizeRequest{
-			Remote:        opts.Remote,
-			Target:        target,
-			Pack:          protocol.PackInfo{Path: packPath, Digest: manifest.PackDigest, SizeBytes: size},
-			FinalizeToken: prep.FinalizeToken,
-		})
 		return err
+	}
+	r.prep = prep
+	r.steps.Done(StepPrepare)
+	return nil
+}
+
+func (r *run) prepare(ctx context.Context) (*protocol.PushPrepareResponse, error) {
+	return workflow.Call(ctx, protocol.CmdPushPrepare, func(ctx context.Context) (*protocol.PushPrepareResponse, error) {
+		return r.session.PushPrepare(ctx, &protocol.PushPrepareRequest{
+			Remote: r.opts.Remote, Target: r.target, Pack: r.packInfo, Release: r.release,
+		})
+	})
+}
+
+// uploadStep sends the bytes, unless the registry already has them. An
+// expired upload URL is replaced by a fresh push.prepare.
+func (r *run) uploadStep(ctx context.Context) error {
+	if r.prep.Upload.Method == protocol.MethodSkip {
+		r.result.UploadSkipped = true
+		return nil
+	}
+	r.steps.Start(StepUpload)
+	client := r.opts.Transfer
+	if client == nil {
+		client = transfer.NewClient()
+	}
+	upload := func() error {
+		return client.Upload(ctx, transfer.UploadRequest{
+			Target:   workflow.Target(r.prep.Upload),
+			Policy:   r.env.Policy,
+			Body:     r.file,
+			Size:     r.size,
+			SHA256:   r.verified.File.SHA256,
+			Progress: r.opts.OnUploadProgress,
+			Staged:   r.staged,
+		})
+	}
+	reprepare := func() (bool, error) {
+		prep, err := r.prepare(ctx)
+		if err != nil {
+			return false, err
+		}
+		r.prep = prep
+		r.result.UploadSkipped = prep.Upload.Method == protocol.MethodSkip
+		return r.result.UploadSkipped, nil
+	}
+	t := workflow.Transfer{Env: r.env, Session: r.session, Operation: "upload", Warn: r.stderr}
+	if err := t.Run(upload, reprepare); err != nil {
+		return err
+	}
+	r.steps.Done(StepUpload)
+	return nil
+}
+
+// finalizeStep asks the adapter to create the release.
+func (r *run) finalizeStep(ctx context.Context) error {
+	r.steps.Start(StepFinalize)
+	fin, err := workflow.Call(ctx, protocol.CmdPushFinalize, func(ctx context.Context) (*protocol.PushFinalizeResponse, error) {
+		return r.session.PushFinalize(ctx, &protocol.PushFinalizeRequest{
+			Remote:        r.opts.Remote,
+			Target:        r.target,
+			Pack:          protocol.PackInfo{Path: r.packPath, Digest: r.packInfo.Digest, SizeBytes: r.size},
+			FinalizeToken: r.prep.FinalizeToken,
+		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("push.finalize failed: %w", err)
+		return err
 	}
-	steps.done(StepFinalize)
+	r.steps.Done(StepFinalize)
 	rel := fin.Release
-	result.Release = &rel
+	r.result.Release = &rel
 	if len(fin.Links) > 0 {
-		result.Links = fin.Links
+		r.result.Links = fin.Links
 	}
+	return nil
+}
 
-	// From here on a release exists: whatever happens, a receipt is written.
-	var runsErr error
-	if !opts.NoRuns && rcfg.RunsSyncEnabled() {
-		runsErr = runSyncStep(ctx, session, syncInput{
-			packPath: packPath, cwd: cwd, fileDigest: verified.File.SHA256, target: target,
-			patterns: rcfg.Runs.Paths, extra: opts.RunsPaths, maxBatch: caps.Limits.MaxRunsPerSync,
-		}, result, steps, stderr)
+// runsStep syncs run results unless disabled; its error is kept for the
+// receipt and decided on after it.
+func (r *run) runsStep(ctx context.Context) error {
+	rcfg := r.env.Remote
+	if r.opts.NoRuns || !rcfg.RunsSyncEnabled() {
+		return nil
 	}
+	return runSyncStep(ctx, r.session, syncInput{
+		packPath: r.packPath, cwd: r.dir, fileDigest: r.verified.File.SHA256, target: r.target,
+		patterns: rcfg.Runs.Paths, extra: r.opts.RunsPaths, maxBatch: r.caps.Limits.MaxRunsPerSync,
+	}, r.result, r.steps, r.stderr)
+}
 
-	receipt := NewReceipt(opts.Remote, target, packPath, manifest.PackDigest, size, result.Release, result.Links, result.SyncedRuns, result.FailedRuns)
-	receipt.Pack.FileDigest = verified.File.SHA256
-	receipt.Runs.Error = result.RunsError
-	receipt.Runs.Skipped = result.RunsSkipped
-	writer := ReceiptWriter{BaseDir: filepath.Join(project.Root, DefaultReceiptDir)}
-	path, werr := writer.Write(receipt)
-	result.ReceiptPath = path
-	if werr != nil {
-		e := errcode.Wrap(errcode.IOError, werr,
-			"release %s was created but its receipt could not be written", rel.ReleaseID)
-		if errcode.HintOf(werr) == "" { // keep a precise hint (a symbolic link, say)
-			e = e.WithHint("check permissions and free space under %s", writer.BaseDir)
-		}
-		return result, e
+// receiptStep writes the receipt (recording a run sync failure), then
+// decides whether that failure fails the push.
+func (r *run) receiptStep(runsErr error) (*Result, error) {
+	res := r.result
+	receipt := NewReceipt(r.opts.Remote, r.target, r.packPath, r.packInfo.Digest, r.size, res.Release, res.Links, res.SyncedRuns, res.FailedRuns)
+	receipt.Pack.FileDigest = r.verified.File.SHA256
+	receipt.Runs.Error = res.RunsError
+	receipt.Runs.Skipped = res.RunsSkipped
+	writer := ReceiptWriter{BaseDir: filepath.Join(r.env.Root, DefaultReceiptDir), ProjectRoot: r.env.Root}
+	path, err := writer.Write(receipt)
+	res.ReceiptPath = path
+	if err != nil {
+		return res, workflow.ReceiptFailed(err, writer.BaseDir, fmt.Sprintf("release %s was created", res.Release.ReleaseID))
 	}
-	if runsErr != nil && rcfg.Runs.RequireSuccess {
-		return result, fmt.Errorf("run sync failed (require_success=true): %w", runsErr)
+	if runsErr != nil && r.env.Remote.Runs.RequireSuccess {
+		return res, fmt.Errorf("run sync failed (require_success=true): %w", runsErr)
 	}
 	if runsErr != nil {
-		fmt.Fprintf(stderr, "Warning: run sync failed: %v\n", runsErr)
+		fmt.Fprintf(r.stderr, "Warning: run sync failed: %v\n", runsErr)
 	}
-	return result, nil
+	return res, nil
 }
 
 // checkOptions validates options and the execution policy before any work.
@@ -329,15 +381,7 @@ func checkOptions(opts *Options) error {
 	if strings.TrimSpace(opts.PackPath) == "" {
 		return errcode.New(errcode.InvalidInput, "pack path is required")
 	}
-	// A workspace or environment given explicitly must be a real name: a
-	// blank one used to fall back to the configured one without a word.
-	if err := names.CheckOptional(names.Workspace, opts.Workspace); err != nil {
-		return fmt.Errorf("workspace option: %w", err)
-	}
-	if err := names.CheckOptional(names.Environment, opts.Environment); err != nil {
-		return fmt.Errorf("environment option: %w", err)
-	}
-	return nil
+	return workflow.CheckNames(opts.Workspace, opts.Environment)
 }
 
 // execPolicy is the adapter execution policy the options ask for.
@@ -367,19 +411,4 @@ func mergeLabels(lists ...[]string) []string {
 		}
 	}
 	return out
-}
-
-// stepper reports step starts and successful completions.
-type stepper struct{ cb StepCallback }
-
-func (s stepper) start(name string) {
-	if s.cb != nil {
-		s.cb(name, true)
-	}
-}
-
-func (s stepper) done(name string) {
-	if s.cb != nil {
-		s.cb(name, false)
-	}
 }

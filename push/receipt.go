@@ -119,6 +119,12 @@ type ReceiptWriter struct {
 	// BaseDir is the base directory for receipts.
 	// Defaults to .epack/receipts/push if empty.
 	BaseDir string
+
+	// ProjectRoot is the project root: an empty BaseDir means
+	// <ProjectRoot>/.epack/receipts/push, and every folder from ProjectRoot down to the
+	// receipt is opened without following symbolic links. Empty means
+	// BaseDir (or the default) is taken relative to the working directory.
+	ProjectRoot string
 }
 
 // DefaultReceiptDir is the receipt folder relative to the project root.
@@ -131,5 +137,5 @@ var DefaultReceiptDir = filepath.Join(".epack", "receipts", "push")
 // It never overwrites an existing receipt: a second receipt with the same
 // name gets a numeric suffix. It is safe to call from several processes.
 func (w *ReceiptWriter) Write(receipt *Receipt) (string, error) {
-	return receiptfile.Save(w.BaseDir, DefaultReceiptDir, receipt.Remote, receipt.CreatedAt, receipt.Pack.Digest, receipt)
+	return receiptfile.Save(w.ProjectRoot, w.BaseDir, DefaultReceiptDir, receipt.Remote, receipt.CreatedAt, receipt.Pack.Digest, receipt)
 }

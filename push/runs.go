@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/evidencerelay/epack/internal/workflow"
 	"io"
 	"io/fs"
 	"os"
@@ -49,7 +50,7 @@ const (
 // adapter that does not support run sync is not a failure: the results
 // found are left unsent, and Result, receipt, steps and stderr say so.
 // Otherwise it syncs and returns syncRuns' error (also in res.RunsError).
-func runSyncStep(ctx context.Context, s *remote.Session, in syncInput, res *Result, steps stepper, stderr io.Writer) error {
+func runSyncStep(ctx context.Context, s *remote.Session, in syncInput, res *Result, steps workflow.Steps, stderr io.Writer) error {
 	adapter := s.Resolved().Adapter
 	if !s.Capabilities().Features.RunsSync {
 		// The existing tool skips silently; we speak up when there was
@@ -59,7 +60,7 @@ func runSyncStep(ctx context.Context, s *remote.Session, in syncInput, res *Resu
 		}
 		return nil
 	}
-	steps.start(StepRuns)
+	steps.Start(StepRuns)
 	err := syncRuns(ctx, s, in, res)
 	var unsupported *runSyncUnsupported
 	switch {
@@ -70,16 +71,16 @@ func runSyncStep(ctx context.Context, s *remote.Session, in syncInput, res *Resu
 		res.RunsError = err.Error()
 		return err
 	}
-	steps.done(StepRuns)
+	steps.Done(StepRuns)
 	return nil
 }
 
 // skipRunSync records and reports run results left unsent because the
 // adapter does not support run sync.
-func skipRunSync(res *Result, steps stepper, stderr io.Writer, adapter, why string, n int) {
+func skipRunSync(res *Result, steps workflow.Steps, stderr io.Writer, adapter, why string, n int) {
 	res.RunsSkipped = "adapter does not support run sync: " + why
-	steps.start(StepRunsSkipped)
-	steps.done(StepRunsSkipped)
+	steps.Start(StepRunsSkipped)
+	steps.Done(StepRunsSkipped)
 	fmt.Fprintf(stderr, "Note: run sync skipped: adapter %q does not support it (%s); %d run result(s) not sent. The release was created.\n", adapter, why, n)
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/audit"
 )
 
 // An insecure opt-in is allowed only because it leaves an audit line. When
@@ -20,17 +21,17 @@ func TestInsecureRunFailsClosedWithoutAudit(t *testing.T) {
 	}{
 		{"dangling symlink", func(t *testing.T, root string) {
 			mkdir(t, filepath.Join(root, ".epack"))
-			if err := os.Symlink(filepath.Join(root, "nowhere", "audit.log"), filepath.Join(root, AuditFile)); err != nil {
+			if err := os.Symlink(filepath.Join(root, "nowhere", "audit.log"), filepath.Join(root, audit.File)); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"fifo", func(t *testing.T, root string) {
 			mkdir(t, filepath.Join(root, ".epack"))
-			if err := syscall.Mkfifo(filepath.Join(root, AuditFile), 0o600); err != nil {
+			if err := syscall.Mkfifo(filepath.Join(root, audit.File), 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"folder", func(t *testing.T, root string) { mkdir(t, filepath.Join(root, AuditFile)) }},
+		{"folder", func(t *testing.T, root string) { mkdir(t, filepath.Join(root, audit.File)) }},
 		{".epack is a file", func(t *testing.T, root string) {
 			if err := os.WriteFile(filepath.Join(root, ".epack"), nil, 0o644); err != nil {
 				t.Fatal(err)
@@ -79,8 +80,8 @@ func TestInsecureRunFailsClosedWithoutAudit(t *testing.T) {
 				}
 				b.setup(t, p.root)
 				_, err := p.open(r, o.pol)
-				wantCode(t, err, errcode.PolicyViolation, filepath.Join(p.root, AuditFile))
-				if !strings.Contains(errcode.HintOf(err), AuditFile) {
+				wantCode(t, err, errcode.PolicyViolation, filepath.Join(p.root, audit.File))
+				if !strings.Contains(errcode.HintOf(err), audit.File) {
 					t.Errorf("hint %q does not say how to fix the audit log", errcode.HintOf(err))
 				}
 				if _, err := os.Stat(filepath.Join(p.root, "adapter.pid")); err == nil {
@@ -97,7 +98,7 @@ func TestInsecureRunFailsClosedWithoutAudit(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if b, err := os.ReadFile(filepath.Join(p.root, AuditFile)); err != nil || !strings.Contains(string(b), `"event":"insecure_bypass"`) {
+	if b, err := os.ReadFile(filepath.Join(p.root, audit.File)); err != nil || !strings.Contains(string(b), `"event":"insecure_bypass"`) {
 		t.Fatalf("audit log %q (%v)", b, err)
 	}
 }

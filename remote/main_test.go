@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	// Tests make many calls; keep the limiter out of their way.
-	callLimiter = &limiter{rate: 1e6, burst: 1e6, tokens: 1e6}
+	callPace.rate, callPace.burst = 1e6, 1e6
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -2,12 +2,9 @@ package remote
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,38 +24,6 @@ func TestEndpointChecks(t *testing.T) {
 	r.InsecureEndpoint = "https://user:pw@api.example.com"
 	_, err = p.open(r, Policy{})
 	wantCode(t, err, errcode.ConfigInvalid, "")
-}
-
-func TestAuditRefusesSymlinks(t *testing.T) {
-	root := t.TempDir()
-	elsewhere := t.TempDir()
-	if err := os.Symlink(elsewhere, filepath.Join(root, ".epack")); err != nil {
-		t.Fatal(err)
-	}
-	if err := audit(root, "x", nil); err == nil {
-		t.Fatal("audit followed a symlinked .epack")
-	}
-	if ents, _ := os.ReadDir(elsewhere); len(ents) != 0 {
-		t.Fatalf("wrote through the symlink: %v", ents)
-	}
-	root2 := t.TempDir()
-	os.Mkdir(filepath.Join(root2, ".epack"), 0o755)
-	target := filepath.Join(elsewhere, "target")
-	os.WriteFile(target, nil, 0o644)
-	os.Symlink(target, filepath.Join(root2, ".epack", "audit.log"))
-	if err := audit(root2, "x", nil); err == nil {
-		t.Fatal("audit followed a symlinked audit.log")
-	}
-	root3 := t.TempDir()
-	for i := 0; i < 2; i++ {
-		if err := audit(root3, "ev", map[string]any{"remote": "r"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, _ := os.ReadFile(filepath.Join(root3, ".epack", "audit.log"))
-	if lines := strings.Split(strings.TrimSpace(string(b)), "\n"); len(lines) != 2 || !strings.Contains(lines[1], `"event":"ev"`) || !strings.Contains(lines[1], `"remote":"r"`) {
-		t.Fatalf("%q", b)
-	}
 }
 
 func TestLimiter(t *testing.T) {
@@ -172,40 +137,4 @@ func TestCapabilitiesTimeoutAndNilClose(t *testing.T) {
 		t.Fatalf("took %s", time.Since(start))
 	}
 	p.groupGone(t)
-}
-
-// An audit.log that is a FIFO blocked open(2) for writing forever, so every
-// unpinned push or pull hung (and Ctrl-C could not stop it). It must be
-// refused at once, with or without a reader on the other end.
-func TestAuditRefusesSpecialFiles(t *testing.T) {
-	for _, withReader := range []bool{false, true} {
-		t.Run(fmt.Sprintf("reader=%v", withReader), func(t *testing.T) {
-			root := t.TempDir()
-			os.Mkdir(filepath.Join(root, ".epack"), 0o755)
-			fifo := filepath.Join(root, ".epack", "audit.log")
-			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if withReader {
-				r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer r.Close()
-			}
-			done := make(chan error, 1)
-			go func() { done <- audit(root, "x", nil) }()
-			select {
-			case err := <-done:
-				if err == nil {
-					t.Fatal("audit wrote to a FIFO")
-				}
-			case <-time.After(5 * time.Second):
-				if r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
-					defer r.Close()
-				}
-				t.Fatal("audit blocks on a FIFO")
-			}
-		})
-	}
 }

@@ -6,9 +6,11 @@ import (
 	"time"
 )
 
-// limiter is a token bucket shared by every session of the process: adapter
-// calls are spawned processes, and a bug looping over them must not fork-bomb
-// the machine or hammer a registry.
+// limiter is a token bucket paced like the existing tool's adapter calls.
+// Each Session has its own: adapter calls are spawned processes, and a bug
+// looping over them must not fork-bomb the machine or hammer a registry,
+// yet two sessions in one process (a Go program pushing to two remotes)
+// must not slow each other down.
 type limiter struct {
 	mu     sync.Mutex
 	rate   float64 // tokens per second
@@ -17,7 +19,14 @@ type limiter struct {
 	last   time.Time
 }
 
-var callLimiter = &limiter{rate: 10, burst: 5, tokens: 5}
+// callPace is the rate and burst every new session's limiter starts with
+// (a setting, not shared state; tests of this package raise it).
+var callPace = struct{ rate, burst float64 }{rate: 10, burst: 5}
+
+// newLimiter returns a full bucket at callPace.
+func newLimiter() *limiter {
+	return &limiter{rate: callPace.rate, burst: callPace.burst, tokens: callPace.burst}
+}
 
 // wait blocks until a token is available or ctx is done.
 func (l *limiter) wait(ctx context.Context) error {

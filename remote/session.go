@@ -14,6 +14,7 @@ import (
 
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/audit"
 	"github.com/evidencerelay/epack/internal/sealedexec"
 	"github.com/evidencerelay/epack/protocol"
 )
@@ -26,7 +27,10 @@ type SessionOptions struct {
 	Policy      Policy
 	// Stderr receives the adapter's stderr (secrets redacted unless NoRedact)
 	// and epack's security warnings. nil discards both.
-	Stderr   io.Writer
+	Stderr io.Writer
+	// NoRedact shows secrets in adapter stderr unredacted (--no-redact).
+	// The session never reads it from the environment: the CLI maps
+	// EPACK_NO_REDACT to it.
 	NoRedact bool
 	// Prompt asks whether to install a pinned adapter that is not installed.
 	Prompt func(remoteName, adapterName string) bool
@@ -46,6 +50,7 @@ type Session struct {
 	capsEnv  []string
 	secrets  []string
 	red      *redactor
+	calls    *limiter // paces this session's adapter calls
 	timeout  time.Duration
 	capsTime time.Duration
 
@@ -63,10 +68,6 @@ func Open(ctx context.Context, o SessionOptions) (*Session, error) {
 	r := o.Remote
 	if o.Stderr == nil {
 		o.Stderr = io.Discard
-	}
-	// EPACK_NO_REDACT reaches library callers (push, pull) that have no option for it.
-	if v := strings.TrimSpace(os.Getenv(EnvNoRedact)); v != "" && v != "0" && !strings.EqualFold(v, "false") {
-		o.NoRedact = true
 	}
 	allowUnpinned, err := o.Policy.check(r)
 	if err != nil {
@@ -118,7 +119,7 @@ func Open(ctx context.Context, o SessionOptions) (*Session, error) {
 				WithHint("run 'epack lock %s' to pin it, or pass --insecure-allow-unpinned", res.Remote)
 		}
 		fmt.Fprintf(o.Stderr, "WARNING: running unpinned adapter %s for remote %q without digest verification.\n", res.Path, res.Remote)
-		if err := AuditInsecure(o.ProjectRoot, "insecure_bypass", map[string]any{
+		if err := audit.Insecure(o.ProjectRoot, "insecure_bypass", map[string]any{
 			"remote": res.Remote, "adapter": res.Adapter, "path": res.Path, "origin": res.Origin,
 			"component": o.Policy.component(), "reason": "allow_unpinned",
 		}); err != nil {
@@ -135,7 +136,7 @@ func Open(ctx context.Context, o SessionOptions) (*Session, error) {
 		if u, err := url.Parse(v); err == nil {
 			host = u.Host
 		}
-		if err := AuditInsecure(o.ProjectRoot, "custom_endpoint", map[string]any{
+		if err := audit.Insecure(o.ProjectRoot, "custom_endpoint", map[string]any{
 			"remote": res.Remote, "component": o.Policy.component(), "variable": k, "remote_endpoint_host": host,
 		}); err != nil {
 			return nil, err
@@ -146,7 +147,7 @@ func Open(ctx context.Context, o SessionOptions) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{opts: o, res: res, sealed: sealed, timeout: DefaultCommandTimeout, capsTime: DefaultCapabilitiesTimeout}
+	s := &Session{opts: o, res: res, sealed: sealed, calls: newLimiter(), timeout: DefaultCommandTimeout, capsTime: DefaultCapabilitiesTimeout}
 	if t := r.Timeout.Std(); t > 0 {
 		s.timeout, s.capsTime = t, t
 	}
@@ -282,7 +283,7 @@ func (s *Session) call(ctx context.Context, command string, req any, hdr *protoc
 	if err != nil {
 		return errcode.Wrap(errcode.Internal, err, "encoding %s request", command)
 	}
-	if err := callLimiter.wait(ctx); err != nil {
+	if err := s.calls.wait(ctx); err != nil {
 		return errcode.Wrap(errcode.Canceled, err, "adapter %q %s", s.res.Adapter, command)
 	}
 	sp, err := s.spec(command, body, true)
@@ -520,5 +521,6 @@ func (s *Session) Whoami(ctx context.Context) (*protocol.AuthWhoamiResponse, err
 }
 
 // EnvNoRedact, when set to a true value, turns off secret redaction of
-// adapter stderr (the CLI's --no-redact sets it).
+// adapter stderr. Only the CLI reads it, and passes SessionOptions.NoRedact
+// (or the push/pull NoRedact option) on.
 const EnvNoRedact = "EPACK_NO_REDACT"

@@ -142,7 +142,7 @@ var houseRules = []rule{
 		name:    "pack knows nothing of remotes",
 		applies: func(r string) bool { return under(r, "pack") },
 		forbidden: forbidModule("protocol", "remote", "transfer", "adapter", "registry", "config",
-			"lockfile", "internal/sealedexec", "internal/sourceinstall", "internal/flow"),
+			"lockfile", "internal/sealedexec", "internal/sourceinstall", "internal/workflow"),
 	},
 	{
 		name:      "protocol is a leaf: the standard library only",
@@ -158,7 +158,7 @@ var houseRules = []rule{
 		name:    "registry and the stores never import the host's runtime",
 		applies: func(r string) bool { return under(r, "registry") },
 		forbidden: either(forbidModule("remote", "config", "transfer", "lockfile", "internal/sealedexec",
-			"internal/sourceinstall", "internal/flow", "internal/yamlsafe"), forbidPrefix("gopkg.in/yaml.v3")),
+			"internal/sourceinstall", "internal/workflow", "internal/yamlsafe"), forbidPrefix("gopkg.in/yaml.v3")),
 	},
 	{
 		name:      "registry itself links protocol, small internal helpers and the standard library",

@@ -1,8 +1,14 @@
-package remote
+// Package audit appends security-relevant events to a project's audit log,
+// <project root>/.epack/audit.log, one JSON object per line. It owns how the
+// log is opened (never through a symbolic link, never blocking on a FIFO,
+// only a regular file) and the two ways a caller records: a best-effort
+// trace and the fail-closed record an insecure opt-in must leave.
+package audit
 
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -11,45 +17,87 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// AuditFile is the audit log, relative to the project root.
-const AuditFile = ".epack/audit.log"
+// File is the audit log, relative to the project root.
+const File = ".epack/audit.log"
 
-// Audit appends one JSON line {"time","event",attrs…} to
-// <projectRoot>/.epack/audit.log. The .epack folder is created if needed and
-// never followed through a symlink; the file is opened O_APPEND|O_NOFOLLOW.
-// Audit is best effort, for events that only leave a trace (a refused URL):
-// a failure is reported on stderr, never returned. An insecure opt-in is
-// recorded with AuditInsecure instead, which fails closed.
-func Audit(projectRoot string, event string, attrs map[string]any) {
-	if err := audit(projectRoot, event, attrs); err != nil {
-		_, _ = os.Stderr.WriteString("epack: warning: could not write audit log: " + err.Error() + "\n")
+// Trace appends one JSON line {"time","event","pid",attrs…} to the audit log
+// of projectRoot. It is for events that only leave a trace (a refused URL):
+// a failure is reported on warn (nil: dropped), never returned, so the
+// operation goes on. An empty projectRoot records nothing.
+func Trace(projectRoot, event string, attrs map[string]any, warn io.Writer) {
+	if err := appendLine(projectRoot, event, attrs); err != nil && warn != nil {
+		fmt.Fprintf(warn, "epack: warning: could not write audit log: %v\n", err)
 	}
 }
 
-// AuditInsecure records the use of an insecure opt-in (--insecure-*, its
+// Insecure records the use of an insecure opt-in (--insecure-*, its
 // environment switch, a custom endpoint) before the insecure thing is done.
-// The record is the price of the opt-in: when the line cannot be written —
-// audit.log is a dangling symbolic link, a FIFO, a folder, the disk is full,
-// or there is no project folder — it returns a PolicyViolation naming the
-// audit log and the caller must stop.
-func AuditInsecure(projectRoot string, event string, attrs map[string]any) error {
-	path := filepath.Join(projectRoot, AuditFile)
+// The line is the price of the opt-in: when it cannot be written (the log is
+// a dangling symbolic link, a FIFO or a folder, the disk is full, there is
+// no project folder) Insecure returns a PolicyViolation naming the log, and
+// the caller must stop.
+func Insecure(projectRoot, event string, attrs map[string]any) error {
 	if projectRoot == "" {
-		return errcode.New(errcode.PolicyViolation, "refusing %s: there is no project folder to keep the audit log (%s) in", event, AuditFile).
+		return errcode.New(errcode.PolicyViolation, "refusing %s: there is no project folder to keep the audit log (%s) in", event, File).
 			WithHint("run epack inside a project (a folder with epack.yaml), or drop the insecure option")
 	}
-	if err := audit(projectRoot, event, attrs); err != nil {
+	path := filepath.Join(projectRoot, File)
+	if err := appendLine(projectRoot, event, attrs); err != nil {
 		return errcode.Wrap(errcode.PolicyViolation, err, "refusing %s: the audit log %s cannot be written, and an insecure option is only allowed when its use is recorded", event, path).
 			WithHint("make %s a regular writable file (remove a symbolic link, FIFO or folder in its place; free disk space), or drop the insecure option", path)
 	}
 	return nil
 }
 
-func audit(projectRoot string, event string, attrs map[string]any) error {
+// appendLine writes one record. Each folder is opened relative to its
+// parent without following links; the file is opened for appending only.
+func appendLine(projectRoot, event string, attrs map[string]any) error {
 	if projectRoot == "" {
 		return nil
 	}
-	rec := map[string]any{}
+	line, err := record(event, attrs)
+	if err != nil {
+		return err
+	}
+	logPath := filepath.Join(projectRoot, File)
+	root, err := unix.Open(filepath.Clean(projectRoot), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: projectRoot, Err: err}
+	}
+	defer unix.Close(root)
+	dirPath := filepath.Join(projectRoot, ".epack")
+	if err := unix.Mkdirat(root, ".epack", 0o755); err != nil && err != unix.EEXIST {
+		return &os.PathError{Op: "mkdir", Path: dirPath, Err: err}
+	}
+	dir, err := unix.Openat(root, ".epack", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: dirPath, Err: err}
+	}
+	defer unix.Close(dir)
+	// Non-blocking: a FIFO planted in the log's place must not hang the open.
+	fd, err := unix.Openat(dir, filepath.Base(File), unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0o600)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: logPath, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		if err == nil {
+			err = unix.EINVAL
+		}
+		return &os.PathError{Op: "open", Path: logPath, Err: fmt.Errorf("not a regular file: %w", err)}
+	}
+	f := os.NewFile(uintptr(fd), logPath)
+	if _, err := f.Write(line); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// record encodes one log line; time, event and pid win over attrs.
+func record(event string, attrs map[string]any) ([]byte, error) {
+	rec := make(map[string]any, len(attrs)+3)
 	for k, v := range attrs {
 		rec[k] = v
 	}
@@ -58,40 +106,7 @@ func audit(projectRoot string, event string, attrs map[string]any) error {
 	rec["pid"] = os.Getpid()
 	line, err := json.Marshal(rec)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	line = append(line, '\n')
-
-	root, err := unix.Open(filepath.Clean(projectRoot), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return &os.PathError{Op: "open", Path: projectRoot, Err: err}
-	}
-	defer unix.Close(root)
-	if err := unix.Mkdirat(root, ".epack", 0o755); err != nil && err != unix.EEXIST {
-		return &os.PathError{Op: "mkdir", Path: filepath.Join(projectRoot, ".epack"), Err: err}
-	}
-	dir, err := unix.Openat(root, ".epack", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return &os.PathError{Op: "open", Path: filepath.Join(projectRoot, ".epack"), Err: err}
-	}
-	defer unix.Close(dir)
-	// O_NONBLOCK: a FIFO planted as audit.log must not block the open.
-	fd, err := unix.Openat(dir, "audit.log", unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0o600)
-	if err != nil {
-		return &os.PathError{Op: "open", Path: filepath.Join(projectRoot, AuditFile), Err: err}
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
-		unix.Close(fd)
-		if err == nil {
-			err = unix.EINVAL
-		}
-		return &os.PathError{Op: "open", Path: filepath.Join(projectRoot, AuditFile), Err: fmt.Errorf("not a regular file: %w", err)}
-	}
-	f := os.NewFile(uintptr(fd), filepath.Join(projectRoot, AuditFile))
-	if _, err := f.Write(line); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return append(line, '\n'), nil
 }

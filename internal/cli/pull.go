@@ -168,7 +168,10 @@ func runPull(ctx context.Context, f *pullOptions) error {
 		return args.detach(g, "pull", f.Frozen, f.AllowUnpinned)
 	}
 
-	passNoRedact(g) // pull.Options has no field for it yet
+	dir, err := workingDir()
+	if err != nil {
+		return err
+	}
 	ui := newStepUI(g, "Downloading")
 	defer ui.Close()
 	verify := f.Verify
@@ -176,6 +179,7 @@ func runPull(ctx context.Context, f *pullOptions) error {
 		Remote: remoteName, Environment: f.Env, Workspace: f.Workspace, Ref: ref, Output: output,
 		Force: f.Force, Verify: &verify, NonInteractive: !f.Yes && !canPrompt(g), Stderr: g.IO.ErrOut,
 		OnStep: ui.Step, OnDownloadProgress: ui.Progress, PromptInstallAdapter: installPrompt(g, f.Yes),
+		ProjectDir: dir, NoRedact: g.NoRedact,
 	}
 	opts.Secure.Frozen = f.Frozen
 	opts.Unsafe.AllowUnpinned = f.AllowUnpinned

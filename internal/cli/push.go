@@ -119,9 +119,10 @@ func runPush(ctx context.Context, f *pushOptions) error {
 		return args.detach(g, "push", f.Frozen, f.AllowUnpinned)
 	}
 
-	// push.Options has no field for --no-redact yet: the session reads it
-	// from the environment (see passNoRedact).
-	passNoRedact(g)
+	dir, err := workingDir()
+	if err != nil {
+		return err
+	}
 	ui := newStepUI(g, "Uploading")
 	defer ui.Close()
 	g.verbose("Pushing to remote %q\n", remoteName)
@@ -134,6 +135,7 @@ func runPush(ctx context.Context, f *pushOptions) error {
 		NonInteractive: !f.Yes && !canPrompt(g), Stderr: g.IO.ErrOut,
 		OnStep: ui.Step, OnUploadProgress: ui.Progress,
 		PromptInstallAdapter: installPrompt(g, f.Yes),
+		ProjectDir:           dir, NoRedact: g.NoRedact,
 	}
 	opts.Secure.Frozen = f.Frozen
 	opts.Unsafe.AllowUnpinned = f.AllowUnpinned

@@ -256,12 +256,13 @@ func formatSize(n int64) string {
 	return fmt.Sprintf("%.1f GB", float64(n)/(k*k*k))
 }
 
-// passNoRedact hands --no-redact to the push and pull workflows, whose
-// Options have no field for it yet: their adapter sessions read
-// EPACK_NO_REDACT from the environment. Commands that open sessions
-// themselves (remote whoami) pass remote.SessionOptions.NoRedact instead.
-func passNoRedact(g *Globals) {
-	if g.NoRedact {
-		os.Setenv(envNoRedact, "1")
+// workingDir is the folder push and pull run in: the CLI reads the working
+// directory once and passes it on (Options.ProjectDir), the libraries never
+// read it themselves.
+func workingDir() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", errcode.Wrap(errcode.IOError, err, "finding the current directory")
 	}
+	return dir, nil
 }

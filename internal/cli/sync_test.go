@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/evidencerelay/epack/internal/audit"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -221,7 +222,7 @@ func TestSyncInsecureSkipVerify(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(filepath.Dir(f.binPath("v1.0.0")), remote.InsecureInstallMarker)); err != nil {
 		t.Errorf("no marker: %v", err)
 	}
-	audit, err := os.ReadFile(filepath.Join(f.root, remote.AuditFile))
+	audit, err := os.ReadFile(filepath.Join(f.root, audit.File))
 	if err != nil || !strings.Contains(string(audit), `"event":"insecure_install"`) {
 		t.Errorf("audit log: %v %s", err, audit)
 	}

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/safefile"
 )
@@ -112,22 +111,17 @@ func splitAnchor(anchor, absBase string) (string, string) {
 	return root, rel
 }
 
-// Save writes a receipt the way push and pull do: the anchor is the project
-// root (or the current directory outside a project) and an empty baseDir
-// means <anchor>/<defaultRel>.
-func Save(baseDir, defaultRel, remoteName string, createdAt time.Time, digest string, v any) (string, error) {
-	anchor := ""
-	if cwd, err := os.Getwd(); err == nil {
-		anchor = cwd
-		if root, err := config.FindRoot(cwd); err == nil {
-			anchor = root
-		}
-	}
+// Save writes a receipt the way push and pull do. projectRoot is the
+// trusted anchor the caller names (the project root); an empty baseDir means
+// <projectRoot>/<defaultRel>. With no projectRoot, baseDir (or defaultRel)
+// is taken as it is, relative to the working directory, and anchored at its
+// nearest existing folder. Save never looks for the project on its own.
+func Save(projectRoot, baseDir, defaultRel, remoteName string, createdAt time.Time, digest string, v any) (string, error) {
 	if baseDir == "" {
-		baseDir = filepath.Join(anchor, defaultRel)
+		baseDir = filepath.Join(projectRoot, defaultRel)
 	}
 	if createdAt.IsZero() {
 		createdAt = time.Now().UTC()
 	}
-	return Write(anchor, baseDir, remoteName, createdAt, digest, v)
+	return Write(projectRoot, baseDir, remoteName, createdAt, digest, v)
 }

@@ -2,13 +2,13 @@ package sourceinstall
 
 import (
 	"context"
+	"github.com/evidencerelay/epack/internal/audit"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/evidencerelay/epack/errcode"
-	"github.com/evidencerelay/epack/remote"
 )
 
 // --insecure-skip-verify is allowed only because it is audited: with an
@@ -22,14 +22,14 @@ func TestInsecureInstallFailsClosedWithoutAudit(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(f.root, ".epack"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(filepath.Join(f.root, "gone"), filepath.Join(f.root, remote.AuditFile)); err != nil {
+	if err := os.Symlink(filepath.Join(f.root, "gone"), filepath.Join(f.root, audit.File)); err != nil {
 		t.Fatal(err)
 	}
 	o := f.opts()
 	o.InsecureSkipVerify = true
 	o.Stderr = &strings.Builder{}
 	_, err := InstallResult(context.Background(), f.root, f.remote("origin"), f.lock, o)
-	if !errcode.Has(err, errcode.PolicyViolation) || !strings.Contains(err.Error(), filepath.Join(f.root, remote.AuditFile)) {
+	if !errcode.Has(err, errcode.PolicyViolation) || !strings.Contains(err.Error(), filepath.Join(f.root, audit.File)) {
 		t.Fatalf("err = %v, want a policy_violation naming the audit log", err)
 	}
 	if ents, _ := os.ReadDir(installDir(f, "v1.0.0")); len(ents) > 0 {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/evidencerelay/epack/internal/audit"
 	"io"
 	"path/filepath"
 	"runtime"
@@ -228,7 +229,7 @@ func InstallResult(ctx context.Context, projectRoot string, r *config.Remote, lo
 		if err := d.WriteAtomic(remote.InsecureInstallMarker, []byte(msg), 0o644); err != nil {
 			return nil, err
 		}
-		if err := remote.AuditInsecure(root, "insecure_install", map[string]any{
+		if err := audit.Insecure(root, "insecure_install", map[string]any{
 			"remote": r.Name, "adapter": adapter, "version": e.Version, "digest": pinned,
 			"platform": platform, "component": opts.component(), "reason": "insecure_skip_verify",
 		}); err != nil {

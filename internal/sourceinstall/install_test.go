@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/evidencerelay/epack/internal/audit"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -451,7 +452,7 @@ func TestInsecureInstallMarkerAndAudit(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(installDir(f, "v1.0.0"), remote.InsecureInstallMarker)); err != nil {
 		t.Fatalf("no marker: %v", err)
 	}
-	audit, err := os.Open(filepath.Join(f.root, remote.AuditFile))
+	audit, err := os.Open(filepath.Join(f.root, audit.File))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -618,7 +619,7 @@ func TestInsecureLockRecordsSkipped(t *testing.T) {
 	if e.Verification == nil || e.Verification.Status != StatusSkipped || e.Signer != nil {
 		t.Errorf("entry = %+v", e)
 	}
-	if b, err := os.ReadFile(filepath.Join(f.root, remote.AuditFile)); err != nil || !strings.Contains(string(b), `"event":"insecure_lock"`) {
+	if b, err := os.ReadFile(filepath.Join(f.root, audit.File)); err != nil || !strings.Contains(string(b), `"event":"insecure_lock"`) {
 		t.Errorf("audit: %v %s", err, b)
 	}
 }

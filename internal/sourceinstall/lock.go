@@ -3,6 +3,7 @@ package sourceinstall
 import (
 	"context"
 	"fmt"
+	"github.com/evidencerelay/epack/internal/audit"
 	"io"
 	"net/url"
 	"os"
@@ -346,7 +347,7 @@ func LockSourceResult(ctx context.Context, project *config.Project, lock *config
 	} else {
 		e.Verification = &config.LockVerification{Status: StatusSkipped}
 		fmt.Fprintf(opts.stderr(), "WARNING: locking remote %q (%s %s) without Sigstore verification (--insecure-skip-verify).\n", remoteName, src.Slug(), tag)
-		if err := remote.AuditInsecure(project.Root, "insecure_lock", map[string]any{
+		if err := audit.Insecure(project.Root, "insecure_lock", map[string]any{
 			"remote": remoteName, "adapter": adapter, "version": tag, "source": src.LockSource(),
 			"component": opts.component(), "reason": "insecure_skip_verify",
 		}); err != nil {

@@ -1,4 +1,4 @@
-package flow
+package workflow
 
 import (
 	"context"
@@ -40,11 +40,11 @@ func TestReportInstall(t *testing.T) {
 
 func TestAuditBlockedURL(t *testing.T) {
 	root := t.TempDir()
-	AuditBlockedURL(root, "r", "upload", errors.New("other"))
+	AuditBlockedURL(root, "r", "upload", errors.New("other"), nil)
 	if _, err := os.Stat(filepath.Join(root, ".epack", "audit.log")); err == nil {
 		t.Fatal("unrelated errors must not be audited")
 	}
-	AuditBlockedURL(root, "r", "upload", errcode.New(errcode.URLNotAllowed, "http to example.com"))
+	AuditBlockedURL(root, "r", "upload", errcode.New(errcode.URLNotAllowed, "http to example.com"), nil)
 	b, err := os.ReadFile(filepath.Join(root, ".epack", "audit.log"))
 	if err != nil || !strings.Contains(string(b), "ssrf_blocked_url") || !strings.Contains(string(b), "example.com") {
 		t.Fatalf("audit log: %s %v", b, err)
