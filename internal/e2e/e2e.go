@@ -31,6 +31,16 @@ var (
 // folder that outlives the test run (use TestMain's temp dir).
 func BinDir(t testing.TB, dir string) string {
 	t.Helper()
+	bin, err := Build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// Build is BinDir for code without a testing.TB (Example functions): it
+// builds once per process and returns the folder or the build error.
+func Build(dir string) (string, error) {
 	buildOnce.Do(func() {
 		root := moduleRoot()
 		binDir = dir
@@ -45,10 +55,7 @@ func BinDir(t testing.TB, dir string) string {
 			buildErr = err
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binDir
+	return binDir, buildErr
 }
 
 func moduleRoot() string {
