@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -529,5 +531,67 @@ func TestNetworkErrorsDoNotRepeatTheURL(t *testing.T) {
 		if strings.Contains(err.Error(), "topsecret") || strings.Contains(err.Error(), "X-Amz-Signature") {
 			t.Fatalf("message repeats the presigned URL: %v", err)
 		}
+	}
+}
+
+// eofWithLastBytes is a ReaderAt that returns io.EOF together with the final
+// bytes, which the io.ReaderAt contract allows.
+type eofWithLastBytes struct{ data []byte }
+
+func (e eofWithLastBytes) ReadAt(p []byte, off int64) (int, error) {
+	n, err := bytes.NewReader(e.data).ReadAt(p, off)
+	if err == nil && off+int64(n) == int64(len(e.data)) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// TestUploadBodyReaderAtEOFWithData: a body whose ReadAt reports io.EOF along
+// with the last bytes uploads fine, over http and to file://.
+func TestUploadBodyReaderAtEOFWithData(t *testing.T) {
+	data := testData(300 << 10)
+	var rc recorder
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { rc.record(r) })
+	req := putReq(srv.URL, data)
+	req.Body = eofWithLastBytes{data}
+	if err := fastClient().Upload(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if got := rc.all(); len(got) != 1 || !bytes.Equal(got[0].body, data) {
+		t.Fatalf("server got %d requests", len(got))
+	}
+	root := t.TempDir()
+	freq := fileReq(root, filepath.Join(root, "p"), data)
+	freq.Body = eofWithLastBytes{data}
+	if err := NewClient().Upload(context.Background(), freq); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(root, "p")); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("file upload: %v", err)
+	}
+}
+
+// TestUploadEarlyAnswerHashesOnlySizeBytes: when the server answers after
+// reading part of the body, the rest is hashed from Body — exactly up to
+// Size, even when Body holds more bytes than that.
+func TestUploadEarlyAnswerHashesOnlySizeBytes(t *testing.T) {
+	data := testData(32 << 20)
+	src := append(append([]byte(nil), data...), "trailing bytes past Size"...)
+	var read atomic.Int64
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.CopyN(io.Discard, r.Body, 64<<10)
+		read.Store(n)
+		// Answer without reading on: the server drops the connection
+		// after discarding a little more, far short of 32 MiB.
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+	})
+	req := putReq(srv.URL, data)
+	req.Body = bytes.NewReader(src)
+	if err := fastClient().Upload(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if read.Load() != 64<<10 {
+		t.Fatalf("server read %d bytes", read.Load())
 	}
 }
