@@ -100,6 +100,7 @@ func bigPack(t *testing.T, e *env) {
 // point: when the upload step starts, and on the first progress report of
 // an upload that still has megabytes to read.
 func TestPackChangedBeforeOrDuringHTTPUploadCreatesNoRelease(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		hook func(t *testing.T, e *env, o *push.Options)
@@ -156,6 +157,7 @@ func TestPackChangedBeforeOrDuringHTTPUploadCreatesNoRelease(t *testing.T) {
 // copy, so a change after verification cannot reach the registry: the
 // release holds exactly the verified bytes, never the changed file.
 func TestPackChangedAfterVerificationFileUploadPublishesVerifiedBytes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "", "")
 	verified, err := os.ReadFile(e.packPath)
 	if err != nil {

@@ -49,7 +49,6 @@ func linkedProject(t *testing.T, fileRoot, link string) (root, state, outside st
 		t.Fatal(err)
 	}
 	e2e.WritePack(t, filepath.Join(root, "dist", "s.epack"), "acme/evidence", e2e.File{Name: "a.json", Data: []byte(`{"a":1}`)})
-	t.Chdir(root)
 	return root, state, outside
 }
 
@@ -72,6 +71,7 @@ func tree(dir string) []string {
 // such push is refused before the adapter is asked anything, with
 // symlink_not_allowed, and nothing appears behind the link.
 func TestPushRefusesLinkedFoldersInProject(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ name, fileRoot, link string }{
 		{".epack is a link", ".epack/registry", ".epack"},
 		{"parent of the registry is a link", "data/store/registry", "data/store"},
@@ -83,7 +83,7 @@ func TestPushRefusesLinkedFoldersInProject(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			root, state, outside := linkedProject(t, tc.fileRoot, tc.link)
-			o := push.Options{Remote: "t", PackPath: filepath.Join(root, "dist", "s.epack"), Stderr: io.Discard}
+			o := push.Options{ProjectDir: root, Remote: "t", PackPath: filepath.Join(root, "dist", "s.epack"), Stderr: io.Discard}
 			o.Unsafe.AllowUnpinned = true
 			res, err := push.Push(context.Background(), o)
 			if !errcode.Has(err, errcode.SymlinkNotAllowed) {

@@ -18,6 +18,7 @@ import (
 // whose stream every registry refuses was sent to the adapter anyway. Both
 // are bad input now, refused before push.prepare, naming the rule.
 func TestPushRefusesNamesRegistriesRefuse(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		stream string // the pack's stream

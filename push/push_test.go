@@ -59,12 +59,11 @@ func newEnvWith(t testing.TB, r e2e.TestRemote) *env {
 	e2e.WritePack(t, e.packPath, "acme/evidence",
 		e2e.File{Name: "a.json", Data: []byte(`{"a":1}`)},
 		e2e.File{Name: "b.json", Data: []byte(`{"b":2}`)})
-	t.Chdir(e.root)
 	return e
 }
 
 func (e *env) opts() push.Options {
-	o := push.Options{Remote: "t", PackPath: e.packPath, Labels: []string{"soc2", "monthly"}, Notes: "n1", Stderr: io.Discard}
+	o := push.Options{ProjectDir: e.root, Remote: "t", PackPath: e.packPath, Labels: []string{"soc2", "monthly"}, Notes: "n1", Stderr: io.Discard}
 	o.Unsafe.AllowUnpinned = true
 	return o
 }
@@ -76,6 +75,7 @@ func receipts(t *testing.T, root string) []string {
 }
 
 func TestPushFileRegistryReceiptAndRequests(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "", "")
 	var steps []string
 	o := e.opts()
@@ -198,6 +198,7 @@ func TestPushFileRegistryReceiptAndRequests(t *testing.T) {
 }
 
 func TestTwoPushesSameSecondTwoReceipts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "", "")
 	r1, err := push.Push(context.Background(), e.opts())
 	if err != nil {
@@ -214,7 +215,7 @@ func TestTwoPushesSameSecondTwoReceipts(t *testing.T) {
 		t.Fatalf("%d receipts, want 2", n)
 	}
 	// Receipts written by hand with a fixed time never collide either.
-	w := push.ReceiptWriter{}
+	w := push.ReceiptWriter{ProjectRoot: e.root}
 	rc := push.NewReceipt("t", r1.Target, e.packPath, r1.PackDigest, r1.SizeBytes, r1.Release, nil, nil, nil)
 	p1, err := w.Write(rc)
 	if err != nil {
@@ -227,6 +228,7 @@ func TestTwoPushesSameSecondTwoReceipts(t *testing.T) {
 }
 
 func TestFinalizeFailureNoReceipt(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, `"finalize_error":"forbidden"`, "")
 	_, err := push.Push(context.Background(), e.opts())
 	if err == nil || !strings.Contains(err.Error(), "push.finalize failed") || !errcode.Has(err, errcode.RemoteForbidden) {
@@ -250,6 +252,7 @@ func writeRun(t *testing.T, packPath, rel, body string) string {
 }
 
 func TestRunSyncFailureStillWritesReceipt(t *testing.T) {
+	t.Parallel()
 	for _, require := range []bool{false, true} {
 		t.Run(fmt.Sprint("require_success=", require), func(t *testing.T) {
 			extra := ""
@@ -281,6 +284,7 @@ func TestRunSyncFailureStillWritesReceipt(t *testing.T) {
 }
 
 func TestRunSyncDiscoveryDedupeAndBatches(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, `"max_runs_per_sync":2,"runs_reject":["r4"]`, "")
 	writeRun(t, e.packPath, "tools/aws/r1/result.json", `{}`)
 	writeRun(t, e.packPath, "tools/gcp/r2/result.json", `{}`)
@@ -338,6 +342,7 @@ func TestRunSyncDiscoveryDedupeAndBatches(t *testing.T) {
 }
 
 func TestPushLoopbackHTTPNoHeaders(t *testing.T) {
+	t.Parallel()
 	var got []byte
 	var auth atomic.Value
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -363,6 +368,7 @@ func TestPushLoopbackHTTPNoHeaders(t *testing.T) {
 }
 
 func TestHostileUploadTargets(t *testing.T) {
+	t.Parallel()
 	outside := t.TempDir()
 	tests := []struct {
 		name string
@@ -447,6 +453,7 @@ func httpEnv(t *testing.T, srvURL string, more string) *env {
 }
 
 func TestUploadRetriesAndRecovery(t *testing.T) {
+	t.Parallel()
 	t.Run("500 twice then 200", func(t *testing.T) {
 		store := filepath.Join(t.TempDir(), "blob")
 		srv := uploadServer(t, store, func(n int, w http.ResponseWriter, r *http.Request) bool {
@@ -572,6 +579,7 @@ func TestUploadRetriesAndRecovery(t *testing.T) {
 }
 
 func TestPolicyAndInputErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, `"max_pack_bytes":10`, "")
 	_, err := push.Push(context.Background(), e.opts())
 	if err == nil || !strings.Contains(err.Error(), "at most 10 bytes") {
@@ -619,16 +627,16 @@ func TestPolicyAndInputErrors(t *testing.T) {
 }
 
 func TestReceiptWriterConcurrentAndSymlinks(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "epack.yaml"), []byte("stream: x\n"), 0o644)
-	t.Chdir(root)
 	rc := push.NewReceipt("origin", remoteTarget(), "/p.epack", "sha256:"+strings.Repeat("ab", 32), 1, nil, nil, nil, nil)
 	const n = 24
 	paths := make(chan string, n)
 	errs := make(chan error, n)
 	for i := 0; i < n; i++ {
 		go func() {
-			w := push.ReceiptWriter{}
+			w := push.ReceiptWriter{ProjectRoot: root}
 			p, err := w.Write(rc)
 			paths <- p
 			errs <- err
@@ -650,7 +658,7 @@ func TestReceiptWriterConcurrentAndSymlinks(t *testing.T) {
 	if err := os.Symlink(elsewhere, filepath.Join(root, ".epack", "receipts", "push", "origin")); err != nil {
 		t.Fatal(err)
 	}
-	w := push.ReceiptWriter{}
+	w := push.ReceiptWriter{ProjectRoot: root}
 	if _, err := w.Write(rc); err == nil {
 		t.Fatal("receipt written through a symlinked folder")
 	}
@@ -674,6 +682,7 @@ func remoteTarget() protocol.TargetConfig {
 // A pack path that is not a regular file is bad input, refused before any
 // adapter call; a FIFO used to block open(2) forever.
 func TestPackPathNotRegular(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "", "")
 	fifo := filepath.Join(e.root, "fifo.epack")
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
@@ -716,6 +725,7 @@ func TestPackPathNotRegular(t *testing.T) {
 // push starts (see TestPushRefusesLinkedFoldersInProject), so no release is
 // created that could not get its receipt.
 func TestReceiptSymlinkHint(t *testing.T) {
+	t.Parallel()
 	for _, rel := range []string{filepath.Join(".epack", "receipts"), filepath.Join(".epack", "receipts", "push")} {
 		t.Run(rel, func(t *testing.T) {
 			e := newEnv(t, "", "")

@@ -17,6 +17,7 @@ import (
 // the push succeeds (even with require_success), no run counts as failed, and
 // the Result, the receipt, the steps and stderr say that run sync was skipped.
 func TestRunSyncUnsupportedIsSkipped(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, ext, yaml string
 		runs            bool

@@ -21,6 +21,7 @@ import (
 // `epack sync`; with the prompt answered → install (Sigstore-verified), a
 // verified run and a receipt.
 func TestPushSourceRemoteOnCleanCheckout(t *testing.T) {
+	t.Parallel()
 	bin := e2e.BinDir(t, binDir)
 	adapter, err := os.ReadFile(filepath.Join(bin, "epack-remote-filesystem"))
 	if err != nil {
@@ -33,19 +34,17 @@ func TestPushSourceRemoteOnCleanCheckout(t *testing.T) {
 		asset:                           adapter,
 		sourceinstall.BundleName(asset): ss.SignAsset(t, asset, adapter, sourceinstalltest.GitHubID("acme", "epack-remote-filesystem", "v1.2.0")),
 	}})
-	restore := sourceinstall.SetDefaultsForTesting(&sourceinstall.GitHub{BaseURL: gh.URL(), HTTP: gh.HTTPClient()},
-		sourceinstall.NewVerifier(ss.TrustedMaterial(), false))
-	defer restore()
+	src := sourceinstall.Options{GitHub: &sourceinstall.GitHub{BaseURL: gh.URL(), HTTP: gh.HTTPClient()},
+		Verifier: sourceinstall.NewVerifier(ss.TrustedMaterial(), false), Stderr: io.Discard, Component: "push"}
 
 	root := e2e.Project(t, bin, "stream: acme/prod\nremotes:\n  origin:\n    source: acme/epack-remote-filesystem@^1.2\n    transport:\n      file_root: .epack/registry\n")
 	os.MkdirAll(filepath.Join(root, ".epack", "registry"), 0o755)
-	t.Chdir(root)
 	project, err := config.LoadProject(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lock, _ := config.LoadLock(root)
-	if err := sourceinstall.LockSource(context.Background(), project, lock, "origin", nil, sourceinstall.Options{}); err != nil {
+	if err := sourceinstall.LockSource(context.Background(), project, lock, "origin", nil, src); err != nil {
 		t.Fatal(err)
 	}
 	if err := lock.Save(root); err != nil {
@@ -54,8 +53,12 @@ func TestPushSourceRemoteOnCleanCheckout(t *testing.T) {
 	packPath := filepath.Join(root, "dist", "acme.epack")
 	e2e.WritePack(t, packPath, "acme/prod", e2e.File{Name: "a.json", Data: []byte(`{"a":1}`)})
 
+	// The installer push uses is the one 'epack sync' uses, talking to the
+	// test GitHub and Sigstore (passed in, not set process-wide).
+	installer := sourceinstall.Installer(root, lock, src)
+
 	// Frozen CI, non-interactive: nothing installed, error names epack sync.
-	o := push.Options{Remote: "origin", PackPath: packPath, NonInteractive: true, Stderr: io.Discard}
+	o := push.Options{ProjectDir: root, Remote: "origin", PackPath: packPath, NonInteractive: true, Stderr: io.Discard, Installer: installer}
 	o.Secure.Frozen = true
 	_, err = push.Push(context.Background(), o)
 	if err == nil || !strings.Contains(err.Error()+errcode.HintOf(err), "epack sync") {
@@ -64,7 +67,7 @@ func TestPushSourceRemoteOnCleanCheckout(t *testing.T) {
 
 	// Prompt → install → verified run → receipt.
 	var asked []string
-	o = push.Options{Remote: "origin", PackPath: packPath, Stderr: io.Discard,
+	o = push.Options{ProjectDir: root, Remote: "origin", PackPath: packPath, Stderr: io.Discard, Installer: installer,
 		PromptInstallAdapter: func(r, a string) bool { asked = append(asked, r+"/"+a); return true }}
 	o.Secure.Frozen = true
 	res, err := push.Push(context.Background(), o)

@@ -45,29 +45,9 @@ type Options struct {
 	Component string
 }
 
-// testDefaults replace the production GitHub client and verifier when an
-// Options leaves them nil (set only by tests of other packages, which reach
-// the installer through push and pull and cannot pass Options).
-var testDefaults struct {
-	github   *GitHub
-	verifier Verifier
-}
-
-// SetDefaultsForTesting makes installs that do not name a GitHub client or a
-// verifier use these; the returned function restores the production ones.
-// Tests only.
-func SetDefaultsForTesting(gh *GitHub, v Verifier) (restore func()) {
-	old := testDefaults
-	testDefaults.github, testDefaults.verifier = gh, v
-	return func() { testDefaults = old }
-}
-
 func (o *Options) github() *GitHub {
 	if o.GitHub != nil {
 		return o.GitHub
-	}
-	if testDefaults.github != nil {
-		return testDefaults.github
 	}
 	return NewGitHubFromEnv()
 }
@@ -75,9 +55,6 @@ func (o *Options) github() *GitHub {
 func (o *Options) verifier() Verifier {
 	if o.Verifier != nil {
 		return o.Verifier
-	}
-	if testDefaults.verifier != nil {
-		return testDefaults.verifier
 	}
 	return lazyVerifier{}
 }
