@@ -138,3 +138,25 @@ func TestCapabilitiesTimeoutAndNilClose(t *testing.T) {
 	}
 	p.groupGone(t)
 }
+
+// Each session paces its own adapter calls: two sessions in one process
+// (a program pushing to two remotes) never share a limiter.
+func TestSessionsHaveTheirOwnLimiter(t *testing.T) {
+	p := newProject(t)
+	bin := copyAdapter(t, t.TempDir(), "epack-remote-sdk")
+	p.pin("origin", bin)
+	r := p.remote("origin", bin)
+	a, err := p.open(r, Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := p.open(r, Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if a.calls == nil || a.calls == b.calls {
+		t.Fatalf("sessions share a limiter: %p %p", a.calls, b.calls)
+	}
+}

@@ -51,3 +51,29 @@ func TestWriteNeverOverwritesAndStaysInside(t *testing.T) {
 		}
 	}
 }
+
+// Save anchors at the project root it is given, whatever the working
+// directory is, and never looks for a project on its own.
+func TestSaveUnderGivenProjectRoot(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	digest := "sha256:" + strings.Repeat("ef", 32)
+	p, err := Save(root, "", filepath.Join(".epack", "receipts", "pull"), "origin", time.Time{}, digest, map[string]string{"k": "v"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(p) != filepath.Join(root, ".epack", "receipts", "pull", "origin") || !strings.HasSuffix(p, "_efefefef.json") {
+		t.Fatalf("receipt at %s", p)
+	}
+	// A receipts folder that is a symbolic link below the root is refused.
+	other := t.TempDir()
+	if err := os.Symlink(other, filepath.Join(root, ".epack", "receipts", "push")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Save(root, "", filepath.Join(".epack", "receipts", "push"), "origin", time.Now(), digest, 1); err == nil {
+		t.Fatal("receipt written through a linked folder")
+	}
+	if ents, _ := os.ReadDir(other); len(ents) != 0 {
+		t.Fatalf("written through the link: %v", ents)
+	}
+}
