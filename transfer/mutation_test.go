@@ -166,7 +166,7 @@ func TestWatchdogSparesMovingTransfers(t *testing.T) {
 // timeout after the last byte (the watchdog checks 8 times per timeout), not
 // several timeouts later.
 func TestWatchdogNoticesAStallPromptly(t *testing.T) {
-	const stall = time.Second
+	const stall = 2 * time.Second
 	ctx, wd := startWatchdog(context.Background(), stall)
 	defer wd.stop()
 	start := time.Now()
