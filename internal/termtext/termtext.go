@@ -22,12 +22,13 @@ func Line(s string) string { return escape(s, true) }
 
 func escape(s string, oneLine bool) string {
 	unsafe := func(r rune) bool { return unsafeRune(r, oneLine) }
+	valid := utf8.ValidString(s)
 	i := strings.IndexFunc(s, unsafe)
-	if i < 0 && utf8.ValidString(s) {
+	if i < 0 && valid {
 		return s
 	}
-	if i < 0 {
-		i = 0
+	if i < 0 || !valid {
+		i = 0 // an invalid byte may come before the first unsafe rune
 	}
 	var b strings.Builder
 	b.WriteString(s[:i])
