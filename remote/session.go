@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -221,9 +220,8 @@ func (s *Session) spec(command string, stdin []byte, full bool) (runSpec, error)
 	if !full {
 		sp.env, sp.timeout = s.capsEnv, s.capsTime
 	}
-	if sp.dir == "" {
-		sp.dir, _ = os.Getwd()
-	}
+	// Without a project root the adapter runs where the caller's process
+	// runs (exec's empty Dir); the session never asks for that folder itself.
 	return sp, nil
 }
 
