@@ -38,8 +38,8 @@ func TestPullFinalizeFailureKeepsThePack(t *testing.T) {
 	if err != nil || exitstatus.Of(err) != exitstatus.OK {
 		t.Fatalf("pull with a failing finalize: %v (exit %d), want success with a warning", err, exitstatus.Of(err))
 	}
-	if !strings.Contains(res.FinalizeWarning, "pull.finalize refused by test adapter") {
-		t.Errorf("FinalizeWarning %q does not carry the adapter's message", res.FinalizeWarning)
+	if res.FinalizeWarning == nil || !strings.Contains(res.FinalizeWarning.Error(), "pull.finalize refused by test adapter") {
+		t.Errorf("FinalizeWarning %v does not carry the adapter's message", res.FinalizeWarning)
 	}
 	if !strings.Contains(stderr.String(), "Warning: pull.finalize failed: ") || !strings.Contains(stderr.String(), "refused by test adapter") {
 		t.Errorf("stderr %q lacks the warning", stderr.String())

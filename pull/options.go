@@ -124,8 +124,9 @@ type Result struct {
 	Verified    bool
 	Target      protocol.TargetConfig
 	ReceiptPath string
-	// FinalizeWarning is set when pull.finalize failed (the pack is still in place).
-	FinalizeWarning string
+	// FinalizeWarning is the pull.finalize failure, if any: the pack is in
+	// place and verified regardless. errcode.Has and errors.As work on it.
+	FinalizeWarning error
 }
 
 // Step names reported through Options.OnStep.

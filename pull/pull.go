@@ -321,7 +321,7 @@ func (r *run) finalizeStep(ctx context.Context) {
 		Remote: r.opts.Remote, Target: r.target, Digest: r.prep.Pack.Digest, FinalizeToken: r.prep.FinalizeToken,
 	})
 	if err != nil {
-		r.res.FinalizeWarning = err.Error()
+		r.res.FinalizeWarning = err
 		fmt.Fprintf(r.stderr, "Warning: pull.finalize failed: %v\n", err)
 		return
 	}

@@ -86,7 +86,7 @@ func TestPullReprepareAfterExpiredURL(t *testing.T) {
 		if len(fin) != 1 || fin[0]["finalize_token"] != "ptok_2" || fin[0]["digest"] != res.Digest {
 			t.Errorf("finalize %v, want one call with the second answer's token ptok_2", fin)
 		}
-		if len(receipts(t, e)) != 1 || res.FinalizeWarning != "" || !res.Verified {
+		if len(receipts(t, e)) != 1 || res.FinalizeWarning != nil || !res.Verified {
 			t.Errorf("result %+v, receipts %v", res, receipts(t, e))
 		}
 		if l := leftovers(t, e.root); len(l) != 0 {

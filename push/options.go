@@ -120,8 +120,10 @@ type Result struct {
 	// FailedOutputs lists run outputs the remote could not store.
 	FailedOutputs []protocol.FailedOutput
 
-	// RunsError is the run sync failure, if any (the release exists regardless).
-	RunsError string
+	// RunsError is the run sync failure, if any (the release exists
+	// regardless); errcode.Has and errors.As work on it. The receipt stores
+	// its text.
+	RunsError error
 
 	// RunsSkipped says why run results were found but not sent: the adapter
 	// does not support run sync (its capabilities leave runs_sync out, or it

@@ -353,7 +353,9 @@ func (r *run) receiptStep(runsErr error) (*Result, error) {
 	res := r.result
 	receipt := NewReceipt(r.opts.Remote, r.target, r.packPath, r.packInfo.Digest, r.size, res.Release, res.Links, res.SyncedRuns, res.FailedRuns)
 	receipt.Pack.FileDigest = r.verified.File.SHA256
-	receipt.Runs.Error = res.RunsError
+	if res.RunsError != nil {
+		receipt.Runs.Error = res.RunsError.Error()
+	}
 	receipt.Runs.Skipped = res.RunsSkipped
 	writer := ReceiptWriter{BaseDir: filepath.Join(r.env.Root, DefaultReceiptDir), ProjectRoot: r.env.Root}
 	path, err := writer.Write(receipt)

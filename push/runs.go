@@ -49,7 +49,7 @@ const (
 // runSyncStep is the run-sync step of a push, after the release exists. An
 // adapter that does not support run sync is not a failure: the results
 // found are left unsent, and Result, receipt, steps and stderr say so.
-// Otherwise it syncs and returns syncRuns' error (also in res.RunsError).
+// Otherwise it syncs and returns syncRuns' error (also kept as res.RunsError).
 func runSyncStep(ctx context.Context, s *remote.Session, in syncInput, res *Result, steps workflow.Steps, stderr io.Writer) error {
 	adapter := s.Resolved().Adapter
 	if !s.Capabilities().Features.RunsSync {
@@ -68,7 +68,7 @@ func runSyncStep(ctx context.Context, s *remote.Session, in syncInput, res *Resu
 		skipRunSync(res, steps, stderr, adapter, skipUnsupported, unsupported.runs)
 		return nil
 	case err != nil:
-		res.RunsError = err.Error()
+		res.RunsError = err
 		return err
 	}
 	steps.Done(StepRuns)

@@ -54,8 +54,8 @@ func TestRunSyncUnsupportedIsSkipped(t *testing.T) {
 			if got := strings.Join(steps, "|"); got != tc.wantSteps {
 				t.Errorf("run steps %q, want %q", got, tc.wantSteps)
 			}
-			if len(res.FailedRuns) != 0 || len(res.SyncedRuns) != 0 || res.RunsError != "" {
-				t.Errorf("result runs synced=%v failed=%v error=%q", res.SyncedRuns, res.FailedRuns, res.RunsError)
+			if len(res.FailedRuns) != 0 || len(res.SyncedRuns) != 0 || res.RunsError != nil {
+				t.Errorf("result runs synced=%v failed=%v error=%v", res.SyncedRuns, res.FailedRuns, res.RunsError)
 			}
 			if (res.RunsSkipped != "") != tc.skipped {
 				t.Errorf("RunsSkipped %q, want skipped=%v", res.RunsSkipped, tc.skipped)

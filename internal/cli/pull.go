@@ -192,8 +192,8 @@ func runPull(ctx context.Context, f *pullOptions) error {
 	out := map[string]any{"pulled": true, "remote": remoteName, "output_path": res.OutputPath, "digest": res.Digest,
 		"size": res.SizeBytes, "stream": res.Stream, "release_id": res.ReleaseID, "version": res.Version,
 		"verified": res.Verified, "receipt_path": res.ReceiptPath}
-	if res.FinalizeWarning != "" {
-		out["finalize_warning"] = res.FinalizeWarning
+	if res.FinalizeWarning != nil {
+		out["finalize_warning"] = res.FinalizeWarning.Error()
 	}
 	g.result = out
 	if g.JSON {

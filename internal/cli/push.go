@@ -206,8 +206,8 @@ func pushJSON(remoteName, packArg string, res *push.Result) map[string]any {
 		out["release_id"] = res.Release.ReleaseID
 		out["canonical_ref"] = res.Release.CanonicalRef
 	}
-	if res.RunsError != "" {
-		out["runs_error"] = res.RunsError
+	if res.RunsError != nil {
+		out["runs_error"] = res.RunsError.Error()
 	}
 	if res.RunsSkipped != "" {
 		out["runs_skipped"] = res.RunsSkipped
