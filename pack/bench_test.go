@@ -93,3 +93,17 @@ func BenchmarkOpenManyArtifacts(b *testing.B) {
 		p.Close()
 	}
 }
+
+// BenchmarkBuilderAdd10k adds 10,000 small artifacts (the artifact cap):
+// each add must cost the same whatever came before.
+func BenchmarkBuilderAdd10k(b *testing.B) {
+	data := []byte(`{"k":"v"}`)
+	for i := 0; i < b.N; i++ {
+		bl := NewBuilder("bench")
+		for j := 0; j < 10000; j++ {
+			if err := bl.AddBytes("items/"+itoa(j)+".json", data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -36,6 +36,7 @@ type Builder struct {
 	stream     string
 	sources    []Source
 	arts       map[string]*buildArtifact
+	keys       map[string]string // CollisionKey → path, so each add is one lookup
 	provenance *Provenance
 	profiles   []ProfileRef
 	overlays   []ProfileRef
@@ -51,7 +52,7 @@ type buildArtifact struct {
 
 // NewBuilder returns a builder for a pack of the given stream.
 func NewBuilder(stream string) *Builder {
-	return &Builder{stream: stream, arts: map[string]*buildArtifact{}, Now: time.Now}
+	return &Builder{stream: stream, arts: map[string]*buildArtifact{}, keys: map[string]string{}, Now: time.Now}
 }
 
 // AddSource records a collector; version may be empty.
@@ -99,12 +100,9 @@ func (b *Builder) prepare(name string, opts []ArtifactOptions) (*buildArtifact, 
 	if _, dup := b.arts[path]; dup {
 		return nil, errcode.New(errcode.DuplicatePath, "artifact %q was already added", path)
 	}
-	key := CollisionKey(path)
-	for p := range b.arts {
-		if CollisionKey(p) == key {
-			return nil, errcode.New(errcode.DuplicatePath, "artifact %q collides with %q on case-insensitive file systems", path, p).
-				WithHint("rename one of them; paths must differ by more than letter case or trailing dots")
-		}
+	if p, ok := b.keys[CollisionKey(path)]; ok {
+		return nil, errcode.New(errcode.DuplicatePath, "artifact %q collides with %q on case-insensitive file systems", path, p).
+			WithHint("rename one of them; paths must differ by more than letter case or trailing dots")
 	}
 	a := &buildArtifact{meta: Artifact{Type: "embedded", Path: path}}
 	if len(opts) > 0 {
@@ -113,6 +111,12 @@ func (b *Builder) prepare(name string, opts []ArtifactOptions) (*buildArtifact, 
 		a.meta.CollectedAt, a.meta.Schema, a.meta.Controls = o.CollectedAt, o.Schema, cloneStrings(o.Controls)
 	}
 	return a, nil
+}
+
+// add records a prepared artifact under its path and its collision key.
+func (b *Builder) add(a *buildArtifact) {
+	b.arts[a.meta.Path] = a
+	b.keys[CollisionKey(a.meta.Path)] = a.meta.Path
 }
 
 // AddBytes adds data as artifacts/<name>. data is copied.
@@ -127,7 +131,7 @@ func (b *Builder) AddBytes(name string, data []byte, opts ...ArtifactOptions) er
 	a.data = append([]byte{}, data...)
 	a.meta.Size = int64(len(data))
 	a.meta.Digest = DigestBytes(data)
-	b.arts[a.meta.Path] = a
+	b.add(a)
 	return nil
 }
 
@@ -176,7 +180,7 @@ func (b *Builder) AddFile(name, src string, opts ...ArtifactOptions) error {
 	a.src = src
 	a.meta.Size = n
 	a.meta.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
-	b.arts[a.meta.Path] = a
+	b.add(a)
 	return nil
 }
 
