@@ -15,6 +15,7 @@ const progressEvery = 100 * time.Millisecond
 type progress struct {
 	fn    func(written, total int64)
 	total int64
+	now   func() time.Time // the clock; tests set a fixed one
 
 	mu      sync.Mutex
 	last    time.Time
@@ -23,7 +24,7 @@ type progress struct {
 }
 
 func newProgress(fn func(written, total int64), total int64) *progress {
-	return &progress{fn: fn, total: total, lastPct: -1, lastN: -1}
+	return &progress{fn: fn, total: total, lastPct: -1, lastN: -1, now: time.Now}
 }
 
 func (p *progress) setTotal(total int64) {
@@ -42,7 +43,7 @@ func (p *progress) report(written int64) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := time.Now()
+	now := p.now()
 	pct := int64(-1)
 	if p.total > 0 {
 		pct = written * 100 / p.total
