@@ -3,12 +3,11 @@ package pack
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/testkit"
 	"github.com/evidencerelay/epack/pack/internal/ziptest"
 )
 
@@ -48,19 +47,9 @@ func zipPack(t testing.TB, manifest []byte, arts []art, extra ...ziptest.Entry) 
 
 func openBytes(b []byte) (*Pack, error) { return OpenReaderAt(bytes.NewReader(b), int64(len(b))) }
 
-func wantCode(t testing.TB, err error, code errcode.Code) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("want %s, got nil", code)
-	}
-	var e *errcode.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("want *errcode.Error %s, got %T %v", code, err, err)
-	}
-	if errcode.Of(err) != code {
-		t.Fatalf("want %s, got %s (%v)", code, errcode.Of(err), err)
-	}
-}
+// wantCode is the shared assertion of internal/testkit: err carries code
+// as its outermost errcode, and its text mentions each given substring.
+var wantCode = testkit.WantCode
 
 func writeTemp(t testing.TB, b []byte) string {
 	t.Helper()

@@ -19,17 +19,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/testkit"
 )
 
-func wantCode(t *testing.T, err error, code errcode.Code) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("want error %s, got nil", code)
-	}
-	if !errcode.Has(err, code) {
-		t.Fatalf("want error %s, got %v (code %q)", code, err, errcode.Of(err))
-	}
-}
+// wantCode is the shared assertion of internal/testkit: err carries code
+// as its outermost errcode, and its text mentions each given substring.
+var wantCode = testkit.WantCode
 
 func mustNoEntries(t *testing.T, dir string) {
 	t.Helper()

@@ -15,25 +15,15 @@ import (
 
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/testkit"
 	"github.com/evidencerelay/epack/remote"
 )
 
 var here = config.PlatformKey()
 
-func wantCode(t *testing.T, err error, code errcode.Code, parts ...string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("expected error %s, got nil", code)
-	}
-	if !errcode.Has(err, code) {
-		t.Fatalf("expected code %s, got %s: %v", code, errcode.Of(err), err)
-	}
-	for _, p := range parts {
-		if !strings.Contains(err.Error(), p) && !strings.Contains(errcode.HintOf(err), p) {
-			t.Errorf("error %q (hint %q) does not mention %q", err, errcode.HintOf(err), p)
-		}
-	}
-}
+// wantCode is the shared assertion of internal/testkit: err carries code
+// as its outermost errcode, and its text mentions each given substring (or its hint).
+var wantCode = testkit.WantCodeHint
 
 func TestLockAndInstallGood(t *testing.T) {
 	f := newFixture(t, "^1.2", "platforms: [linux/amd64, darwin/arm64, windows/amd64, "+here+"]\n")
