@@ -12,21 +12,13 @@ import (
 	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/exitstatus"
 	"github.com/evidencerelay/epack/internal/sealedexec"
+	"github.com/evidencerelay/epack/internal/testkit"
 	"github.com/evidencerelay/epack/protocol"
 )
 
-func wantCode(t *testing.T, err error, code errcode.Code, substr string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("want %s error, got nil", code)
-	}
-	if !errcode.Has(err, code) {
-		t.Fatalf("want code %s, got %s: %v", code, errcode.Of(err), err)
-	}
-	if substr != "" && !strings.Contains(err.Error(), substr) {
-		t.Fatalf("error %q does not contain %q", err, substr)
-	}
-}
+// wantCode is the shared assertion of internal/testkit: err carries code
+// as its outermost errcode, and its text mentions each given substring.
+var wantCode = testkit.WantCode
 
 func TestVerifiedSDKAdapterRoundTrip(t *testing.T) {
 	for _, memfd := range []bool{true, false} {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/testkit"
 )
 
 func testData(n int) []byte {
@@ -45,15 +45,9 @@ func tlsClient(srv *httptest.Server) *Client {
 
 var loopback = Policy{AllowLoopbackHTTP: true}
 
-func wantCode(t *testing.T, err error, code errcode.Code) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("want %s error, got nil", code)
-	}
-	if errcode.Of(err) != code {
-		t.Fatalf("want %s, got %s: %v", code, errcode.Of(err), err)
-	}
-}
+// wantCode is the shared assertion of internal/testkit: err carries code
+// as its outermost errcode, and its text mentions each given substring.
+var wantCode = testkit.WantCode
 
 // resetConn closes a hijacked connection with a TCP RST.
 func resetConn(t *testing.T, w http.ResponseWriter) {
