@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/evidencerelay/epack/internal/retry"
 	"github.com/evidencerelay/epack/internal/workflow"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/remote"
-	"github.com/evidencerelay/epack/transfer"
 )
 
 type syncInput struct {
@@ -40,7 +40,7 @@ func syncRuns(ctx context.Context, s *remote.Session, in syncInput, res *Result)
 		end := min(start+batch, len(runs))
 		chunk := runs[start:end]
 		var resp *protocol.RunsSyncResponse
-		err := transfer.Retry(ctx, workflow.AdapterRetry, func(int) error {
+		err := retry.Do(ctx, workflow.AdapterRetry, func(int) error {
 			var err error
 			resp, err = s.RunsSync(ctx, &protocol.RunsSyncRequest{
 				Target: in.target, FileDigest: in.fileDigest, PackPath: in.packPath, Runs: chunk,

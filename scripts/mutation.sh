@@ -25,7 +25,7 @@ fi
 
 pkgs=("$@")
 if [ ${#pkgs[@]} -eq 0 ]; then
-  pkgs=(pack transfer remote push pull registry internal/safefile internal/sealedexec)
+  pkgs=(pack transfer internal/retry remote push pull registry internal/safefile internal/sealedexec)
 fi
 EQUIV="$PWD/scripts/mutation-equivalent.txt"
 out=$(mktemp -d "${TMPDIR:-/tmp}/epack-mutation.XXXXXX")

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/retry"
 )
 
 // DefaultStallTimeout ends an attempt that moves no bytes for this long.
@@ -198,7 +199,7 @@ func statusError(resp *http.Response, failCode errcode.Code, verb string, t Targ
 		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return &transient{
 			err:   errcode.New(errcode.NetworkError, "%s", msg),
-			after: parseRetryAfter(resp.Header.Get("Retry-After"), now),
+			after: retry.ParseAfter(resp.Header.Get("Retry-After"), now),
 		}
 	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden:
 		pastExpiry := !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt)

@@ -21,6 +21,6 @@
 // (resets, EOFs, refused connections, timeouts, stalls) with exponential
 // backoff, full jitter and Retry-After; both stop when ctx ends. A presigned
 // URL that has expired gives errcode.URLExpired so the caller can prepare
-// again. [Retry] and [IsRetryable] let callers retry other steps (adapter calls
-// answered with retryable:true) the same way.
+// again. The retry loop itself lives in internal/retry, which the workflows
+// also use for adapter calls answered with retryable:true.
 package transfer

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/retry"
 )
 
 // MaxDownloadSize caps a download whose size was not announced.
@@ -275,13 +276,13 @@ func (c *Client) downloadHTTP(ctx context.Context, r DownloadRequest, u *url.URL
 	// budget (a few times), so a long transfer over a flaky link finishes.
 	for round := 1; ; round++ {
 		before := s.n
-		err := Retry(ctx, c.retryPolicy(), func(int) error {
+		err := retry.Do(ctx, c.retryPolicy(), func(int) error {
 			return c.downloadOnce(ctx, &hc, r, u, s, st)
 		})
 		if err == nil || ctx.Err() != nil || round >= maxResumeRounds || !st.canResume || s.n-before < minRoundProgress {
 			return err
 		}
-		if ok, _ := IsRetryable(err); !ok {
+		if ok, _ := retry.Check(err); !ok {
 			return err
 		}
 	}

@@ -3,7 +3,6 @@ package transfer
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -317,83 +316,6 @@ func TestProgressReportsAlongTheWay(t *testing.T) {
 		if calls[len(calls)-1] != int64(len(data)) {
 			t.Fatalf("expected %d: last progress %d", expected, calls[len(calls)-1])
 		}
-	}
-}
-
-// TestBackoffGrowsAndReachesItsCeiling: the jitter range doubles with each
-// attempt up to Max, and its top value is reachable. (Samples are random;
-// with these counts a wrong range passes with probability below 1e-20.)
-func TestBackoffGrowsAndReachesItsCeiling(t *testing.T) {
-	p := RetryPolicy{Attempts: 10, Base: 100 * time.Millisecond, Max: time.Second}
-	var top time.Duration
-	for range 200 {
-		top = max(top, p.backoff(5))
-	}
-	if top <= p.Base {
-		t.Fatalf("attempt 5 waited at most %v: the range did not grow past Base %v", top, p.Base)
-	}
-	// A one-nanosecond ceiling: both 0 and 1 ns come up.
-	tiny := RetryPolicy{Attempts: 2, Base: 1, Max: 1}
-	seen := map[time.Duration]bool{}
-	for range 200 {
-		seen[tiny.backoff(1)] = true
-	}
-	if len(seen) != 2 || !seen[0] || !seen[1] {
-		t.Fatalf("backoff with a 1ns ceiling gave %v, want both 0 and 1", seen)
-	}
-}
-
-// TestRetrySingleAttemptAndGivingUp: with one attempt the error comes back
-// as it was; after several, an uncoded error is wrapped with the count but
-// does not gain an (empty) error code.
-func TestRetrySingleAttemptAndGivingUp(t *testing.T) {
-	want := &transient{err: errcode.New(errcode.NetworkError, "down")}
-	var calls int
-	err := Retry(context.Background(), RetryPolicy{Attempts: 1, Base: time.Millisecond}, func(int) error { calls++; return want })
-	if err != want || calls != 1 {
-		t.Fatalf("one attempt: %v (%d calls), want the error unchanged", err, calls)
-	}
-	ae := &adapterErr{true}
-	err = Retry(context.Background(), RetryPolicy{Attempts: 2, Base: time.Millisecond}, func(int) error { return ae })
-	var ce *errcode.Error
-	if errors.As(err, &ce) {
-		t.Fatalf("uncoded error gained an errcode wrapper %+v", ce)
-	}
-	var got *adapterErr
-	if !errors.As(err, &got) || got != ae || !strings.Contains(err.Error(), "gave up after 2 attempts") {
-		t.Fatalf("%v", err)
-	}
-}
-
-// TestRetryKeepsCauseAndLastError: when the caller's context ends, the
-// error carries the caller's cancel cause and the last attempt's error.
-func TestRetryKeepsCauseAndLastError(t *testing.T) {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	stop := errors.New("operator pressed stop")
-	var calls int
-	err := Retry(ctx, RetryPolicy{Attempts: 5, Base: time.Millisecond}, func(int) error {
-		calls++
-		if calls == 2 {
-			cancel(stop)
-		}
-		return errcode.New(errcode.NetworkError, "bucket unreachable")
-	})
-	wantCode(t, err, errcode.Canceled)
-	if !errors.Is(err, stop) || !strings.Contains(err.Error(), "operator pressed stop") {
-		t.Fatalf("cause lost: %v", err)
-	}
-	if !strings.Contains(err.Error(), "bucket unreachable") || calls != 2 {
-		t.Fatalf("last error lost or extra attempts (%d): %v", calls, err)
-	}
-	// A deadline with a cause: Timeout, with the cause.
-	late := errors.New("push window closed")
-	ctx2, cancel2 := context.WithTimeoutCause(context.Background(), time.Nanosecond, late)
-	defer cancel2()
-	<-ctx2.Done()
-	err = Retry(ctx2, RetryPolicy{}, func(int) error { t.Fatal("attempt after the deadline"); return nil })
-	wantCode(t, err, errcode.Timeout)
-	if !errors.Is(err, late) {
-		t.Fatalf("deadline cause lost: %v", err)
 	}
 }
 

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/retry"
 )
 
 // adapterErr mimics remote.AdapterError: not an errcode error, but it knows
@@ -43,114 +41,12 @@ func TestIsRetryable(t *testing.T) {
 		{&permanent{errcode.New(errcode.NetworkError, "x")}, false},
 	}
 	for i, c := range cases {
-		if got, _ := IsRetryable(c.err); got != c.want {
-			t.Errorf("%d: IsRetryable(%v) = %v, want %v", i, c.err, got, c.want)
+		if got, _ := retry.Check(c.err); got != c.want {
+			t.Errorf("%d: retry.Check(%v) = %v, want %v", i, c.err, got, c.want)
 		}
 	}
-	if _, after := IsRetryable(&transient{err: errors.New("x"), after: 3 * time.Second}); after != 3*time.Second {
+	if _, after := retry.Check(&transient{err: errors.New("x"), after: 3 * time.Second}); after != 3*time.Second {
 		t.Fatalf("after %v", after)
-	}
-}
-
-func TestRetry(t *testing.T) {
-	p := RetryPolicy{Attempts: 4, Base: time.Millisecond, Max: 2 * time.Millisecond}
-	// Succeeds on the third attempt.
-	var seen []int
-	err := Retry(context.Background(), p, func(a int) error {
-		seen = append(seen, a)
-		if a < 3 {
-			return &adapterErr{true}
-		}
-		return nil
-	})
-	if err != nil || fmt.Sprint(seen) != "[1 2 3]" {
-		t.Fatalf("%v %v", err, seen)
-	}
-	// Non-retryable: one attempt, error returned unchanged.
-	seen = nil
-	want := errcode.New(errcode.AuthRequired, "login")
-	err = Retry(context.Background(), p, func(a int) error { seen = append(seen, a); return want })
-	if err != want || len(seen) != 1 {
-		t.Fatalf("%v %v", err, seen)
-	}
-	// Gives up after Attempts, keeping the code.
-	seen = nil
-	err = Retry(context.Background(), p, func(a int) error {
-		seen = append(seen, a)
-		return errcode.New(errcode.NetworkError, "down")
-	})
-	if errcode.Of(err) != errcode.NetworkError || len(seen) != 4 || !strings.Contains(err.Error(), "4 attempts") {
-		t.Fatalf("%v %v", err, seen)
-	}
-	// Non-coded retryable errors stay matchable.
-	ae := &adapterErr{true}
-	err = Retry(context.Background(), p, func(int) error { return ae })
-	var got *adapterErr
-	if !errors.As(err, &got) || got != ae {
-		t.Fatalf("%v", err)
-	}
-	// Zero policy = defaults.
-	if d := (RetryPolicy{}).withDefaults(); d != DefaultRetryPolicy {
-		t.Fatalf("%+v", d)
-	}
-}
-
-func TestRetryBackoffBounds(t *testing.T) {
-	p := RetryPolicy{Attempts: 10, Base: 100 * time.Millisecond, Max: time.Second}
-	for attempt := 1; attempt < 10; attempt++ {
-		ceil := min(p.Base<<(attempt-1), p.Max)
-		for range 50 {
-			if d := p.backoff(attempt); d < 0 || d > ceil {
-				t.Fatalf("attempt %d: %v > %v", attempt, d, ceil)
-			}
-		}
-	}
-}
-
-func TestRetryCancelDuringWait(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	p := RetryPolicy{Attempts: 5, Base: time.Hour, Max: time.Hour}
-	var mu sync.Mutex
-	calls := 0
-	time.AfterFunc(50*time.Millisecond, cancel)
-	start := time.Now()
-	err := Retry(ctx, p, func(int) error {
-		mu.Lock()
-		calls++
-		mu.Unlock()
-		// Make sure the wait is long: Retry-After beats the (random) backoff.
-		return &transient{err: errcode.New(errcode.NetworkError, "x"), after: time.Minute}
-	})
-	if errcode.Of(err) != errcode.Canceled || time.Since(start) > 20*time.Second || calls != 1 {
-		t.Fatalf("%v after %v, %d calls", err, time.Since(start), calls)
-	}
-	// A deadline gives Timeout.
-	ctx, cancel2 := context.WithTimeout(context.Background(), 30*time.Millisecond)
-	defer cancel2()
-	err = Retry(ctx, p, func(int) error { return &adapterErr{true} })
-	if errcode.Of(err) != errcode.Timeout {
-		t.Fatalf("%v", err)
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 11, 30, 1, 0, 0, 0, time.UTC)
-	cases := map[string]time.Duration{
-		"":      0,
-		"1":     time.Second,
-		" 5 ":   5 * time.Second,
-		"0":     0,
-		"-3":    0,
-		"99999": MaxRetryAfter,
-		"soon":  0,
-		now.Add(10 * time.Second).Format(http.TimeFormat): 10 * time.Second,
-		now.Add(-time.Hour).Format(http.TimeFormat):       0,
-		now.Add(time.Hour).Format(http.TimeFormat):        MaxRetryAfter,
-	}
-	for h, want := range cases {
-		if got := parseRetryAfter(h, now); got != want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", h, got, want)
-		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/retry"
 )
 
 // UploadRequest describes one upload. Body is read from offset 0 to Size as
@@ -232,7 +233,7 @@ func (c *Client) uploadHTTP(ctx context.Context, r UploadRequest, u *url.URL, wa
 	hc := *c.httpClient()
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	prog := newProgress(r.Progress, r.Size)
-	return Retry(ctx, c.retryPolicy(), func(attempt int) error {
+	return retry.Do(ctx, c.retryPolicy(), func(attempt int) error {
 		return c.uploadOnce(ctx, &hc, r, u, want, prog, attempt > 1)
 	})
 }

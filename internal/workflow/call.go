@@ -5,18 +5,18 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/evidencerelay/epack/transfer"
+	"github.com/evidencerelay/epack/internal/retry"
 )
 
 // AdapterRetry is the backoff for adapter errors marked retryable.
-var AdapterRetry = transfer.RetryPolicy{Attempts: 4, Base: 250 * time.Millisecond, Max: 5 * time.Second}
+var AdapterRetry = retry.Policy{Attempts: 4, Base: 250 * time.Millisecond, Max: 5 * time.Second}
 
 // Call runs one adapter command under AdapterRetry: an answer marked
 // retryable is tried again with backoff. The final failure is wrapped as
 // "<command> failed: …" so the user sees which call it was.
 func Call[T any](ctx context.Context, command string, call func(context.Context) (T, error)) (T, error) {
 	var out T
-	err := transfer.Retry(ctx, AdapterRetry, func(int) error {
+	err := retry.Do(ctx, AdapterRetry, func(int) error {
 		var err error
 		out, err = call(ctx)
 		return err
