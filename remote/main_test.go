@@ -6,35 +6,28 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/evidencerelay/epack/config"
+	"github.com/evidencerelay/epack/internal/testkit"
 )
 
 // sdkAdapterPath is the SDK test adapter built once for the package.
 var sdkAdapterPath string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "epack-remote-test-")
+	dir, err := testkit.Build("epack-remote-sdk=./internal/testadapters/sdkadapter")
 	if err != nil {
-		panic(err)
-	}
-	sdkAdapterPath = filepath.Join(dir, "epack-remote-sdk")
-	build := exec.Command("go", "build", "-o", sdkAdapterPath, "github.com/evidencerelay/epack/internal/testadapters/sdkadapter")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building test adapter:", err)
 		os.Exit(1)
 	}
+	sdkAdapterPath = filepath.Join(dir, "epack-remote-sdk")
 	// Tests make many calls; keep the limiter out of their way.
 	callPace.rate, callPace.burst = 1e6, 1e6
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testkit.Main(m))
 }
 
 // project is a temp project root with a lockfile.

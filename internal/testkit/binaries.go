@@ -42,12 +42,8 @@ func Binaries(t testing.TB, programs ...string) string {
 func Build(programs ...string) (string, error) {
 	bins.Lock()
 	defer bins.Unlock()
-	if bins.dir == "" {
-		d, err := os.MkdirTemp("", "epack-testkit-bin-")
-		if err != nil {
-			return "", fmt.Errorf("making the test binaries folder: %w", err)
-		}
-		bins.dir, bins.built = d, map[string]string{}
+	if _, err := folder(); err != nil {
+		return "", err
 	}
 	var names, pkgs []string
 	for _, p := range programs {
@@ -84,6 +80,27 @@ func Build(programs ...string) (string, error) {
 			return "", fmt.Errorf("placing test binary %s: %w", names[i], err)
 		}
 		bins.built[names[i]] = pkg
+	}
+	return bins.dir, nil
+}
+
+// Dir returns the folder Binaries builds into, making it if needed but
+// building nothing, for a TestMain that hands the folder to its tests
+// before any of them asks for a program.
+func Dir() (string, error) {
+	bins.Lock()
+	defer bins.Unlock()
+	return folder()
+}
+
+// folder makes the process's binaries folder on first use; bins is locked.
+func folder() (string, error) {
+	if bins.dir == "" {
+		d, err := os.MkdirTemp("", "epack-testkit-bin-")
+		if err != nil {
+			return "", fmt.Errorf("making the test binaries folder: %w", err)
+		}
+		bins.dir, bins.built = d, map[string]string{}
 	}
 	return bins.dir, nil
 }
