@@ -10,25 +10,28 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/evidencerelay/epack/internal/testkit"
 )
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
+// programs are what BinDir provides: epack, the shipped adapters and the
+// configurable test adapter, named as a project finds them.
+var programs = []string{
+	"./cmd/epack",
+	"./cmd/epack-remote-filesystem",
+	"./cmd/epack-remote-s3",
+	"epack-remote-test=./internal/e2e/testadapter",
+}
 
-// BinDir builds (once per process) epack, the shipped adapters and the test
-// adapter "epack-remote-test" into one folder and returns it. dir must be a
-// folder that outlives the test run (use TestMain's temp dir).
+// BinDir builds (once per process, through internal/testkit) epack, the
+// shipped adapters and the test adapter "epack-remote-test" and returns
+// their folder. dir is the folder Main stored; it is checked, so a test
+// that made its own folder learns the binaries are not there.
 func BinDir(t testing.TB, dir string) string {
 	t.Helper()
 	bin, err := Build(dir)
@@ -39,28 +42,16 @@ func BinDir(t testing.TB, dir string) string {
 }
 
 // Build is BinDir for code without a testing.TB (Example functions): it
-// builds once per process and returns the folder or the build error.
+// returns the folder or the build error.
 func Build(dir string) (string, error) {
-	buildOnce.Do(func() {
-		root := moduleRoot()
-		binDir = dir
-		cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "./cmd/epack", "./cmd/epack-remote-filesystem", "./cmd/epack-remote-s3", "./internal/e2e/testadapter")
-		cmd.Dir = root
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		if err := os.Rename(filepath.Join(dir, "testadapter"), filepath.Join(dir, "epack-remote-test")); err != nil {
-			buildErr = err
-		}
-	})
-	return binDir, buildErr
-}
-
-func moduleRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	bin, err := testkit.Build(programs...)
+	if err != nil {
+		return "", err
+	}
+	if dir != "" && filepath.Clean(dir) != filepath.Clean(bin) {
+		return "", fmt.Errorf("e2e: binaries are in %s, not %s: pass the folder e2e.Main stored", bin, dir)
+	}
+	return bin, nil
 }
 
 // File is one artifact of a test pack.
@@ -182,14 +173,13 @@ type Runner interface{ Run() int }
 //
 //	func TestMain(m *testing.M) { os.Exit(e2e.Main(m, &binDir)) }
 func Main(m Runner, dir *string) int {
-	d, err := os.MkdirTemp("", "epack-test-bin-")
+	d, err := testkit.Dir()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	*dir = d
-	defer os.RemoveAll(d)
-	return m.Run()
+	return testkit.Main(m)
 }
 
 // TestRemote configures remote "t" of a NewTestProject, which runs the

@@ -5,50 +5,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/evidencerelay/epack/internal/e2e"
+	"github.com/evidencerelay/epack/internal/testkit"
 )
 
 // These tests run the real epack binary against internal/testadapters/upstreamsdk,
 // an adapter that writes byte for byte what adapters built with the existing
 // tool's Go SDK write (COMPAT §10.1).
 
-var (
-	upsdkOnce sync.Once
-	upsdkBin  string
-	upsdkErr  error
-)
-
 // upstreamSDKBinary builds the adapter once into the shared binaries folder.
 func upstreamSDKBinary(t *testing.T) string {
 	t.Helper()
-	bin := e2e.BinDir(t, binDir)
-	upsdkOnce.Do(func() {
-		upsdkBin = filepath.Join(bin, "upstreamsdk")
-		cmd := exec.Command("go", "build", "-o", upsdkBin, "./internal/testadapters/upstreamsdk")
-		cmd.Dir = moduleDir(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			upsdkErr = fmt.Errorf("go build upstreamsdk: %v\n%s", err, out)
-		}
-	})
-	if upsdkErr != nil {
-		t.Fatal(upsdkErr)
-	}
-	return upsdkBin
-}
-
-func moduleDir(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Dir(strings.TrimSpace(string(out)))
+	e2e.BinDir(t, binDir)
+	return filepath.Join(testkit.Binaries(t, "./internal/testadapters/upstreamsdk"), "upstreamsdk")
 }
 
 // upsdkProject is a project whose remote "up" runs a copy of the adapter

@@ -3,7 +3,6 @@ package sourceinstall
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/sourceinstall/sourceinstalltest"
+	"github.com/evidencerelay/epack/internal/testkit"
 	"github.com/evidencerelay/epack/remote"
 )
 
@@ -20,14 +20,7 @@ func buildFilesystemAdapter(t *testing.T) []byte {
 	if testing.Short() {
 		t.Skip("builds an adapter binary")
 	}
-	_, file, _, _ := runtime.Caller(0)
-	modRoot := filepath.Join(filepath.Dir(file), "..", "..")
-	out := filepath.Join(t.TempDir(), "epack-remote-filesystem")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/epack-remote-filesystem")
-	cmd.Dir = modRoot
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
+	out := filepath.Join(testkit.Binaries(t, "./cmd/epack-remote-filesystem"), "epack-remote-filesystem")
 	data, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
