@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/evidencerelay/epack/internal/e2e"
+	"github.com/evidencerelay/epack/internal/testkit"
 )
 
 // TestSeedUsageExample builds examples/seed-usage (the seed's usage example,
@@ -34,15 +35,7 @@ func TestSeedUsageExample(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "epack.lock.yaml"), []byte(lock), 0o644)
 	e2e.WritePack(t, filepath.Join(root, "packs", "acme-prod.epack"), "acme/prod", e2e.File{Name: "x.json", Data: []byte(`{}`)})
 
-	exe := filepath.Join(t.TempDir(), "seed-usage")
-	build := exec.Command("go", "build", "-o", exe, "./examples/seed-usage")
-	build.Dir = filepath.Join("..")
-	if wd, err := os.Getwd(); err == nil {
-		build.Dir = filepath.Join(wd, "..")
-	}
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the seed example: %v\n%s", err, out)
-	}
+	exe := filepath.Join(testkit.Binaries(t, "./examples/seed-usage"), "seed-usage")
 	run := exec.Command(exe)
 	run.Dir = root
 	out, err := run.CombinedOutput()

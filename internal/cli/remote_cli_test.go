@@ -5,12 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/evidencerelay/epack/internal/cli"
+	"github.com/evidencerelay/epack/internal/testkit"
 )
 
 // rcRun runs the CLI in-process in dir.
@@ -22,13 +22,18 @@ func rcRun(t *testing.T, dir string, args ...string) (string, string, int) {
 	return so.String(), se.String(), code
 }
 
-// rcBuildSDKAdapter builds the SDK test adapter into dir.
+// rcBuildSDKAdapter puts a copy of the SDK test adapter (built once by
+// internal/testkit) into dir, so the test owns the file it pins and runs.
 func rcBuildSDKAdapter(t *testing.T, dir string) string {
 	t.Helper()
-	p := filepath.Join(dir, "epack-remote-sdk")
-	out, err := exec.Command("go", "build", "-o", p, "github.com/evidencerelay/epack/internal/testadapters/sdkadapter").CombinedOutput()
+	built := filepath.Join(testkit.Binaries(t, "epack-remote-sdk=./internal/testadapters/sdkadapter"), "epack-remote-sdk")
+	data, err := os.ReadFile(built)
 	if err != nil {
-		t.Fatalf("building test adapter: %v\n%s", err, out)
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "epack-remote-sdk")
+	if err := os.WriteFile(p, data, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	return p
 }
