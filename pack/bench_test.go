@@ -22,7 +22,7 @@ func benchPack(b *testing.B, n, size int) string {
 		}
 	}
 	out := filepath.Join(b.TempDir(), "bench.epack")
-	if _, err := bl.WriteFile(out); err != nil {
+	if _, err := bl.WriteFile(context.Background(), out); err != nil {
 		b.Fatal(err)
 	}
 	return out
@@ -39,7 +39,7 @@ func BenchmarkVerifyFile(b *testing.B) {
 	b.SetBytes(st.Size())
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := VerifyFile(context.Background(), f); err != nil {
+		if _, err := VerifyFile(context.Background(), f, VerifyOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -78,7 +78,7 @@ func BenchmarkOpenManyArtifacts(b *testing.B) {
 		bl.AddBytes("items/"+itoa(i)+".json", bytes.Repeat([]byte(`{"k":"v`+itoa(i)+`"},`), 150))
 	}
 	out := filepath.Join(b.TempDir(), "many.epack")
-	if _, err := bl.WriteFile(out); err != nil {
+	if _, err := bl.WriteFile(context.Background(), out); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()

@@ -235,13 +235,9 @@ func (b *Builder) Manifest() (*Manifest, []byte, error) {
 }
 
 // WriteFile writes the pack to out: into a temp file in the same folder,
-// checked with Open, then renamed into place with mode 0600.
-func (b *Builder) WriteFile(out string) (*BuildResult, error) {
-	return b.WriteFileContext(context.Background(), out)
-}
-
-// WriteFileContext is WriteFile with cancellation.
-func (b *Builder) WriteFileContext(ctx context.Context, out string) (*BuildResult, error) {
+// checked with Open, then renamed into place with mode 0600; ending ctx
+// cancels the write.
+func (b *Builder) WriteFile(ctx context.Context, out string) (*BuildResult, error) {
 	m, raw, err := b.Manifest()
 	if err != nil {
 		return nil, err

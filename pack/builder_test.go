@@ -39,7 +39,7 @@ func TestBuilderRoundTrip(t *testing.T) {
 	wantCode(t, b.AddFile("missing", filepath.Join(dir, "nope")), errcode.InvalidInput)
 
 	out := filepath.Join(dir, "new", "sub", "out.epack")
-	res, err := b.WriteFile(out)
+	res, err := b.WriteFile(context.Background(), out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,14 +95,14 @@ func TestBuilderRoundTrip(t *testing.T) {
 func TestBuilderEmptyAndErrors(t *testing.T) {
 	dir := t.TempDir()
 	b := NewBuilder("s")
-	res, err := b.WriteFile(filepath.Join(dir, "e.epack"))
+	res, err := b.WriteFile(context.Background(), filepath.Join(dir, "e.epack"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Manifest.PackDigest != d0 {
 		t.Fatal(res.Manifest.PackDigest)
 	}
-	_, err = NewBuilder("").WriteFile(filepath.Join(dir, "x.epack"))
+	_, err = NewBuilder("").WriteFile(context.Background(), filepath.Join(dir, "x.epack"))
 	wantCode(t, err, errcode.InvalidInput)
 	b = NewBuilder("s")
 	b.AddBytes("File.txt", nil)
@@ -112,9 +112,9 @@ func TestBuilderEmptyAndErrors(t *testing.T) {
 	os.Mkdir(real, 0o755)
 	link := filepath.Join(dir, "link")
 	os.Symlink(real, link)
-	_, err = NewBuilder("s").WriteFile(filepath.Join(link, "x.epack"))
+	_, err = NewBuilder("s").WriteFile(context.Background(), filepath.Join(link, "x.epack"))
 	wantCode(t, err, errcode.SymlinkNotAllowed)
-	_, err = NewBuilder("s").WriteFile(filepath.Join(link, "deeper", "x.epack"))
+	_, err = NewBuilder("s").WriteFile(context.Background(), filepath.Join(link, "deeper", "x.epack"))
 	wantCode(t, err, errcode.SymlinkNotAllowed)
 	if m, _ := filepath.Glob(filepath.Join(dir, "pack-*.zip")); len(m) != 0 {
 		t.Fatal("temp files left", m)
@@ -137,7 +137,7 @@ func TestBuilderCompressibleStored(t *testing.T) {
 	b.AddFile("random.bin", rsrc)
 	b.AddBytes("text.json", bytes.Repeat([]byte(`{"k":"value"},`), 1000))
 	out := filepath.Join(dir, "s.epack")
-	if _, err := b.WriteFile(out); err != nil {
+	if _, err := b.WriteFile(context.Background(), out); err != nil {
 		t.Fatal(err)
 	}
 	p, err := Open(out)
@@ -158,7 +158,7 @@ func TestBuilderCopiesInput(t *testing.T) {
 	data[0] = 'X'
 	ctrl[0] = "Z"
 	out := filepath.Join(t.TempDir(), "x.epack")
-	if _, err := b.WriteFile(out); err != nil {
+	if _, err := b.WriteFile(context.Background(), out); err != nil {
 		t.Fatal(err)
 	}
 	p, _ := Open(out)
@@ -176,6 +176,6 @@ func TestBuilderFileChanged(t *testing.T) {
 	b := NewBuilder("s")
 	b.AddFile("f.json", src)
 	os.WriteFile(src, []byte(`{"v":2}`), 0o644)
-	_, err := b.WriteFile(filepath.Join(dir, "o.epack"))
+	_, err := b.WriteFile(context.Background(), filepath.Join(dir, "o.epack"))
 	wantCode(t, err, errcode.InvalidInput)
 }

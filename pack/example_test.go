@@ -25,7 +25,7 @@ func ExampleBuilder() {
 	if err := b.AddBytes("iam/users.json", []byte(`{"users":3}`), pack.ArtifactOptions{ContentType: "application/json"}); err != nil {
 		log.Fatal(err)
 	}
-	res, err := b.WriteFile(filepath.Join(dir, "acme.epack"))
+	res, err := b.WriteFile(context.Background(), filepath.Join(dir, "acme.epack"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func ExampleOpen() {
 	if err := b.AddBytes("report.txt", []byte("all controls pass\n")); err != nil {
 		log.Fatal(err)
 	}
-	if _, err := b.WriteFile(path); err != nil {
+	if _, err := b.WriteFile(context.Background(), path); err != nil {
 		log.Fatal(err)
 	}
 

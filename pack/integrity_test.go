@@ -147,7 +147,7 @@ func TestVerifyFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	v, err := VerifyFile(context.Background(), f)
+	v, err := VerifyFile(context.Background(), f, VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestVerifyFile(t *testing.T) {
 	tampered := zipPack(t, mustJSON(t, testManifest(sample...)), []art{{"artifacts/a.json", []byte(`{"a":2}`)}, sample[1]})
 	f2, _ := os.Open(writeTemp(t, tampered))
 	defer f2.Close()
-	_, err = VerifyFile(context.Background(), f2)
+	_, err = VerifyFile(context.Background(), f2, VerifyOptions{})
 	wantCode(t, err, errcode.DigestMismatch)
 }
 

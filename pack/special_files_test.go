@@ -1,6 +1,7 @@
 package pack_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -77,7 +78,7 @@ func TestWriteFileNeverReplacesSpecialFiles(t *testing.T) {
 			if err := b.AddBytes("a.json", []byte(`{"a":1}`)); err != nil {
 				t.Fatal(err)
 			}
-			_, err := b.WriteFile(out)
+			_, err := b.WriteFile(context.Background(), out)
 			after, lerr := os.Lstat(out)
 			if lerr != nil {
 				t.Fatal(lerr)

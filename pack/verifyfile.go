@@ -16,22 +16,26 @@ type Verified struct {
 	File           FileSums
 	// Attestations lists the pack's attestations/*.sigstore.json entries.
 	Attestations []string
-	// CopyErr is set by VerifyFileCopy when writing the copy failed (the
+	// CopyErr is set when writing VerifyOptions.CopyTo failed (the
 	// verification itself is complete); the copy must then not be used.
 	CopyErr error
 }
 
-// VerifyFile opens the pack in f, runs VerifyIntegrity and, at the same
-// time, computes SumFile over the whole file. Both read f with ReadAt, so
-// they share no file offset and f's offset is not moved. It does not close f.
-func VerifyFile(ctx context.Context, f *os.File) (*Verified, error) {
-	return VerifyFileCopy(ctx, f, nil)
+// VerifyOptions tunes VerifyFile. The zero value only verifies.
+type VerifyOptions struct {
+	// CopyTo, when not nil, receives the file's bytes in the same pass as
+	// the verification: Verified.File then describes exactly the bytes
+	// written, which lets a push stage its upload while verifying. A failed
+	// write is reported in Verified.CopyErr, not as VerifyFile's error.
+	CopyTo io.Writer
 }
 
-// VerifyFileCopy is VerifyFile that also writes the file's bytes to copyTo
-// (when not nil) in the same pass: Verified.File then describes exactly the
-// bytes written, which lets a push stage its upload while verifying.
-func VerifyFileCopy(ctx context.Context, f *os.File, copyTo io.Writer) (*Verified, error) {
+// VerifyFile opens the pack in f, runs VerifyIntegrity and, at the same
+// time, computes SumFile over the whole file (and copies it when
+// opts.CopyTo is set). Both read f with ReadAt, so they share no file offset
+// and f's offset is not moved. It does not close f.
+func VerifyFile(ctx context.Context, f *os.File, opts VerifyOptions) (*Verified, error) {
+	copyTo := opts.CopyTo
 	st, err := f.Stat()
 	if err != nil {
 		return nil, errcode.Wrap(errcode.IOError, err, "reading pack file")

@@ -26,7 +26,7 @@ func TestVerifyFileCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "p.epack")
-	if _, err := b.WriteFile(out); err != nil {
+	if _, err := b.WriteFile(context.Background(), out); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(out)
@@ -35,7 +35,7 @@ func TestVerifyFileCopy(t *testing.T) {
 	}
 	defer f.Close()
 	var buf bytes.Buffer
-	v, err := VerifyFileCopy(context.Background(), f, &buf)
+	v, err := VerifyFile(context.Background(), f, VerifyOptions{CopyTo: &buf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestVerifyFileCopy(t *testing.T) {
 		t.Fatalf("sums %+v vs %+v (%v)", v.File, plain, err)
 	}
 	// A failing copy is reported apart from the (complete) verification.
-	v2, err := VerifyFileCopy(context.Background(), f, &failingWriter{})
+	v2, err := VerifyFile(context.Background(), f, VerifyOptions{CopyTo: &failingWriter{}})
 	if err != nil || v2.CopyErr == nil || v2.File != v.File {
 		t.Fatalf("failing copy writer: err %v, copyErr %v", err, v2.CopyErr)
 	}

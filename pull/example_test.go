@@ -48,7 +48,7 @@ func examplePushed() (string, string) {
 		log.Fatal(err)
 	}
 	packPath := filepath.Join(dir, "acme-prod-built.epack")
-	if _, err := b.WriteFile(packPath); err != nil {
+	if _, err := b.WriteFile(context.Background(), packPath); err != nil {
 		log.Fatal(err)
 	}
 	po := push.Options{ProjectDir: dir, Remote: "local", PackPath: packPath, Stderr: io.Discard}

@@ -49,7 +49,7 @@ func exampleProject() (string, string) {
 	if err := os.Mkdir(filepath.Dir(packPath), 0o755); err != nil {
 		log.Fatal(err)
 	}
-	if _, err := b.WriteFile(packPath); err != nil {
+	if _, err := b.WriteFile(context.Background(), packPath); err != nil {
 		log.Fatal(err)
 	}
 	return dir, packPath

@@ -178,11 +178,11 @@ func (r *run) startVerify(ctx context.Context) <-chan verifyResult {
 	staged, f := r.staged, r.file
 	go func() {
 		if staged == nil {
-			v, err := pack.VerifyFile(vctx, f)
+			v, err := pack.VerifyFile(vctx, f, pack.VerifyOptions{})
 			done <- verifyResult{v, err}
 			return
 		}
-		v, err := pack.VerifyFileCopy(vctx, f, staged.Writer())
+		v, err := pack.VerifyFile(vctx, f, pack.VerifyOptions{CopyTo: staged.Writer()})
 		if err == nil && v.CopyErr == nil {
 			staged.Seal(v.File.SHA256, v.File.Size)
 		}

@@ -102,7 +102,7 @@ func runBuild(ctx context.Context, f *buildOptions) error {
 			return err
 		}
 	}
-	res, err := b.WriteFileContext(ctx, out)
+	res, err := b.WriteFile(ctx, out)
 	if err != nil {
 		return err
 	}

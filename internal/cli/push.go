@@ -256,7 +256,7 @@ func pushDryRun(ctx context.Context, f *pushOptions, packPath string) error {
 		return err
 	}
 	defer fh.Close()
-	v, err := pack.VerifyFile(ctx, fh)
+	v, err := pack.VerifyFile(ctx, fh, pack.VerifyOptions{})
 	if err != nil {
 		return fmt.Errorf("pack verification failed: %w", err)
 	}

@@ -12,6 +12,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -49,7 +50,7 @@ func gen(path string, fill func(b *pack.Builder, write func() error) error) {
 	b := pack.NewBuilder("bench/" + strings.TrimSuffix(filepath.Base(path), ".epack"))
 	b.AddSource("genpacks", "1")
 	write := func() error {
-		res, err := b.WriteFile(path)
+		res, err := b.WriteFile(context.Background(), path)
 		if err != nil {
 			return err
 		}

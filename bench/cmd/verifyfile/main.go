@@ -26,7 +26,7 @@ func main() {
 	}
 	defer f.Close()
 	start := time.Now()
-	v, err := pack.VerifyFile(context.Background(), f)
+	v, err := pack.VerifyFile(context.Background(), f, pack.VerifyOptions{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
