@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evidencerelay/epack/internal/testkit"
 	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry/fsstore"
 	"github.com/evidencerelay/epack/registry/registrytest"
@@ -18,22 +19,18 @@ import (
 var bin, epackBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "epack-remote-filesystem-test-")
-	if err != nil {
-		panic(err)
-	}
-	bin, err = registrytest.BuildAdapter(dir, "github.com/evidencerelay/epack/cmd/epack-remote-filesystem")
+	var err error
+	bin, err = registrytest.BuildAdapter("github.com/evidencerelay/epack/cmd/epack-remote-filesystem")
 	if err == nil {
 		// epack itself, beside the adapter (bundled discovery), for the CLI tests.
-		epackBin, err = registrytest.BuildAdapter(dir, "github.com/evidencerelay/epack/cmd/epack")
+		epackBin, err = registrytest.BuildAdapter("github.com/evidencerelay/epack/cmd/epack")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		testkit.Cleanup()
 		os.Exit(1)
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testkit.Main(m))
 }
 
 func newEnv(t *testing.T) *registrytest.Env {

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/evidencerelay/epack/internal/testenv"
+	"github.com/evidencerelay/epack/internal/testkit"
 	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry/registrytest"
 	"github.com/evidencerelay/epack/registry/s3store"
@@ -30,15 +31,12 @@ func TestMain(m *testing.M) {
 type mainRunner struct{ m *testing.M }
 
 func (r *mainRunner) Run() int {
-	dir, err := os.MkdirTemp("", "epack-remote-s3-test-")
-	if err != nil {
-		panic(err)
-	}
-	defer os.RemoveAll(dir)
-	bin, err = registrytest.BuildAdapter(dir, "github.com/evidencerelay/epack/cmd/epack-remote-s3")
+	defer testkit.Cleanup()
+	var err error
+	bin, err = registrytest.BuildAdapter("github.com/evidencerelay/epack/cmd/epack-remote-s3")
 	if err == nil {
 		// epack itself, beside the adapter (bundled discovery), for the CLI tests.
-		epackBin, err = registrytest.BuildAdapter(dir, "github.com/evidencerelay/epack/cmd/epack")
+		epackBin, err = registrytest.BuildAdapter("github.com/evidencerelay/epack/cmd/epack")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -106,12 +106,22 @@ func folder() (string, error) {
 }
 
 // splitProgram reads "name=./path" or "./path" (named after its last element).
+// A package named by its import path in this module becomes "./path", so
+// both spellings of one program are one build.
 func splitProgram(p string) (name, pkg string) {
-	if n, rest, ok := strings.Cut(p, "="); ok {
-		return n, rest
+	name, pkg, ok := strings.Cut(p, "=")
+	if !ok {
+		name, pkg = filepath.Base(p), p
 	}
-	return filepath.Base(p), p
+	if rest, ok := strings.CutPrefix(pkg, modulePath+"/"); ok {
+		pkg = "./" + rest
+	}
+	return name, pkg
 }
+
+// modulePath is this module's import path; go build accepts both it and
+// module-relative paths, the kit keys its builds by the latter.
+const modulePath = "github.com/evidencerelay/epack"
 
 // Runner is what Main runs: *testing.M, or a wrapper around it.
 type Runner interface{ Run() int }

@@ -105,6 +105,10 @@ func TestBinariesBuildOnceAndName(t *testing.T) {
 	if !os.SameFile(st1, st2) || !st2.ModTime().Equal(st1.ModTime()) {
 		t.Fatal("the binary was rebuilt on the second call")
 	}
+	// The import-path spelling of the same package is the same build.
+	if again := Binaries(t, "epack-remote-sdk=github.com/evidencerelay/epack/internal/testadapters/sdkadapter"); again != dir {
+		t.Fatalf("import-path spelling gave folder %s, first %s", again, dir)
+	}
 	// The same name from another package is a mistake, not a silent reuse.
 	_, err = Build("epack-remote-sdk=./internal/testadapters/upstreamsdk")
 	if err == nil || !strings.Contains(err.Error(), "already built from") {
@@ -123,5 +127,16 @@ func TestBuildReportsCompileErrors(t *testing.T) {
 	_, err := Build("./internal/testkit/no-such-program")
 	if err == nil || !strings.Contains(err.Error(), "go build") {
 		t.Fatalf("want a go build error, got %v", err)
+	}
+}
+
+func TestModulePathMatchesGoMod(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(ModuleRoot(), "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	if got := strings.TrimSpace(strings.TrimPrefix(first, "module ")); got != modulePath {
+		t.Fatalf("go.mod names module %q, testkit assumes %q", got, modulePath)
 	}
 }

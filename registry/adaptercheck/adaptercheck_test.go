@@ -16,6 +16,7 @@ import (
 
 	_ "github.com/evidencerelay/epack/adapter"
 	"github.com/evidencerelay/epack/internal/testenv"
+	"github.com/evidencerelay/epack/internal/testkit"
 	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry/adaptercheck"
 	_ "github.com/evidencerelay/epack/registry/fsstore"
@@ -32,18 +33,15 @@ func TestMain(m *testing.M) { os.Exit(testenv.MainWithS3(&mainRunner{m})) }
 type mainRunner struct{ m *testing.M }
 
 func (r *mainRunner) Run() int {
-	dir, err := os.MkdirTemp("", "epack-adaptercheck-")
-	if err != nil {
-		panic(err)
-	}
-	defer os.RemoveAll(dir)
+	defer testkit.Cleanup()
+	var err error
 	trackAdapterSources()
 	fsBin, s3Bin = os.Getenv("ADAPTERCHECK_FILESYSTEM_BIN"), os.Getenv("ADAPTERCHECK_S3_BIN")
 	if fsBin == "" {
-		fsBin, err = registrytest.BuildAdapter(dir, "github.com/evidencerelay/epack/cmd/epack-remote-filesystem")
+		fsBin, err = registrytest.BuildAdapter("github.com/evidencerelay/epack/cmd/epack-remote-filesystem")
 	}
 	if err == nil && s3Bin == "" {
-		s3Bin, err = registrytest.BuildAdapter(dir, "github.com/evidencerelay/epack/cmd/epack-remote-s3")
+		s3Bin, err = registrytest.BuildAdapter("github.com/evidencerelay/epack/cmd/epack-remote-s3")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

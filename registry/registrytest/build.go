@@ -1,22 +1,22 @@
 package registrytest
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+
+	"github.com/evidencerelay/epack/internal/testkit"
 )
 
-// BuildAdapter builds the command package pkg (an import path) into dir and
-// returns the binary path. For TestMain of the adapter packages.
-func BuildAdapter(dir, pkg string) (string, error) {
-	bin := filepath.Join(dir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", bin, pkg)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build %s: %w", pkg, err)
+// BuildAdapter builds the command package pkg (an import path or a path
+// relative to the module root) through internal/testkit, once per test
+// process, and returns the binary's path. For TestMain of the adapter
+// packages, which end with testkit.Main or testkit.Cleanup to remove it.
+func BuildAdapter(pkg string) (string, error) {
+	dir, err := testkit.Build(pkg)
+	if err != nil {
+		return "", err
 	}
-	return bin, nil
+	return filepath.Join(dir, filepath.Base(pkg)), nil
 }
 
 // HostEnv is the environment the epack host gives an adapter (COMPAT §4.4):
