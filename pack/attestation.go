@@ -76,7 +76,7 @@ func CheckAttestationStructure(bundle []byte, manifestDigest string) error {
 	if d != nil && d.Kind == jcs.Object {
 		hexd = str(d.Get("sha256"))
 	}
-	if !IsHex64(hexd) {
+	if !isHex64(hexd) {
 		return bad("subject digest.sha256 must be 64 lowercase hex")
 	}
 	if manifestDigest != "" {

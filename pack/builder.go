@@ -36,7 +36,7 @@ type Builder struct {
 	stream     string
 	sources    []Source
 	arts       map[string]*buildArtifact
-	keys       map[string]string // CollisionKey → path, so each add is one lookup
+	keys       map[string]string // collisionKey → path, so each add is one lookup
 	provenance *Provenance
 	profiles   []ProfileRef
 	overlays   []ProfileRef
@@ -100,7 +100,7 @@ func (b *Builder) prepare(name string, opts []ArtifactOptions) (*buildArtifact, 
 	if _, dup := b.arts[path]; dup {
 		return nil, errcode.New(errcode.DuplicatePath, "artifact %q was already added", path)
 	}
-	if p, ok := b.keys[CollisionKey(path)]; ok {
+	if p, ok := b.keys[collisionKey(path)]; ok {
 		return nil, errcode.New(errcode.DuplicatePath, "artifact %q collides with %q on case-insensitive file systems", path, p).
 			WithHint("rename one of them; paths must differ by more than letter case or trailing dots")
 	}
@@ -116,7 +116,7 @@ func (b *Builder) prepare(name string, opts []ArtifactOptions) (*buildArtifact, 
 // add records a prepared artifact under its path and its collision key.
 func (b *Builder) add(a *buildArtifact) {
 	b.arts[a.meta.Path] = a
-	b.keys[CollisionKey(a.meta.Path)] = a.meta.Path
+	b.keys[collisionKey(a.meta.Path)] = a.meta.Path
 }
 
 // AddBytes adds data as artifacts/<name>. data is copied.

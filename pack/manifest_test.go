@@ -141,7 +141,7 @@ func TestPaths(t *testing.T) {
 			t.Error("want invalid", p)
 		}
 	}
-	if CollisionKey("artifacts/FiLe.TxT") != "artifacts/file.txt" || CollisionKey("artifacts/A./b ") != "artifacts/a/b" {
+	if collisionKey("artifacts/FiLe.TxT") != "artifacts/file.txt" || collisionKey("artifacts/A./b ") != "artifacts/a/b" {
 		t.Error("collision key")
 	}
 	if !IsAttestationPath("attestations/x.sigstore.json") || IsAttestationPath("attestations/a/x.sigstore.json") || IsAttestationPath("manifest.json") || IsAttestationPath("attestations/.sigstore.json") {

@@ -328,7 +328,7 @@ func (p *Pack) checkEntries() error {
 		if _, dup := p.files[name]; dup {
 			return errcode.New(errcode.DuplicatePath, "entry %q appears more than once", name)
 		}
-		key := CollisionKey(name)
+		key := collisionKey(name)
 		if prev, dup := keys[key]; dup {
 			return errcode.New(errcode.DuplicatePath, "entries %q and %q collide on case-insensitive file systems", prev, name)
 		}
@@ -391,7 +391,7 @@ func (p *Pack) checkEntries() error {
 // what was verified. fileKeys maps the collision key of each file to its name.
 func checkFileFolderClash(files []*zip.File, fileKeys map[string]string) error {
 	for _, f := range files {
-		key := CollisionKey(strings.TrimSuffix(f.Name, "/"))
+		key := collisionKey(strings.TrimSuffix(f.Name, "/"))
 		for i := 0; i < len(key); i++ {
 			if key[i] != '/' {
 				continue

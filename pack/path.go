@@ -99,10 +99,10 @@ func ValidateArtifactPath(p string) error {
 	return ValidatePath(p)
 }
 
-// CollisionKey returns the Windows collision key of p: each segment with
+// collisionKey returns the Windows collision key of p: each segment with
 // trailing dots and spaces removed, lowercased. Two paths with the same key
 // would name the same file on Windows or macOS.
-func CollisionKey(p string) string {
+func collisionKey(p string) string {
 	segs := strings.Split(p, "/")
 	for i, s := range segs {
 		segs[i] = strings.ToLower(strings.TrimRight(s, ". "))

@@ -11,8 +11,8 @@ func IsDigest(s string) bool {
 	return len(s) == 71 && s[:7] == "sha256:" && isLowerHex(s[7:])
 }
 
-// IsHex64 reports whether s is 64 lowercase hex digits (a digest without prefix).
-func IsHex64(s string) bool { return len(s) == 64 && isLowerHex(s) }
+// isHex64 reports whether s is 64 lowercase hex digits (a digest without prefix).
+func isHex64(s string) bool { return len(s) == 64 && isLowerHex(s) }
 
 func isLowerHex(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -98,7 +98,7 @@ func (m *Manifest) Validate() error {
 		if err := ValidateArtifactPath(a.Path); err != nil {
 			return err
 		}
-		key := CollisionKey(a.Path)
+		key := collisionKey(a.Path)
 		if prev, dup := keys[key]; dup {
 			return errcode.New(errcode.DuplicatePath, "%s: path %q collides with %q", where, a.Path, prev).
 				WithHint("artifact paths must be unique ignoring case and trailing dots or spaces")
@@ -171,7 +171,7 @@ func (p *Provenance) validate() error {
 			return errcode.New(errcode.MissingRequiredField, "%s.pack_digest is missing", where)
 		case !IsDigest(sp.PackDigest):
 			return errcode.New(errcode.InvalidManifest, "%s.pack_digest %q is not a digest", where, sp.PackDigest)
-		case sp.ManifestDigest != "" && !IsHex64(sp.ManifestDigest):
+		case sp.ManifestDigest != "" && !isHex64(sp.ManifestDigest):
 			return errcode.New(errcode.InvalidManifest, "%s.manifest_digest must be 64 lowercase hex without a prefix", where)
 		case sp.Artifacts < 0:
 			return errcode.New(errcode.MissingRequiredField, "%s.artifacts is missing", where)

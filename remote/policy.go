@@ -10,7 +10,7 @@ import (
 
 // Environment switches of the execution policy.
 const (
-	EnvStrictProduction = "EPACK_STRICT_PRODUCTION"
+	envStrictProduction = "EPACK_STRICT_PRODUCTION"
 	EnvAllowUnpinned    = "EPACK_INSECURE_ALLOW_UNPINNED"
 )
 
@@ -27,7 +27,7 @@ type Policy struct {
 }
 
 // StrictProduction reports whether EPACK_STRICT_PRODUCTION is "1" or "true".
-func StrictProduction() bool { return envTrue(EnvStrictProduction) }
+func StrictProduction() bool { return envTrue(envStrictProduction) }
 
 // AllowUnpinnedFromEnv reports whether EPACK_INSECURE_ALLOW_UNPINNED is "1" or "true".
 func AllowUnpinnedFromEnv() bool { return envTrue(EnvAllowUnpinned) }
@@ -62,7 +62,7 @@ func (p Policy) check(r *config.Remote) (bool, error) {
 		if r != nil {
 			if eps := customEndpoints(r); len(eps) > 0 {
 				return false, errcode.New(errcode.PolicyViolation, "strict production mode forbids custom endpoints for remote %q (%s)", r.Name, eps[0]).
-					WithHint("remove insecure_endpoint / auth.insecure_endpoint from epack.yaml, or unset %s", EnvStrictProduction)
+					WithHint("remove insecure_endpoint / auth.insecure_endpoint from epack.yaml, or unset %s", envStrictProduction)
 			}
 		}
 	}

@@ -37,9 +37,9 @@ const (
 	OriginPath      = "path"      // found on PATH
 )
 
-// EnvAdapterDir overrides the "bundled" directory (default: the directory of
+// envAdapterDir overrides the "bundled" directory (default: the directory of
 // the running executable).
-const EnvAdapterDir = "EPACK_ADAPTER_DIR"
+const envAdapterDir = "EPACK_ADAPTER_DIR"
 
 // InsecureInstallMarker in an install folder means the adapter was installed
 // without signature checks; such adapters are refused.
@@ -188,7 +188,7 @@ func safeComponent(s string) bool {
 
 // bundledDir is $EPACK_ADAPTER_DIR or the directory of the running executable.
 func bundledDir() string {
-	if d := os.Getenv(EnvAdapterDir); d != "" {
+	if d := os.Getenv(envAdapterDir); d != "" {
 		if filepath.IsAbs(d) {
 			return filepath.Clean(d)
 		}

@@ -518,7 +518,7 @@ func (s *Session) Whoami(ctx context.Context) (*protocol.AuthWhoamiResponse, err
 	return &out, nil
 }
 
-// EnvNoRedact, when set to a true value, turns off secret redaction of
+// envNoRedact, when set to a true value, turns off secret redaction of
 // adapter stderr. Only the CLI reads it, and passes SessionOptions.NoRedact
 // (or the push/pull NoRedact option) on.
-const EnvNoRedact = "EPACK_NO_REDACT"
+const envNoRedact = "EPACK_NO_REDACT"

@@ -229,7 +229,7 @@ func TestStrictProduction(t *testing.T) {
 	p := newProject(t)
 	bin := copyAdapter(t, t.TempDir(), "epack-remote-sdk")
 	p.pin("origin", bin)
-	t.Setenv(EnvStrictProduction, "1")
+	t.Setenv(envStrictProduction, "1")
 	if !StrictProduction() {
 		t.Fatal("strict production not detected")
 	}
@@ -244,7 +244,7 @@ func TestStrictProduction(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	t.Setenv(EnvStrictProduction, "yes")
+	t.Setenv(envStrictProduction, "yes")
 	if StrictProduction() {
 		t.Fatal(`"yes" must not enable strict production`)
 	}
@@ -256,7 +256,7 @@ func TestPathAndBundledDiscovery(t *testing.T) {
 	bundleDir := t.TempDir()
 	onPath := copyAdapter(t, pathDir, "epack-remote-sdk")
 	t.Setenv("PATH", pathDir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	t.Setenv(EnvAdapterDir, filepath.Join(t.TempDir(), "empty"))
+	t.Setenv(envAdapterDir, filepath.Join(t.TempDir(), "empty"))
 	r := &config.Remote{Name: "origin", Adapter: "sdk"}
 
 	res, err := Resolve(p.root, r, p.lock)
@@ -287,7 +287,7 @@ func TestPathAndBundledDiscovery(t *testing.T) {
 	}
 
 	// Bundled beats PATH.
-	t.Setenv(EnvAdapterDir, bundleDir)
+	t.Setenv(envAdapterDir, bundleDir)
 	bundled := copyAdapter(t, bundleDir, "epack-remote-sdk")
 	res, err = Resolve(p.root, r, p.lock)
 	if err != nil || res.Origin != OriginBundled || res.Path != bundled || res.Status != StatusVerified {
@@ -319,7 +319,7 @@ func TestSourceRemoteInstalledManagedAndMarker(t *testing.T) {
 	p := newProject(t)
 	r := &config.Remote{Name: "origin", Source: "acme/epack-remote-sdk@^1.0.0"}
 	t.Setenv("PATH", t.TempDir())
-	t.Setenv(EnvAdapterDir, t.TempDir())
+	t.Setenv(envAdapterDir, t.TempDir())
 	digest := fileDigest(t, sdkAdapterPath)
 	p.lock.Remotes["origin"] = &config.LockedRemote{Source: "github.com/acme/epack-remote-sdk", Version: "v1.0.0",
 		Platforms: map[string]config.LockedPlatform{config.PlatformKey(): {Digest: digest}}}
@@ -403,7 +403,7 @@ func TestLockSourceMustMatchConfig(t *testing.T) {
 func TestSourceRemoteWithoutLockEntry(t *testing.T) {
 	p := newProject(t)
 	t.Setenv("PATH", t.TempDir())
-	t.Setenv(EnvAdapterDir, t.TempDir())
+	t.Setenv(envAdapterDir, t.TempDir())
 	_, err := p.open(&config.Remote{Name: "origin", Source: "acme/epack-remote-x@v1"}, Policy{AllowUnpinned: true})
 	wantCode(t, err, errcode.AdapterNotFound, "epack.lock.yaml")
 	if !strings.Contains(errcode.HintOf(err), "epack sync") {
