@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/evidencerelay/epack/errcode"
 	"golang.org/x/sys/unix"
@@ -42,8 +43,12 @@ func sealMemfd(s *Sealed, src *os.File, h hash.Hash) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS,
-		unix.F_SEAL_WRITE|unix.F_SEAL_GROW|unix.F_SEAL_SHRINK|unix.F_SEAL_SEAL); err != nil {
+	if err := addSeals(fd); err != nil {
+		if errors.Is(err, syscall.EBUSY) {
+			// The kernel still counts a transient extra reference to a page
+			// (seen under heavy load): the private temp copy is as safe.
+			return nil, errNoMemfd
+		}
 		return nil, errcode.Wrap(errcode.IOError, err, "sealing memfd")
 	}
 	rofd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fd), unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -56,4 +61,21 @@ func sealMemfd(s *Sealed, src *os.File, h hash.Hash) ([]byte, error) {
 	s.fd = os.NewFile(uintptr(rofd), "memfd:epack-adapter")
 	s.execPath = fmt.Sprintf("/proc/self/fd/%d", rofd)
 	return head, nil
+}
+
+// addSeals seals the memfd against writes, growth, shrinking and further seal
+// changes. F_SEAL_WRITE fails with EBUSY while the kernel holds a transient
+// extra reference to one of the pages (per-CPU page batches under load), so
+// EBUSY is retried a few times before it is returned.
+func addSeals(fd int) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		_, err = unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS,
+			unix.F_SEAL_WRITE|unix.F_SEAL_GROW|unix.F_SEAL_SHRINK|unix.F_SEAL_SEAL)
+		if !errors.Is(err, syscall.EBUSY) {
+			return err
+		}
+		time.Sleep(time.Duration(1<<attempt) * time.Millisecond)
+	}
+	return err
 }
