@@ -24,6 +24,44 @@ func (o *offsetRecorder) ReadAt(p []byte, off int64) (int, error) {
 	return o.r.ReadAt(p, off)
 }
 
+// windowReader serves small reads from one cached window of the archive, so
+// walking thousands of local headers of small entries costs a read per
+// window instead of several per entry. Not safe for concurrent use; reads
+// that do not fit a window go straight through.
+type windowReader struct {
+	r    io.ReaderAt
+	size int64
+	buf  []byte
+	off  int64 // archive offset of buf[0]
+}
+
+const readWindow = 64 << 10
+
+func (w *windowReader) ReadAt(p []byte, off int64) (int, error) {
+	if len(p) > readWindow/2 || off < 0 {
+		return w.r.ReadAt(p, off)
+	}
+	if off < w.off || off+int64(len(p)) > w.off+int64(len(w.buf)) {
+		n := int64(readWindow)
+		if rest := w.size - off; rest < n {
+			n = max(rest, 0)
+		}
+		if cap(w.buf) < readWindow {
+			w.buf = make([]byte, readWindow)
+		}
+		w.buf = w.buf[:n]
+		m, err := w.r.ReadAt(w.buf, off)
+		w.buf, w.off = w.buf[:m], off
+		if m < len(p) {
+			if err == nil {
+				err = io.EOF
+			}
+			return copy(p, w.buf), err
+		}
+	}
+	return copy(p, w.buf[off-w.off:]), nil
+}
+
 // checkLocalHeaders refuses an archive whose local file headers (or data
 // descriptors) tell another story than the central directory: name,
 // compression method, the flags that change how an entry is read or named,
@@ -34,6 +72,7 @@ func (o *offsetRecorder) ReadAt(p []byte, off int64) (int, error) {
 // cuts the verified content short). It uses its own zip.Reader so the
 // recorder never sees the Pack's concurrent reads.
 func checkLocalHeaders(r io.ReaderAt, size int64) error {
+	r = &windowReader{r: r, size: size}
 	rec := &offsetRecorder{r: r}
 	zr, err := zip.NewReader(rec, size)
 	if err != nil && zr == nil {
