@@ -7,15 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/evidencerelay/epack/internal/workflow"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 
+	"github.com/evidencerelay/epack/internal/safefile"
+	"github.com/evidencerelay/epack/internal/workflow"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/remote"
@@ -160,7 +160,7 @@ func runIDOf(path string, data []byte) string {
 // readRunFile reads a result file without following a symbolic link and
 // refuses files over MaxRunResultBytes.
 func readRunFile(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := safefile.OpenNoFollow(path)
 	if err != nil {
 		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
 			return nil, errSymlinkRun

@@ -201,7 +201,7 @@ func writeJob(path string, job *Job) error {
 
 func readJob(path string) (*Job, error) {
 	// O_NONBLOCK: opening a FIFO planted in the jobs folder must not block.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := safefile.OpenNoFollow(path)
 	if err != nil {
 		return nil, err
 	}

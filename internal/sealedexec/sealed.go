@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/safefile"
 )
 
 // MaxBinarySize bounds the size of an adapter binary we are willing to copy.
@@ -259,7 +260,7 @@ func openNoFollow(path string) (*os.File, error) {
 	if !filepath.IsAbs(path) {
 		return nil, errcode.New(errcode.InvalidInput, "adapter path %q is not absolute", path)
 	}
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
+	f, err := safefile.OpenNoFollow(path)
 	if err != nil {
 		switch {
 		case errors.Is(err, syscall.ELOOP):
@@ -268,12 +269,7 @@ func openNoFollow(path string) (*os.File, error) {
 		case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ENOTDIR):
 			return nil, errcode.Wrap(errcode.BinaryNotFound, err, "adapter binary %s not found", path)
 		}
-		return nil, errcode.Wrap(errcode.AdapterExecFailed, &os.PathError{Op: "open", Path: path, Err: err}, "opening adapter binary")
-	}
-	f := os.NewFile(uintptr(fd), path)
-	if err := syscall.SetNonblock(fd, false); err != nil {
-		f.Close()
-		return nil, errcode.Wrap(errcode.IOError, err, "opening %s", path)
+		return nil, errcode.Wrap(errcode.AdapterExecFailed, err, "opening adapter binary")
 	}
 	return f, nil
 }
