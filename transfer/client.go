@@ -135,7 +135,7 @@ func networkError(parent, attempt context.Context, code errcode.Code, what strin
 		return ctxError(parent, err)
 	}
 	if cause := context.Cause(attempt); errors.Is(cause, errStalled) {
-		return &transient{err: errcode.Wrap(errcode.Timeout, cause, "%s", what)}
+		return &transient{Err: errcode.Wrap(errcode.Timeout, cause, "%s", what)}
 	}
 	// Our own coded errors (from the body reader or the redirect check)
 	// already say what they are.
@@ -159,9 +159,9 @@ func networkError(parent, attempt context.Context, code errcode.Code, what strin
 	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
 		return errcode.Wrap(errcode.NetworkError, err, "%s", what).WithHint("check the host name in the URL the adapter returned")
 	case errors.As(err, &netError) && netError.Timeout():
-		return &transient{err: errcode.Wrap(errcode.Timeout, err, "%s", what)}
+		return &transient{Err: errcode.Wrap(errcode.Timeout, err, "%s", what)}
 	case isConnError(err):
-		return &transient{err: errcode.Wrap(errcode.NetworkError, err, "%s", what)}
+		return &transient{Err: errcode.Wrap(errcode.NetworkError, err, "%s", what)}
 	case errors.As(err, &alert), errors.As(err, &recordErr), strings.Contains(err.Error(), "tls: "):
 		// Version or cipher mismatch, plain http on an https port …:
 		// retrying cannot help.
@@ -172,7 +172,7 @@ func networkError(parent, attempt context.Context, code errcode.Code, what strin
 	if strings.Contains(err.Error(), "invalid header") || strings.Contains(err.Error(), "unsupported protocol") {
 		return errcode.Wrap(code, err, "%s", what)
 	}
-	return &transient{err: errcode.Wrap(errcode.NetworkError, err, "%s", what)}
+	return &transient{Err: errcode.Wrap(errcode.NetworkError, err, "%s", what)}
 }
 
 func isConnError(err error) bool {
@@ -198,8 +198,8 @@ func statusError(resp *http.Response, failCode errcode.Code, verb string, t Targ
 		http.StatusInternalServerError, http.StatusBadGateway,
 		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return &transient{
-			err:   errcode.New(errcode.NetworkError, "%s", msg),
-			after: retry.ParseAfter(resp.Header.Get("Retry-After"), now),
+			Err:   errcode.New(errcode.NetworkError, "%s", msg),
+			After: retry.ParseAfter(resp.Header.Get("Retry-After"), now),
 		}
 	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden:
 		pastExpiry := !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt)

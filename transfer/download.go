@@ -372,7 +372,7 @@ func (c *Client) downloadOnce(ctx context.Context, hc *http.Client, r DownloadRe
 			if err := s.reset(); err != nil {
 				return err
 			}
-			return &transient{err: errcode.New(errcode.NetworkError,
+			return &transient{Err: errcode.New(errcode.NetworkError,
 				"range answer %q does not continue at byte %d; restarting", resp.Header.Get("Content-Range"), s.n)}
 		}
 	case http.StatusRequestedRangeNotSatisfiable:
@@ -381,7 +381,7 @@ func (c *Client) downloadOnce(ctx context.Context, hc *http.Client, r DownloadRe
 			if err := s.reset(); err != nil {
 				return err
 			}
-			return &transient{err: errcode.New(errcode.NetworkError, "server refused to resume at byte %d; restarting", s.n)}
+			return &transient{Err: errcode.New(errcode.NetworkError, "server refused to resume at byte %d; restarting", s.n)}
 		}
 		return statusError(resp, errcode.DownloadFailed, "download", r.Target, time.Now())
 	default:

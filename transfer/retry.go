@@ -2,7 +2,6 @@ package transfer
 
 import (
 	"context"
-	"time"
 
 	"github.com/evidencerelay/epack/internal/retry"
 )
@@ -18,20 +17,9 @@ var DefaultRetryPolicy = retry.Default
 // ctxError turns the end of ctx into a coded error, keeping last.
 func ctxError(ctx context.Context, last error) error { return retry.Stopped(ctx, last) }
 
-// transient marks an error as retryable, with an optional Retry-After.
-type transient struct {
-	err   error
-	after time.Duration
-}
-
-func (t *transient) Error() string             { return t.err.Error() }
-func (t *transient) Unwrap() error             { return t.err }
-func (t *transient) Retryable() bool           { return true }
-func (t *transient) RetryAfter() time.Duration { return t.after }
-
-// permanent marks an error as not worth retrying even if its code would be.
-type permanent struct{ err error }
-
-func (p *permanent) Error() string   { return p.err.Error() }
-func (p *permanent) Unwrap() error   { return p.err }
-func (p *permanent) Retryable() bool { return false }
+// transient and permanent are retry's markers: an error worth another
+// attempt (with an optional Retry-After) and one that never is.
+type (
+	transient = retry.Transient
+	permanent = retry.Permanent
+)

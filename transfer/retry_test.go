@@ -37,15 +37,15 @@ func TestIsRetryable(t *testing.T) {
 		{errcode.Wrap(errcode.NetworkError, &adapterErr{false}, "x"), false},
 		{context.Canceled, false},
 		{errcode.Wrap(errcode.NetworkError, context.Canceled, "x"), false},
-		{&transient{err: errors.New("x"), after: time.Second}, true},
-		{&permanent{errcode.New(errcode.NetworkError, "x")}, false},
+		{&transient{Err: errors.New("x"), After: time.Second}, true},
+		{&permanent{Err: errcode.New(errcode.NetworkError, "x")}, false},
 	}
 	for i, c := range cases {
 		if got, _ := retry.Check(c.err); got != c.want {
 			t.Errorf("%d: retry.Check(%v) = %v, want %v", i, c.err, got, c.want)
 		}
 	}
-	if _, after := retry.Check(&transient{err: errors.New("x"), after: 3 * time.Second}); after != 3*time.Second {
+	if _, after := retry.Check(&transient{Err: errors.New("x"), After: 3 * time.Second}); after != 3*time.Second {
 		t.Fatalf("after %v", after)
 	}
 }

@@ -100,7 +100,7 @@ func parseSHA256(s string) (string, error) {
 }
 
 func digestMismatch(want, got string) error {
-	return &permanent{errcode.New(errcode.DigestMismatch,
+	return &permanent{Err: errcode.New(errcode.DigestMismatch,
 		"uploaded bytes do not match the verified pack: expected sha256:%s, sent sha256:%s", want, got).
 		WithHint("the pack file changed while it was being pushed; push it again")}
 }
@@ -361,7 +361,7 @@ func (r *sendReader) Read(p []byte) (int, error) {
 		err = nil
 	}
 	if err != nil {
-		return n, &permanent{errcode.Wrap(errcode.IOError, err, "reading the pack")}
+		return n, &permanent{Err: errcode.Wrap(errcode.IOError, err, "reading the pack")}
 	}
 	return n, nil
 }
@@ -382,7 +382,7 @@ func (s *sendBody) finish() (string, error) {
 	if r.off < s.size {
 		n, err := io.Copy(r.h, io.NewSectionReader(s.src, r.off, s.size-r.off))
 		if err != nil {
-			return "", &permanent{errcode.Wrap(errcode.IOError, err, "reading the pack")}
+			return "", &permanent{Err: errcode.Wrap(errcode.IOError, err, "reading the pack")}
 		}
 		if r.off+n != s.size {
 			return "", errcode.New(errcode.SizeMismatch, "pack body ended after %d of %d bytes", r.off+n, s.size)

@@ -20,23 +20,11 @@ type adapterErr struct{ retryable bool }
 func (a *adapterErr) Error() string   { return fmt.Sprintf("adapter error (retryable=%v)", a.retryable) }
 func (a *adapterErr) Retryable() bool { return a.retryable }
 
-// transient stands in for transfer's marker: retryable, with a Retry-After.
-type transient struct {
-	err   error
-	after time.Duration
-}
-
-func (t *transient) Error() string             { return t.err.Error() }
-func (t *transient) Unwrap() error             { return t.err }
-func (t *transient) Retryable() bool           { return true }
-func (t *transient) RetryAfter() time.Duration { return t.after }
-
-// permanent stands in for transfer's "never retry" marker.
-type permanent struct{ err error }
-
-func (p *permanent) Error() string   { return p.err.Error() }
-func (p *permanent) Unwrap() error   { return p.err }
-func (p *permanent) Retryable() bool { return false }
+// The markers under their short test names.
+type (
+	transient = Transient
+	permanent = Permanent
+)
 
 func TestCheck(t *testing.T) {
 	cases := []struct {
@@ -57,15 +45,15 @@ func TestCheck(t *testing.T) {
 		{errcode.Wrap(errcode.NetworkError, &adapterErr{false}, "x"), false},
 		{context.Canceled, false},
 		{errcode.Wrap(errcode.NetworkError, context.Canceled, "x"), false},
-		{&transient{err: errors.New("x"), after: time.Second}, true},
-		{&permanent{errcode.New(errcode.NetworkError, "x")}, false},
+		{&transient{Err: errors.New("x"), After: time.Second}, true},
+		{&permanent{Err: errcode.New(errcode.NetworkError, "x")}, false},
 	}
 	for i, c := range cases {
 		if got, _ := Check(c.err); got != c.want {
 			t.Errorf("%d: Check(%v) = %v, want %v", i, c.err, got, c.want)
 		}
 	}
-	if _, after := Check(&transient{err: errors.New("x"), after: 3 * time.Second}); after != 3*time.Second {
+	if _, after := Check(&transient{Err: errors.New("x"), After: 3 * time.Second}); after != 3*time.Second {
 		t.Fatalf("after %v", after)
 	}
 }
@@ -137,7 +125,7 @@ func TestRetryCancelDuringWait(t *testing.T) {
 		calls++
 		mu.Unlock()
 		// Make sure the wait is long: Retry-After beats the (random) backoff.
-		return &transient{err: errcode.New(errcode.NetworkError, "x"), after: time.Minute}
+		return &transient{Err: errcode.New(errcode.NetworkError, "x"), After: time.Minute}
 	})
 	if errcode.Of(err) != errcode.Canceled || time.Since(start) > 20*time.Second || calls != 1 {
 		t.Fatalf("%v after %v, %d calls", err, time.Since(start), calls)
@@ -199,7 +187,7 @@ func TestBackoffGrowsAndReachesItsCeiling(t *testing.T) {
 // as it was; after several, an uncoded error is wrapped with the count but
 // does not gain an (empty) error code.
 func TestRetrySingleAttemptAndGivingUp(t *testing.T) {
-	want := &transient{err: errcode.New(errcode.NetworkError, "down")}
+	want := &transient{Err: errcode.New(errcode.NetworkError, "down")}
 	var calls int
 	err := Do(context.Background(), Policy{Attempts: 1, Base: time.Millisecond}, func(int) error { calls++; return want })
 	if err != want || calls != 1 {
