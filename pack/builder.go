@@ -94,7 +94,7 @@ func (b *Builder) SetOverlays(refs ...ProfileRef) *Builder {
 
 func (b *Builder) prepare(name string, opts []ArtifactOptions) (*buildArtifact, error) {
 	path := "artifacts/" + name
-	if err := ValidateArtifactPath(path); err != nil {
+	if err := validateArtifactPath(path); err != nil {
 		return nil, err
 	}
 	if _, dup := b.arts[path]; dup {

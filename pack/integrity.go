@@ -273,7 +273,7 @@ func (c *checkedReader) Close() error { return c.rc.Close() }
 
 // ReadAttestation returns the bytes of one attestation (at most 1 MiB).
 func (p *Pack) ReadAttestation(name string) ([]byte, error) {
-	if !IsAttestationPath(name) {
+	if !isAttestationPath(name) {
 		return nil, errcode.New(errcode.InvalidPath, "%q is not an attestation path", name)
 	}
 	f, ok := p.files[name]

@@ -127,12 +127,12 @@ func TestPaths(t *testing.T) {
 		"artifacts/a\nb", "artifacts/a\x7f", "artifacts/a\u0085", "artifacts/a:b", "artifacts/cafe\u0301", "artifacts/\u2126",
 		"artifacts/" + strings.Repeat("a", 81), "artifacts/" + strings.Repeat("a/", 120) + "a", "artifacts/..x", "artifacts/\xff"}
 	for _, p := range good {
-		if err := ValidateArtifactPath(p); err != nil {
+		if err := validateArtifactPath(p); err != nil {
 			t.Error(err)
 		}
 	}
 	for _, p := range bad {
-		if err := ValidateArtifactPath(p); errcode.Of(err) != errcode.InvalidPath {
+		if err := validateArtifactPath(p); errcode.Of(err) != errcode.InvalidPath {
 			t.Errorf("%q: %v", p, err)
 		}
 	}
@@ -144,7 +144,7 @@ func TestPaths(t *testing.T) {
 	if collisionKey("artifacts/FiLe.TxT") != "artifacts/file.txt" || collisionKey("artifacts/A./b ") != "artifacts/a/b" {
 		t.Error("collision key")
 	}
-	if !IsAttestationPath("attestations/x.sigstore.json") || IsAttestationPath("attestations/a/x.sigstore.json") || IsAttestationPath("manifest.json") || IsAttestationPath("attestations/.sigstore.json") {
+	if !isAttestationPath("attestations/x.sigstore.json") || isAttestationPath("attestations/a/x.sigstore.json") || isAttestationPath("manifest.json") || isAttestationPath("attestations/.sigstore.json") {
 		t.Error("attestation path")
 	}
 	for in, want := range map[string]string{"sample.epack": "sample.runs", "/p/vendor.epack": "/p/vendor.runs", "evidence": "evidence.runs",

@@ -365,7 +365,7 @@ func (p *Pack) checkEntries() error {
 		switch {
 		case name == "manifest.json", strings.HasPrefix(name, "artifacts/"):
 		case strings.HasPrefix(name, "attestations/"):
-			if !IsAttestationPath(name) {
+			if !isAttestationPath(name) {
 				return errcode.New(errcode.InvalidPath, "attestation %q must be attestations/<name>.sigstore.json", name)
 			}
 			p.attestations = append(p.attestations, name)

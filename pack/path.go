@@ -92,7 +92,7 @@ func isReservedName(seg string) bool {
 
 // ValidateArtifactPath checks an artifact path: under artifacts/, not the
 // folder itself, and valid by the general rules.
-func ValidateArtifactPath(p string) error {
+func validateArtifactPath(p string) error {
 	if !strings.HasPrefix(p, "artifacts/") || p == "artifacts/" {
 		return errcode.New(errcode.InvalidPath, "invalid artifact path %q: must be a file under artifacts/", p)
 	}
@@ -112,7 +112,7 @@ func collisionKey(p string) string {
 
 // IsAttestationPath reports whether p names an attestation:
 // attestations/<name>.sigstore.json directly under attestations/.
-func IsAttestationPath(p string) bool {
+func isAttestationPath(p string) bool {
 	name, ok := strings.CutPrefix(p, "attestations/")
 	if !ok || strings.Contains(name, "/") {
 		return false

@@ -95,7 +95,7 @@ func (m *Manifest) Validate() error {
 		if a.Path == "" {
 			return errcode.New(errcode.MissingRequiredField, "%s: path is missing", where)
 		}
-		if err := ValidateArtifactPath(a.Path); err != nil {
+		if err := validateArtifactPath(a.Path); err != nil {
 			return err
 		}
 		key := collisionKey(a.Path)

@@ -35,7 +35,7 @@
 //     (protocol.Limits.MaxPack) and an error's action may be a plain string.
 //
 // Error answers become *AdapterError, wrapped in an *errcode.Error whose code
-// is mapped from the protocol code (CodeFor) and whose hint is the action.
+// is mapped from the protocol code (codeFor) and whose hint is the action.
 // unsupported_protocol for an optional command (runs.sync, auth.*) becomes
 // unsupported_feature instead (IsUnsupported): the caller skips the command.
 package remote

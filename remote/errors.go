@@ -33,7 +33,7 @@ func (e *AdapterError) Unwrap() error { return &e.Body }
 func (e *AdapterError) Error() string {
 	msg := fmt.Sprintf("adapter %q %s: %s", e.Adapter, e.Command, codeText(e.Body.Code))
 	if e.Body.Message != "" {
-		msg += "; adapter says: " + QuoteAdapterText(e.Body.Message)
+		msg += "; adapter says: " + quoteAdapterText(e.Body.Message)
 	}
 	return msg
 }
@@ -55,7 +55,7 @@ func (e *AdapterError) Hint() string {
 	}
 	switch {
 	case a.Command != "":
-		return "the adapter suggests running " + QuoteAdapterText(a.Command)
+		return "the adapter suggests running " + quoteAdapterText(a.Command)
 	case a.URL != "":
 		if link, ok := HTTPSLink(a.URL); ok {
 			return "the adapter suggests opening " + link
@@ -67,17 +67,17 @@ func (e *AdapterError) Hint() string {
 // QuoteAdapterText renders text an adapter supplied as one quoted line:
 // quotes, backslashes, newlines, carriage returns, other control characters
 // and invisible format characters (bidi overrides) are escaped Go-style.
-func QuoteAdapterText(s string) string { return strconv.Quote(s) }
+func quoteAdapterText(s string) string { return strconv.Quote(s) }
 
 // codeText shows a protocol error code as is when it looks like one
 // (lower-case letters, digits, '_', '.', '-'), quoted otherwise.
 func codeText(code string) string {
 	if code == "" || len(code) > 64 {
-		return QuoteAdapterText(code)
+		return quoteAdapterText(code)
 	}
 	for _, c := range code {
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
-			return QuoteAdapterText(code)
+			return quoteAdapterText(code)
 		}
 	}
 	return code
@@ -105,7 +105,7 @@ func HTTPSLink(s string) (string, bool) {
 }
 
 // CodeFor maps a protocol error code to an epack error code.
-func CodeFor(adapterCode string) errcode.Code {
+func codeFor(adapterCode string) errcode.Code {
 	switch adapterCode {
 	case protocol.CodeAuthRequired:
 		return errcode.AuthRequired
@@ -125,5 +125,5 @@ func CodeFor(adapterCode string) errcode.Code {
 
 // wrapAdapterError turns an AdapterError into the coded error Session returns.
 func wrapAdapterError(ae *AdapterError) error {
-	return &errcode.Error{Code: CodeFor(ae.Body.Code), Err: ae, Hint: ae.Hint()}
+	return &errcode.Error{Code: codeFor(ae.Body.Code), Err: ae, Hint: ae.Hint()}
 }

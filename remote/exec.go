@@ -18,10 +18,10 @@ import (
 
 // Limits and timeouts of one adapter call.
 const (
-	MaxStdout                  = 10 << 20
-	MaxStderr                  = 1 << 20
-	DefaultCapabilitiesTimeout = 30 * time.Second
-	DefaultCommandTimeout      = 5 * time.Minute
+	maxStdout                  = 10 << 20
+	maxStderr                  = 1 << 20
+	defaultCapabilitiesTimeout = 30 * time.Second
+	defaultCommandTimeout      = 5 * time.Minute
 	// waitDelay bounds how long we wait for the output pipes to close after
 	// the process group was killed.
 	waitDelay = 2 * time.Second
@@ -65,8 +65,8 @@ func run(ctx context.Context, s runSpec) (*runResult, error) {
 		abortMu.Unlock()
 		cancel()
 	}
-	stdout := &limitBuffer{limit: MaxStdout}
-	stderr := newStderrRelay(s.stderr, s.adapter, s.secrets, s.noRedact, MaxStderr, nil)
+	stdout := &limitBuffer{limit: maxStdout}
+	stderr := newStderrRelay(s.stderr, s.adapter, s.secrets, s.noRedact, maxStderr, nil)
 
 	// Our own pipes (not exec's): we know their inode, so an escaped
 	// grandchild still holding them after the adapter exited can be found.
@@ -83,8 +83,8 @@ func run(ctx context.Context, s runSpec) (*runResult, error) {
 	defer outR.Close()
 	defer errR.Close()
 	inodes := pipeInodes(outW, errW)
-	stdout.onExceed = func() { abort(fmt.Errorf("stdout larger than %d bytes", MaxStdout)) }
-	stderr.onExceed = func() { abort(fmt.Errorf("stderr larger than %d bytes", MaxStderr)) }
+	stdout.onExceed = func() { abort(fmt.Errorf("stdout larger than %d bytes", maxStdout)) }
+	stderr.onExceed = func() { abort(fmt.Errorf("stderr larger than %d bytes", maxStderr)) }
 
 	var cmd *exec.Cmd
 	start := func() error {

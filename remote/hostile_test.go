@@ -95,7 +95,7 @@ func TestHostileAdapters(t *testing.T) {
 			if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
 				t.Fatalf("temp files left: %v", ents)
 			}
-			if len(stderr.String()) > MaxStderr+64<<10 {
+			if len(stderr.String()) > maxStderr+64<<10 {
 				t.Fatalf("relayed %d bytes of stderr", len(stderr.String()))
 			}
 		})

@@ -121,7 +121,7 @@ func TestCapabilitiesTimeoutAndNilClose(t *testing.T) {
 	if err := nilSession.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if DefaultCommandTimeout < time.Minute || DefaultCommandTimeout > 10*time.Minute || DefaultCapabilitiesTimeout != 30*time.Second {
+	if defaultCommandTimeout < time.Minute || defaultCommandTimeout > 10*time.Minute || defaultCapabilitiesTimeout != 30*time.Second {
 		t.Fatal("default timeouts")
 	}
 	p := newProject(t)

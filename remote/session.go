@@ -146,7 +146,7 @@ func Open(ctx context.Context, o SessionOptions) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{opts: o, res: res, sealed: sealed, calls: newLimiter(), timeout: DefaultCommandTimeout, capsTime: DefaultCapabilitiesTimeout}
+	s := &Session{opts: o, res: res, sealed: sealed, calls: newLimiter(), timeout: defaultCommandTimeout, capsTime: defaultCapabilitiesTimeout}
 	if t := r.Timeout.Std(); t > 0 {
 		s.timeout, s.capsTime = t, t
 	}
