@@ -1,54 +1,13 @@
 package transfer
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/evidencerelay/epack/errcode"
-	"github.com/evidencerelay/epack/internal/retry"
 )
 
-// adapterErr mimics remote.AdapterError: not an errcode error, but it knows
-// whether it is retryable.
-type adapterErr struct{ retryable bool }
-
-func (a *adapterErr) Error() string   { return fmt.Sprintf("adapter error (retryable=%v)", a.retryable) }
-func (a *adapterErr) Retryable() bool { return a.retryable }
-
-func TestIsRetryable(t *testing.T) {
-	cases := []struct {
-		err  error
-		want bool
-	}{
-		{nil, false},
-		{errors.New("plain"), false},
-		{errcode.New(errcode.NetworkError, "x"), true},
-		{errcode.New(errcode.Timeout, "x"), true},
-		{errcode.New(errcode.UploadFailed, "x"), false},
-		{errcode.New(errcode.URLExpired, "x"), false},
-		{&adapterErr{true}, true},
-		{&adapterErr{false}, false},
-		{fmt.Errorf("wrapped: %w", &adapterErr{true}), true},
-		{errcode.Wrap(errcode.AdapterError, &adapterErr{true}, "push.prepare"), true},
-		// An explicit "not retryable" wins over a network code.
-		{errcode.Wrap(errcode.NetworkError, &adapterErr{false}, "x"), false},
-		{context.Canceled, false},
-		{errcode.Wrap(errcode.NetworkError, context.Canceled, "x"), false},
-		{&transient{Err: errors.New("x"), After: time.Second}, true},
-		{&permanent{Err: errcode.New(errcode.NetworkError, "x")}, false},
-	}
-	for i, c := range cases {
-		if got, _ := retry.Check(c.err); got != c.want {
-			t.Errorf("%d: retry.Check(%v) = %v, want %v", i, c.err, got, c.want)
-		}
-	}
-	if _, after := retry.Check(&transient{Err: errors.New("x"), After: 3 * time.Second}); after != 3*time.Second {
-		t.Fatalf("after %v", after)
-	}
-}
+// retry.Check is tested with transfer's markers (aliases of retry's) in
+// internal/retry (TestCheck).
 
 func TestProgressThrottle(t *testing.T) {
 	// A fixed clock: only percentages can trigger calls, however slowly

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/evidencerelay/epack/internal/e2e"
+	"github.com/evidencerelay/epack/internal/testkit"
 )
 
 // atSecret has every character URL and JSON escaping change.
@@ -86,20 +86,8 @@ func (p *atProject) calls() string {
 
 func (p *atProject) run(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(p.bin, "epack"), args...)
-	cmd.Dir = p.root
-	cmd.Env = append(os.Environ(), "EPACK_INSECURE_ALLOW_UNPINNED=", "EPACK_NO_REDACT=", "CI=", "GITHUB_ACTIONS=", "NO_COLOR=", "MY_TOKEN="+atSecret)
-	cmd.Env = append(cmd.Env, env...)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return so.String(), se.String(), code
+	base := []string{"EPACK_INSECURE_ALLOW_UNPINNED=", "EPACK_NO_REDACT=", "CI=", "GITHUB_ACTIONS=", "NO_COLOR=", "MY_TOKEN=" + atSecret}
+	return testkit.Run(t, filepath.Join(p.bin, "epack"), p.root, append(base, env...), args...)
 }
 
 func okAnswer(typ string, body map[string]any) map[string]any {

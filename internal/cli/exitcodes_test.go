@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/evidencerelay/epack/internal/exitstatus"
 	"github.com/evidencerelay/epack/internal/sourceinstall"
 	"github.com/evidencerelay/epack/internal/sourceinstall/sourceinstalltest"
+	"github.com/evidencerelay/epack/internal/testkit"
 )
 
 // exitCase is one real failing (or succeeding) situation and the exit status
@@ -157,20 +157,8 @@ func TestExitStatusesThroughTheCLI(t *testing.T) {
 // runEpack runs the epack binary in dir with env added.
 func runEpack(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(e2e.BinDir(t, binDir), "epack"), args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "EPACK_INSECURE_ALLOW_UNPINNED=", "EPACK_STRICT_PRODUCTION=", "CI=", "GITHUB_ACTIONS=")
-	cmd.Env = append(cmd.Env, env...)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return so.String(), se.String(), code
+	base := []string{"EPACK_INSECURE_ALLOW_UNPINNED=", "EPACK_STRICT_PRODUCTION=", "CI=", "GITHUB_ACTIONS="}
+	return testkit.Run(t, filepath.Join(e2e.BinDir(t, binDir), "epack"), dir, append(base, env...), args...)
 }
 
 // lastJSON returns the last top-level JSON object in out (commands that

@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/evidencerelay/epack/internal/e2e"
+	"github.com/evidencerelay/epack/internal/testkit"
 )
 
 var binDir string
@@ -33,19 +33,7 @@ func newProject(t *testing.T, ext string) *project {
 // run executes the epack binary in dir and returns stdout, stderr and the exit status.
 func (p *project) run(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(p.bin, "epack"), args...)
-	cmd.Dir = p.root
-	cmd.Env = append(os.Environ(), "EPACK_INSECURE_ALLOW_UNPINNED=", "CI=", "GITHUB_ACTIONS=")
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return so.String(), se.String(), code
+	return testkit.Run(t, filepath.Join(p.bin, "epack"), p.root, []string{"EPACK_INSECURE_ALLOW_UNPINNED=", "CI=", "GITHUB_ACTIONS="}, args...)
 }
 
 func TestPushCLIHumanOutput(t *testing.T) {

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/evidencerelay/epack/internal/e2e"
 	"github.com/evidencerelay/epack/internal/testenv"
+	"github.com/evidencerelay/epack/internal/testkit"
 )
 
 var binDir string
@@ -68,19 +68,7 @@ func newProj(t *testing.T, st store) *proj {
 
 func (p *proj) run(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(p.bin, "epack"), args...)
-	cmd.Dir = p.root
-	cmd.Env = append(append(os.Environ(), "EPACK_INSECURE_ALLOW_UNPINNED=", "CI="), p.env...)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return so.String(), se.String(), code
+	return testkit.Run(t, filepath.Join(p.bin, "epack"), p.root, append([]string{"EPACK_INSECURE_ALLOW_UNPINNED=", "CI="}, p.env...), args...)
 }
 
 func (p *proj) runJSON(t *testing.T, args ...string) map[string]any {

@@ -140,3 +140,10 @@ func TestModulePathMatchesGoMod(t *testing.T) {
 		t.Fatalf("go.mod names module %q, testkit assumes %q", got, modulePath)
 	}
 }
+
+func TestRun(t *testing.T) {
+	out, errOut, code := Run(t, "/bin/sh", t.TempDir(), []string{"KIT_X=1", "KIT_X=2"}, "-c", `echo "$KIT_X"; echo err >&2; exit 3`)
+	if out != "2\n" || errOut != "err\n" || code != 3 {
+		t.Fatalf("stdout %q stderr %q exit %d", out, errOut, code)
+	}
+}
