@@ -16,6 +16,10 @@ type Verified struct {
 	File           FileSums
 	// Attestations lists the pack's attestations/*.sigstore.json entries.
 	Attestations []string
+	// Bundles holds each attestation's bytes (at most MaxAttestationSize
+	// each), read from the same file in the same call, so a signature check
+	// judges the bytes that were verified.
+	Bundles map[string][]byte
 	// CopyErr is set when writing VerifyOptions.CopyTo failed (the
 	// verification itself is complete); the copy must then not be used.
 	CopyErr error
@@ -72,7 +76,15 @@ func VerifyFile(ctx context.Context, f *os.File, opts VerifyOptions) (*Verified,
 	if res.s.Size != size {
 		return nil, errcode.New(errcode.IOError, "pack file changed size while it was read (%d → %d bytes)", size, res.s.Size)
 	}
-	return &Verified{Manifest: p.Manifest(), ManifestDigest: p.ManifestDigest(), File: res.s, Attestations: p.Attestations(), CopyErr: res.copyErr}, nil
+	bundles := make(map[string][]byte, len(p.attestations))
+	for _, name := range p.attestations {
+		b, err := p.ReadAttestation(name)
+		if err != nil {
+			return nil, err
+		}
+		bundles[name] = b
+	}
+	return &Verified{Manifest: p.Manifest(), ManifestDigest: p.ManifestDigest(), File: res.s, Attestations: p.Attestations(), Bundles: bundles, CopyErr: res.copyErr}, nil
 }
 
 type ctxReader struct {
