@@ -16,8 +16,9 @@ import (
 // release.notes replace the base when non-empty; release.labels replaces the
 // whole list when non-empty; runs.sync replaces when set; runs.require_success
 // can only be switched on. Our extension: transport.file_root and runs.paths
-// replace when non-empty, transport.allow_loopback_http and extensions replace
-// when written in the override. Everything else comes from the base.
+// replace when non-empty, transport.allow_loopback_http, extensions,
+// verify.strict and verify.signers replace when written in the override,
+// verify.trust_root when non-empty. Everything else comes from the base.
 // Afterwards target.dir and target.bucket fill transport.file_root and
 // extensions.bucket where those are unset (see FileRoot, AdapterConfig).
 //
@@ -108,6 +109,14 @@ func applyOverride(r, ov *Remote, present map[string]bool) {
 		r.Runs.Paths = append([]string(nil), ov.Runs.Paths...)
 	}
 	setStr(&r.Transport.FileRoot, ov.Transport.FileRoot)
+	// Our extension: an environment may tighten or change the signer policy.
+	if has("verify.strict", ov.Verify.Strict) {
+		r.Verify.Strict = ov.Verify.Strict
+	}
+	if has("verify.signers", len(ov.Verify.Signers) > 0) {
+		r.Verify.Signers = append([]VerifySigner(nil), ov.Verify.Signers...)
+	}
+	setStr(&r.Verify.TrustRoot, ov.Verify.TrustRoot)
 	if has("transport.allow_loopback_http", ov.Transport.AllowLoopbackHTTP) {
 		r.Transport.AllowLoopbackHTTP = ov.Transport.AllowLoopbackHTTP
 	}
@@ -132,6 +141,7 @@ func (r *Remote) Clone() *Remote {
 	c.Auth.OIDC = copyMap(r.Auth.OIDC)
 	c.Auth.APIKey = copyMap(r.Auth.APIKey)
 	c.Verify.Pack = copyBool(r.Verify.Pack)
+	c.Verify.Signers = append([]VerifySigner(nil), r.Verify.Signers...)
 	c.Release.Labels = copyStrings(r.Release.Labels)
 	if s := r.Release.Source; s != nil {
 		ns := &ReleaseSource{}

@@ -1,6 +1,13 @@
 package config
 
-import "time"
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
 
 // Project is a loaded epack project: its root folder and its epack.yaml.
 type Project struct {
@@ -82,10 +89,28 @@ type RemoteTarget struct {
 	Bucket string `yaml:"bucket,omitempty"`
 }
 
-// RemoteVerify is remotes.<name>.verify.
+// RemoteVerify is remotes.<name>.verify: the signer policy push and pull
+// enforce for this remote. With Signers set, a pack must carry a signature
+// by one of them; Strict refuses a pack that does not (otherwise a warning).
+// Pack is the existing tool's switch, kept for compatibility.
 type RemoteVerify struct {
-	Pack   *bool `yaml:"pack,omitempty"`
-	Strict bool  `yaml:"strict,omitempty"`
+	Pack    *bool          `yaml:"pack,omitempty"`
+	Strict  bool           `yaml:"strict,omitempty"`
+	Signers []VerifySigner `yaml:"signers,omitempty"`
+	// TrustRoot is a Sigstore trusted_root.json for keyless signers
+	// (absolute after Load); empty means Sigstore's public-good root.
+	TrustRoot string `yaml:"trust_root,omitempty"`
+}
+
+// VerifySigner is one entry of verify.signers: a public key file (absolute
+// after Load) or a keyless identity (issuer and subject, each exact or a
+// regular expression).
+type VerifySigner struct {
+	Key           string `yaml:"key,omitempty"`
+	Issuer        string `yaml:"issuer,omitempty"`
+	IssuerRegexp  string `yaml:"issuer_regexp,omitempty"`
+	Subject       string `yaml:"subject,omitempty"`
+	SubjectRegexp string `yaml:"subject_regexp,omitempty"`
 }
 
 // RemoteRelease is remotes.<name>.release.
@@ -173,4 +198,20 @@ type LockedPlatform struct {
 	Digest string `yaml:"digest"`
 	Asset  string `yaml:"asset,omitempty"`
 	URL    string `yaml:"url,omitempty"`
+}
+
+// UnmarshalYAML refuses keys a signer does not have, so a typo such as
+// "keyfile:" fails instead of leaving the signer empty.
+func (s *VerifySigner) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("each verify.signers entry must be a mapping (key: or issuer: and subject:)")
+	}
+	known := yamlKeys(reflect.TypeOf(VerifySigner{}))
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; known[k].Name == "" {
+			return fmt.Errorf("unknown key %q in verify.signers (valid keys: %s)", k, strings.Join(sortedKeys(known), ", "))
+		}
+	}
+	type plain VerifySigner
+	return n.Decode((*plain)(s))
 }

@@ -127,6 +127,9 @@ func (ld *loader) validateRemote(c *Config, name string, r *Remote) error {
 		*p.val = ld.abs(strings.TrimSpace(*p.val))
 	}
 	r.Target.Bucket = strings.TrimSpace(r.Target.Bucket)
+	if err := ld.validateVerify(&r.Verify, at, ctx); err != nil {
+		return err
+	}
 	normalizeMaps(r)
 	if tc := r.foldTarget(); tc != nil {
 		return ld.fail(at(tc.key), ctx, "%s", tc.msg).WithHint(targetConflictHint)
@@ -201,11 +204,51 @@ func (ld *loader) validateOverride(env, name string, r *Remote) error {
 			return ld.fail(at("runs.paths"), ctx, "runs.paths[%d] is empty", i)
 		}
 	}
+	if err := ld.validateVerify(&r.Verify, at, ctx); err != nil {
+		return err
+	}
 	if strings.ContainsRune(r.Transport.FileRoot, 0) {
 		return ld.fail(at("transport.file_root"), ctx, "transport.file_root contains a NUL byte").WithHint("write the folder as a plain path, relative to the project root")
 	}
 	r.Transport.FileRoot = ld.abs(strings.TrimSpace(r.Transport.FileRoot))
 	normalizeMaps(r)
+	return nil
+}
+
+// validateVerify checks verify.signers (each a key or a complete identity,
+// regular expressions that compile) and makes key and trust_root paths
+// absolute against the project root.
+func (ld *loader) validateVerify(v *RemoteVerify, at func(string) int, ctx string) error {
+	for i := range v.Signers {
+		s := &v.Signers[i]
+		s.Key = strings.TrimSpace(s.Key)
+		id := s.Issuer != "" || s.IssuerRegexp != "" || s.Subject != "" || s.SubjectRegexp != ""
+		where := fmt.Sprintf("verify.signers[%d]", i)
+		switch {
+		case s.Key != "" && id:
+			return ld.fail(at("verify.signers"), ctx, "%s names both a key and an identity", where).
+				WithHint("write one signer per entry: either key: <public.pem> or issuer: and subject:")
+		case s.Key == "" && !id:
+			return ld.fail(at("verify.signers"), ctx, "%s is empty", where).
+				WithHint("give key: <public.pem>, or issuer: and subject: (or subject_regexp:)")
+		case id && s.Issuer == "" && s.IssuerRegexp == "":
+			return ld.fail(at("verify.signers"), ctx, "%s names no issuer", where).
+				WithHint("add issuer: (e.g. https://token.actions.githubusercontent.com) or issuer_regexp:")
+		case id && s.Subject == "" && s.SubjectRegexp == "":
+			return ld.fail(at("verify.signers"), ctx, "%s names no subject", where).
+				WithHint("add subject: or subject_regexp: (anchor it with ^ and $)")
+		}
+		for _, re := range []struct{ key, val string }{{"issuer_regexp", s.IssuerRegexp}, {"subject_regexp", s.SubjectRegexp}} {
+			if re.val == "" {
+				continue
+			}
+			if _, err := regexp.Compile(re.val); err != nil {
+				return ld.fail(at("verify.signers"), ctx, "%s.%s: %v", where, re.key, err)
+			}
+		}
+		s.Key = ld.abs(s.Key)
+	}
+	v.TrustRoot = ld.abs(strings.TrimSpace(v.TrustRoot))
 	return nil
 }
 

@@ -102,22 +102,37 @@ func labelVersion(l string) (string, bool) {
 // integrity verification when verify is set, and returns the manifest's
 // stream. The file digest was computed while downloading, so only the
 // pack's own digests remain to be checked.
-func readStream(ctx context.Context, f *os.File, verify bool) (string, error) {
+func readStream(ctx context.Context, f *os.File, verify bool) (*pulledPack, error) {
 	what := "reading the pack's manifest"
 	if verify {
 		what = "pack verification failed"
 	}
 	p, err := pack.OpenFile(f)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", what, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer p.Close()
 	if verify {
 		if err := p.VerifyIntegrity(ctx); err != nil {
-			return "", fmt.Errorf("%s: %w", what, err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 	}
-	return p.Manifest().Stream, nil
+	out := &pulledPack{stream: p.Manifest().Stream, manifestDigest: p.ManifestDigest(), bundles: map[string][]byte{}}
+	for _, name := range p.Attestations() {
+		b, err := p.ReadAttestation(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out.bundles[name] = b
+	}
+	return out, nil
+}
+
+// pulledPack is what the verify step read from the download.
+type pulledPack struct {
+	stream         string
+	manifestDigest string
+	bundles        map[string][]byte
 }
 
 // checkManifestStream refuses a pack whose stream no registry accepts, or

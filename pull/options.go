@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/evidencerelay/epack/pack/sign"
 	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/remote"
 	"github.com/evidencerelay/epack/transfer"
@@ -127,6 +128,9 @@ type Result struct {
 	// FinalizeWarning is the pull.finalize failure, if any: the pack is in
 	// place and verified regardless. errcode.Has and errors.As work on it.
 	FinalizeWarning error
+	// Signers are the signatures that satisfied the remote's signer policy
+	// (verify.signers); empty when the remote has none.
+	Signers []sign.Signer
 }
 
 // Step names reported through Options.OnStep.
@@ -137,4 +141,6 @@ const (
 	StepDownload = "Downloading pack"
 	StepVerify   = "Verifying pack integrity"
 	StepFinalize = "Finalizing download"
+	// StepSignatures runs only when the remote has a signer policy.
+	StepSignatures = "Checking signatures"
 )

@@ -13,6 +13,7 @@ import (
 	"github.com/evidencerelay/epack/internal/safefile"
 	"github.com/evidencerelay/epack/internal/workflow"
 	"github.com/evidencerelay/epack/pack"
+	"github.com/evidencerelay/epack/pack/sign"
 	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/remote"
 	"github.com/evidencerelay/epack/transfer"
@@ -97,6 +98,9 @@ type run struct {
 	stream    string
 	verified  bool
 	res       *Result
+
+	signerPolicy *workflow.SignerPolicy
+	signers      []sign.Signer
 }
 
 // newRun applies the defaults and checks an explicit output before
@@ -127,6 +131,14 @@ func (r *run) configStep() error {
 		return err
 	}
 	r.env = env
+	if r.signerPolicy, err = workflow.LoadSignerPolicy(r.opts.Remote, env.Remote, r.stderr); err != nil {
+		return err
+	}
+	if r.signerPolicy != nil && r.signerPolicy.Strict && !r.verify {
+		// Signatures over a manifest say nothing about unverified bytes.
+		fmt.Fprintf(r.stderr, "Note: remote %q has a strict signer policy, so the pack is verified despite --verify=false\n", r.opts.Remote)
+		r.verify = true
+	}
 	r.steps.Done(StepConfig)
 	return nil
 }
@@ -278,17 +290,26 @@ func (r *run) verifyStep(ctx context.Context) error {
 	if r.verify {
 		r.steps.Start(StepVerify)
 	}
-	stream, err := readStream(ctx, r.tmp, r.verify)
+	got, err := readStream(ctx, r.tmp, r.verify)
 	if err != nil {
 		return err
 	}
-	if err := checkManifestStream(stream, r.prep.Pack.Stream); err != nil {
+	if err := checkManifestStream(got.stream, r.prep.Pack.Stream); err != nil {
 		return err
 	}
-	r.stream = stream
+	r.stream = got.stream
 	if r.verify {
 		r.verified = true
 		r.steps.Done(StepVerify)
+	}
+	if r.signerPolicy != nil {
+		r.steps.Start(StepSignatures)
+		ok, err := r.signerPolicy.Check("the pulled pack", got.manifestDigest, got.bundles, r.stderr)
+		if err != nil {
+			return err
+		}
+		r.signers = sign.Signers(ok)
+		r.steps.Done(StepSignatures)
 	}
 	return nil
 }
@@ -308,7 +329,7 @@ func (r *run) commitStep() error {
 	r.res = &Result{
 		OutputPath: r.output, Digest: p.Digest, SizeBytes: r.got.Size, Stream: r.stream,
 		ReleaseID: p.ReleaseID, Version: p.Version, Labels: p.Labels,
-		CreatedAt: p.CreatedAt, Verified: r.verified, Target: r.target,
+		CreatedAt: p.CreatedAt, Verified: r.verified, Target: r.target, Signers: r.signers,
 	}
 	return nil
 }
@@ -331,6 +352,7 @@ func (r *run) finalizeStep(ctx context.Context) {
 // receiptStep records the pull under the project's receipts folder.
 func (r *run) receiptStep() (*Result, error) {
 	receipt := NewReceipt(r.opts.Remote, r.target, r.output, r.prep.Pack, r.verified)
+	receipt.Pack.Signers = r.signers
 	w := ReceiptWriter{BaseDir: filepath.Join(r.env.Root, DefaultReceiptDir), ProjectRoot: r.env.Root}
 	path, err := w.Write(receipt)
 	r.res.ReceiptPath = path

@@ -7,6 +7,7 @@ import (
 
 	"github.com/evidencerelay/epack/internal/receiptfile"
 	"github.com/evidencerelay/epack/internal/version"
+	"github.com/evidencerelay/epack/pack/sign"
 	"github.com/evidencerelay/epack/protocol"
 )
 
@@ -34,6 +35,9 @@ type PackReceipt struct {
 	ReleaseID  string    `json:"release_id,omitempty"`
 	Version    string    `json:"version,omitempty"`
 	Labels     []string  `json:"labels,omitempty"`
+	// Signers are the signatures that satisfied the remote's signer policy
+	// (an addition to the upstream format).
+	Signers []sign.Signer `json:"signers,omitempty"`
 }
 
 // ClientReceipt contains epack client metadata in the receipt.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 
+	"github.com/evidencerelay/epack/pack/sign"
 	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/remote"
 	"github.com/evidencerelay/epack/transfer"
@@ -135,6 +136,10 @@ type Result struct {
 	// UploadSkipped is true when the registry already had the pack bytes.
 	UploadSkipped bool
 
+	// Signers are the signatures that satisfied the remote's signer policy
+	// (verify.signers); empty when the remote has none.
+	Signers []sign.Signer
+
 	// Target is where the pack went.
 	Target protocol.TargetConfig
 
@@ -156,6 +161,8 @@ const (
 	StepUpload   = "Uploading pack"
 	StepFinalize = "Finalizing release"
 	StepRuns     = "Syncing runs"
+	// StepSignatures runs only when the remote has a signer policy.
+	StepSignatures = "Checking signatures"
 	// StepRunsSkipped is reported (started, then done) when run results
 	// exist but the adapter does not support run sync. If StepRuns had
 	// started, it gets no "done" call: StepRunsSkipped takes its place.

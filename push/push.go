@@ -13,6 +13,7 @@ import (
 	"github.com/evidencerelay/epack/internal/names"
 	"github.com/evidencerelay/epack/internal/workflow"
 	"github.com/evidencerelay/epack/pack"
+	"github.com/evidencerelay/epack/pack/sign"
 	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/remote"
 	"github.com/evidencerelay/epack/transfer"
@@ -45,6 +46,9 @@ func Push(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	if err := r.verifyAndAdapterStep(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.signersStep(); err != nil {
 		return nil, err
 	}
 	if err := r.describeStep(); err != nil {
@@ -83,6 +87,8 @@ type run struct {
 	session      *remote.Session
 	caps         *protocol.Capabilities
 	verified     *pack.Verified
+	signerPolicy *workflow.SignerPolicy
+	signers      []sign.Signer
 
 	target   protocol.TargetConfig
 	packInfo protocol.PackInfo
@@ -128,6 +134,28 @@ func (r *run) configStep() error {
 		return err
 	}
 	r.env = env
+	sp, err := workflow.LoadSignerPolicy(r.opts.Remote, env.Remote, r.stderr)
+	if err != nil {
+		r.steps.Start(StepConfig)
+		return err
+	}
+	r.signerPolicy = sp
+	return nil
+}
+
+// signersStep checks the pack against the remote's signer policy before
+// anything is sent: a strict policy refuses the push (exit 12).
+func (r *run) signersStep() error {
+	if r.signerPolicy == nil {
+		return nil
+	}
+	r.steps.Start(StepSignatures)
+	ok, err := r.signerPolicy.Check("the pack", r.verified.ManifestDigest, r.verified.Bundles, r.stderr)
+	if err != nil {
+		return err
+	}
+	r.signers = sign.Signers(ok)
+	r.steps.Done(StepSignatures)
 	return nil
 }
 
@@ -247,7 +275,7 @@ func (r *run) describeStep() error {
 		}
 		r.release.BuildContext = buildcontext.Collect(os.Getenv, o)
 	}
-	r.result = &Result{Target: r.target, PackDigest: manifest.PackDigest, FileDigest: r.verified.File.SHA256, SizeBytes: r.size}
+	r.result = &Result{Target: r.target, PackDigest: manifest.PackDigest, FileDigest: r.verified.File.SHA256, SizeBytes: r.size, Signers: r.signers}
 	return nil
 }
 
@@ -353,6 +381,7 @@ func (r *run) receiptStep(runsErr error) (*Result, error) {
 	res := r.result
 	receipt := NewReceipt(r.opts.Remote, r.target, r.packPath, r.packInfo.Digest, r.size, res.Release, res.Links, res.SyncedRuns, res.FailedRuns)
 	receipt.Pack.FileDigest = r.verified.File.SHA256
+	receipt.Pack.Signers = r.signers
 	if res.RunsError != nil {
 		receipt.Runs.Error = res.RunsError.Error()
 	}

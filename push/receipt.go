@@ -7,6 +7,7 @@ import (
 
 	"github.com/evidencerelay/epack/internal/receiptfile"
 	"github.com/evidencerelay/epack/internal/version"
+	"github.com/evidencerelay/epack/pack/sign"
 	"github.com/evidencerelay/epack/protocol"
 )
 
@@ -50,6 +51,9 @@ type PackReceipt struct {
 	SizeBytes int64  `json:"size_bytes"`
 	// FileDigest is the SHA-256 of the pack file (an addition to the upstream format).
 	FileDigest string `json:"file_digest,omitempty"`
+	// Signers are the signatures that satisfied the remote's signer policy
+	// (an addition to the upstream format).
+	Signers []sign.Signer `json:"signers,omitempty"`
 }
 
 // ReleaseReceipt contains release information in the receipt.

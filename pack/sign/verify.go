@@ -415,3 +415,22 @@ func hexDigest(d string) ([]byte, error) {
 	}
 	return raw, nil
 }
+
+// Signer is how receipts record a signature that satisfied a policy.
+type Signer struct {
+	Kind           string     `json:"kind"`
+	Signer         string     `json:"signer"`
+	KeyID          string     `json:"key_id,omitempty"`
+	Issuer         string     `json:"issuer,omitempty"`
+	Subject        string     `json:"subject,omitempty"`
+	IntegratedTime *time.Time `json:"tlog_integrated_time,omitempty"`
+}
+
+// Signers returns the receipt records of sigs.
+func Signers(sigs []Signature) []Signer {
+	out := make([]Signer, 0, len(sigs))
+	for _, s := range sigs {
+		out = append(out, Signer{Kind: s.Kind, Signer: s.Signer, KeyID: s.KeyID, Issuer: s.Issuer, Subject: s.Subject, IntegratedTime: s.IntegratedTime})
+	}
+	return out
+}
