@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/evidencerelay/epack/pack"
+	"github.com/evidencerelay/epack/pack/sign"
 	"github.com/spf13/cobra"
 )
 
@@ -61,12 +62,21 @@ func runInspect(_ context.Context, o *inspectOptions) error {
 		return err
 	}
 	m := p.Manifest()
+	sigs := []sign.Signature{}
+	for _, name := range p.Attestations() {
+		raw, err := p.ReadAttestation(name)
+		if err != nil {
+			return err
+		}
+		sigs = append(sigs, sign.Describe(name, raw))
+	}
 	if g.JSON {
 		writeJSON(g.IO.Out, map[string]any{
 			"ok": true, "pack": path, "stream": m.Stream, "generated_at": m.GeneratedAt, "spec_version": m.SpecVersion,
 			"pack_digest": m.PackDigest, "manifest_digest": p.ManifestDigest(),
 			"file_digest": sums.SHA256, "checksum": sums.MD5Base64, "size_bytes": sums.Size,
 			"sources": m.Sources, "artifacts": m.Artifacts, "attestations": p.Attestations(),
+			"artifact_count": len(m.Artifacts), "attestation_count": len(sigs), "signatures": sigs, "signatures_checked": false,
 			"provenance": m.Provenance, "profiles": m.Profiles, "overlays": m.Overlays,
 		})
 		return nil
@@ -108,10 +118,20 @@ func runInspect(_ context.Context, o *inspectOptions) error {
 		}
 		tw.Flush()
 	}
-	if atts := p.Attestations(); len(atts) > 0 {
-		fmt.Fprintf(w, "Attestations:    %d\n", len(atts))
-		for _, a := range atts {
-			fmt.Fprintf(w, "  %s\n", a)
+	if len(sigs) > 0 {
+		fmt.Fprintf(w, "Signatures:      %d (not checked here: run 'epack verify' with --key or --issuer/--subject)\n", len(sigs))
+		for _, s := range sigs {
+			who := s.Subject
+			if s.Issuer != "" {
+				who += " (issuer " + s.Issuer + ")"
+			}
+			if s.Kind == "key" {
+				who = "public key (identified when verified with --key)"
+			}
+			if s.Error != "" {
+				who = "unreadable: " + s.Error
+			}
+			fmt.Fprintf(w, "  %s  %-8s %s\n", s.Entry, s.Kind, termSafe(who))
 		}
 	}
 	return nil

@@ -56,6 +56,7 @@ func NewRootCmd(ios *IOStreams) (*cobra.Command, *Globals) {
 		newCmdInit(g, nil),
 		newCmdBuild(g, nil),
 		newCmdVerify(g, nil),
+		newCmdSign(g, nil),
 		newCmdInspect(g, nil),
 		newCmdPush(g, nil),
 		newCmdPull(g, nil),

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -433,4 +434,36 @@ func Signers(sigs []Signature) []Signer {
 		out = append(out, Signer{Kind: s.Kind, Signer: s.Signer, KeyID: s.KeyID, Issuer: s.Issuer, Subject: s.Subject, IntegratedTime: s.IntegratedTime})
 	}
 	return out
+}
+
+// Describe reads what a bundle claims without checking any signature (for
+// 'epack inspect'): its kind and, for a keyless one, the certificate's
+// subject and issuer. Nothing it returns is trusted: Verified and Allowed
+// stay false.
+func Describe(name string, raw []byte) Signature {
+	s := Signature{Entry: name, Kind: "unknown"}
+	var b bundle.Bundle
+	if len(raw) > pack.MaxAttestationSize {
+		s.err = errcode.New(errcode.AttestationTooLarge, "bundle is %d bytes (limit %d)", len(raw), pack.MaxAttestationSize)
+	} else if err := b.UnmarshalJSON(raw); err != nil {
+		s.err = errcode.Wrap(errcode.InvalidAttestation, err, "malformed Sigstore bundle: %v", err)
+	} else if vc, err := b.VerificationContent(); err != nil {
+		s.err = errcode.Wrap(errcode.InvalidAttestation, err, "bundle verification material: %v", err)
+	} else if c := vc.Certificate(); c == nil {
+		s.Kind = "key"
+	} else {
+		s.Kind = "keyless"
+		s.Subject = certSubject(c)
+		if sum, err := certificate.SummarizeCertificate(c); err == nil {
+			s.Issuer = sum.Extensions.Issuer
+		}
+		if id, err := KeyID(c.PublicKey); err == nil {
+			s.KeyID = id
+		}
+		s.Signer = s.Subject
+	}
+	if s.err != nil {
+		s.Error = errText(s.err)
+	}
+	return s
 }
