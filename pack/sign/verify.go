@@ -312,7 +312,7 @@ func checkKeySigned(s *Signature, b *bundle.Bundle, artifact verify.ArtifactPoli
 		return
 	}
 	var tried []string
-	for _, k := range p.Keys {
+	for _, k := range keysFor(s.Entry, p.Keys) {
 		v, err := signature.LoadVerifierFromAlgorithmDetails(k.Key, mustAlg(k))
 		if err != nil {
 			tried = append(tried, k.Name)
@@ -334,6 +334,24 @@ func checkKeySigned(s *Signature, b *bundle.Bundle, artifact verify.ArtifactPoli
 		return
 	}
 	s.err = errcode.New(errcode.SignatureInvalid, "signature does not verify with any given key (%s)", strings.Join(tried, ", "))
+}
+
+// keysFor puts first the key whose entry name this is (signers name their
+// entry after their key), so a pack with many signatures costs one
+// signature check each instead of one per key.
+func keysFor(entry string, keys []*PublicKey) []*PublicKey {
+	out := make([]*PublicKey, 0, len(keys))
+	for _, k := range keys {
+		if EntryName(k.ID) == entry {
+			out = append(out, k)
+		}
+	}
+	for _, k := range keys {
+		if EntryName(k.ID) != entry {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func mustAlg(k *PublicKey) signature.AlgorithmDetails {
