@@ -64,6 +64,12 @@ func NewRootCmd(ios *IOStreams) (*cobra.Command, *Globals) {
 		newCmdRemote(g, nil, nil),
 		newCmdSync(g, nil),
 		newCmdJobs(g, nil),
+		newCmdReleases(g, nil),
+		newCmdList(g, nil),
+		newCmdExtract(g, nil),
+		newCmdDiff(g, nil),
+		newCmdVersion(g, nil),
+		newCmdDocs(g, nil),
 	)
 	return root, g
 }
