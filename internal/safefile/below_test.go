@@ -140,6 +140,13 @@ func TestBelow(t *testing.T) {
 		{"/p", "/pq", "", false},
 		{"", "/p", "", false},
 		{"/p", "/p/a/../b", "b", true},
+		// A NUL byte anywhere refuses the pair, even the first byte of a
+		// path that cleans to a folder inside the anchor ("\x00/.." is the
+		// current folder once made absolute).
+		{"\x00/..", ".", "", false},
+		{"/", "\x00/..", "", false},
+		{"/p\x00", "/p", "", false},
+		{"/p", "/p/a\x00", "", false},
 	} {
 		rel, ok := Below(c.anchor, c.dir)
 		if ok != c.ok || rel != c.rel {

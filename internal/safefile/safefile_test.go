@@ -4,10 +4,12 @@ package safefile
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -104,6 +106,7 @@ func TestMkdirAllNoFollowRefusals(t *testing.T) {
 		{filepath.Join(base, "missing"), "x", errcode.IOError},
 		{filepath.Join(root, "file"), "x", errcode.InvalidPath},
 		{root, "a\x00b", errcode.InvalidPath},
+		{root, "\x00b", errcode.InvalidPath},
 	}
 	for _, c := range cases {
 		t.Run(c.rel, func(t *testing.T) {
@@ -593,6 +596,204 @@ func TestCommitReplaceOnlyRegularFiles(t *testing.T) {
 			if len(ents) != 1 {
 				t.Fatalf("temp file left: %v", ents)
 			}
+		})
+	}
+}
+
+// TestCreateTempNames: the last "*" of the pattern (wherever it is, the
+// first byte included) is replaced by the random part; without a "*" the
+// random part is appended. The random part is base 36.
+func TestCreateTempNames(t *testing.T) {
+	dir := t.TempDir()
+	d, err := OpenDir(dir, "", false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, tc := range []struct{ pattern, want string }{
+		{"up-*.part", `^up-[0-9a-z]+\.part$`},
+		{"*.part", `^[0-9a-z]+\.part$`},
+		{"*", `^[0-9a-z]+$`},
+		{"a*b*c", `^a\*b[0-9a-z]+c$`},
+		{"x*", `^x[0-9a-z]+$`},
+		{"noglob", `^noglob[0-9a-z]+$`},
+	} {
+		t.Run(tc.pattern, func(t *testing.T) {
+			f, err := d.CreateTemp(tc.pattern)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			name := filepath.Base(f.Name())
+			if !regexp.MustCompile(tc.want).MatchString(name) {
+				t.Fatalf("pattern %q gave %q, want %s", tc.pattern, name, tc.want)
+			}
+			if _, err := os.Lstat(filepath.Join(dir, name)); err != nil {
+				t.Fatalf("the file is not where its name says: %v", err)
+			}
+		})
+	}
+}
+
+// TestDirOpenFileIsBlocking: the O_NONBLOCK used to open without blocking on
+// a FIFO is cleared on the file handed back, as for os.Open.
+func TestDirOpenFileIsBlocking(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := OpenDir(root, "", false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	f, err := d.OpenFile("f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flags int
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { flags, ferr = unix.FcntlInt(fd, unix.F_GETFL, 0) }); err != nil || ferr != nil {
+		t.Fatal(err, ferr)
+	}
+	if flags&unix.O_NONBLOCK != 0 {
+		t.Fatalf("file flags %#x still hold O_NONBLOCK", flags)
+	}
+	if flags&unix.O_ACCMODE != unix.O_RDONLY {
+		t.Fatalf("file flags %#x: not read-only", flags)
+	}
+}
+
+// TestWriteUniqueLastName: base_<maxUnique> is the last name tried, and it
+// is tried; once it is taken too, OutputExists and no temp file is left.
+func TestWriteUniqueLastName(t *testing.T) {
+	dir := t.TempDir()
+	seed := filepath.Join(dir, "seed")
+	if err := os.WriteFile(seed, []byte("taken"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	name := func(i int) string {
+		if i == 1 {
+			return "r.json"
+		}
+		return "r_" + strconv.Itoa(i) + ".json"
+	}
+	for i := 1; i < maxUnique; i++ {
+		if err := os.Link(seed, filepath.Join(dir, name(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		step string
+		want string       // file name written, "" for an error
+		code errcode.Code // with want == ""
+	}{
+		{"only the last name is free", name(maxUnique), ""},
+		{"every name is taken", "", errcode.OutputExists},
+	} {
+		t.Run(tc.step, func(t *testing.T) {
+			p, err := WriteUnique(dir, "r", ".json", []byte(tc.step), 0o644)
+			if tc.want == "" {
+				wantCode(t, err, tc.code, name(maxUnique))
+			} else {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if filepath.Base(p) != tc.want {
+					t.Fatalf("wrote %s, want %s", p, tc.want)
+				}
+				if b, _ := os.ReadFile(p); string(b) != tc.step {
+					t.Fatalf("%s holds %q", p, b)
+				}
+			}
+			ents, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ents) != maxUnique+1 { // the names and seed
+				t.Fatalf("%d entries, want %d", len(ents), maxUnique+1)
+			}
+		})
+	}
+}
+
+// TestTempPattern: names up to 64 bytes are used as they are (even when
+// they are not valid UTF-8); longer ones are cut to 64 bytes, dropping a
+// character the cut splits.
+func TestTempPattern(t *testing.T) {
+	a63 := strings.Repeat("a", 63)
+	for _, tc := range []struct{ name, want string }{
+		{"lock.yaml", ".lock.yaml.*.tmp"},
+		{a63 + "\xff", "." + a63 + "\xff.*.tmp"},
+		{a63 + "b", "." + a63 + "b.*.tmp"},
+		{a63 + "bc", "." + a63 + "b.*.tmp"},
+		{a63 + "é", "." + a63 + ".*.tmp"},
+		{strings.Repeat("é", 40), "." + strings.Repeat("é", 32) + ".*.tmp"},
+	} {
+		if got := tempPattern(tc.name); got != tc.want {
+			t.Errorf("tempPattern(%q) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestCommitReportsFolderSync: after the rename, Commit syncs the target
+// folder and then (when it is another one) the source folder, and a failure
+// of either is returned. An O_PATH handle names entries like a folder handle
+// but cannot be synced (EBADF), so it stands in for a folder whose fsync
+// fails.
+func TestCommitReportsFolderSync(t *testing.T) {
+	open := func(t *testing.T, path string, unsyncable bool) *Dir {
+		t.Helper()
+		flags := dirFlags
+		if unsyncable {
+			flags = unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+		}
+		fd, err := unix.Open(path, flags, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &Dir{fd: fd, path: path}
+		t.Cleanup(func() { d.Close() })
+		return d
+	}
+	for _, tc := range []struct {
+		name                 string
+		badSource, badTarget bool
+		fails                bool
+	}{
+		{"both folders sync", false, false, false},
+		{"source folder fails", true, false, true},
+		{"target folder fails", false, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srcPath, dstPath := t.TempDir(), t.TempDir()
+			src, dst := open(t, srcPath, tc.badSource), open(t, dstPath, tc.badTarget)
+			tmp, err := os.CreateTemp(srcPath, ".t-*")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tmp.WriteString(tc.name); err != nil {
+				t.Fatal(err)
+			}
+			err = dst.CommitFrom(src, tmp, "out", false)
+			if tc.fails {
+				wantCode(t, err, errcode.IOError, "syncing folder")
+				if !errors.Is(err, unix.EBADF) {
+					t.Fatalf("not the sync's error: %v", err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			// The rename came first: the data is in place either way.
+			if b, err := os.ReadFile(filepath.Join(dstPath, "out")); err != nil || string(b) != tc.name {
+				t.Fatalf("out holds %q (%v)", b, err)
+			}
+			mustNoEntries(t, srcPath)
 		})
 	}
 }

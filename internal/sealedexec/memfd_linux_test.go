@@ -1,0 +1,112 @@
+//go:build linux
+
+package sealedexec
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/evidencerelay/epack/internal/testenv"
+)
+
+const allSeals = unix.F_SEAL_WRITE | unix.F_SEAL_GROW | unix.F_SEAL_SHRINK | unix.F_SEAL_SEAL
+
+func seals(t *testing.T, fd int) int {
+	t.Helper()
+	got, err := unix.FcntlInt(uintptr(fd), unix.F_GET_SEALS, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestSealedMemfdCannotChange: the memfd that runs carries every seal, so
+// not even a writable reopen through /proc can write, grow or shrink it or
+// add a seal, and its bytes stay the ones that were hashed.
+func TestSealedMemfdCannotChange(t *testing.T) {
+	withMemfd(t, true)
+	p, d := sealScript(t)
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Seal(p, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.Memfd() {
+		testenv.NeedFeature(t, "memfd_create with sealing (Linux)")
+	}
+	if got := seals(t, int(s.fd.Fd())); got != allSeals {
+		t.Fatalf("seals %#x, want %#x", got, allSeals)
+	}
+	w, err := os.OpenFile(s.execPath, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("reopening %s for writing: %v", s.execPath, err)
+	}
+	defer w.Close()
+	for _, tc := range []struct {
+		name string
+		try  func() error
+	}{
+		{"write", func() error { _, err := w.WriteAt([]byte("#!/bin/false\n"), 0); return err }},
+		{"grow", func() error { return w.Truncate(int64(len(want)) + 1) }},
+		{"shrink", func() error { return w.Truncate(0) }},
+		{"add another seal", func() error {
+			_, err := unix.FcntlInt(w.Fd(), unix.F_ADD_SEALS, unix.F_SEAL_FUTURE_WRITE)
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.try(); !errors.Is(err, syscall.EPERM) {
+				t.Fatalf("%s on the sealed memfd: %v, want EPERM", tc.name, err)
+			}
+		})
+	}
+	got := make([]byte, len(want)+1)
+	n, _ := s.fd.ReadAt(got, 0)
+	if !bytes.Equal(got[:n], want) {
+		t.Fatalf("sealed bytes %q, want %q", got[:n], want)
+	}
+}
+
+// TestAddSealsWhileMapped: F_SEAL_WRITE is refused (EBUSY) while a writable
+// shared mapping exists, which stands in for the kernel's transient page
+// references. addSeals retries, gives up with EBUSY leaving the memfd
+// unsealed, and seals it once the mapping is gone.
+func TestAddSealsWhileMapped(t *testing.T) {
+	fd, err := unix.MemfdCreate("epack-test", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		testenv.NeedFeature(t, "memfd_create with sealing (Linux): %v", err)
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, bytes.Repeat([]byte{'x'}, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := unix.Mmap(fd, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := addSeals(fd); !errors.Is(err, syscall.EBUSY) {
+		unix.Munmap(m)
+		t.Fatalf("addSeals with a writable mapping: %v, want EBUSY", err)
+	}
+	if got := seals(t, fd); got != 0 {
+		t.Fatalf("a refused addSeals left seals %#x", got)
+	}
+	if err := unix.Munmap(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := addSeals(fd); err != nil {
+		t.Fatalf("addSeals without a mapping: %v", err)
+	}
+	if got := seals(t, fd); got != allSeals {
+		t.Fatalf("seals %#x, want %#x", got, allSeals)
+	}
+}
