@@ -5,12 +5,15 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -42,6 +45,10 @@ type Builder struct {
 	overlays   []ProfileRef
 	// Now returns the generation time; tests may replace it.
 	Now func() time.Time
+	// NoReplace makes WriteFile refuse (OutputExists) when the output
+	// already exists, atomically: a pack written at the same moment by
+	// someone else is never replaced.
+	NoReplace bool
 }
 
 type buildArtifact struct {
@@ -190,6 +197,9 @@ type BuildResult struct {
 	Manifest       *Manifest
 	ManifestDigest string
 	Size           int64
+	// File holds the digests of the written file: File.SHA256 is the
+	// digest 'pull --digest' and registries key the pack by.
+	File FileSums
 }
 
 // Manifest returns the manifest the builder would write now.
@@ -242,7 +252,7 @@ func (b *Builder) WriteFile(ctx context.Context, out string) (*BuildResult, erro
 	if err != nil {
 		return nil, err
 	}
-	md, err := ManifestDigest(raw)
+	mdig, err := ManifestDigest(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +271,9 @@ func (b *Builder) WriteFile(ctx context.Context, out string) (*BuildResult, erro
 			os.Remove(tmp.Name())
 		}
 	}()
-	zw := zip.NewWriter(tmp)
+	// The file digest is computed from the bytes as they are written.
+	sha, md := sha256.New(), md5.New()
+	zw := zip.NewWriter(io.MultiWriter(tmp, sha, md))
 	mod, _ := time.Parse("2006-01-02T15:04:05Z", m.GeneratedAt)
 	if err := writeEntry(zw, "manifest.json", raw, mod); err != nil {
 		return nil, err
@@ -286,7 +298,9 @@ func (b *Builder) WriteFile(ctx context.Context, out string) (*BuildResult, erro
 	if err := zw.Close(); err != nil {
 		return nil, errcode.Wrap(errcode.IOError, err, "writing pack")
 	}
-	if err := tmp.Chmod(0o600); err != nil {
+	// Packs are evidence to be shared, not secrets: readable like any
+	// document (pulled packs get the same mode).
+	if err := tmp.Chmod(0o644); err != nil {
 		return nil, errcode.Wrap(errcode.IOError, err, "writing pack")
 	}
 	if err := tmp.Sync(); err != nil {
@@ -306,11 +320,21 @@ func (b *Builder) WriteFile(ctx context.Context, out string) (*BuildResult, erro
 	if fi, err := os.Lstat(out); err == nil && !fi.Mode().IsRegular() && fi.Mode()&os.ModeSymlink == 0 {
 		return nil, errcode.New(errcode.InvalidInput, "%s exists and is not a regular file", out).WithHint("choose another output path")
 	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
+	if b.NoReplace {
+		// link(2) fails when out exists, so a pack that appeared meanwhile is kept.
+		if err := os.Link(tmp.Name(), out); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return nil, errcode.New(errcode.OutputExists, "%s already exists", out).WithHint("use --force to replace it, or choose another name")
+			}
+			return nil, errcode.Wrap(errcode.IOError, err, "moving pack into place")
+		}
+		os.Remove(tmp.Name())
+	} else if err := os.Rename(tmp.Name(), out); err != nil {
 		return nil, errcode.Wrap(errcode.IOError, err, "moving pack into place")
 	}
 	ok = true
-	return &BuildResult{Path: out, Manifest: m, ManifestDigest: md, Size: st.Size()}, nil
+	sums := FileSums{Size: st.Size(), SHA256: "sha256:" + hex.EncodeToString(sha.Sum(nil)), MD5Base64: base64.StdEncoding.EncodeToString(md.Sum(nil))}
+	return &BuildResult{Path: out, Manifest: m, ManifestDigest: mdig, Size: st.Size(), File: sums}, nil
 }
 
 // makeOutputDir creates dir (0755) from its nearest existing ancestor and

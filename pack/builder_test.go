@@ -44,8 +44,18 @@ func TestBuilderRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := os.Stat(out)
-	if err != nil || st.Mode().Perm() != 0o600 {
+	if err != nil || st.Mode().Perm() != 0o644 {
 		t.Fatal(st.Mode(), err)
+	}
+	// The file digests are those of the bytes on disk.
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, err := SumFile(f)
+	f.Close()
+	if err != nil || sums != res.File {
+		t.Fatalf("BuildResult.File %+v, file on disk %+v (%v)", res.File, sums, err)
 	}
 	p, err := Open(out)
 	if err != nil {
@@ -178,4 +188,33 @@ func TestBuilderFileChanged(t *testing.T) {
 	os.WriteFile(src, []byte(`{"v":2}`), 0o644)
 	_, err := b.WriteFile(context.Background(), filepath.Join(dir, "o.epack"))
 	wantCode(t, err, errcode.InvalidInput)
+}
+
+// NoReplace refuses an existing output and keeps it as it was.
+func TestBuilderNoReplace(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "p.epack")
+	if err := os.WriteFile(out, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := NewBuilder("acme/prod")
+	b.NoReplace = true
+	if err := b.AddBytes("a.txt", []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.WriteFile(context.Background(), out)
+	if errcode.Of(err) != errcode.OutputExists {
+		t.Fatalf("err %v, want output_exists", err)
+	}
+	if got, _ := os.ReadFile(out); string(got) != "keep me" {
+		t.Fatalf("existing output changed: %q", got)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(out))
+	if len(entries) != 1 {
+		t.Fatalf("temp file left: %v", entries)
+	}
+	b.NoReplace = false
+	if _, err := b.WriteFile(context.Background(), out); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/lockfile"
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 )
@@ -52,25 +53,126 @@ An existing epack.yaml is only replaced with --force.`,
 	return cmd
 }
 
-// runInit writes the starter epack.yaml in the current directory.
-func runInit(_ context.Context, o *initOptions) error {
+// runInit writes the starter epack.yaml in the current directory, pins
+// the bundled filesystem adapter for the "local" remote (what 'epack lock
+// local' does) and keeps the local registry and job records out of git.
+func runInit(ctx context.Context, o *initOptions) error {
 	g := o.g
 	wd, err := os.Getwd()
 	if err != nil {
 		return errcode.Wrap(errcode.IOError, err, "cannot determine the current directory")
 	}
+	// Refuse a linked .gitignore before anything is written.
+	if st, err := os.Lstat(filepath.Join(wd, ".gitignore")); err == nil && !st.Mode().IsRegular() {
+		return errcode.New(errcode.SymlinkNotAllowed, "%s is not a regular file; refusing to write to it", filepath.Join(wd, ".gitignore")).
+			WithHint("replace it with a regular file, or add %s to it yourself", strings.Join(gitignoreEntries, " "))
+	}
 	path, err := writeStarter(wd, o.Stream, o.Force)
 	if err != nil {
 		return err
 	}
+	ignored, err := addGitignore(wd)
+	if err != nil {
+		return err
+	}
+	// Pinning needs the filesystem adapter beside epack; without it init
+	// still succeeds and says how to finish.
+	var pinned *lockfile.Pinned
+	lockRes, lockErr := lockfile.Lock(ctx, lockfile.LockOptions{ProjectDir: wd, Remotes: []string{"local"}, Stderr: g.IO.ErrOut})
+	if lockErr == nil && len(lockRes.Locked) == 1 {
+		pinned = &lockRes.Locked[0]
+	}
+	stream := strings.TrimSpace(o.Stream)
+	if stream == "" {
+		stream = defaultStream(wd)
+	}
+	next := []string{
+		"epack build evidence.epack <files or folders>",
+		"epack push local evidence.epack",
+		"epack releases local",
+	}
+	if pinned == nil {
+		next = append([]string{"epack lock local"}, next...)
+	}
 	if g.JSON {
-		writeJSON(g.IO.Out, map[string]any{"created": path})
+		out := map[string]any{"created": path, "stream": stream, "gitignore": ignored, "next": next, "locked": []lockfile.Pinned{}}
+		if pinned != nil {
+			out["locked"] = []lockfile.Pinned{*pinned}
+		}
+		if lockErr != nil {
+			out["lock_error"] = lockErr.Error()
+		}
+		writeJSON(g.IO.Out, out)
 		return nil
 	}
-	g.out("%s Created %s\n", g.okMark(), path)
+	g.out("%s Created %s (stream %s)\n", g.okMark(), path, termSafe(stream))
 	g.out("  local registry: %s\n", filepath.Join(wd, filepath.FromSlash(initRegistryDir)))
-	g.out("Next: build a pack, then run 'epack push local <pack>'.\n")
+	if pinned != nil {
+		g.out("  pinned adapter: %s %s in %s\n", pinned.Path, pinned.Digest, config.LockFileName)
+	} else {
+		g.out("%s could not pin the filesystem adapter yet: %s\n", g.failMark(), termSafe(lockErr.Error()))
+		if h := errcode.HintOf(lockErr); h != "" {
+			g.out("  hint: %s\n", termSafe(h))
+		}
+	}
+	if len(ignored) > 0 {
+		g.out("  .gitignore:     %s\n", strings.Join(ignored, " "))
+	}
+	g.out("Next:\n")
+	for _, n := range next {
+		g.out("  %s\n", n)
+	}
 	return nil
+}
+
+// gitignoreEntries are what must not be committed: the local registry
+// (pack blobs), background job records and installed source adapters.
+// Receipts and the lockfile are meant to be committed.
+var gitignoreEntries = []string{"/.epack/registry/", "/.epack/jobs/", "/.epack/remotes/"}
+
+// addGitignore appends the entries .gitignore lacks (creating it) and
+// returns the ones added. A .gitignore that is a symbolic link is refused.
+func addGitignore(dir string) ([]string, error) {
+	path := filepath.Join(dir, ".gitignore")
+	st, err := os.Lstat(path)
+	var have []byte
+	switch {
+	case err == nil && !st.Mode().IsRegular():
+		return nil, errcode.New(errcode.SymlinkNotAllowed, "%s is not a regular file; refusing to write to it", path).
+			WithHint("add %s to it yourself", strings.Join(gitignoreEntries, " "))
+	case err == nil:
+		if have, err = os.ReadFile(path); err != nil {
+			return nil, errcode.Wrap(errcode.IOError, err, "reading %s", path)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, errcode.Wrap(errcode.IOError, err, "cannot inspect %s", path)
+	}
+	lines := map[string]bool{}
+	for _, l := range strings.Split(string(have), "\n") {
+		lines[strings.TrimSpace(l)] = true
+	}
+	var add []string
+	for _, e := range gitignoreEntries {
+		if !lines[e] && !lines[strings.TrimPrefix(e, "/")] && !lines[strings.TrimSuffix(e, "/")] {
+			add = append(add, e)
+		}
+	}
+	if len(add) == 0 {
+		return []string{}, nil
+	}
+	var b strings.Builder
+	b.Write(have)
+	if len(have) > 0 && have[len(have)-1] != '\n' {
+		b.WriteByte('\n')
+	}
+	b.WriteString("# epack: local registry, job records and installed adapters\n")
+	for _, e := range add {
+		b.WriteString(e + "\n")
+	}
+	if err := writeInitFile(path, []byte(b.String()), len(have) > 0); err != nil {
+		return nil, err
+	}
+	return add, nil
 }
 
 var streamUnsafe = regexp.MustCompile(`[^a-z0-9._/-]+`)
@@ -97,8 +199,10 @@ func starterConfig(stream string) (string, error) {
 
 stream: %s
 remotes:
-  # A registry in a local folder, handy to try epack out:
+  # A registry in a local folder, handy to try epack out ('epack init'
+  # pinned its adapter in epack.lock.yaml):
   #   epack push local evidence.epack
+  #   epack releases local
   #   epack pull local
   local:
     adapter: filesystem

@@ -101,8 +101,57 @@ func TestInitRefusesOverwrite(t *testing.T) {
 	if err != nil || c.Stream != "acme/soc2" {
 		t.Errorf("after --force: %+v %v", c, err)
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+	// The test binary has no filesystem adapter beside it, so nothing is
+	// pinned here (internal/e2e covers the pin).
+	if entries, _ := os.ReadDir(dir); len(entries) != 3 {
 		t.Errorf("leftover files: %v", entries)
+	}
+}
+
+func TestInitGitignore(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.WriteFile(".gitignore", []byte("node_modules\n/.epack/jobs\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runInitCLI(t, "--json")
+	if code != 0 {
+		t.Fatalf("init: %d %s %s", code, out, errOut)
+	}
+	var res map[string]any
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if got := res["gitignore"]; len(got.([]any)) != 2 {
+		t.Fatalf("added %v, want the registry and remotes entries only (jobs was there)", got)
+	}
+	b, _ := os.ReadFile(".gitignore")
+	for _, want := range []string{"node_modules\n", "/.epack/registry/\n", "/.epack/remotes/\n"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf(".gitignore lacks %q:\n%s", want, b)
+		}
+	}
+	if strings.Count(string(b), ".epack/jobs") != 1 {
+		t.Errorf(".epack/jobs duplicated:\n%s", b)
+	}
+	// A second init adds nothing.
+	if code, out, _ := runInitCLI(t, "--json", "--force"); code != 0 || !strings.Contains(out, `"gitignore": []`) {
+		t.Fatalf("second init: %d %s", code, out)
+	}
+	// A linked .gitignore is not written through.
+	dir2 := t.TempDir()
+	t.Chdir(dir2)
+	target := filepath.Join(t.TempDir(), "elsewhere")
+	os.WriteFile(target, []byte("x\n"), 0o644)
+	os.Symlink(target, ".gitignore")
+	if code, _, errOut := runInitCLI(t); code == 0 || !strings.Contains(errOut, string(errcode.SymlinkNotAllowed)) {
+		t.Errorf("linked .gitignore: %d %q", code, errOut)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "x\n" {
+		t.Errorf("link target changed: %q", b)
+	}
+	if _, err := os.Lstat("epack.yaml"); err == nil {
+		t.Error("epack.yaml written although init failed")
 	}
 }
 
