@@ -61,6 +61,11 @@ type Options struct {
 
 	// Ref selects the pack; the zero value means latest.
 	Ref Ref
+	// Stream, when set, restricts the lookup to that stream (sent as
+	// target.stream): latest then means the newest pack of the stream, and
+	// a version is looked up among the stream's releases. Empty means the
+	// registry's whole workspace and environment.
+	Stream string
 
 	// Output is the destination path, relative to ProjectDir. Empty means
 	// <ProjectDir>/<sanitised stream>.epack.

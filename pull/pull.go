@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/names"
 	"github.com/evidencerelay/epack/internal/safefile"
 	"github.com/evidencerelay/epack/internal/workflow"
 	"github.com/evidencerelay/epack/pack"
@@ -171,6 +172,7 @@ func (r *run) prepareStep(ctx context.Context) error {
 	r.target = protocol.TargetConfig{
 		Workspace:   workflow.FirstNonEmpty(r.opts.Workspace, r.env.Remote.Target.Workspace),
 		Environment: r.env.Remote.Target.Environment,
+		Stream:      r.opts.Stream,
 	}
 	ref := r.opts.Ref
 	r.ref = protocol.PullRef{Digest: ref.Digest, ReleaseID: ref.ReleaseID, Version: ref.Version, Latest: ref.Latest}
@@ -388,6 +390,9 @@ func checkOptions(opts *Options) error {
 	}
 	if d := opts.Ref.Digest; d != "" && !pack.IsDigest(d) {
 		return errcode.New(errcode.InvalidInput, "digest %q is not of the form sha256:<64 hex>", d)
+	}
+	if err := names.CheckOptional(names.Stream, opts.Stream); err != nil {
+		return fmt.Errorf("stream: %w", err)
 	}
 	return workflow.CheckNames(opts.Workspace, opts.Environment)
 }

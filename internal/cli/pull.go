@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/pull"
 	"github.com/evidencerelay/epack/remote"
 	"github.com/spf13/cobra"
@@ -21,6 +23,21 @@ type pullOptions struct {
 	Remote, Positional                                        string
 	Env, Workspace, Output, Digest, Release, Version          string
 	Force, Verify, DryRun, Detach, Frozen, AllowUnpinned, Yes bool
+	Stream                                                    string
+	AllStreams                                                bool
+}
+
+// pullStream is the stream a pull looks in: --stream, else (unless
+// --all-streams) the project's stream: for latest and versions, which
+// are per stream. Release ids and digests name one pack anywhere.
+func pullStream(f *pullOptions, ref pull.Ref) string {
+	switch {
+	case f.Stream != "":
+		return f.Stream
+	case f.AllStreams || ref.Digest != "" || ref.ReleaseID != "":
+		return ""
+	}
+	return projectStream()
 }
 
 // newCmdPull builds 'epack pull'; runF runs the parsed options (nil: runPull).
@@ -41,7 +58,12 @@ replaced only with --force, and is never lost when anything fails.
 
 The optional [ref] is a file digest (sha256:…), a release id (rel_…) or a
 version; without it the latest release is pulled. --digest, --release and
---version take precedence over [ref], in that order.`,
+--version take precedence over [ref], in that order.
+
+Latest and versions are looked up in the project's stream (stream: in
+epack.yaml), or the one --stream names; --all-streams looks across every
+stream of the remote's workspace and environment. A version is a label of
+the form vMAJOR.MINOR.PATCH (e.g. 'epack push local p.epack --label v1.0.0').`,
 		Example: `  epack pull local
   epack pull origin rel_01JD2W3K9Q -o evidence.epack
   epack pull origin --version v1.2.0 --force --json`,
@@ -71,7 +93,9 @@ version; without it the latest release is pulled. --digest, --release and
 	fl.StringVarP(&f.Output, "output", "o", "", "output file (default ./<stream>.epack)")
 	fl.StringVar(&f.Digest, "digest", "", "pull the pack with this file digest (sha256:…)")
 	fl.StringVar(&f.Release, "release", "", "pull this release id")
-	fl.StringVar(&f.Version, "version", "", "pull this version")
+	fl.StringVar(&f.Version, "version", "", "pull this version (a vMAJOR.MINOR.PATCH label)")
+	fl.StringVar(&f.Stream, "stream", "", "look in this stream (default: stream: in epack.yaml)")
+	fl.BoolVar(&f.AllStreams, "all-streams", false, "look across every stream, not only the project's")
 	fl.BoolVar(&f.Force, "force", false, "replace an existing output file (only after the new pack is verified)")
 	fl.BoolVar(&f.Verify, "verify", true, "verify the whole pack after download (--verify=false skips it; the file digest is always checked)")
 	fl.BoolVar(&f.DryRun, "dry-run", false, "show what would be pulled without calling the remote")
@@ -116,6 +140,9 @@ func runPull(ctx context.Context, f *pullOptions) error {
 			return errcode.Wrap(errcode.InvalidInput, err, "output path %q", output)
 		}
 		output = abs
+	}
+	if f.Stream != "" && f.AllStreams {
+		return errcode.New(errcode.InvalidInput, "--stream and --all-streams cannot be used together")
 	}
 	if f.DryRun {
 		cwd, _ := os.Getwd()
@@ -163,6 +190,8 @@ func runPull(ctx context.Context, f *pullOptions) error {
 		args.opt("--digest", ref.Digest)
 		args.opt("--release", ref.ReleaseID)
 		args.opt("--version", ref.Version)
+		args.opt("--stream", f.Stream)
+		args.flag("--all-streams", f.AllStreams)
 		args.flag("--force", f.Force)
 		args.flag("--verify=false", !f.Verify)
 		return args.detach(g, "pull", f.Frozen, f.AllowUnpinned)
@@ -176,7 +205,7 @@ func runPull(ctx context.Context, f *pullOptions) error {
 	defer ui.Close()
 	verify := f.Verify
 	opts := pull.Options{
-		Remote: remoteName, Environment: f.Env, Workspace: f.Workspace, Ref: ref, Output: output,
+		Remote: remoteName, Environment: f.Env, Workspace: f.Workspace, Ref: ref, Output: output, Stream: pullStream(f, ref),
 		Force: f.Force, Verify: &verify, NonInteractive: !f.Yes && !canPrompt(g), Stderr: g.IO.ErrOut,
 		OnStep: ui.Step, OnDownloadProgress: ui.Progress, PromptInstallAdapter: installPrompt(g, f.Yes),
 		ProjectDir: dir, NoRedact: g.NoRedact,
@@ -187,6 +216,11 @@ func runPull(ctx context.Context, f *pullOptions) error {
 	res, err := pull.Pull(ctx, opts)
 	if err != nil {
 		ui.Fail()
+		var pe *protocol.Error
+		if opts.Stream != "" && f.Stream == "" && errors.As(err, &pe) && pe.Code == protocol.CodeNotFound {
+			return errcode.Wrap(errcode.Of(err), err, "no matching release in stream %q", opts.Stream).
+				WithHint("only the project's stream %q was searched; name another with --stream, or use --all-streams", opts.Stream)
+		}
 		return err
 	}
 	out := map[string]any{"pulled": true, "remote": remoteName, "output_path": res.OutputPath, "digest": res.Digest,

@@ -97,7 +97,7 @@ func TestRoundTripThroughCLI(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			p := newProj(t, st)
 			pk := filepath.Join(p.root, "dist", "acme.epack")
-			e2e.WritePack(t, pk, "acme/evidence", e2e.File{Name: "a.json", Data: []byte(`{"a":1}`)}, e2e.File{Name: "b.csv", Data: []byte("x,y\n1,2\n")})
+			e2e.WritePack(t, pk, "acme/prod", e2e.File{Name: "a.json", Data: []byte(`{"a":1}`)}, e2e.File{Name: "b.csv", Data: []byte("x,y\n1,2\n")})
 			run := filepath.Join(p.root, "dist", "acme.runs", "tools", "scan", "run-001", "result.json")
 			os.MkdirAll(filepath.Dir(run), 0o755)
 			os.WriteFile(run, []byte(`{"status":"ok"}`), 0o644)
@@ -149,7 +149,7 @@ func TestConcurrentPushes(t *testing.T) {
 			p := newProj(t, st)
 			const n = 16
 			for i := 0; i < n; i++ {
-				e2e.WritePack(t, filepath.Join(p.root, "dist", fmt.Sprintf("p%d.epack", i)), "acme/evidence",
+				e2e.WritePack(t, filepath.Join(p.root, "dist", fmt.Sprintf("p%d.epack", i)), "acme/prod",
 					e2e.File{Name: "x.json", Data: []byte(fmt.Sprintf(`{"i":%d}`, i))})
 			}
 			var wg sync.WaitGroup
