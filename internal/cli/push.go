@@ -162,6 +162,11 @@ func runPush(ctx context.Context, f *pushOptions) error {
 	if res.Release.CanonicalRef != "" {
 		g.out("  • Ref:     %s\n", adapterText(res.Release.CanonicalRef))
 	}
+	g.out("  • File digest: %s  (pull --digest)\n", res.FileDigest)
+	g.out("  • Pack digest: %s\n", res.PackDigest)
+	if n := len(res.Signers); n > 0 {
+		g.out("  • Signers: %d allowed by the remote's policy\n", n)
+	}
 	if res.UploadSkipped {
 		g.out("  • Upload:  skipped (the registry already has these bytes)\n")
 	}
@@ -184,7 +189,7 @@ func runPush(ctx context.Context, f *pushOptions) error {
 		g.out("Share: %s\n", adapterLink(v))
 	}
 	g.out("\nReceipt: %s\n", res.ReceiptPath)
-	g.out("\nNext steps:\n  •  epack pull %s           # Pull on another machine\n  •  epack remote whoami %s  # Check auth status\n", remoteName, remoteName)
+	g.out("\nNext steps:\n  •  epack releases %s        # What the registry holds\n  •  epack pull %s            # Pull on another machine\n", remoteName, remoteName)
 	return nil
 }
 
@@ -194,7 +199,10 @@ func pushJSON(remoteName, packArg string, res *push.Result) map[string]any {
 		"links": res.Links, "synced_runs": nonNil(res.SyncedRuns), "failed_runs": nonNil(res.FailedRuns),
 		"failed_outputs": res.FailedOutputs, "receipt_path": res.ReceiptPath,
 		"upload_skipped": res.UploadSkipped, "pack_digest": res.PackDigest, "file_digest": res.FileDigest,
-		"size_bytes": res.SizeBytes, "target": res.Target,
+		"size_bytes": res.SizeBytes, "target": res.Target, "signers": res.Signers,
+	}
+	if res.Signers == nil {
+		out["signers"] = []any{}
 	}
 	if res.FailedOutputs == nil {
 		out["failed_outputs"] = []any{}
