@@ -21,6 +21,11 @@ type Policy struct {
 	// AllowUnpinned lets an adapter without a pinned digest run (audited).
 	// EPACK_INSECURE_ALLOW_UNPINNED=1|true has the same effect.
 	AllowUnpinned bool
+	// BundledOnly runs only the adapter bundled with this epack (next to
+	// the running executable), pinned or not: the caller named a registry
+	// location rather than a configured remote, so there is no lockfile,
+	// and the adapter is trusted as part of the installation itself.
+	BundledOnly bool
 	// Component names the caller in errors and audit events
 	// ("push_cli", "pull", "whoami_cli" …). Default "remote_adapter".
 	Component string

@@ -104,7 +104,15 @@ func Open(ctx context.Context, o SessionOptions) (*Session, error) {
 		return nil, errcode.New(errcode.InsecureInstall, "adapter %q for remote %q was installed without signature verification (%s)", res.Adapter, res.Remote, InsecureInstallMarker).
 			WithHint("reinstall it with signature checks: epack sync")
 	}
-	if res.Status != StatusVerified {
+	if o.Policy.BundledOnly {
+		// A registry named by location: no project, no lockfile; only the
+		// adapter that ships with this very epack may run.
+		if res.Origin != OriginBundled {
+			return nil, errcode.New(errcode.AdapterNotFound, "no %s adapter is bundled with this epack (it must sit next to the epack executable)", res.BinaryName()).
+				WithHint("install epack and its adapters together: go install github.com/evidencerelay/epack/cmd/...@latest")
+		}
+		fmt.Fprintf(o.Stderr, "Using the %s adapter bundled with this epack: %s\n", res.Adapter, res.Path)
+	} else if res.Status != StatusVerified {
 		if o.Policy.Frozen {
 			return nil, errcode.New(errcode.LockfileInvalid, "remote %q: adapter %s is not pinned in epack.lock.yaml (frozen)", res.Remote, res.Path).
 				WithHint("run 'epack lock %s' and commit epack.lock.yaml", res.Remote)
