@@ -20,6 +20,9 @@ const (
 	CmdRunsSync     = "runs.sync"
 	CmdAuthLogin    = "auth.login"
 	CmdAuthWhoami   = "auth.whoami"
+	// CmdReleasesList lists what a registry holds (our addition; see
+	// ReleasesListRequest). Adapters announce it as features.releases_list.
+	CmdReleasesList = "releases.list"
 )
 
 // ResultType returns the response type the protocol names for a success
@@ -42,7 +45,7 @@ func TypeAnswers(cmd, typ string) bool {
 // protocol failure. push and pull commands are never optional.
 func OptionalCommand(cmd string) bool {
 	switch cmd {
-	case CmdRunsSync, CmdAuthWhoami, CmdAuthLogin:
+	case CmdRunsSync, CmdAuthWhoami, CmdAuthLogin, CmdReleasesList:
 		return true
 	}
 	return false
@@ -74,6 +77,10 @@ type Features struct {
 	RunsSync        bool `json:"runs_sync"`
 	AuthLogin       bool `json:"auth_login"`
 	Whoami          bool `json:"whoami"`
+	// ReleasesList: the adapter answers releases.list (our addition; left
+	// out of the document when false, so the existing tool's adapters and
+	// ours look alike to it).
+	ReleasesList bool `json:"releases_list,omitempty"`
 }
 
 // AuthInfo describes how an adapter authenticates.

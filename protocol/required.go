@@ -46,6 +46,8 @@ func CheckRequired(raw []byte, resp any) error {
 		if !hasMember(raw, "identity") {
 			return fmt.Errorf("identity is missing")
 		}
+	case *ReleasesListResponse:
+		return checkReleasesList(raw, v)
 	}
 	return nil
 }
