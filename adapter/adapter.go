@@ -32,6 +32,10 @@ type Handler struct {
 	PullFinalize func(ctx context.Context, req *protocol.PullFinalizeRequest) (*protocol.PullFinalizeResponse, error)
 	RunsSync     func(ctx context.Context, req *protocol.RunsSyncRequest) (*protocol.RunsSyncResponse, error)
 	Whoami       func(ctx context.Context) (*protocol.WhoamiIdentity, error)
+	// ReleasesList answers releases.list (our addition to the protocol).
+	// The request is checked (protocol.ReleasesListRequest.Check) before it
+	// is called; a nil Releases in its answer is sent as [].
+	ReleasesList func(ctx context.Context, req *protocol.ReleasesListRequest) (*protocol.ReleasesListResponse, error)
 }
 
 // MaxRequestBytes bounds a request read from stdin.
@@ -181,13 +185,33 @@ func call(ctx context.Context, cmd string, body []byte, h Handler) (resp any, er
 		if err == nil {
 			resp = &protocol.AuthWhoamiResponse{Identity: *id}
 		}
+	case protocol.CmdReleasesList:
+		resp, err = dispatch(ctx, cmd, body, checkedReleasesList(h.ReleasesList))
 	case protocol.CmdAuthLogin:
 		err = unsupported(cmd) // the SDK has no login handler
 	default:
-		err = protocol.Errorf(protocol.CodeUnsupportedProtocol, "unknown command %q: this adapter speaks %s, %s, %s, %s, %s and %s",
-			cmd, protocol.CmdPushPrepare, protocol.CmdPushFinalize, protocol.CmdPullPrepare, protocol.CmdPullFinalize, protocol.CmdRunsSync, protocol.CmdAuthWhoami)
+		err = protocol.Errorf(protocol.CodeUnsupportedProtocol, "unknown command %q: this adapter speaks %s, %s, %s, %s, %s, %s and %s",
+			cmd, protocol.CmdPushPrepare, protocol.CmdPushFinalize, protocol.CmdPullPrepare, protocol.CmdPullFinalize, protocol.CmdRunsSync, protocol.CmdAuthWhoami, protocol.CmdReleasesList)
 	}
 	return resp, err
+}
+
+// checkedReleasesList wraps a releases.list handler: the request is checked
+// before fn sees it, and the answer always carries a releases array.
+func checkedReleasesList(fn func(context.Context, *protocol.ReleasesListRequest) (*protocol.ReleasesListResponse, error)) func(context.Context, *protocol.ReleasesListRequest) (*protocol.ReleasesListResponse, error) {
+	if fn == nil {
+		return nil
+	}
+	return func(ctx context.Context, req *protocol.ReleasesListRequest) (*protocol.ReleasesListResponse, error) {
+		if err := req.Check(); err != nil {
+			return nil, protocol.Errorf(protocol.CodeInvalidRequest, "invalid releases.list request: %v", err)
+		}
+		resp, err := fn(ctx, req)
+		if err == nil && resp != nil && resp.Releases == nil {
+			resp.Releases = []protocol.ReleaseEntry{}
+		}
+		return resp, err
+	}
 }
 
 // unsupported answers a command the adapter does not implement. The code is
@@ -232,6 +256,8 @@ func setHeader(resp any, cmd, id string) {
 		h = &r.ResponseHeader
 	case *protocol.AuthWhoamiResponse:
 		h = &r.ResponseHeader
+	case *protocol.ReleasesListResponse:
+		h = &r.ResponseHeader
 	}
 	if h != nil {
 		h.OK, h.Type, h.RequestID = true, protocol.ResultType(cmd), id
@@ -256,6 +282,7 @@ func capabilities(h Handler) capabilitiesAnswer {
 	f.Pull = f.Pull && h.PullPrepare != nil && h.PullFinalize != nil
 	f.RunsSync = f.RunsSync && h.RunsSync != nil
 	f.Whoami = f.Whoami && h.Whoami != nil
+	f.ReleasesList = f.ReleasesList && h.ReleasesList != nil
 	f.AuthLogin = false // the SDK has no login handler
 	f.DirectUpload = f.DirectUpload && f.PrepareFinalize
 	return capabilitiesAnswer{Capabilities: c, Version: version(h)}
