@@ -192,7 +192,7 @@ func (r *run) prepareStep(ctx context.Context) error {
 // prepare calls pull.prepare and checks the answer against the request.
 func (r *run) prepare(ctx context.Context) (*protocol.PullPrepareResponse, error) {
 	resp, err := workflow.Call(ctx, protocol.CmdPullPrepare, func(ctx context.Context) (*protocol.PullPrepareResponse, error) {
-		return r.session.PullPrepare(ctx, &protocol.PullPrepareRequest{Remote: r.opts.Remote, Target: r.target, Ref: r.ref})
+		return r.session.PullPrepare(ctx, &protocol.PullPrepareRequest{Remote: r.env.RemoteName, Target: r.target, Ref: r.ref})
 	})
 	if err != nil {
 		return nil, err
@@ -341,7 +341,7 @@ func (r *run) commitStep() error {
 func (r *run) finalizeStep(ctx context.Context) {
 	r.steps.Start(StepFinalize)
 	_, err := r.session.PullFinalize(ctx, &protocol.PullFinalizeRequest{
-		Remote: r.opts.Remote, Target: r.target, Digest: r.prep.Pack.Digest, FinalizeToken: r.prep.FinalizeToken,
+		Remote: r.env.RemoteName, Target: r.target, Digest: r.prep.Pack.Digest, FinalizeToken: r.prep.FinalizeToken,
 	})
 	if err != nil {
 		r.res.FinalizeWarning = err
@@ -353,9 +353,14 @@ func (r *run) finalizeStep(ctx context.Context) {
 
 // receiptStep records the pull under the project's receipts folder.
 func (r *run) receiptStep() (*Result, error) {
-	receipt := NewReceipt(r.opts.Remote, r.target, r.output, r.prep.Pack, r.verified)
+	receipt := NewReceipt(r.env.RemoteName, r.target, r.output, r.prep.Pack, r.verified)
+	receipt.Location = r.env.Location
 	receipt.Pack.Signers = r.signers
-	w := ReceiptWriter{BaseDir: filepath.Join(r.env.Root, DefaultReceiptDir), ProjectRoot: r.env.Root}
+	base, err := r.env.ReceiptsDir()
+	if err != nil {
+		return r.res, workflow.ReceiptFailed(err, "", fmt.Sprintf("the pack was saved to %s", r.output))
+	}
+	w := ReceiptWriter{BaseDir: base, ProjectRoot: r.env.Root}
 	path, err := w.Write(receipt)
 	r.res.ReceiptPath = path
 	if err != nil {

@@ -16,13 +16,16 @@ const ReceiptVersion = 1
 
 // Receipt records a pull for audit purposes.
 type Receipt struct {
-	ReceiptVersion int                   `json:"receipt_version"`
-	CreatedAt      time.Time             `json:"created_at"`
-	Remote         string                `json:"remote"`
-	Target         protocol.TargetConfig `json:"target"`
-	Pack           PackReceipt           `json:"pack"`
-	Verified       bool                  `json:"verified"`
-	Client         ClientReceipt         `json:"client"`
+	ReceiptVersion int       `json:"receipt_version"`
+	CreatedAt      time.Time `json:"created_at"`
+	Remote         string    `json:"remote"`
+	// Location is the registry location pulled from when no remote of
+	// epack.yaml was used (an addition to the upstream format).
+	Location string                `json:"location,omitempty"`
+	Target   protocol.TargetConfig `json:"target"`
+	Pack     PackReceipt           `json:"pack"`
+	Verified bool                  `json:"verified"`
+	Client   ClientReceipt         `json:"client"`
 }
 
 // PackReceipt is the pulled pack as the adapter described it.

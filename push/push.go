@@ -133,6 +133,11 @@ func (r *run) configStep() error {
 		r.steps.Start(StepConfig)
 		return err
 	}
+	if env.Location != "" {
+		r.steps.Start(StepConfig)
+		return errcode.New(errcode.InvalidInput, "push needs a remote from epack.yaml, not a registry location (%s)", env.Location).
+			WithHint("add the registry to epack.yaml under remotes: (run 'epack init' for a starter file)")
+	}
 	r.env = env
 	sp, err := workflow.LoadSignerPolicy(r.opts.Remote, env.Remote, r.stderr)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/workflow"
 	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/pull"
 	"github.com/evidencerelay/epack/remote"
@@ -143,6 +144,10 @@ func runPull(ctx context.Context, f *pullOptions) error {
 	}
 	if f.Stream != "" && f.AllStreams {
 		return errcode.New(errcode.InvalidInput, "--stream and --all-streams cannot be used together")
+	}
+	if f.DryRun && workflow.IsLocation(remoteName) {
+		return errcode.New(errcode.InvalidInput, "--dry-run needs a remote from epack.yaml").
+			WithHint("run the pull itself: nothing is replaced unless it verifies")
 	}
 	if f.DryRun {
 		cwd, _ := os.Getwd()

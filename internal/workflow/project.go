@@ -56,6 +56,23 @@ type Env struct {
 	Remote *config.Remote
 	// Policy is the URL policy for this remote's transfers.
 	Policy transfer.Policy
+	// Location is the registry location the caller named instead of a
+	// remote (file://…, s3://…, a folder); Root is then empty and only the
+	// bundled adapter runs.
+	Location string
+}
+
+// ReceiptsDir is where this operation's receipts go: below the project
+// root, or, for a registry named by location, below StateDir.
+func (e *Env) ReceiptsDir() (string, error) {
+	if e.Root != "" {
+		return filepath.Join(e.Root, e.Op.ReceiptDir), nil
+	}
+	state, err := StateDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(state, strings.TrimPrefix(e.Op.ReceiptDir, ".epack"+string(filepath.Separator))), nil
 }
 
 // Load finds the project from dir and resolves the remote with the
@@ -64,6 +81,13 @@ type Env struct {
 // symbolic link on a folder between the project root and the registry
 // (file_root inside the project) or the receipts folder, stops here.
 func Load(op Op, dir, remoteName, environment string) (*Env, error) {
+	if IsLocation(remoteName) {
+		if environment != "" {
+			return nil, errcode.New(errcode.InvalidInput, "environment overrides need a remote from epack.yaml, not a registry location").
+				WithHint("put ?workspace=…&environment=… in the location instead")
+		}
+		return loadLocation(op, dir, remoteName)
+	}
 	project, err := config.LoadProject(dir)
 	if err != nil {
 		return nil, err

@@ -31,6 +31,13 @@ type SessionSpec struct {
 // OpenSession loads the lockfile and opens the remote's adapter session:
 // resolved, checked against the policy, sealed and probed.
 func (e *Env) OpenSession(ctx context.Context, spec SessionSpec) (*remote.Session, error) {
+	if e.Location != "" {
+		policy := spec.Policy
+		policy.BundledOnly = true
+		return remote.Open(ctx, remote.SessionOptions{
+			Remote: e.Remote, Lock: &config.LockFile{}, Policy: policy, Stderr: spec.Stderr, NoRedact: spec.NoRedact,
+		})
+	}
 	lock, err := config.LoadLock(e.Root)
 	if err != nil {
 		return nil, err
