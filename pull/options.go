@@ -61,6 +61,10 @@ type Options struct {
 
 	// Ref selects the pack; the zero value means latest.
 	Ref Ref
+	// NoReceipt skips the pull receipt: for a pack fetched into a
+	// temporary file only to be read (epack diff), which the receipt would
+	// name after it is gone.
+	NoReceipt bool
 	// Stream, when set, restricts the lookup to that stream (sent as
 	// target.stream): latest then means the newest pack of the stream, and
 	// a version is looked up among the stream's releases. Empty means the

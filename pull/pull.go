@@ -353,6 +353,9 @@ func (r *run) finalizeStep(ctx context.Context) {
 
 // receiptStep records the pull under the project's receipts folder.
 func (r *run) receiptStep() (*Result, error) {
+	if r.opts.NoReceipt {
+		return r.res, nil
+	}
 	receipt := NewReceipt(r.env.RemoteName, r.target, r.output, r.prep.Pack, r.verified)
 	receipt.Location = r.env.Location
 	receipt.Pack.Signers = r.signers

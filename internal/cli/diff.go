@@ -194,7 +194,7 @@ func (o *diffOptions) pullSide(ctx context.Context, s *diffSide, dir string) err
 		Remote: s.remote, Environment: o.Env, Ref: diffRef(s.ref), Output: s.file, Verify: &verify,
 		NonInteractive: !o.Yes && !canPrompt(g), Stderr: g.IO.ErrOut,
 		OnStep: ui.Step, OnDownloadProgress: ui.Progress, PromptInstallAdapter: installPrompt(g, o.Yes),
-		ProjectDir: dir, NoRedact: g.NoRedact,
+		ProjectDir: dir, NoRedact: g.NoRedact, NoReceipt: true,
 	}
 	opts.Secure.Frozen = o.Frozen
 	opts.Unsafe.AllowUnpinned = o.AllowUnpinned
