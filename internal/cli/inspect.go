@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/evidencerelay/epack/pack"
@@ -71,14 +72,22 @@ func runInspect(_ context.Context, o *inspectOptions) error {
 		sigs = append(sigs, sign.Describe(name, raw))
 	}
 	if g.JSON {
-		writeJSON(g.IO.Out, map[string]any{
-			"ok": true, "pack": path, "stream": m.Stream, "generated_at": m.GeneratedAt, "spec_version": m.SpecVersion,
-			"pack_digest": m.PackDigest, "manifest_digest": p.ManifestDigest(),
+		out := map[string]any{
+			// The existing tool's keys (COMPAT §10.4); its manifest_digest is bare hex.
+			"spec_version": m.SpecVersion, "stream": m.Stream, "pack_digest": m.PackDigest,
+			"manifest_digest": strings.TrimPrefix(p.ManifestDigest(), "sha256:"), "generated_at": m.GeneratedAt,
+			"artifact_count": len(m.Artifacts), "attestation_count": len(sigs), "sources": nonNilSlice(m.Sources),
+			"artifacts": nonNilSlice(m.Artifacts), "attestations": p.Attestations(),
+			// Ours.
+			"ok": true, "pack": path, "manifest_digest_sha256": p.ManifestDigest(),
 			"file_digest": sums.SHA256, "checksum": sums.MD5Base64, "size_bytes": sums.Size,
-			"sources": m.Sources, "artifacts": m.Artifacts, "attestations": p.Attestations(),
-			"artifact_count": len(m.Artifacts), "attestation_count": len(sigs), "signatures": sigs, "signatures_checked": false,
-			"provenance": m.Provenance, "profiles": m.Profiles, "overlays": m.Overlays,
-		})
+			"signatures": sigs, "signatures_checked": false,
+			"profiles": nonNilSlice(m.Profiles), "overlays": nonNilSlice(m.Overlays),
+		}
+		if m.Provenance != nil {
+			out["provenance"] = m.Provenance
+		}
+		writeJSON(g.IO.Out, out)
 		return nil
 	}
 	if g.Quiet {
@@ -135,4 +144,12 @@ func runInspect(_ context.Context, o *inspectOptions) error {
 		}
 	}
 	return nil
+}
+
+// nonNilSlice makes a nil slice print as [] in JSON.
+func nonNilSlice[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
