@@ -12,11 +12,15 @@
 //	blobs/sha256/<file-hex>                                pack bytes
 //	releases/<ws>/<env>/<stream>/<release-id>.json         release record
 //	streams/<ws>/<env>/<stream>/latest.json                newest release of the stream
-//	streams/<ws>/<env>/<stream>/index.json                 every release of the stream, by id
-//	streams/<ws>/<env>/<stream>/versions/<version>.json    newest release carrying a version
+//	streams/<ws>/<env>/<stream>/versions/<version>.json    the release carrying a version
+//	streams/<ws>/<env>/<stream>/claims/<version>.json      the pack a version names (conditional create)
 //	streams/<ws>/<env>/<stream>/digests/<file-hex>.json    the release of a pack in the stream (idempotency key)
-//	streams/<ws>/<env>/@all/{latest,versions/…,digests/…,releases/<id>}.json
+//	streams/<ws>/<env>/<stream>/list/<t1>/<t2>/<inv>.json  listing index: every release, newest first
+//	streams/<ws>/<env>/<stream>/labels/<label>/<t1>/<t2>/<inv>.json
+//	                                                       listing index of one label
+//	streams/<ws>/<env>/@all/{latest,versions/…,digests/…,releases/<id>,list/…,labels/…}.json
 //	                                                       environment-wide lookups (pull sends no stream)
+//	streams/<ws>/<env>/@all/listing.json                   every release of the environment is in list/
 //	runs/<file-hex>/<run-id>/result.json                   run results
 //	staging/<token>.json, staging/<token>.epack            pushes in progress (swept after 24h)
 //	pulls/<file-hex>/<time>-<random>.json                  fetch records (append-only)
@@ -35,6 +39,16 @@
 //   - latest and version pointers only move forward (to a larger release id).
 //   - Versions are labels: "v" followed by a digit ("v1.2.3") as is, or
 //     "version:X" / "version=X" for X. Pulling "1.2.3" also finds "v1.2.3".
+//   - A version names one pack of a stream for good (versions.go): a push
+//     that would give it to another pack is refused with conflict, at
+//     prepare and again at finalize, before anything is written; the
+//     version is claimed by conditional create before the release is
+//     created, so of concurrent pushes only one can win. Pushing the same
+//     pack again is idempotent. Notes are added to a release that has
+//     none; different notes are refused the same way, never dropped.
+//   - releases.list reads the listing index (listing.go, releases.go): an
+//     ordered listing from the cursor (a release id) and one read per
+//     release, so a page costs the same with 100 or 100,000 releases.
 //   - pull.prepare resolves latest / release_id / version / digest within the
 //     target's stream when one is sent, otherwise across the workspace and
 //     environment; it returns the FILE digest as pack.digest.

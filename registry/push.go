@@ -83,7 +83,8 @@ func checkShort(field, s string, max int) error {
 // (same size and digest), otherwise an upload target for a fresh staging
 // object, plus a finalize token that binds it.
 func (r *Registry) PushPrepare(ctx context.Context, req *protocol.PushPrepareRequest) (*protocol.PushPrepareResponse, error) {
-	if _, err := newScope(req.Target, true); err != nil {
+	sc, err := newScope(req.Target, true)
+	if err != nil {
 		return nil, err
 	}
 	if req.Pack.FileDigest == "" {
@@ -113,6 +114,11 @@ func (r *Registry) PushPrepare(ctx context.Context, req *protocol.PushPrepareReq
 		if err := checkShort(f.name, f.v, 255); err != nil {
 			return nil, err
 		}
+	}
+	// Refuse before any upload what finalize would refuse: a version that
+	// names another pack, notes that differ from the release's.
+	if _, err := r.planPublish(ctx, sc, fileHex, req.Release, req.Remote); err != nil {
+		return nil, err
 	}
 	now := r.opt.Now().UTC()
 	rec := &stagingRecord{
@@ -235,7 +241,7 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 		Remote:         rec.Remote,
 		CreatedAt:      now,
 	}
-	existing, err := r.publish(ctx, sc, &rel, rec.Release.Labels)
+	existing, err := r.publish(ctx, sc, &rel, rec.Release)
 	if err != nil {
 		return nil, err
 	}
@@ -260,13 +266,27 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 }
 
 // publish creates rel, or finds the release of the same pack in the same
-// stream and merges labels into it (rel is updated in place), then updates
-// every index. It reports whether the release already existed.
-func (r *Registry) publish(ctx context.Context, sc scope, rel *Release, labels []string) (bool, error) {
+// stream and merges labels and notes into it (rel is updated in place), then
+// updates every index. It reports whether the release already existed.
+//
+// Nothing is written before the rules are checked (planPublish): a version
+// that names another pack of the stream, or notes that differ from the
+// release's, refuse the push with the registry unchanged. The versions the
+// push adds are then claimed (claimVersions), so of two pushes giving one
+// version to different packs only one wins, and only then is the release
+// created or updated.
+func (r *Registry) publish(ctx context.Context, sc scope, rel *Release, ri protocol.ReleaseInfo) (bool, error) {
 	fileHex := strings.TrimPrefix(rel.FileDigest, "sha256:")
+	plan, err := r.planPublish(ctx, sc, fileHex, ri, rel.Remote)
+	if err != nil {
+		return false, err
+	}
+	if err := r.claimVersions(ctx, sc, plan.versions, rel.FileDigest, rel.Remote); err != nil {
+		return false, err
+	}
 	marker := path.Join(sc.streamDir(), "digests", fileHex+".json")
 	existing := false
-	err := r.store.CreateIfAbsent(ctx, marker, mustJSON(rel))
+	err = r.store.CreateIfAbsent(ctx, marker, mustJSON(rel))
 	switch {
 	case err == nil:
 		// ErrExists: a concurrent push of the same pack restored the record
@@ -293,9 +313,15 @@ func (r *Registry) publish(ctx context.Context, sc scope, rel *Release, labels [
 			if !exists {
 				*cur = draft
 			}
-			merged := mergeLabels(cur.Labels, labels)
+			if err := notesConflict(cur, ri.Notes); err != nil {
+				return false, err
+			}
+			merged := mergeLabels(cur.Labels, ri.Labels)
 			changed := len(merged) != len(cur.Labels)
 			cur.Labels = merged
+			if cur.Notes == "" && ri.Notes != "" {
+				cur.Notes, changed = ri.Notes, true
+			}
 			if changed {
 				cur.UpdatedAt = now
 			}
@@ -303,28 +329,15 @@ func (r *Registry) publish(ctx context.Context, sc scope, rel *Release, labels [
 			return changed || !exists, nil
 		})
 		if err != nil {
-			return false, storeErr(err, "merging labels into the existing release")
+			return false, storeErr(err, "merging labels and notes into the existing release")
 		}
 	default:
 		return false, storeErr(err, "creating the release")
 	}
-	if err := r.updateIndexes(ctx, sc, rel); err != nil {
+	if err := r.updateIndexes(ctx, sc, rel, existing); err != nil {
 		return existing, err
 	}
 	return existing, nil
-}
-
-// indexEntry is one release in a stream's index.json.
-type indexEntry struct {
-	ReleaseID  string    `json:"release_id"`
-	FileDigest string    `json:"file_digest"`
-	CreatedAt  time.Time `json:"created_at"`
-	Labels     []string  `json:"labels,omitempty"`
-}
-
-type streamIndex struct {
-	Stream   string       `json:"stream"`
-	Releases []indexEntry `json:"releases"`
 }
 
 // pointer names a release (latest.json, versions/*.json, @all/*).
@@ -335,41 +348,28 @@ type pointer struct {
 	CreatedAt  time.Time `json:"created_at"`
 }
 
-func (r *Registry) updateIndexes(ctx context.Context, sc scope, rel *Release) error {
+// updateIndexes makes rel findable: the listing index (indexListing; with
+// repair when the release existed, so nothing it has is rewritten), the
+// latest and version pointers (moved forward by compare-and-swap) and the
+// environment-wide lookups. The environment's first release also marks its
+// listing index complete.
+func (r *Registry) updateIndexes(ctx context.Context, sc scope, rel *Release, repair bool) error {
+	if err := r.indexListing(ctx, sc, rel, repair); err != nil {
+		return err
+	}
 	ptr := pointer{ReleaseID: rel.ReleaseID, Stream: rel.Stream, FileDigest: rel.FileDigest, CreatedAt: rel.CreatedAt}
-	entry := indexEntry{ReleaseID: rel.ReleaseID, FileDigest: rel.FileDigest, CreatedAt: rel.CreatedAt, Labels: rel.Labels}
-	err := update(ctx, r, path.Join(sc.streamDir(), "index.json"), func(cur *streamIndex, _ bool) (bool, error) {
-		cur.Stream = sc.stream
-		for i := range cur.Releases {
-			if cur.Releases[i].ReleaseID == entry.ReleaseID {
-				merged := mergeLabels(cur.Releases[i].Labels, entry.Labels)
-				if len(merged) == len(cur.Releases[i].Labels) {
-					return false, nil
-				}
-				cur.Releases[i].Labels = merged
-				return true, nil
-			}
-		}
-		// Keep the index sorted by release id (= creation time).
-		i, _ := slices.BinarySearchFunc(cur.Releases, entry.ReleaseID, func(e indexEntry, id string) int {
-			return strings.Compare(e.ReleaseID, id)
-		})
-		cur.Releases = slices.Insert(cur.Releases, i, entry)
-		return true, nil
-	})
-	if err != nil {
-		return storeErr(err, "updating the stream index")
-	}
-	moves := []string{
-		path.Join(sc.streamDir(), "latest.json"),
-		path.Join(sc.allDir(), "latest.json"),
-	}
+	envLatest := path.Join(sc.allDir(), "latest.json")
+	moves := []string{path.Join(sc.streamDir(), "latest.json"), envLatest}
 	for _, v := range versionsOf(rel.Labels) {
 		seg := EscapeName(v)
 		moves = append(moves, path.Join(sc.streamDir(), "versions", seg+".json"), path.Join(sc.allDir(), "versions", seg+".json"))
 	}
+	firstInEnv := false
 	for _, key := range moves {
 		err := update(ctx, r, key, func(cur *pointer, exists bool) (bool, error) {
+			if key == envLatest {
+				firstInEnv = !exists // the last attempt decides
+			}
 			if exists && cur.ReleaseID >= ptr.ReleaseID {
 				return false, nil // only ever move forward in time
 			}
@@ -386,6 +386,13 @@ func (r *Registry) updateIndexes(ctx context.Context, sc scope, rel *Release) er
 	} {
 		if err := r.store.CreateIfAbsent(ctx, key, mustJSON(&ptr)); err != nil && !errors.Is(err, ErrExists) {
 			return storeErr(err, "updating %s", key)
+		}
+	}
+	if firstInEnv {
+		// Nothing was recorded in this environment before this release, so
+		// every release it will hold is indexed as it is pushed.
+		if err := r.store.CreateIfAbsent(ctx, sc.listingMarkerKey(), mustJSON(listingMarker{Version: 1})); err != nil && !errors.Is(err, ErrExists) {
+			return storeErr(err, "writing %s", sc.listingMarkerKey())
 		}
 	}
 	return nil

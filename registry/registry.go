@@ -71,6 +71,7 @@ func (r *Registry) Capabilities() protocol.Capabilities {
 			Pull:            true,
 			RunsSync:        true,
 			Whoami:          true,
+			ReleasesList:    true,
 		},
 		Limits: protocol.Limits{MaxPackBytes: r.opt.MaxPackBytes, MaxRunsPerSync: r.opt.MaxRunsPerSync},
 		Extensions: map[string]any{

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/evidencerelay/epack/protocol"
@@ -85,4 +87,36 @@ type Store interface {
 // it acts as (for auth.whoami).
 type Describer interface {
 	Whoami(ctx context.Context) (subject, location string, err error)
+}
+
+// OrderedLister is optionally implemented by a store that can list keys in
+// order from a starting point (S3's ListObjectsV2 StartAfter; a sorted,
+// pruned directory walk), so a page of a large listing costs about the page
+// and not the whole prefix. Stores without it are listed whole and sorted.
+type OrderedLister interface {
+	// ListAfter returns at most limit (> 0) objects under prefix (ending
+	// in '/') whose keys sort after after ("" = from the first), in
+	// ascending byte order of the key, recursively.
+	ListAfter(ctx context.Context, prefix, after string, limit int) ([]Entry, error)
+}
+
+// listAfter is OrderedLister.ListAfter on any store.
+func listAfter(ctx context.Context, s Store, prefix, after string, limit int) ([]Entry, error) {
+	if ol, ok := s.(OrderedLister); ok {
+		return ol.ListAfter(ctx, prefix, after, limit)
+	}
+	all, err := s.List(ctx, prefix, 0)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(all, func(a, b Entry) int { return strings.Compare(a.Key, b.Key) })
+	i, _ := slices.BinarySearchFunc(all, after, func(e Entry, k string) int { return strings.Compare(e.Key, k) })
+	for i < len(all) && all[i].Key <= after {
+		i++
+	}
+	all = all[i:]
+	if len(all) > limit {
+		all = all[:limit]
+	}
+	return all, nil
 }

@@ -45,6 +45,10 @@ func New(r *registry.Registry) adapter.Handler {
 			id, err := r.Whoami(ctx)
 			return id, ProtocolError(err)
 		},
+		ReleasesList: func(ctx context.Context, req *protocol.ReleasesListRequest) (*protocol.ReleasesListResponse, error) {
+			resp, err := r.ReleasesList(ctx, req)
+			return resp, ProtocolError(err)
+		},
 	}
 }
 
@@ -67,6 +71,9 @@ func Unavailable(h adapter.Handler, err error) adapter.Handler {
 	}
 	h.RunsSync = func(context.Context, *protocol.RunsSyncRequest) (*protocol.RunsSyncResponse, error) { return nil, e }
 	h.Whoami = func(context.Context) (*protocol.WhoamiIdentity, error) { return nil, e }
+	h.ReleasesList = func(context.Context, *protocol.ReleasesListRequest) (*protocol.ReleasesListResponse, error) {
+		return nil, e
+	}
 	return h
 }
 

@@ -15,6 +15,7 @@ import (
 	"os/user"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -466,4 +467,97 @@ func (s *Store) Whoami(context.Context) (string, string, error) {
 		return "", "", protocol.Errorf(protocol.CodeNotFound, "registry directory %s: %v", s.root, err)
 	}
 	return name, s.root, nil
+}
+
+var _ registry.OrderedLister = (*Store)(nil)
+
+// ListAfter walks prefix in key order from after, reading only the folders
+// on the way: a folder whose keys all sort before after is skipped without
+// being read, and the walk stops at limit objects. Symbolic links and dot
+// files (temps, locks) are skipped, as List does.
+func (s *Store) ListAfter(_ context.Context, prefix, after string, limit int) ([]registry.Entry, error) {
+	prefix = strings.TrimSuffix(prefix, "/")
+	if _, _, err := split(prefix + "/x"); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, fmt.Errorf("fsstore: ListAfter needs a positive limit")
+	}
+	d, err := safefile.OpenDir(s.root, prefix, false, dirPerm)
+	if err != nil {
+		if errors.Is(mapErr(err), registry.ErrNotFound) {
+			return nil, nil
+		}
+		return nil, mapErr(err)
+	}
+	base := d.Path()
+	d.Close()
+	fd, err := unix.Open(base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, mapErr(fmt.Errorf("opening %s: %w", base, err))
+	}
+	var out []registry.Entry
+	err = s.walkAfter(fd, base, prefix+"/", after, limit, &out)
+	return out, err
+}
+
+// walkAfter lists the folder open as fd (key prefix keyDir, ending in '/')
+// into out in key order; it consumes fd.
+func (s *Store) walkAfter(fd int, dirPath, keyDir, after string, limit int, out *[]registry.Entry) error {
+	f := os.NewFile(uintptr(fd), dirPath)
+	ents, err := f.ReadDir(-1)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("reading %s: %w", dirPath, err)
+	}
+	// A folder's keys all start with "<name>/", so it sorts as name+"/".
+	type item struct {
+		sortKey string
+		ent     fs.DirEntry
+	}
+	items := make([]item, 0, len(ents))
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		switch {
+		case e.IsDir():
+			items = append(items, item{keyDir + e.Name() + "/", e})
+		case e.Type().IsRegular():
+			items = append(items, item{keyDir + e.Name(), e})
+		}
+	}
+	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.sortKey, b.sortKey) })
+	defer f.Close()
+	for _, it := range items {
+		if len(*out) >= limit {
+			return nil
+		}
+		if !it.ent.IsDir() {
+			if it.sortKey <= after {
+				continue
+			}
+			info, err := it.ent.Info()
+			if err != nil {
+				continue // removed meanwhile
+			}
+			*out = append(*out, registry.Entry{Key: it.sortKey, Info: registry.Info{Size: info.Size(), ModTime: info.ModTime()}})
+			continue
+		}
+		// Every key below sorts before after: skip the folder unread.
+		if it.sortKey < after && !strings.HasPrefix(after, it.sortKey) {
+			continue
+		}
+		sub, err := unix.Openat(int(f.Fd()), it.ent.Name(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue
+			}
+			return fmt.Errorf("opening %s: %w", filepath.Join(dirPath, it.ent.Name()), err)
+		}
+		if err := s.walkAfter(sub, filepath.Join(dirPath, it.ent.Name()), it.sortKey, after, limit, out); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -24,6 +24,7 @@ type Adapter interface {
 	PullFinalize(context.Context, *protocol.PullFinalizeRequest) (*protocol.PullFinalizeResponse, error)
 	RunsSync(context.Context, *protocol.RunsSyncRequest) (*protocol.RunsSyncResponse, error)
 	Whoami(context.Context) (*protocol.WhoamiIdentity, error)
+	ReleasesList(context.Context, *protocol.ReleasesListRequest) (*protocol.ReleasesListResponse, error)
 }
 
 var _ Adapter = (*registry.Registry)(nil)
@@ -132,7 +133,14 @@ func (p *Process) Raw(ctx context.Context, cmd string, body []byte, requestID st
 			return fmt.Errorf("%s: %d bytes on stderr", cmd, stderr.Len())
 		}
 	}
-	return json.Unmarshal(stdout.Bytes(), resp)
+	// The host's checks: one strict JSON value with the fields its type requires.
+	if err := protocol.DecodeStrict(stdout.Bytes(), resp); err != nil {
+		return fmt.Errorf("%s: answer refused by the strict reader: %v", cmd, err)
+	}
+	if err := protocol.CheckRequired(stdout.Bytes(), resp); err != nil {
+		return fmt.Errorf("%s: answer misses a required field: %v", cmd, err)
+	}
+	return nil
 }
 
 // PushPrepare implements Adapter.
@@ -173,6 +181,12 @@ func (p *Process) Whoami(ctx context.Context) (*protocol.WhoamiIdentity, error) 
 		return nil, err
 	}
 	return &out.Identity, nil
+}
+
+// ReleasesList implements Adapter.
+func (p *Process) ReleasesList(ctx context.Context, r *protocol.ReleasesListRequest) (*protocol.ReleasesListResponse, error) {
+	var out protocol.ReleasesListResponse
+	return &out, p.call(ctx, protocol.CmdReleasesList, &r.RequestHeader, r, &out)
 }
 
 // Capabilities runs `<bin> --capabilities`.

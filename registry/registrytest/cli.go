@@ -178,19 +178,18 @@ func CLIConcurrent(t *testing.T, c *CLI, remoteName string, store registry.Store
 			t.Fatalf("receipt: %v", err)
 		}
 	}
-	data, _, err := store.Get(ctx, "streams/"+scope+"/"+registry.EscapeName("acme/prod")+"/index.json", 1<<24)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var idx indexDoc
-	json.Unmarshal(data, &idx)
+	// Every release is listed by `epack releases` (the listing replaced index.json).
+	listed := c.MustRun(t, "releases", remoteName, "--stream", "acme/prod", "--limit", "1000")
 	var got []string
-	for _, e := range idx.Releases {
-		got = append(got, e.ReleaseID)
+	rels, _ := listed.JSON["releases"].([]any)
+	for _, e := range rels {
+		m, _ := e.(map[string]any)
+		id, _ := m["release_id"].(string)
+		got = append(got, id)
 	}
 	for _, id := range ids {
 		if !slices.Contains(got, id) {
-			t.Fatalf("release %s missing from the index %v", id, got)
+			t.Fatalf("release %s missing from epack releases %v", id, got)
 		}
 	}
 	r := c.MustRun(t, "pull", remoteName, "-o", filepath.Join(c.Dir, "latest.epack"), "--force")

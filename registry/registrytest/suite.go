@@ -47,6 +47,11 @@ func RunAll(t *testing.T, h Harness) {
 	t.Run("HostileRuns", func(t *testing.T) { HostileRuns(t, h(t)) })
 	t.Run("Concurrent16", func(t *testing.T) { Concurrent(t, h(t), 16) })
 	t.Run("SamePack8", func(t *testing.T) { SamePack(t, h(t), 8) })
+	t.Run("Releases", func(t *testing.T) { Releases(t, h(t)) })
+	t.Run("Versions", func(t *testing.T) { Versions(t, h(t)) })
+	t.Run("ConcurrentVersion8", func(t *testing.T) { ConcurrentVersion(t, h(t), 8) })
+	t.Run("Notes", func(t *testing.T) { Notes(t, h(t)) })
+	t.Run("LegacyListing", func(t *testing.T) { LegacyListing(t, h(t)) })
 }
 
 var target = protocol.TargetConfig{Workspace: "acme", Environment: "prod", Stream: "acme/evidence"}
@@ -487,13 +492,10 @@ func Concurrent(t *testing.T, e *Env, n int) {
 	if len(uniq) != n {
 		t.Fatalf("%d distinct releases, want %d: %v", len(uniq), n, ids)
 	}
-	idx := readIndex(t, e, target)
-	var got []string
-	for _, r := range idx.Releases {
-		got = append(got, r.ReleaseID)
-	}
-	if !slices.Equal(got, uniq) {
-		t.Fatalf("index %v, want %v", got, uniq)
+	// Every release is listed, newest first (the listing replaced index.json).
+	listed := ListAll(t, e, protocol.ReleasesListRequest{Target: target}, 5)
+	if got := releaseIDs(listed); !slices.Equal(got, sortedDesc(uniq)) {
+		t.Fatalf("listed %v, want %v", got, sortedDesc(uniq))
 	}
 	pp, err := pull(t, e, target, protocol.PullRef{Latest: true})
 	if err != nil {
@@ -557,29 +559,9 @@ func SamePack(t *testing.T, e *Env, n int) {
 	if err != nil || pp.Pack.ReleaseID != ids[0] || len(pp.Pack.Labels) != n {
 		t.Fatalf("latest = %+v %v (want %d merged labels)", pp, err, n)
 	}
-	if idx := readIndex(t, e, target); len(idx.Releases) != 1 {
-		t.Fatalf("index %+v", idx)
+	if listed := ListAll(t, e, protocol.ReleasesListRequest{Target: target}, 50); len(listed) != 1 || len(listed[0].Labels) != n {
+		t.Fatalf("listed %+v, want one release with %d labels", listed, n)
 	}
-}
-
-type indexDoc struct {
-	Releases []struct {
-		ReleaseID string `json:"release_id"`
-	} `json:"releases"`
-}
-
-func readIndex(t testing.TB, e *Env, tgt protocol.TargetConfig) indexDoc {
-	t.Helper()
-	key := "streams/" + registry.EscapeName(tgt.Workspace) + "/" + registry.EscapeName(tgt.Environment) + "/" + registry.EscapeName(tgt.Stream) + "/index.json"
-	data, _, err := e.Store.Get(ctxT(t), key, 1<<24)
-	if err != nil {
-		t.Fatalf("reading %s: %v", key, err)
-	}
-	var idx indexDoc
-	if err := json.Unmarshal(data, &idx); err != nil {
-		t.Fatal(err)
-	}
-	return idx
 }
 
 // checkPrefix: nothing was written outside the registry's prefix/root.

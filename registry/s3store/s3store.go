@@ -328,6 +328,46 @@ func (s *Store) List(ctx context.Context, prefix string, limit int) ([]registry.
 	return out, nil
 }
 
+var _ registry.OrderedLister = (*Store)(nil)
+
+// ListAfter lists keys under prefix that sort after after, in ascending
+// order (ListObjectsV2 with StartAfter: S3 lists in UTF-8 byte order), at
+// most limit of them: one request per 1,000 keys, however many follow.
+func (s *Store) ListAfter(ctx context.Context, prefix, after string, limit int) ([]registry.Entry, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("s3store: ListAfter needs a positive limit")
+	}
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.cfg.Bucket), Prefix: aws.String(s.full(prefix))}
+	if after != "" {
+		in.StartAfter = aws.String(s.full(after))
+	}
+	var out []registry.Entry
+	for {
+		in.MaxKeys = aws.Int32(int32(min(limit-len(out), 1000)))
+		page, err := s.client.ListObjectsV2(ctx, in)
+		if err != nil {
+			return nil, s.mapErr(err, "list", prefix)
+		}
+		for _, o := range page.Contents {
+			k := aws.ToString(o.Key)
+			if s.cfg.Prefix != "" {
+				k = strings.TrimPrefix(k, s.cfg.Prefix+"/")
+			}
+			if k <= after {
+				continue // a server that ignores StartAfter
+			}
+			out = append(out, registry.Entry{Key: k, Info: registry.Info{Size: aws.ToInt64(o.Size), ETag: aws.ToString(o.ETag), ModTime: aws.ToTime(o.LastModified)}})
+			if len(out) >= limit {
+				return out, nil
+			}
+		}
+		if !aws.ToBool(page.IsTruncated) || aws.ToString(page.NextContinuationToken) == "" {
+			return out, nil
+		}
+		in.ContinuationToken = page.NextContinuationToken
+	}
+}
+
 // Delete removes an object.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.full(key))})

@@ -1,0 +1,47 @@
+package registry
+
+import (
+	"context"
+
+	"github.com/evidencerelay/epack/protocol"
+)
+
+// SeedRelease writes rel the way a push leaves it for releases.list — its
+// record and its listing index objects — straight through s, without the
+// protocol (benchmarks and tests that need many releases fast).
+func SeedRelease(ctx context.Context, s Store, rel *Release) error {
+	sc, err := newScope(protocol.TargetConfig{Workspace: rel.Workspace, Environment: rel.Environment, Stream: rel.Stream}, true)
+	if err != nil {
+		return err
+	}
+	if err := s.CreateIfAbsent(ctx, sc.releaseKey(rel.ReleaseID), mustJSON(rel)); err != nil {
+		return err
+	}
+	return New(s, Options{}).indexListing(ctx, sc, rel, false)
+}
+
+// MarkListed writes the listing marker of a workspace and environment, as
+// their first push does.
+func MarkListed(ctx context.Context, s Store, workspace, environment string) error {
+	sc, err := newScope(protocol.TargetConfig{Workspace: workspace, Environment: environment}, false)
+	if err != nil {
+		return err
+	}
+	return s.CreateIfAbsent(ctx, sc.listingMarkerKey(), mustJSON(listingMarker{Version: 1}))
+}
+
+// SetListScanBudget changes how many listing entries one releases.list call
+// examines beyond its page, and returns a function restoring it.
+func SetListScanBudget(n int) func() {
+	old := listScanBudget
+	listScanBudget = n
+	return func() { listScanBudget = old }
+}
+
+// SetListMaxBytes changes how many bytes of releases one releases.list
+// answer holds at most, and returns a function restoring it.
+func SetListMaxBytes(n int) func() {
+	old := listMaxBytes
+	listMaxBytes = n
+	return func() { listMaxBytes = old }
+}
