@@ -117,7 +117,7 @@ func readStream(ctx context.Context, f *os.File, verify bool) (*pulledPack, erro
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 	}
-	out := &pulledPack{stream: p.Manifest().Stream, manifestDigest: p.ManifestDigest(), bundles: map[string][]byte{}}
+	out := &pulledPack{stream: p.Manifest().Stream, packDigest: p.Manifest().PackDigest, manifestDigest: p.ManifestDigest(), bundles: map[string][]byte{}}
 	for _, name := range p.Attestations() {
 		b, err := p.ReadAttestation(name)
 		if err != nil {
@@ -131,6 +131,7 @@ func readStream(ctx context.Context, f *os.File, verify bool) (*pulledPack, erro
 // pulledPack is what the verify step read from the download.
 type pulledPack struct {
 	stream         string
+	packDigest     string
 	manifestDigest string
 	bundles        map[string][]byte
 }

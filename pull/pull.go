@@ -102,6 +102,9 @@ type run struct {
 
 	signerPolicy *workflow.SignerPolicy
 	signers      []sign.Signer
+	// wantPackDigest is the pack digest asked for with --digest, when the
+	// registry knew it only as a pack digest.
+	wantPackDigest string
 }
 
 // newRun applies the defaults and checks an explicit output before
@@ -181,12 +184,65 @@ func (r *run) prepareStep(ctx context.Context) error {
 	}
 	r.steps.Start(StepPrepare)
 	prep, err := r.prepare(ctx)
+	if err != nil && r.ref.Digest != "" && isNotFound(err) {
+		// Not a file digest the registry knows: it may be a pack digest.
+		file, ferr := r.fileDigestForPackDigest(ctx, r.ref.Digest)
+		if ferr != nil {
+			return ferr
+		}
+		if file == "" {
+			return err
+		}
+		r.wantPackDigest, r.ref.Digest = r.ref.Digest, file
+		prep, err = r.prepare(ctx)
+	}
 	if err != nil {
 		return err
 	}
 	r.prep = prep
 	r.steps.Done(StepPrepare)
 	return nil
+}
+
+// packDigestPages bounds the search for a pack digest: the newest
+// packDigestPages × MaxReleasesLimit releases.
+const packDigestPages = 20
+
+// fileDigestForPackDigest finds, through releases.list, the file digest of
+// the newest release whose pack digest is d ("" when none is found or the
+// adapter cannot list). The pulled manifest is checked against d
+// afterwards, so the listing is not trusted.
+func (r *run) fileDigestForPackDigest(ctx context.Context, d string) (string, error) {
+	if !r.session.Capabilities().Features.ReleasesList {
+		return "", nil
+	}
+	cursor := ""
+	for page := 0; page < packDigestPages; page++ {
+		resp, err := workflow.Call(ctx, protocol.CmdReleasesList, func(ctx context.Context) (*protocol.ReleasesListResponse, error) {
+			return r.session.ReleasesList(ctx, &protocol.ReleasesListRequest{
+				Remote: r.env.RemoteName, Target: r.target, Limit: protocol.MaxReleasesLimit, Cursor: cursor,
+			})
+		})
+		if err != nil {
+			return "", err
+		}
+		for _, rel := range resp.Releases {
+			if rel.PackDigest == d && pack.IsDigest(rel.FileDigest) {
+				return rel.FileDigest, nil
+			}
+		}
+		if resp.NextCursor == "" {
+			return "", nil
+		}
+		cursor = resp.NextCursor
+	}
+	return "", nil
+}
+
+// isNotFound reports whether the adapter answered not_found.
+func isNotFound(err error) bool {
+	var pe *protocol.Error
+	return errors.As(err, &pe) && pe.Code == protocol.CodeNotFound
 }
 
 // prepare calls pull.prepare and checks the answer against the request.
@@ -298,6 +354,9 @@ func (r *run) verifyStep(ctx context.Context) error {
 	}
 	if err := checkManifestStream(got.stream, r.prep.Pack.Stream); err != nil {
 		return err
+	}
+	if r.wantPackDigest != "" && got.packDigest != r.wantPackDigest {
+		return notAsked("asked for pack digest %s but the pulled manifest says %s", r.wantPackDigest, got.packDigest)
 	}
 	r.stream = got.stream
 	if r.verify {

@@ -57,8 +57,8 @@ SHA-256 are checked against what the registry announced, the whole pack is
 verified, and only then is it moved into place. An existing output file is
 replaced only with --force, and is never lost when anything fails.
 
-The optional [ref] is a file digest (sha256:…), a release id (rel_…) or a
-version; without it the latest release is pulled. --digest, --release and
+The optional [ref] is a digest (sha256:…: the file digest, or the pack digest
+when the registry can list releases), a release id (rel_…) or a version; without it the latest release is pulled. --digest, --release and
 --version take precedence over [ref], in that order.
 
 Latest and versions are looked up in the project's stream (stream: in
@@ -92,7 +92,7 @@ the form vMAJOR.MINOR.PATCH (e.g. 'epack push local p.epack --label v1.0.0').`,
 	fl.StringVar(&f.Env, "env", "", "apply environments.<env> overrides from epack.yaml")
 	fl.StringVar(&f.Workspace, "workspace", "", "override the source workspace")
 	fl.StringVarP(&f.Output, "output", "o", "", "output file (default ./<stream>.epack)")
-	fl.StringVar(&f.Digest, "digest", "", "pull the pack with this file digest (sha256:…)")
+	fl.StringVar(&f.Digest, "digest", "", "pull the pack with this file digest or pack digest (sha256:…)")
 	fl.StringVar(&f.Release, "release", "", "pull this release id")
 	fl.StringVar(&f.Version, "version", "", "pull this version (a vMAJOR.MINOR.PATCH label)")
 	fl.StringVar(&f.Stream, "stream", "", "look in this stream (default: stream: in epack.yaml)")

@@ -112,3 +112,23 @@ func TestPullDefaultsToTheProjectStream(t *testing.T) {
 		t.Fatalf("missing version: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// pull --digest takes the file digest or the pack digest (the one build,
+// inspect and push label as such).
+func TestPullByFileOrPackDigest(t *testing.T) {
+	p := newProj(t, fsStore())
+	e2e.WritePack(t, filepath.Join(p.root, "p.epack"), "acme/prod", e2e.File{Name: "a.json", Data: []byte(`{"d":1}`)})
+	pushed := p.runJSON(t, "push", "reg", "p.epack", "--frozen")
+	want, _ := os.ReadFile(filepath.Join(p.root, "p.epack"))
+	for _, d := range []string{pushed["file_digest"].(string), pushed["pack_digest"].(string)} {
+		res := p.runJSON(t, "pull", "reg", "--digest", d, "-o", "x.epack", "--force", "--frozen")
+		got, _ := os.ReadFile(filepath.Join(p.root, "x.epack"))
+		if !bytes.Equal(got, want) || res["digest"] != pushed["file_digest"] {
+			t.Fatalf("pull --digest %s: %v", d, res)
+		}
+	}
+	out, errOut, code := p.run(t, "pull", "reg", "--digest", "sha256:"+strings.Repeat("0", 64), "-o", "y.epack", "--frozen")
+	if code == 0 || !strings.Contains(errOut, "not_found") {
+		t.Fatalf("unknown digest: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
