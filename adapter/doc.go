@@ -11,4 +11,6 @@
 // other error becomes server_error. It speaks through package protocol's
 // message types, as the epack host does, so the two cannot disagree on the
 // wire (COMPAT W25), and an adapter built on it links nothing of the host.
+// Besides the commands of the existing protocol it dispatches releases.list,
+// our addition (Handler.ReleasesList, announced as features.releases_list).
 package adapter

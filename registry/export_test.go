@@ -45,3 +45,11 @@ func SetListMaxBytes(n int) func() {
 	listMaxBytes = n
 	return func() { listMaxBytes = old }
 }
+
+// SetBackfillBatch changes how many earlier releases one releases.list call
+// indexes, and returns a function restoring it.
+func SetBackfillBatch(n int) func() {
+	old := backfillBatch
+	backfillBatch = n
+	return func() { backfillBatch = old }
+}

@@ -6,6 +6,8 @@ import (
 	"path"
 	"strings"
 	"sync"
+
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // The listing index: one small object per release (and per release and
@@ -151,6 +153,11 @@ func (r *Registry) ensureListing(ctx context.Context, sc scope) error {
 			todo = append(todo, e.Key)
 		}
 	}
+	missing := len(todo)
+	more := missing > backfillBatch
+	if more {
+		todo = todo[:backfillBatch] // bounded, so the call ends well within its timeout
+	}
 	err = parallel(ctx, todo, func(ctx context.Context, key string) error {
 		var rel Release
 		if _, err := r.getJSON(ctx, key, &rel); err != nil {
@@ -170,11 +177,20 @@ func (r *Registry) ensureListing(ctx context.Context, sc scope) error {
 	if err != nil {
 		return storeErr(err, "indexing earlier releases for listing")
 	}
+	if more {
+		// Retryable: the host tries again, and each try indexes more.
+		return protocol.Errorf(protocol.CodeServerError,
+			"this registry is indexing the releases it recorded before it could list them: %d of %d done; try again",
+			len(have)+len(todo), len(have)+missing)
+	}
 	if err := r.store.CreateIfAbsent(ctx, marker, mustJSON(listingMarker{Version: 1})); err != nil && !errors.Is(err, ErrExists) {
 		return storeErr(err, "writing %s", marker)
 	}
 	return nil
 }
+
+// backfillBatch bounds how many earlier releases one call indexes.
+var backfillBatch = 5000
 
 // parallelism bounds the store calls one request makes at once.
 const parallelism = 8

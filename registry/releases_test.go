@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -270,5 +271,39 @@ func TestReleasesListCursor(t *testing.T) {
 func TestReleasesListCapability(t *testing.T) {
 	if !registry.New(newStore(t), registry.Options{}).Capabilities().Features.ReleasesList {
 		t.Fatal("releases_list not announced")
+	}
+}
+
+// Releases recorded before the listing index (no list objects, no marker)
+// are indexed a bounded batch per call: the calls before the last answer a
+// retryable error saying how far it got, then everything is listed.
+func TestReleasesListBackfillInBatches(t *testing.T) {
+	s := newStore(t)
+	rels := seed(t, s, seedSpec{n: 25, base: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), step: time.Minute})
+	ctx := context.Background()
+	ents, err := s.List(ctx, "streams/", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if err := s.Delete(ctx, e.Key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer registry.SetBackfillBatch(10)()
+	r := registry.New(s, registry.Options{})
+	req := protocol.ReleasesListRequest{Target: protocol.TargetConfig{Workspace: "acme", Environment: "prod"}, Limit: 100}
+	for _, done := range []string{"10 of 25", "20 of 25"} {
+		_, err := r.ReleasesList(ctx, &req)
+		var pe *protocol.Error
+		if !errors.As(err, &pe) || pe.Code != protocol.CodeServerError || !pe.Retryable || !strings.Contains(pe.Message, done) {
+			t.Fatalf("want a retryable error saying %q, got %v", done, err)
+		}
+	}
+	if got, _ := listAll(t, r, req); !slices.Equal(got, want(rels, func(*registry.Release) bool { return true })) {
+		t.Fatalf("after indexing: %d releases", len(got))
+	}
+	if _, err := s.Head(ctx, "streams/acme/prod/@all/listing.json"); err != nil {
+		t.Fatalf("marker: %v", err)
 	}
 }
