@@ -4,15 +4,12 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/evidencerelay/epack/internal/cli"
 )
 
+// main runs the CLI; cli.Main handles SIGINT and SIGTERM (the command is
+// cancelled and cleans up, the exit status is 130 or 143).
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Main(ctx, os.Args[1:])
-	stop()
-	os.Exit(code)
+	os.Exit(cli.Main(context.Background(), os.Args[1:]))
 }

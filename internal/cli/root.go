@@ -17,8 +17,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/exitstatus"
@@ -71,6 +73,7 @@ func NewRootCmd(ios *IOStreams) (*cobra.Command, *Globals) {
 		newCmdVersion(g, nil),
 		newCmdDocs(g, nil),
 	)
+	registerCompletions(root, g)
 	return root, g
 }
 
@@ -117,9 +120,75 @@ them back. Every pack is verified before it is pushed and after it is pulled.`,
 }
 
 // Main runs epack with os.Args and returns the process exit status.
+//
+// SIGINT (Ctrl-C) and SIGTERM cancel the command's context: the libraries
+// stop and remove what they had started to write (temp files, staged
+// uploads), and a command that fails that way exits 128+signal, 130 for
+// SIGINT and 143 for SIGTERM, as shells report a process killed by the
+// signal. A command that still finishes successfully exits 0: its work is
+// done. A second signal is not caught: it ends the process at once.
 func Main(ctx context.Context, args []string) int {
 	usePhysicalWorkDir()
+	ctx, stop := cancelOnSignal(ctx)
+	defer stop()
 	return RunWith(ctx, args, SystemIOStreams())
+}
+
+// interrupted is the cause of the command's context ending when the
+// process received a signal.
+type interrupted struct{ sig os.Signal }
+
+func (e *interrupted) Error() string { return "interrupted by " + signalName(e.sig) }
+
+// status is 128 + the signal number, as a shell reports a killed process.
+func (e *interrupted) status() int {
+	if s, ok := e.sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 128 + int(syscall.SIGINT)
+}
+
+func signalName(sig os.Signal) string {
+	switch sig {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
+}
+
+// cancelOnSignal returns ctx cancelled, with an *interrupted cause, by the
+// first SIGINT or SIGTERM. After that first signal the handler is removed,
+// so a second one has its default effect (the process ends). stop releases
+// the handler.
+func cancelOnSignal(parent context.Context) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			signal.Stop(ch)
+			cancel(&interrupted{sig: sig})
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel(nil)
+	}
+}
+
+// interruptOf returns the signal that ended ctx, if one did.
+func interruptOf(ctx context.Context) *interrupted {
+	var in *interrupted
+	if errors.As(context.Cause(ctx), &in) {
+		return in
+	}
+	return nil
 }
 
 // usePhysicalWorkDir moves to the physical path of the current folder. A
@@ -159,6 +228,9 @@ func RunWith(ctx context.Context, args []string, ios *IOStreams) int {
 	err := root.ExecuteContext(ctx)
 	code := 0
 	if err != nil {
+		if in := interruptOf(ctx); in != nil {
+			err = &interruptedError{in: in, err: err}
+		}
 		code = reportError(g, err)
 	}
 	if inJob {
@@ -172,10 +244,39 @@ type exitError struct{ code int }
 
 func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+// interruptedError is the error of a command that failed after a signal
+// cancelled it: reported once as canceled, with the signal's exit status
+// and without the hints of the errors the cancellation caused.
+type interruptedError struct {
+	in  *interrupted
+	err error
+}
+
+func (e *interruptedError) Error() string {
+	var ee *exitError
+	if errors.As(e.err, &ee) {
+		return e.in.Error() // the command printed its own report
+	}
+	// The inner message ends with the cancellation itself, as the
+	// libraries word it; the report names the signal once.
+	msg := e.err.Error()
+	for _, tail := range []string{": " + e.in.Error(), ": " + context.Canceled.Error()} {
+		msg = strings.TrimSuffix(msg, tail)
+	}
+	if msg == e.in.Error() || msg == context.Canceled.Error() {
+		return e.in.Error()
+	}
+	return e.in.Error() + ": " + msg
+}
+
+func (e *interruptedError) Unwrap() error { return e.err }
+
 // reportError prints err (JSON or human) and returns its exit status.
 func reportError(g *Globals, err error) int {
+	var ie *interruptedError
+	interrupt := errors.As(err, &ie)
 	var ee *exitError
-	if errors.As(err, &ee) {
+	if errors.As(err, &ee) && !interrupt {
 		return ee.code
 	}
 	status := exitstatus.Of(err)
@@ -184,6 +285,9 @@ func reportError(g *Globals, err error) int {
 		code = errcode.Internal
 	}
 	hint := errcode.HintOf(err)
+	if interrupt {
+		status, code, hint = ie.in.status(), errcode.Canceled, ""
+	}
 	if g.JSON {
 		obj := map[string]any{"ok": false, "error": map[string]any{"code": string(code), "message": err.Error(), "exit_code": status}}
 		if hint != "" {
