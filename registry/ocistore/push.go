@@ -1,0 +1,495 @@
+package ocistore
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"github.com/evidencerelay/epack/protocol"
+	"github.com/evidencerelay/epack/registry"
+)
+
+// pushIn is a checked push: what prepare was asked, and what the finalize
+// token carries back.
+type pushIn struct {
+	Target         protocol.TargetConfig `json:"t"`
+	FileHex        string                `json:"f"`
+	Size           int64                 `json:"s"`
+	PackDigest     string                `json:"p,omitempty"`
+	ManifestDigest string                `json:"m,omitempty"`
+	Remote         string                `json:"o,omitempty"`
+	Release        protocol.ReleaseInfo  `json:"r"`
+
+	repo string // repository path
+}
+
+func (in *pushIn) fileDigest() string { return "sha256:" + in.FileHex }
+
+func (in *pushIn) layer() ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: LayerMediaType, Digest: digest.Digest(in.fileDigest()), Size: in.Size}
+}
+
+// check validates a push and finds its repository. Finalize runs it again
+// on what the token carries: the token passes through the host.
+func (r *Registry) check(in *pushIn) error {
+	if in.Target.Stream == "" {
+		return bad("target.stream is required")
+	}
+	for _, n := range []struct{ kind, v string }{{registry.KindWorkspace, in.Target.Workspace}, {registry.KindEnvironment, in.Target.Environment}} {
+		if n.v != "" {
+			if err := registry.CheckName(n.kind, n.v); err != nil {
+				return err
+			}
+		}
+	}
+	repo, err := r.cfg.Repository(in.Target)
+	if err != nil {
+		return err
+	}
+	in.repo = repo
+	if _, err := registry.ParseDigest("pack.file_digest", in.fileDigest()); err != nil {
+		return err
+	}
+	if in.Size <= 0 {
+		return bad("pack.size_bytes must be positive, got %d", in.Size)
+	}
+	ri := in.Release
+	if len(ri.Labels) > maxLabels {
+		return bad("too many release labels (%d, limit %d)", len(ri.Labels), maxLabels)
+	}
+	for _, l := range ri.Labels {
+		if err := registry.CheckName("label", l); err != nil {
+			return err
+		}
+	}
+	for _, v := range versionsOf(ri.Labels) {
+		if _, err := VersionTag(v); err != nil {
+			return err
+		}
+	}
+	if len(ri.Notes) > maxNotesBytes {
+		return bad("release notes too long (%d bytes, limit %d)", len(ri.Notes), maxNotesBytes)
+	}
+	if len(ri.BuildContext) > maxBuildContext {
+		return bad("too many build_context entries (%d, limit %d)", len(ri.BuildContext), maxBuildContext)
+	}
+	n := 0
+	for k, v := range ri.BuildContext {
+		n += len(k) + len(v)
+		if len(k) > 256 || len(v) > 4096 {
+			return bad("build_context entry %q is too long", truncate(k))
+		}
+	}
+	if n > maxBuildContextBytes {
+		return bad("build_context is too large (%d bytes, limit %d)", n, maxBuildContextBytes)
+	}
+	for _, f := range []struct{ name, v string }{{"pack.digest", in.PackDigest}, {"pack.manifest_digest", in.ManifestDigest}, {"remote", in.Remote}} {
+		if len(f.v) > 255 || strings.ContainsFunc(f.v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return bad("%s is too long or contains a control character", f.name)
+		}
+	}
+	return nil
+}
+
+// plan is what a push would change, worked out reading only.
+type plan struct {
+	// existing is the release of this pack in the stream, if it has one.
+	existing *found
+	// versions are the versions the push adds, with their tags.
+	versions []versionTag
+}
+
+type versionTag struct{ version, tag string }
+
+// planPush checks that the push breaks no rule: the repository holds this
+// target's stream; no version it adds names another pack; notes never
+// replace different notes.
+func (r *Registry) planPush(ctx context.Context, repo *remote.Repository, in *pushIn) (*plan, error) {
+	p := &plan{}
+	ex, err := r.lookup(ctx, repo, packTag(in.FileHex))
+	if err != nil {
+		return nil, err
+	}
+	if ex != nil && ex.rel.foreign {
+		ex = nil // not epack's: a push makes the release
+	}
+	if ex != nil && ex.rel.FileDigest != in.fileDigest() {
+		return nil, protocol.Errorf(protocol.CodeServerError, "tag %s of %s names another pack (%s)", packTag(in.FileHex), r.ref(repo), ex.rel.FileDigest)
+	}
+	owner := ex
+	if owner == nil {
+		if owner, err = r.lookup(ctx, repo, tagLatest); err != nil {
+			return nil, err
+		}
+	}
+	if owner != nil && !owner.rel.foreign && !inScope(owner.rel, in.Target, true) {
+		return nil, protocol.Errorf(protocol.CodeConflict,
+			"repository %s holds releases of %s, and this push is for %s: they map to one repository; use extensions.namespace with {workspace}/{environment}, or another stream name",
+			r.ref(repo), describeScope(owner.rel.Stream, owner.rel.Workspace, owner.rel.Environment), describeScope(in.Target.Stream, in.Target.Workspace, in.Target.Environment))
+	}
+	p.existing = ex
+	var have []string
+	if ex != nil {
+		if err := notesConflict(ex.rel, in.Release.Notes); err != nil {
+			return nil, err
+		}
+		have = versionsOf(ex.rel.Labels)
+	}
+	for _, v := range versionsOf(in.Release.Labels) {
+		if slices.Contains(have, v) {
+			continue
+		}
+		tag, err := VersionTag(v)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.versionFree(ctx, repo, in, v, tag); err != nil {
+			return nil, err
+		}
+		p.versions = append(p.versions, versionTag{v, tag})
+	}
+	return p, nil
+}
+
+// versionFree returns nil when tag (of version v) is absent or names this
+// pack; otherwise the conflict, naming the holder.
+func (r *Registry) versionFree(ctx context.Context, repo *remote.Repository, in *pushIn, v, tag string) error {
+	f, err := r.lookup(ctx, repo, tag)
+	if err != nil || f == nil {
+		return err
+	}
+	if f.rel.FileDigest != in.fileDigest() {
+		return r.versionTaken(repo, in, v, f)
+	}
+	if !f.rel.foreign && !slices.Contains(versionsOf(f.rel.Labels), v) {
+		return protocol.Errorf(protocol.CodeConflict, "tag %s of %s holds release %s, whose versions %v do not include %q (versions that differ only in '+' and '_' share a tag)",
+			tag, r.ref(repo), f.rel.ID, versionsOf(f.rel.Labels), v)
+	}
+	return nil
+}
+
+// versionTaken is the refusal of a version another pack holds, with a hint
+// naming that release.
+func (r *Registry) versionTaken(repo *remote.Repository, in *pushIn, v string, holder *found) error {
+	remoteName := in.Remote
+	if remoteName == "" {
+		remoteName = "<remote>"
+	}
+	who := "a manifest pushed without a release id (" + string(holder.desc.Digest) + ")"
+	cmd := fmt.Sprintf("epack pull %s --version %s", remoteName, v)
+	if holder.rel.ID != "" {
+		who = "release " + holder.rel.ID
+		cmd = fmt.Sprintf("epack pull %s --release %s", remoteName, holder.rel.ID)
+	}
+	e := protocol.Errorf(protocol.CodeConflict,
+		"version %q of stream %q already names another pack: %s (file %s, tag %s:%s); a version names one pack for good, so this push was refused and nothing changed (push this pack with a new version label)",
+		v, in.Target.Stream, who, holder.rel.FileDigest, r.ref(repo), holder.tag)
+	e.Action = &protocol.Action{Type: protocol.ActionRunCommand, Command: cmd}
+	return e
+}
+
+// notesConflict refuses notes that differ from the notes a release has.
+func notesConflict(rel *release, notes string) error {
+	if notes == "" || rel.Notes == "" || notes == rel.Notes {
+		return nil
+	}
+	return protocol.Errorf(protocol.CodeConflict,
+		"release %s of this pack in stream %q already has different notes; notes are never replaced, so this push was refused and nothing changed",
+		rel.ID, rel.Stream)
+}
+
+// PushPrepare answers push.prepare. It refuses early what finalize would
+// refuse, then gets the bytes to the registry: "skip" when the blob is
+// there; the registry's upload URL when the host may use it without
+// credentials; otherwise the adapter uploads pack.path itself and answers
+// "skip". The finalize token carries the checked request.
+func (r *Registry) PushPrepare(ctx context.Context, req *protocol.PushPrepareRequest) (*protocol.PushPrepareResponse, error) {
+	if req.Pack.FileDigest == "" {
+		return nil, bad("pack.file_digest is required (this registry stores packs by file digest)")
+	}
+	fileHex, err := registry.ParseDigest("pack.file_digest", req.Pack.FileDigest)
+	if err != nil {
+		return nil, err
+	}
+	in := &pushIn{
+		Target: req.Target, FileHex: fileHex, Size: req.Pack.SizeBytes,
+		PackDigest: req.Pack.Digest, ManifestDigest: req.Pack.ManifestDigest, Remote: req.Remote, Release: req.Release,
+	}
+	if err := r.check(in); err != nil {
+		return nil, err
+	}
+	repo := r.c.repository(in.repo)
+	if _, err := r.planPush(ctx, repo, in); err != nil {
+		return nil, err
+	}
+	upload, err := r.uploadTarget(ctx, repo, in, req.Pack.Path)
+	if err != nil {
+		return nil, err
+	}
+	tok, _ := json.Marshal(in)
+	return &protocol.PushPrepareResponse{Upload: upload, FinalizeToken: pushTokenPrefix + base64.RawURLEncoding.EncodeToString(tok)}, nil
+}
+
+const pushTokenPrefix = "oci1."
+
+func decodePushToken(s string) (*pushIn, error) {
+	raw, ok := strings.CutPrefix(s, pushTokenPrefix)
+	var in pushIn
+	b, err := base64.RawURLEncoding.DecodeString(raw)
+	if !ok || err != nil || json.Unmarshal(b, &in) != nil {
+		return nil, bad("finalize_token is missing or malformed; run push.prepare first")
+	}
+	return &in, nil
+}
+
+// PushFinalize answers push.finalize: the layer must be in the repository
+// (the registry checked its digest when it was stored), then the release
+// is published: a new manifest and its tags, or — when the stream has this
+// pack — its release with the new labels and notes merged.
+func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeRequest) (*protocol.PushFinalizeResponse, error) {
+	in, err := decodePushToken(req.FinalizeToken)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.check(in); err != nil {
+		return nil, err
+	}
+	if req.Target != in.Target {
+		return nil, bad("target %+v differs from the target of push.prepare %+v", req.Target, in.Target)
+	}
+	if req.Pack.SizeBytes != 0 && req.Pack.SizeBytes != in.Size {
+		return nil, bad("pack.size_bytes %d differs from push.prepare (%d)", req.Pack.SizeBytes, in.Size)
+	}
+	if req.Pack.Digest != "" && in.PackDigest != "" && req.Pack.Digest != in.PackDigest {
+		return nil, bad("pack.digest differs from push.prepare")
+	}
+	repo := r.c.repository(in.repo)
+	desc, err := repo.Blobs().Resolve(ctx, in.fileDigest())
+	switch {
+	case notFound(err):
+		return nil, protocol.Errorf(protocol.CodeNotFound, "the pack upload did not arrive in %s; run the push again", r.ref(repo))
+	case err != nil:
+		return nil, r.c.fail(err, "checking the pack layer in %s", r.ref(repo))
+	case desc.Size != in.Size:
+		return nil, protocol.Errorf(protocol.CodeInvalidRequest, "the stored pack layer has %d bytes, expected %d; nothing was published", desc.Size, in.Size)
+	}
+	rel, existing, err := r.publish(ctx, repo, in)
+	if err != nil {
+		return nil, err
+	}
+	packDigest := rel.PackDigest
+	if packDigest == "" {
+		packDigest = rel.FileDigest
+	}
+	return &protocol.PushFinalizeResponse{
+		Release: protocol.ReleaseResult{
+			ReleaseID:    rel.ID,
+			PackDigest:   packDigest,
+			CreatedAt:    rel.Created,
+			CanonicalRef: r.canonicalRef(in.repo, rel.ID),
+		},
+		Extensions: map[string]any{
+			"file_digest": rel.FileDigest,
+			"stream":      rel.Stream,
+			"labels":      rel.Labels,
+			"existing":    existing,
+			"repository":  r.cfg.Registry + "/" + in.repo,
+		},
+	}, nil
+}
+
+// publish creates the release of in, or merges into the stream's release
+// of the pack. Versions are tagged first (each read back: a version
+// another pack got meanwhile refuses the push, and the new manifest is
+// deleted), then the pack tag (read back: a concurrent push of the same
+// pack that got there first wins, and this one merges into it), then the
+// release tag and latest.
+func (r *Registry) publish(ctx context.Context, repo *remote.Repository, in *pushIn) (*release, bool, error) {
+	p, err := r.planPush(ctx, repo, in)
+	if err != nil {
+		return nil, false, err
+	}
+	if p.existing != nil {
+		rel, err := r.merge(ctx, repo, p.existing, in, p.versions)
+		return rel, true, err
+	}
+	if err := r.ensureEmptyConfig(ctx, repo); err != nil {
+		return nil, false, err
+	}
+	now := r.opt.Now().UTC()
+	rel := &release{
+		ID:             registry.NewReleaseID(now),
+		Workspace:      in.Target.Workspace,
+		Environment:    in.Target.Environment,
+		Stream:         in.Target.Stream,
+		FileDigest:     in.fileDigest(),
+		Size:           in.Size,
+		PackDigest:     in.PackDigest,
+		ManifestDigest: manifestDigestForm(in.ManifestDigest),
+		Labels:         mergeLabels(nil, in.Release.Labels),
+		Notes:          in.Release.Notes,
+		BuildContext:   in.Release.BuildContext,
+		Created:        now,
+		Title:          titleFor(in.Target.Stream),
+	}
+	raw, desc, err := rel.manifest()
+	if err != nil {
+		return nil, false, err
+	}
+	tagged := false
+	for _, vt := range p.versions {
+		if err := r.claimVersion(ctx, repo, in, vt, desc, raw); err != nil {
+			if tagged {
+				r.discard(ctx, repo, desc)
+			}
+			return nil, false, err
+		}
+		tagged = true
+	}
+	pt := packTag(in.FileHex)
+	if err := r.pushManifest(ctx, repo, desc, raw, pt); err != nil {
+		return nil, false, err
+	}
+	got, err := r.resolveTag(ctx, repo, pt)
+	if err != nil {
+		return nil, false, err
+	}
+	if got != string(desc.Digest) {
+		// A concurrent push of this pack tagged its release last: that one
+		// is the stream's release of the pack.
+		winner, err := r.lookup(ctx, repo, pt)
+		if err != nil {
+			return nil, false, err
+		}
+		if winner != nil && !winner.rel.foreign && winner.rel.FileDigest == rel.FileDigest && inScope(winner.rel, in.Target, true) {
+			merged, err := r.merge(ctx, repo, winner, in, p.versions)
+			if err == nil {
+				r.discard(ctx, repo, desc)
+			}
+			return merged, true, err
+		}
+		return nil, false, protocol.Errorf(protocol.CodeConflict, "tag %s of %s changed while this push wrote it; run the push again", pt, r.ref(repo))
+	}
+	if err := r.pushManifest(ctx, repo, desc, raw, rel.ID); err != nil {
+		return nil, false, err
+	}
+	if err := r.moveLatest(ctx, repo, rel.ID, "", desc, raw); err != nil {
+		return nil, false, err
+	}
+	return rel, false, nil
+}
+
+// claimVersion tags the manifest with a version, then reads the tag back:
+// when another pack's manifest holds it the push is refused.
+func (r *Registry) claimVersion(ctx context.Context, repo *remote.Repository, in *pushIn, vt versionTag, desc ocispec.Descriptor, raw []byte) error {
+	// The plan read the tag before the upload; read it again just before
+	// writing, to keep the window small.
+	if err := r.versionFree(ctx, repo, in, vt.version, vt.tag); err != nil {
+		return err
+	}
+	if err := r.pushManifest(ctx, repo, desc, raw, vt.tag); err != nil {
+		return err
+	}
+	got, err := r.resolveTag(ctx, repo, vt.tag)
+	if err != nil || got == string(desc.Digest) {
+		return err
+	}
+	return r.versionFree(ctx, repo, in, vt.version, vt.tag)
+}
+
+// merge adds in's labels and notes to the release ex. When that changes
+// it, the release gets a new manifest (same release id, created time and
+// layer; updated time set) and every tag of the old manifest that is epack's
+// — release, pack, versions, latest — moves to it.
+func (r *Registry) merge(ctx context.Context, repo *remote.Repository, ex *found, in *pushIn, add []versionTag) (*release, error) {
+	if err := notesConflict(ex.rel, in.Release.Notes); err != nil {
+		return nil, err
+	}
+	cur := ex.rel.clone()
+	cur.Labels = mergeLabels(cur.Labels, in.Release.Labels)
+	changed := len(cur.Labels) != len(ex.rel.Labels)
+	if cur.Notes == "" && in.Release.Notes != "" {
+		cur.Notes, changed = in.Release.Notes, true
+	}
+	if !changed {
+		// Repair what a push that died half way left out.
+		if got, err := r.resolveTag(ctx, repo, cur.ID); err != nil {
+			return nil, err
+		} else if got == "" {
+			if err := r.pushManifest(ctx, repo, ex.desc, ex.raw, cur.ID); err != nil {
+				return nil, err
+			}
+		}
+		return cur, nil
+	}
+	cur.Updated = r.opt.Now().UTC()
+	raw, desc, err := cur.manifest()
+	if err != nil {
+		return nil, err
+	}
+	for _, vt := range add {
+		if err := r.claimVersion(ctx, repo, in, vt, desc, raw); err != nil {
+			return nil, err
+		}
+	}
+	moves := []string{cur.ID, packTag(strings.TrimPrefix(cur.FileDigest, "sha256:"))}
+	for _, v := range versionsOf(ex.rel.Labels) {
+		if t, err := VersionTag(v); err == nil {
+			moves = append(moves, t)
+		}
+	}
+	for _, tag := range moves {
+		got, err := r.resolveTag(ctx, repo, tag)
+		if err != nil {
+			return nil, err
+		}
+		if got == "" || got == string(ex.desc.Digest) {
+			if err := r.pushManifest(ctx, repo, desc, raw, tag); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := r.moveLatest(ctx, repo, cur.ID, string(ex.desc.Digest), desc, raw); err != nil {
+		return nil, err
+	}
+	return cur, nil
+}
+
+// moveLatest points latest at the manifest of release id when latest names
+// an older release, another tool's manifest, nothing, or the manifest
+// replacing (a previous manifest of the same release).
+func (r *Registry) moveLatest(ctx context.Context, repo *remote.Repository, id, replacing string, desc ocispec.Descriptor, raw []byte) error {
+	cur, err := r.lookup(ctx, repo, tagLatest)
+	if err != nil {
+		return err
+	}
+	if cur != nil && !cur.rel.foreign && cur.rel.ID > id && string(cur.desc.Digest) != replacing {
+		return nil
+	}
+	if cur != nil && cur.rel.ID == id && replacing == "" {
+		return nil
+	}
+	return r.pushManifest(ctx, repo, desc, raw, tagLatest)
+}
+
+// discard deletes a manifest this push wrote and gave up (best effort:
+// with it go the tags the push set on it).
+func (r *Registry) discard(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor) {
+	_ = repo.Manifests().Delete(ctx, desc)
+}
+
+// manifestDigestForm writes the manifest digest with its sha256: prefix
+// (the host sends the 64 hex without it).
+func manifestDigestForm(s string) string {
+	if s == "" || strings.HasPrefix(s, "sha256:") {
+		return s
+	}
+	return "sha256:" + s
+}
