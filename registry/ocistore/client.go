@@ -28,9 +28,9 @@ import (
 // client that follows redirects (for the adapter's own requests) and one
 // that does not (to learn where a download would go).
 type conn struct {
-	cfg    Config
-	creds  *credentialSource
-	client *auth.Client
+	cfg        Config
+	creds      *credentialSource
+	client     *auth.Client
 	noRedirect *auth.Client
 }
 

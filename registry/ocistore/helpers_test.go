@@ -2,9 +2,9 @@ package ocistore
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
-	"context"
 	"fmt"
 	"io"
 	"net/http"

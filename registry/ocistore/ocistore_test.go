@@ -106,8 +106,8 @@ func TestManifestIsAnOCIArtifact(t *testing.T) {
 		t.Fatalf("lookup: %v", err)
 	}
 	var m struct {
-		MediaType    string            `json:"mediaType"`
-		ArtifactType string            `json:"artifactType"`
+		MediaType    string `json:"mediaType"`
+		ArtifactType string `json:"artifactType"`
 		Config       struct{ MediaType string }
 		Layers       []struct {
 			MediaType   string            `json:"mediaType"`
