@@ -166,6 +166,18 @@ var houseRules = []rule{
 		forbidden: onlyStdlibAnd("protocol", "errcode", "internal/safefile", "internal/names", "golang.org/x/sys"),
 	},
 	{
+		name:    "the OCI store links registry, protocol, oras-go and the standard library",
+		applies: func(r string) bool { return r == "registry/ocistore" },
+		forbidden: either(forbidModule("adapter", "registry/adapterhandler", "registry/fsstore", "registry/s3store", "registry/registrytest", "registry/adaptercheck"),
+			onlyStdlibAnd("registry", "protocol", "errcode", "internal/names", "internal/safefile", "golang.org/x/sys",
+				"oras.land/oras-go/v2", "github.com/opencontainers/go-digest", "github.com/opencontainers/image-spec", "golang.org/x/sync")),
+	},
+	{
+		name:      "oras-go is the OCI store's: only it and its adapter link it",
+		applies:   func(r string) bool { return r != "registry/ocistore" && r != "cmd/epack-remote-oci" },
+		forbidden: forbidPrefix("oras.land/oras-go/v2"),
+	},
+	{
 		name:    "adapter binaries link no YAML, config, sealed exec or host runtime",
 		applies: isAdapterBinary,
 		forbidden: either(forbidModule("remote", "config", "transfer", "lockfile", "internal/sealedexec",
@@ -229,7 +241,7 @@ func TestHouseRules(t *testing.T) {
 	g := loadGraph(t)
 	// The graph must hold what the rules talk about, or they pass vacuously.
 	for _, want := range []string{"protocol", "remote", "adapter", "registry", "pack", "push", "pull",
-		"internal/cli", "cmd/epack-remote-filesystem", "cmd/epack-remote-s3"} {
+		"internal/cli", "cmd/epack-remote-filesystem", "cmd/epack-remote-s3", "registry/ocistore", "cmd/epack-remote-oci"} {
 		if g[path.Join(module, want)] == nil {
 			t.Fatalf("go list did not report %s: the rules would check nothing", want)
 		}
@@ -271,6 +283,10 @@ func TestRulesCatchViolations(t *testing.T) {
 		{"fsstore imports yaml", []*pkg{mod("registry/fsstore", "gopkg.in/yaml.v3"), {ImportPath: "gopkg.in/yaml.v3"}}, "registry/fsstore: links gopkg.in/yaml.v3"},
 		{"registry imports adapter", []*pkg{mod("registry", "adapter"), mod("adapter")}, "registry: links " + module + "/adapter"},
 		{"adapter binary links sealed exec", []*pkg{mod("cmd/epack-remote-oci", "internal/sealedexec"), mod("internal/sealedexec")}, "cmd/epack-remote-oci: links internal/sealedexec"},
+		{"ocistore imports the S3 store", []*pkg{mod("registry/ocistore", "registry/s3store"), mod("registry/s3store")}, "registry/ocistore: links registry/s3store"},
+		{"ocistore imports the adapter SDK", []*pkg{mod("registry/ocistore", "adapter"), mod("adapter")}, "registry/ocistore: links adapter"},
+		{"ocistore links the AWS SDK", []*pkg{mod("registry/ocistore", "github.com/aws/aws-sdk-go-v2/aws"), {ImportPath: "github.com/aws/aws-sdk-go-v2/aws"}}, "registry/ocistore: links github.com/aws/aws-sdk-go-v2/aws, which is not"},
+		{"s3store links oras-go", []*pkg{mod("registry/s3store", "oras.land/oras-go/v2/registry/remote"), {ImportPath: "oras.land/oras-go/v2/registry/remote"}}, "registry/s3store: links oras.land/oras-go/v2/registry/remote"},
 		{"adapter binary links config", []*pkg{mod("cmd/epack-remote-s3", "config"), mod("config")}, "cmd/epack-remote-s3: links config"},
 		{"adapter binary links yaml", []*pkg{mod("cmd/epack-remote-filesystem", "gopkg.in/yaml.v3"), {ImportPath: "gopkg.in/yaml.v3"}}, "links gopkg.in/yaml.v3"},
 	}
@@ -290,7 +306,9 @@ func TestRulesCatchViolations(t *testing.T) {
 	ok := graph{"fmt": std("fmt")}
 	for _, p := range []*pkg{mod("protocol", "fmt"), mod("adapter", "protocol", "fmt"), mod("registry", "protocol", "internal/safefile"),
 		mod("internal/safefile"), mod("push", "remote", "pack"), mod("remote", "protocol", "config"), mod("protocol"), mod("pack", "internal/jcs"),
-		mod("internal/jcs"), mod("cmd/epack", "internal/cli"), mod("internal/cli", "push", "pull")} {
+		mod("internal/jcs"), mod("cmd/epack", "internal/cli"), mod("internal/cli", "push", "pull"),
+		mod("registry/ocistore", "registry", "protocol", "oras.land/oras-go/v2/registry/remote"), {ImportPath: "oras.land/oras-go/v2/registry/remote"},
+		mod("cmd/epack-remote-oci", "registry/ocistore", "registry/adapterhandler", "adapter", "oras.land/oras-go/v2/registry/remote"), mod("registry/adapterhandler", "adapter", "registry"), mod("registry")} {
 		ok[p.ImportPath] = p
 	}
 	if got := check(ok, houseRules); len(got) != 0 {
