@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"path"
 	"strings"
@@ -80,7 +82,19 @@ func listPrefix(dir, label string) string {
 	if label == "" {
 		return path.Join(dir, "list") + "/"
 	}
-	return path.Join(dir, "labels", EscapeName(label)) + "/"
+	return path.Join(dir, "labels", shortSegment(label)) + "/"
+}
+
+// shortSegment is EscapeName(name) when that is at most 64 bytes, else "@h"
+// and 32 hex of the name's SHA-256 ('@' never starts an escaped name): keys
+// that add a label or version below a stream stay well within S3's 1,024
+// bytes whatever the names.
+func shortSegment(name string) string {
+	if seg := EscapeName(name); len(seg) <= 64 {
+		return seg
+	}
+	sum := sha256.Sum256([]byte(name))
+	return "@h" + hex.EncodeToString(sum[:16])
 }
 
 // indexListing creates rel's listing objects (sc has rel's stream): the

@@ -37,7 +37,7 @@ type versionClaim struct {
 }
 
 func (s scope) claimKey(v string) string {
-	return path.Join(s.streamDir(), "claims", EscapeName(v)+".json")
+	return path.Join(s.streamDir(), "claims", shortSegment(v)+".json")
 }
 
 // publishPlan is what a push is about to do to its stream, worked out

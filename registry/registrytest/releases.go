@@ -180,6 +180,14 @@ func Releases(t *testing.T, e *Env) {
 		t.Fatalf("after merging a label: %+v", got.Releases)
 	}
 
+	// A long label (its index folder is a digest of it) is found too.
+	long := strings.Repeat("é", 40) // 240 bytes escaped
+	Push(t, e, target, p3, long)
+	got = List(t, e, protocol.ReleasesListRequest{Target: env, Labels: []string{long}})
+	if len(got.Releases) != 1 || got.Releases[0].ReleaseID != f3.Release.ReleaseID {
+		t.Fatalf("by a long label: %+v", got.Releases)
+	}
+
 	ctx := ctxT(t)
 	for _, bad := range []protocol.ReleasesListRequest{
 		{Target: env, Limit: -1},
