@@ -25,6 +25,7 @@ var programs = []string{
 	"./cmd/epack",
 	"./cmd/epack-remote-filesystem",
 	"./cmd/epack-remote-s3",
+	"./cmd/epack-remote-oci",
 	"epack-remote-test=./internal/e2e/testadapter",
 }
 

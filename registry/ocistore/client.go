@@ -180,7 +180,16 @@ func (c *conn) fail(err error, format string, args ...any) error {
 
 // authFailed is the auth_required answer to a refused (or missing) credential.
 func (c *conn) authFailed(err error, what string) error {
-	e := protocol.Wrapf(protocol.CodeAuthRequired, err, "%s: registry %s refused %s", what, c.cfg.Registry, c.credentialText())
+	cause := "no credentials"
+	var er *errcode.ErrorResponse
+	if errors.As(err, &er) {
+		cause = fmt.Sprintf("status %d", er.StatusCode)
+		if len(er.Errors) > 0 {
+			cause += ": " + strings.ToLower(er.Errors[0].Message)
+		}
+	}
+	e := protocol.Errorf(protocol.CodeAuthRequired, "registry %s refused %s (%s, while %s)", c.cfg.Registry, c.credentialText(), cause, what)
+	e.Err = err
 	e.Action = &protocol.Action{Type: protocol.ActionRunCommand, Command: "oras login " + c.cfg.Registry}
 	return e
 }

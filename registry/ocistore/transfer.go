@@ -236,6 +236,9 @@ func (r *Registry) stageDownload(ctx context.Context, repo *remote.Repository, r
 			"set transport.file_root in the remote (e.g. file_root: .epack/oci) to give it a folder", r.cfg.Registry)
 	}
 	dir := filepath.Join(r.opt.FileRoot, stagingDir)
+	if err := os.MkdirAll(r.opt.FileRoot, 0o755); err != nil {
+		return tgt, "", protocol.Wrapf(protocol.CodeServerError, err, "making transport.file_root")
+	}
 	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
 		return tgt, "", protocol.Wrapf(protocol.CodeServerError, err, "making the download folder in transport.file_root")
 	}

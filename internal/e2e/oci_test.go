@@ -1,0 +1,252 @@
+package e2e_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/evidencerelay/epack/internal/e2e"
+	"github.com/evidencerelay/epack/internal/testenv"
+	"github.com/evidencerelay/epack/internal/testkit"
+)
+
+// ociProj is a project whose remote "oci" is a namespace of its own on the
+// OCI test registry (distribution 2.8 with TLS and htpasswd), reached by
+// the bundled epack-remote-oci with the registry user in secrets:.
+type ociProj struct {
+	root, bin, ns string
+	srv           testenv.OCI
+	env           []string
+}
+
+func newOCIProj(t *testing.T) *ociProj {
+	t.Helper()
+	srv := testenv.RequireOCI(t)
+	bin := e2e.BinDir(t, binDir)
+	p := &ociProj{root: e2e.Project(t, bin, ""), bin: bin, ns: testenv.OCINamespace(t), srv: srv,
+		env: []string{"OCI_USERNAME=" + srv.Username, "OCI_PASSWORD=" + srv.Password, "HOME=" + t.TempDir()}}
+	y := fmt.Sprintf(`stream: acme/prod
+remotes:
+  oci:
+    adapter: oci
+    target: {workspace: acme, environment: prod}
+    transport:
+      file_root: .epack/oci
+    secrets: [OCI_USERNAME, OCI_PASSWORD]
+    extensions:
+      registry: %s
+      namespace: %s
+      ca_file: %s
+`, srv.Host, p.ns, srv.CAFile)
+	if err := os.WriteFile(filepath.Join(p.root, "epack.yaml"), []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := p.run(t, "lock", "oci"); code != 0 {
+		t.Fatalf("epack lock: %s %s", out, errOut)
+	}
+	return p
+}
+
+func (p *ociProj) run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	return testkit.Run(t, filepath.Join(p.bin, "epack"), p.root, append([]string{"EPACK_INSECURE_ALLOW_UNPINNED=", "CI="}, p.env...), args...)
+}
+
+func (p *ociProj) runJSON(t *testing.T, args ...string) map[string]any {
+	t.Helper()
+	out, errOut, code := p.run(t, append(args, "--json")...)
+	if code != 0 {
+		t.Fatalf("epack %v: exit %d\n%s\n%s", args, code, out, errOut)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("epack %v: not JSON: %v\n%s", args, err, out)
+	}
+	return m
+}
+
+func (p *ociProj) pack(t *testing.T, name, seed string) string {
+	t.Helper()
+	pk := filepath.Join(p.root, "dist", name)
+	e2e.WritePack(t, pk, "acme/prod", e2e.File{Name: "a.json", Data: []byte(`{"seed":"` + seed + `"}`)})
+	return pk
+}
+
+// TestOCIRoundTripThroughCLI: epack push oci p.epack --label v1.0.0, then
+// epack pull oci --version v1.0.0 (and by release id, digest, latest) give
+// the same bytes; pushing again gives the same release; whoami shows the
+// registry and the user.
+func TestOCIRoundTripThroughCLI(t *testing.T) {
+	p := newOCIProj(t)
+	pk := p.pack(t, "p.epack", "roundtrip")
+	first := p.runJSON(t, "push", "oci", "dist/p.epack", "--label", "v1.0.0", "--frozen")
+	relID, _ := first["release_id"].(string)
+	if first["pushed"] != true || !strings.HasPrefix(relID, "rel_") {
+		t.Fatalf("push %v", first)
+	}
+	second := p.runJSON(t, "push", "oci", "dist/p.epack", "--label", "extra", "--frozen")
+	if second["release_id"] != relID || second["upload_skipped"] != true {
+		t.Fatalf("second push %v", second)
+	}
+	want, _ := os.ReadFile(pk)
+	digest := e2e.FileSHA256(t, pk)
+	for i, ref := range [][]string{{"--version", "v1.0.0"}, {}, {relID}, {"--digest", digest}} {
+		out := fmt.Sprintf("pulled-%d.epack", i)
+		res := p.runJSON(t, append([]string{"pull", "oci", "-o", out, "--frozen"}, ref...)...)
+		got, _ := os.ReadFile(filepath.Join(p.root, out))
+		if !bytes.Equal(got, want) || res["verified"] != true || res["digest"] != digest || res["release_id"] != relID {
+			t.Fatalf("pull %v: %v", ref, res)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(p.root, ".epack", "oci", "oci-downloads", "*")); len(left) != 0 {
+		t.Fatalf("downloads left behind: %v", left)
+	}
+	out, errOut, code := p.run(t, "remote", "whoami", "oci")
+	// The user name is a secret's value: epack shows it redacted.
+	if code != 0 || !strings.Contains(out, "OCI_USERNAME/OCI_PASSWORD") || !strings.Contains(out, p.srv.Host+"/"+p.ns) {
+		t.Fatalf("whoami: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestOCIConcurrentPushes: 16 epack processes push 16 packs into one
+// stream at once: 16 releases, each pullable with its own bytes; then 8
+// push one of them again: its release, no error.
+func TestOCIConcurrentPushes(t *testing.T) {
+	p := newOCIProj(t)
+	const n = 16
+	packs := make([]string, n)
+	for i := range packs {
+		packs[i] = p.pack(t, fmt.Sprintf("p%d.epack", i), fmt.Sprint(i))
+	}
+	results := make([]map[string]any, n)
+	errs := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range packs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, errOut, code := p.run(t, "push", "oci", packs[i], "--label", fmt.Sprintf("v1.%d.0", i), "--json", "--frozen")
+			if code != 0 {
+				errs[i] = errOut
+				return
+			}
+			json.Unmarshal([]byte(out), &results[i])
+		}()
+	}
+	wg.Wait()
+	ids := map[string]int{}
+	for i := range packs {
+		if errs[i] != "" {
+			t.Fatalf("push %d failed: %s", i, errs[i])
+		}
+		ids[results[i]["release_id"].(string)] = i
+	}
+	if len(ids) != n {
+		t.Fatalf("%d distinct releases, want %d", len(ids), n)
+	}
+	for id, i := range ids {
+		out := fmt.Sprintf("got-%d.epack", i)
+		p.runJSON(t, "pull", "oci", id, "-o", out, "--frozen")
+		got, _ := os.ReadFile(filepath.Join(p.root, out))
+		want, _ := os.ReadFile(packs[i])
+		if !bytes.Equal(got, want) {
+			t.Fatalf("release %s: other bytes than pack %d", id, i)
+		}
+	}
+	same := map[string]bool{}
+	var mu sync.Mutex
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, errOut, code := p.run(t, "push", "oci", packs[0], "--json", "--frozen")
+			mu.Lock()
+			defer mu.Unlock()
+			if code != 0 {
+				t.Errorf("same-pack push failed: %s", errOut)
+				return
+			}
+			var m map[string]any
+			json.Unmarshal([]byte(out), &m)
+			same[m["release_id"].(string)] = true
+		}()
+	}
+	wg.Wait()
+	if len(same) != 1 || !same[results[0]["release_id"].(string)] {
+		t.Fatalf("same pack gave releases %v, want only %v", same, results[0]["release_id"])
+	}
+}
+
+// TestOCIVersionNeverMoves: a different pack with an existing version is
+// refused, naming the release that holds it; the version still pulls the
+// first pack.
+func TestOCIVersionNeverMoves(t *testing.T) {
+	p := newOCIProj(t)
+	first := p.runJSON(t, "push", "oci", p.pack(t, "a.epack", "a"), "--label", "v1.0.0", "--frozen")
+	out, errOut, code := p.run(t, "push", "oci", p.pack(t, "b.epack", "b"), "--label", "v1.0.0", "--frozen")
+	if code == 0 || !strings.Contains(errOut, "v1.0.0") || !strings.Contains(errOut, first["release_id"].(string)) || !strings.Contains(errOut, "already names another pack") {
+		t.Fatalf("push of another pack with v1.0.0: exit %d\n%s\n%s", code, out, errOut)
+	}
+	res := p.runJSON(t, "pull", "oci", "--version", "v1.0.0", "-o", "v1.epack", "--frozen")
+	if res["release_id"] != first["release_id"] {
+		t.Fatalf("v1.0.0 moved: %v", res)
+	}
+}
+
+// TestOCIWrongCredentials: a wrong password is a clear authentication
+// error saying where the credentials came from (the user name is a
+// secret's value, which epack redacts).
+func TestOCIWrongCredentials(t *testing.T) {
+	p := newOCIProj(t)
+	p.env = append(p.env, "OCI_PASSWORD=wrong")
+	out, errOut, code := p.run(t, "push", "oci", p.pack(t, "a.epack", "a"), "--frozen")
+	if code == 0 || !strings.Contains(errOut, "refused the credentials") || !strings.Contains(errOut, "OCI_USERNAME/OCI_PASSWORD") {
+		t.Fatalf("push with a wrong password: exit %d\n%s\n%s", code, out, errOut)
+	}
+	out, errOut, code = p.run(t, "pull", "oci", "--frozen")
+	if code == 0 || !strings.Contains(errOut, "refused the credentials") {
+		t.Fatalf("pull with a wrong password: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestOCIOrasInterop: a pack oras pushed with the pack's artifact type and
+// annotations is pulled (and verified) by epack; what epack pushed, oras
+// pulls with identical bytes.
+func TestOCIOrasInterop(t *testing.T) {
+	p := newOCIProj(t)
+	orasBin := testenv.RequireOras(t)
+	oras := func(dir string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(orasBin, append(args, "--ca-file", p.srv.CAFile, "-u", p.srv.Username, "-p", p.srv.Password)...)
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("oras %v: %v\n%s", args, err, out)
+		}
+	}
+	repo := p.srv.Host + "/" + p.ns + "/acme/prod"
+	pk := p.pack(t, "o.epack", "oras")
+	oras(filepath.Dir(pk), "push", repo+":v2.0.0", "--artifact-type", "application/vnd.evidencepack.pack.v1",
+		"--annotation", "org.evidencepack.stream=acme/prod", "o.epack:application/vnd.evidencepack.pack.v1+zip")
+	res := p.runJSON(t, "pull", "oci", "--version", "v2.0.0", "-o", "from-oras.epack", "--frozen")
+	got, _ := os.ReadFile(filepath.Join(p.root, "from-oras.epack"))
+	want, _ := os.ReadFile(pk)
+	if !bytes.Equal(got, want) || res["verified"] != true {
+		t.Fatalf("pull of an oras push: %v", res)
+	}
+	mine := p.pack(t, "m.epack", "mine")
+	p.runJSON(t, "push", "oci", mine, "--label", "v3.0.0", "--frozen")
+	dir := t.TempDir()
+	oras(dir, "pull", repo+":v3.0.0", "-o", dir)
+	got, _ = os.ReadFile(filepath.Join(dir, "acme-prod.epack"))
+	want, _ = os.ReadFile(mine)
+	if !bytes.Equal(got, want) {
+		t.Fatal("oras pulled other bytes than epack pushed")
+	}
+}
