@@ -37,3 +37,28 @@ func TestStartOCIRegistry(t *testing.T) {
 		}
 	}
 }
+
+// TestRequireOCISkips: without a registry the OCI tests skip — and fail
+// under EPACK_TEST_REQUIRE_OCI=1 or CI=true (scripts/test.sh sets both).
+func TestRequireOCISkips(t *testing.T) {
+	t.Setenv(EnvOCIHost, "")
+	t.Setenv(EnvOCIRegistryBin, "/nonexistent/docker-registry")
+	t.Setenv(EnvOrasBin, "/nonexistent/oras")
+	for _, tc := range []struct {
+		require, ci string
+		want        string
+	}{{"", "", "skip"}, {"1", "", "fatal"}, {"", "true", "fatal"}} {
+		t.Setenv(EnvRequireOCI, tc.require)
+		t.Setenv(EnvCI, tc.ci)
+		for name, f := range map[string]func(testing.TB){
+			"RequireOCI":  func(tb testing.TB) { RequireOCI(tb) },
+			"RequireOras": func(tb testing.TB) { RequireOras(tb) },
+		} {
+			r := &recordTB{TB: t}
+			f(r)
+			if r.outcome != tc.want {
+				t.Errorf("%s with %s=%q CI=%q: %s, want %s", name, EnvRequireOCI, tc.require, tc.ci, r.outcome, tc.want)
+			}
+		}
+	}
+}
