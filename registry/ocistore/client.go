@@ -74,6 +74,9 @@ func newTransport(cfg Config) (*http.Transport, error) {
 	tr.ResponseHeaderTimeout = 5 * time.Minute
 	tr.TLSHandshakeTimeout = 30 * time.Second
 	tr.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	// Large buffers: a pack goes out in few, full TLS records.
+	tr.WriteBufferSize = 256 << 10
+	tr.ReadBufferSize = 256 << 10
 	if cfg.CAFile != "" {
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
