@@ -27,7 +27,11 @@ type ociProj struct {
 
 func newOCIProj(t *testing.T) *ociProj {
 	t.Helper()
-	srv := testenv.RequireOCI(t)
+	return newOCIProjOn(t, testenv.RequireOCI(t))
+}
+
+func newOCIProjOn(t *testing.T, srv testenv.OCI) *ociProj {
+	t.Helper()
 	bin := e2e.BinDir(t, binDir)
 	p := &ociProj{root: e2e.Project(t, bin, ""), bin: bin, ns: testenv.OCINamespace(t), srv: srv,
 		env: []string{"OCI_USERNAME=" + srv.Username, "OCI_PASSWORD=" + srv.Password, "HOME=" + t.TempDir()}}
@@ -248,5 +252,83 @@ func TestOCIOrasInterop(t *testing.T) {
 	want, _ = os.ReadFile(mine)
 	if !bytes.Equal(got, want) {
 		t.Fatal("oras pulled other bytes than epack pushed")
+	}
+}
+
+// TestOCICorruptBlobRefused: the host checks the digest of what the
+// adapter hands it: a blob corrupted in the registry's storage is refused
+// and no file is written.
+func TestOCICorruptBlobRefused(t *testing.T) {
+	srv := testenv.StartOCIForTest(t, testenv.OCIOptions{TLS: true, Auth: true})
+	if srv == nil {
+		return
+	}
+	p := newOCIProjOn(t, srv.OCI)
+	pk := p.pack(t, "p.epack", "corrupt")
+	p.runJSON(t, "push", "oci", pk, "--label", "v1", "--frozen")
+	hex := strings.TrimPrefix(e2e.FileSHA256(t, pk), "sha256:")
+	blob := filepath.Join(srv.Dir, "data", "docker", "registry", "v2", "blobs", "sha256", hex[:2], hex, "data")
+	data, err := os.ReadFile(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0xff
+	if err := os.WriteFile(blob, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := p.run(t, "pull", "oci", "--version", "v1", "-o", "got.epack", "--frozen")
+	if code == 0 || !strings.Contains(strings.ToLower(errOut), "digest") {
+		t.Fatalf("pull of a corrupt blob: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(p.root, "got.epack")); !os.IsNotExist(err) {
+		t.Fatal("a corrupt pack was written")
+	}
+}
+
+// TestOCIReleasesThroughCLI: epack releases lists what the OCI registry
+// holds, newest first, across streams (the registry's catalog) or in one,
+// by label, page by page.
+func TestOCIReleasesThroughCLI(t *testing.T) {
+	p := newOCIProj(t)
+	var ids []string
+	for i, stream := range []string{"acme/prod", "acme/other", "acme/prod"} {
+		pk := filepath.Join(p.root, "dist", fmt.Sprintf("r%d.epack", i))
+		e2e.WritePack(t, pk, stream, e2e.File{Name: "x.json", Data: []byte(fmt.Sprint(i))})
+		res := p.runJSON(t, "push", "oci", pk, "--label", fmt.Sprintf("v%d.0", i), "--label", "monthly", "--frozen")
+		ids = append([]string{res["release_id"].(string)}, ids...)
+	}
+	list := func(args ...string) ([]string, string) {
+		res := p.runJSON(t, append([]string{"releases", "oci", "--frozen"}, args...)...)
+		var got []string
+		for _, r := range res["releases"].([]any) {
+			got = append(got, r.(map[string]any)["release_id"].(string))
+		}
+		next, _ := res["next_cursor"].(string)
+		return got, next
+	}
+	if got, _ := list(); strings.Join(got, ",") != strings.Join(ids, ",") {
+		t.Fatalf("all streams: %v, want %v", got, ids)
+	}
+	if got, _ := list("--stream", "acme/other"); len(got) != 1 || got[0] != ids[1] {
+		t.Fatalf("--stream acme/other: %v", got)
+	}
+	if got, _ := list("--label", "v2.0"); len(got) != 1 || got[0] != ids[0] {
+		t.Fatalf("--label v2.0: %v", got)
+	}
+	var paged []string
+	cursor := ""
+	for i := 0; i < 5; i++ {
+		args := []string{"--limit", "1"}
+		if cursor != "" {
+			args = append(args, "--cursor", cursor)
+		}
+		got, next := list(args...)
+		paged = append(paged, got...)
+		if cursor = next; cursor == "" {
+			break
+		}
+	}
+	if strings.Join(paged, ",") != strings.Join(ids, ",") {
+		t.Fatalf("paged %v, want %v", paged, ids)
 	}
 }
