@@ -312,7 +312,8 @@ func fail(stdout, stderr io.Writer, id string, err error) int {
 		ResponseHeader: protocol.ResponseHeader{OK: false, Type: protocol.TypeError, RequestID: id},
 		Error:          body,
 	}
-	fmt.Fprintf(stderr, "error: %s: %s\n", body.Code, body.Message)
+	// The answer is the error's only copy: the host prints it (marked as
+	// the adapter's words), and an echo on stderr would show it twice.
 	return written(stderr, "error response", writeJSON(stdout, resp))
 }
 

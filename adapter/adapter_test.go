@@ -111,8 +111,9 @@ func TestCommands(t *testing.T) {
 		if m["ok"] != false || m["type"] != "error" || m["request_id"] != tc.id || e["code"] != tc.code || e["retryable"] != tc.retryable || e["message"] == "" {
 			t.Errorf("%s: %v", tc.name, m)
 		}
-		if !strings.Contains(stderr, tc.code) {
-			t.Errorf("%s: stderr %q", tc.name, stderr)
+		// The answer is the error's only copy (the host prints it once).
+		if stderr != "" {
+			t.Errorf("%s: the error was echoed on stderr: %q", tc.name, stderr)
 		}
 	}
 	for _, args := range [][]string{nil, {"push.prepare", "extra"}} {
