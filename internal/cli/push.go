@@ -245,8 +245,7 @@ func installPrompt(g *Globals, yes bool) func(string, string) bool {
 			return true
 		}
 		if !canPrompt(g) {
-			fmt.Fprintf(g.IO.ErrOut, "Adapter %q for remote %q is not installed; run 'epack sync' or pass --yes.\n", adapterName, remoteName)
-			return false
+			return false // the error that follows says what to run
 		}
 		fmt.Fprintf(g.IO.ErrOut, "Adapter %q for remote %q is not installed. Install now? [y/N] ", adapterName, remoteName)
 		var answer string
