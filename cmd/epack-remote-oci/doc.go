@@ -1,7 +1,8 @@
 // Command epack-remote-oci is epack's remote adapter for a registry in an
 // OCI registry (GHCR, ECR, ACR, Harbor, GitLab, Docker's distribution…):
 // each pack is an OCI artifact in <registry>/<namespace>/<stream>, tagged
-// with its release id, its versions and latest (package registry/ocistore).
+// with its release id, its versions and latest, its run results referrers of
+// it (package registry/ocistore).
 //
 // Environment (set by the epack host):
 //

@@ -44,6 +44,10 @@ func handler(ref **ocistore.Registry) adapter.Handler {
 		resp, err := (*ref).PullFinalize(ctx, req)
 		return resp, adapterhandler.ProtocolError(err)
 	}
+	h.RunsSync = func(ctx context.Context, req *protocol.RunsSyncRequest) (*protocol.RunsSyncResponse, error) {
+		resp, err := (*ref).RunsSync(ctx, req)
+		return resp, adapterhandler.ProtocolError(err)
+	}
 	h.Whoami = func(ctx context.Context) (*protocol.WhoamiIdentity, error) {
 		id, err := (*ref).Whoami(ctx)
 		return id, adapterhandler.ProtocolError(err)

@@ -138,7 +138,7 @@ func TestCapabilities(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := caps.Features
-	if caps.Name != "oci" || !f.PrepareFinalize || !f.Pull || !f.Whoami || !f.ReleasesList || f.RunsSync || f.DirectUpload {
+	if caps.Name != "oci" || !f.PrepareFinalize || !f.Pull || !f.Whoami || !f.ReleasesList || !f.RunsSync || f.DirectUpload || caps.Limits.MaxRunsPerSync != 1000 {
 		t.Fatalf("capabilities %+v", caps)
 	}
 }
@@ -190,13 +190,16 @@ func TestClearErrors(t *testing.T) {
 func oras(t *testing.T, srv testenv.OCI, dir string, args ...string) string {
 	t.Helper()
 	o := testenv.RequireOras(t)
-	full := append(args, "--ca-file", srv.CAFile, "-u", srv.Username, "-p", srv.Password)
+	full := append(args, "--ca-file", srv.CAFile, "-u", srv.Username, "--password-stdin")
 	cmd := exec.Command(o, full...)
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "DOCKER_CONFIG=" + t.TempDir()}
-	out, err := cmd.CombinedOutput()
+	cmd.Stdin = strings.NewReader(srv.Password)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("oras %v: %v\n%s", args, err, out)
+		t.Fatalf("oras %v: %v\n%s%s", args, err, out, stderr.String())
 	}
 	return string(out)
 }
@@ -218,6 +221,37 @@ func TestOrasPullsOurPack(t *testing.T) {
 	}
 	if out := oras(t, srv, t.TempDir(), "manifest", "fetch", srv.Host+"/"+ns+"/acme/prod:v1.0.0"); !strings.Contains(out, `"artifactType":"application/vnd.evidencepack.pack.v1"`) {
 		t.Fatalf("manifest %s", out)
+	}
+}
+
+// TestOrasDiscoversRuns: run results synced through the adapter are
+// referrers of the release that `oras discover` lists (through the tag
+// schema on distribution 2.8), and `oras pull` of one gives the result.
+func TestOrasDiscoversRuns(t *testing.T) {
+	srv := testenv.RequireOCI(t)
+	ns := testenv.OCINamespace(t)
+	p := proc(t, srv, ns, t.TempDir(), nil)
+	pk := registrytest.MakePack(t, t.TempDir(), "p.epack", "oras-runs")
+	push(t, p, pk, "v1.0.0")
+	run := registrytest.WriteRun(t, strings.TrimSuffix(pk.Path, ".epack")+".runs", "run-001", `{"status":"ok"}`)
+	resp, err := p.RunsSync(ctxT(t), &protocol.RunsSyncRequest{Target: target, FileDigest: pk.FileDigest, PackPath: pk.Path, Runs: []protocol.RunItem{run}})
+	if err != nil || resp.Accepted != 1 {
+		t.Fatalf("runs.sync %+v %v", resp, err)
+	}
+	out := oras(t, srv, t.TempDir(), "discover", srv.Host+"/"+ns+"/acme/prod:v1.0.0", "--artifact-type", "application/vnd.evidencepack.run.v1", "--format", "json")
+	var d struct {
+		Referrers []struct {
+			Digest      string            `json:"digest"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"referrers"`
+	}
+	if err := json.Unmarshal([]byte(out), &d); err != nil || len(d.Referrers) != 1 || d.Referrers[0].Annotations["org.evidencepack.run.id"] != "run-001" {
+		t.Fatalf("oras discover: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	oras(t, srv, dir, "pull", srv.Host+"/"+ns+"/acme/prod@"+d.Referrers[0].Digest, "-o", dir)
+	if got, err := os.ReadFile(filepath.Join(dir, "result.json")); err != nil || string(got) != `{"status":"ok"}` {
+		t.Fatalf("oras pull of the run: %q %v", got, err)
 	}
 }
 

@@ -82,16 +82,19 @@ func (p *ociProj) pack(t *testing.T, name, seed string) string {
 	return pk
 }
 
-// TestOCIRoundTripThroughCLI: epack push oci p.epack --label v1.0.0, then
-// epack pull oci --version v1.0.0 (and by release id, digest, latest) give
-// the same bytes; pushing again gives the same release; whoami shows the
-// registry and the user.
+// TestOCIRoundTripThroughCLI: epack push oci p.epack --label v1.0.0 (its
+// run result synced as a referrer), then epack pull oci --version v1.0.0
+// (and by release id, digest, latest) give the same bytes; pushing again
+// gives the same release; whoami shows the registry and the user.
 func TestOCIRoundTripThroughCLI(t *testing.T) {
 	p := newOCIProj(t)
 	pk := p.pack(t, "p.epack", "roundtrip")
+	run := filepath.Join(p.root, "dist", "p.runs", "tools", "scan", "run-001", "result.json")
+	os.MkdirAll(filepath.Dir(run), 0o755)
+	os.WriteFile(run, []byte(`{"status":"ok"}`), 0o644)
 	first := p.runJSON(t, "push", "oci", "dist/p.epack", "--label", "v1.0.0", "--frozen")
 	relID, _ := first["release_id"].(string)
-	if first["pushed"] != true || !strings.HasPrefix(relID, "rel_") {
+	if first["pushed"] != true || !strings.HasPrefix(relID, "rel_") || fmt.Sprint(first["synced_runs"]) != "[run-001]" {
 		t.Fatalf("push %v", first)
 	}
 	second := p.runJSON(t, "push", "oci", "dist/p.epack", "--label", "extra", "--frozen")
@@ -227,7 +230,8 @@ func TestOCIOrasInterop(t *testing.T) {
 	orasBin := testenv.RequireOras(t)
 	oras := func(dir string, args ...string) {
 		t.Helper()
-		cmd := exec.Command(orasBin, append(args, "--ca-file", p.srv.CAFile, "-u", p.srv.Username, "-p", p.srv.Password)...)
+		cmd := exec.Command(orasBin, append(args, "--ca-file", p.srv.CAFile, "-u", p.srv.Username, "--password-stdin")...)
+		cmd.Stdin = strings.NewReader(p.srv.Password)
 		cmd.Dir = dir
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 		if out, err := cmd.CombinedOutput(); err != nil {

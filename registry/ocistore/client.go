@@ -103,8 +103,10 @@ func (c *conn) repository(path string) *remote.Repository {
 		TagListPageSize:  1000,
 		TagListMaxPages:  1000,
 		MaxMetadataBytes: 16 << 20,
-		// Distribution 2.8 and many registries have no referrers API; the
-		// probe costs a request, the tag schema always works.
+		// Without a referrers API (distribution 2.8) each referrer pushed
+		// replaces the sha256-<hex> index tag; the old index is left to the
+		// registry's garbage collection: deleting it needs a permission, and
+		// a registry setting, that pushing does not.
 		SkipReferrersGC: true,
 	}
 }

@@ -18,6 +18,8 @@
 //	            pack-sha256-<hex>     the release of that pack file in the stream (idempotency, pull by digest)
 //	            <version>             each version label ("v1.0.0"; '+' is written '_')
 //	            latest                the newest release (for other tools; epack resolves latest from the rel_ tags)
+//	            run-<hex24>-<hash>    a run result (runs.go): a referrer of the release manifest,
+//	                                  artifactType application/vnd.evidencepack.run.v1, layer result.json
 //
 // Semantics (as in package registry): release ids are rel_<ULID>; pushing a
 // pack into a stream that has it returns its release with the labels and

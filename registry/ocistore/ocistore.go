@@ -74,15 +74,18 @@ func Capabilities() protocol.Capabilities {
 		Features: protocol.Features{
 			PrepareFinalize: true,
 			Pull:            true,
+			RunsSync:        true,
 			Whoami:          true,
 			ReleasesList:    true,
 		},
+		Limits: protocol.Limits{MaxRunsPerSync: MaxRunsPerSync},
 		Extensions: map[string]any{
 			"blob_key":        "file_digest",
 			"artifact_type":   ArtifactType,
 			"layer_type":      LayerMediaType,
 			"version_labels":  "v<digit>… or version:<v> / version=<v>",
 			"release_id_form": "rel_<ULID>",
+			"run_type":        RunArtifactType,
 		},
 	}
 }

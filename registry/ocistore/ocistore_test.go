@@ -12,6 +12,9 @@ import (
 	"sync"
 	"testing"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry/remote"
+
 	"github.com/evidencerelay/epack/internal/testenv"
 	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry"
@@ -430,4 +433,125 @@ func TestReleasesList(t *testing.T) {
 	if err != nil || len(all.Releases) != 7 {
 		t.Fatalf("without a stream: %+v %v", all, err)
 	}
+}
+
+// TestRuns: run results become referrers of the release (the tag schema on
+// distribution 2.8); the same run again is a duplicate, another result
+// under its id is rejected, hostile paths are rejected, and a label merge
+// (a new manifest) keeps them.
+func TestRuns(t *testing.T) {
+	e := newEnv(t, testenv.RequireOCI(t), nil)
+	dir := t.TempDir()
+	p := registrytest.MakePack(t, dir, "p.epack", "runs")
+	e.mustPush(t, p, "v1")
+	sidecar := strings.TrimSuffix(p.Path, ".epack") + ".runs"
+	sync := func(runs ...protocol.RunItem) *protocol.RunsSyncResponse {
+		t.Helper()
+		resp, err := e.reg.RunsSync(ctxT(t), &protocol.RunsSyncRequest{Target: target, FileDigest: p.FileDigest, PackPath: p.Path, Runs: runs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	status := func(resp *protocol.RunsSyncResponse) string {
+		var s []string
+		for _, it := range resp.Items {
+			s = append(s, it.RunID+"="+it.Status)
+		}
+		return strings.Join(s, ",")
+	}
+	r1 := registrytest.WriteRun(t, sidecar, "run-001", `{"ok":true}`)
+	r2 := registrytest.WriteRun(t, sidecar, "run-002", `{"ok":2}`)
+	if got := status(sync(r1, r2)); got != "run-001=accepted,run-002=accepted" {
+		t.Fatal(got)
+	}
+	if got := status(sync(r1)); got != "run-001=duplicate" {
+		t.Fatal(got)
+	}
+	other := registrytest.WriteRun(t, filepath.Join(sidecar, "again"), "run-001", `{"ok":false}`)
+	if resp := sync(other); resp.Rejected != 1 || !strings.Contains(resp.Items[0].Reason, "different result") {
+		t.Fatalf("%+v", resp)
+	}
+	outside := registrytest.WriteRun(t, filepath.Join(dir, "elsewhere"), "run-x", `{}`)
+	big := registrytest.WriteRun(t, sidecar, "run-big", `"`+strings.Repeat("a", registry.MaxRunResultBytes)+`"`)
+	notJSON := registrytest.WriteRun(t, sidecar, "run-nj", `{`)
+	wrong := r2
+	wrong.RunID, wrong.ResultDigest = "run-wrong", registrytest.WriteRunDigest("other")
+	linkDir := filepath.Join(sidecar, "tools", "link")
+	os.MkdirAll(filepath.Dir(linkDir), 0o755)
+	os.Symlink(filepath.Dir(r1.ResultPath), linkDir)
+	link := protocol.RunItem{RunID: "run-link", ResultPath: filepath.Join(linkDir, "result.json"), ResultDigest: r1.ResultDigest}
+	badID := r2
+	badID.RunID = "a/b"
+	if resp := sync(outside, big, notJSON, wrong, link, badID); resp.Rejected != 6 || resp.Accepted != 0 {
+		t.Fatalf("hostile runs: %+v", resp)
+	}
+	// A label merge makes a new manifest; the runs go with it.
+	e.mustPush(t, p, "extra")
+	path, _ := e.cfg.Repository(target)
+	repo := e.reg.c.repository(path)
+	f, err := e.reg.lookup(ctxT(t), repo, "v1")
+	if err != nil || !slices.Contains(f.rel.Labels, "extra") {
+		t.Fatalf("merged release %+v %v", f, err)
+	}
+	if got := referrers(t, e, repo, f); len(got) != 2 {
+		t.Fatalf("the merged manifest has %d run referrers, want 2", len(got))
+	}
+	if got := status(sync(r1, r2)); got != "run-001=duplicate,run-002=duplicate" {
+		t.Fatal(got)
+	}
+	q := registrytest.MakePack(t, dir, "q.epack", "runs-unknown")
+	_, err = e.reg.RunsSync(ctxT(t), &protocol.RunsSyncRequest{Target: target, FileDigest: q.FileDigest, PackPath: q.Path, Runs: []protocol.RunItem{r1}})
+	wantCode(t, err, protocol.CodeNotFound, "push it before")
+}
+
+// TestConcurrentRuns: pushes of different packs syncing runs at once, and
+// runs synced at once for one release, all end up listed (the tag schema
+// index is one tag that concurrent writers replace).
+func TestConcurrentRuns(t *testing.T) {
+	e := newEnv(t, testenv.RequireOCI(t), nil)
+	dir := t.TempDir()
+	p := registrytest.MakePack(t, dir, "p.epack", "conc-runs")
+	e.mustPush(t, p, "v1")
+	sidecar := strings.TrimSuffix(p.Path, ".epack") + ".runs"
+	const n = 6
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		run := registrytest.WriteRun(t, sidecar, fmt.Sprintf("run-%d", i), fmt.Sprintf(`{"i":%d}`, i))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := e.reg.RunsSync(ctxT(t), &protocol.RunsSyncRequest{Target: target, FileDigest: p.FileDigest, PackPath: p.Path, Runs: []protocol.RunItem{run}})
+			if err != nil || resp.Accepted != 1 {
+				t.Errorf("sync %s: %+v %v", run.RunID, resp, err)
+			}
+		}()
+	}
+	wg.Wait()
+	path, _ := e.cfg.Repository(target)
+	repo := e.reg.c.repository(path)
+	f, _ := e.reg.lookup(ctxT(t), repo, "v1")
+	runs, err := e.reg.runsOf(ctxT(t), repo, p.FileHex)
+	if err != nil || len(runs) != n {
+		t.Fatalf("%d runs stored, want %d (%v)", len(runs), n, err)
+	}
+	if got := referrers(t, e, repo, f); len(got) != n {
+		t.Fatalf("%d run referrers listed, want %d", len(got), n)
+	}
+}
+
+// referrers lists the run results that refer to f's manifest.
+func referrers(t *testing.T, e *env, repo *remote.Repository, f *found) []string {
+	t.Helper()
+	var out []string
+	err := e.reg.c.repository(repo.Reference.Repository).Referrers(ctxT(t), f.desc, RunArtifactType, func(refs []ocispec.Descriptor) error {
+		for _, d := range refs {
+			out = append(out, d.Annotations[AnnotationRunID])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

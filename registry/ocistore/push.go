@@ -406,8 +406,8 @@ func (r *Registry) claimVersion(ctx context.Context, repo *remote.Repository, in
 
 // merge adds in's labels and notes to the release ex. When that changes
 // it, the release gets a new manifest (same release id, created time and
-// layer; updated time set) and every tag of the old manifest that is epack's
-// — release, pack, versions, latest — moves to it.
+// layer; updated time set); every tag of the old manifest that is epack's
+// — release, pack, versions, latest — moves to it, and so do its run results.
 func (r *Registry) merge(ctx context.Context, repo *remote.Repository, ex *found, in *pushIn, add []versionTag) (*release, error) {
 	if err := notesConflict(ex.rel, in.Release.Notes); err != nil {
 		return nil, err
@@ -455,6 +455,9 @@ func (r *Registry) merge(ctx context.Context, repo *remote.Repository, ex *found
 				return nil, err
 			}
 		}
+	}
+	if err := r.indexRuns(ctx, repo, strings.TrimPrefix(cur.FileDigest, "sha256:"), desc); err != nil {
+		return nil, err
 	}
 	if err := r.moveLatest(ctx, repo, cur.ID, string(ex.desc.Digest), desc, raw); err != nil {
 		return nil, err
