@@ -313,7 +313,7 @@ var overridable = map[string]bool{
 	"runs": true, "runs.sync": true, "runs.require_success": true, "runs.paths": true,
 	"transport": true, "transport.file_root": true, "transport.allow_loopback_http": true,
 	"extensions": true,
-	"verify": true, "verify.strict": true, "verify.signers": true, "verify.trust_root": true,
+	"verify":     true, "verify.strict": true, "verify.signers": true, "verify.trust_root": true,
 }
 
 func overridableList() string {
