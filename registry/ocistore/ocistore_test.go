@@ -555,3 +555,47 @@ func referrers(t *testing.T, e *env, repo *remote.Repository, f *found) []string
 	}
 	return out
 }
+
+// TestFreshSamePack: 8 pushes of one pack the stream does not have yet, at
+// once. Without compare-and-swap they settle on one release through the
+// candidate tags almost always (not always: see the package comment); every
+// answer is a release of the pack, and afterwards every push returns the
+// one the pack tag names.
+func TestFreshSamePack(t *testing.T) {
+	e := newEnv(t, testenv.RequireOCI(t), nil)
+	p := registrytest.MakePack(t, t.TempDir(), "p.epack", "fresh-same")
+	ids := make([]string, 8)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, fin, err := e.push(t, target, p, protocol.ReleaseInfo{Labels: []string{"v1", fmt.Sprint("l", i)}})
+			if err != nil {
+				t.Errorf("push %d: %v", i, err)
+				return
+			}
+			ids[i] = fin.Release.ReleaseID
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	t.Logf("%d release(s) from 8 concurrent pushes of one pack", len(uniq(ids)))
+	for _, id := range uniq(ids) {
+		if pp, data, err := e.pull(t, target, protocol.PullRef{ReleaseID: id}); err != nil || !bytes.Equal(data, p.Data) {
+			t.Fatalf("release %s: %v %+v", id, err, pp)
+		}
+	}
+	fin := e.mustPush(t, p)
+	if !slices.Contains(ids, fin.Release.ReleaseID) {
+		t.Fatalf("a later push returned %s, not one of %v", fin.Release.ReleaseID, uniq(ids))
+	}
+	if again := e.mustPush(t, p, "later"); again.Release.ReleaseID != fin.Release.ReleaseID {
+		t.Fatalf("later pushes disagree: %s, %s", fin.Release.ReleaseID, again.Release.ReleaseID)
+	}
+	if pp, _, err := e.pull(t, target, protocol.PullRef{Digest: p.FileDigest}); err != nil || pp.Pack.ReleaseID != fin.Release.ReleaseID {
+		t.Fatalf("pull by digest: %+v %v", pp, err)
+	}
+}

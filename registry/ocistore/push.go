@@ -306,11 +306,14 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 }
 
 // publish creates the release of in, or merges into the stream's release
-// of the pack. Versions are tagged first (each read back: a version
-// another pack got meanwhile refuses the push, and the new manifest is
-// deleted), then the pack tag (read back: a concurrent push of the same
-// pack that got there first wins, and this one merges into it), then the
-// release tag and latest.
+// of the pack. A new release first tags its manifest as a candidate
+// (pack-sha256-<hex>.<release id>); of the candidates of one pack the
+// published one, else the oldest, becomes the release, and a push that
+// finds another merges into it — so concurrent pushes of one pack settle on
+// one release unless one lists the candidates before the other has written
+// its own. Versions are tagged next (each read back: a version another pack
+// got meanwhile refuses the push, and the new manifest is deleted), then
+// the pack tag (read back the same way), the release tag and latest.
 func (r *Registry) publish(ctx context.Context, repo *remote.Repository, in *pushIn) (*release, bool, error) {
 	p, err := r.planPush(ctx, repo, in)
 	if err != nil {
@@ -343,15 +346,46 @@ func (r *Registry) publish(ctx context.Context, repo *remote.Repository, in *pus
 	if err != nil {
 		return nil, false, err
 	}
-	tagged := false
+	if err := r.pushManifest(ctx, repo, desc, raw, candidateTag(in.FileHex, rel.ID)); err != nil {
+		return nil, false, err
+	}
+	adopt := func(winner *found) (*release, bool, error) {
+		merged, err := r.merge(ctx, repo, winner, in, p.versions, string(desc.Digest))
+		if err != nil {
+			return nil, true, err
+		}
+		// Give way for good: this push's candidate and release tags name
+		// the winner's manifest from now on, then its own manifest goes.
+		mraw, mdesc, err := merged.manifest()
+		if err != nil {
+			return nil, true, err
+		}
+		for _, tag := range []string{candidateTag(in.FileHex, rel.ID), rel.ID} {
+			if got, err := r.resolveTag(ctx, repo, tag); err != nil {
+				return nil, true, err
+			} else if got == string(desc.Digest) {
+				if err := r.pushManifest(ctx, repo, mdesc, mraw, tag); err != nil {
+					return nil, true, err
+				}
+			}
+		}
+		r.discard(ctx, repo, desc)
+		return merged, true, nil
+	}
+	// Look twice: the second look sees the candidates of pushes whose
+	// writes were on their way during the first.
+	for look := 0; look < 2; look++ {
+		if winner, err := r.firstCandidate(ctx, repo, in); err != nil {
+			return nil, false, err
+		} else if winner != nil && winner.rel.ID != rel.ID {
+			return adopt(winner)
+		}
+	}
 	for _, vt := range p.versions {
 		if err := r.claimVersion(ctx, repo, in, vt, desc, raw); err != nil {
-			if tagged {
-				r.discard(ctx, repo, desc)
-			}
+			r.discard(ctx, repo, desc)
 			return nil, false, err
 		}
-		tagged = true
 	}
 	pt := packTag(in.FileHex)
 	if err := r.pushManifest(ctx, repo, desc, raw, pt); err != nil {
@@ -369,21 +403,62 @@ func (r *Registry) publish(ctx context.Context, repo *remote.Repository, in *pus
 			return nil, false, err
 		}
 		if winner != nil && !winner.rel.foreign && winner.rel.FileDigest == rel.FileDigest && inScope(winner.rel, in.Target, true) {
-			merged, err := r.merge(ctx, repo, winner, in, p.versions)
-			if err == nil {
-				r.discard(ctx, repo, desc)
-			}
-			return merged, true, err
+			return adopt(winner)
 		}
 		return nil, false, protocol.Errorf(protocol.CodeConflict, "tag %s of %s changed while this push wrote it; run the push again", pt, r.ref(repo))
 	}
 	if err := r.pushManifest(ctx, repo, desc, raw, rel.ID); err != nil {
 		return nil, false, err
 	}
-	if err := r.moveLatest(ctx, repo, rel.ID, "", desc, raw); err != nil {
+	if err := r.moveLatest(ctx, repo, rel.ID, []string{string(desc.Digest)}, desc, raw); err != nil {
 		return nil, false, err
 	}
 	return rel, false, nil
+}
+
+// candidateTag marks a release manifest as a candidate to be the release of
+// its pack in the stream.
+func candidateTag(fileHex, id string) string { return packTag(fileHex) + "." + id }
+
+// firstCandidate returns the release a new release of in must give way
+// to: the published release of the pack (its pack tag), else its oldest
+// candidate; nil when there is none (the candidate of this push included).
+func (r *Registry) firstCandidate(ctx context.Context, repo *remote.Repository, in *pushIn) (*found, error) {
+	if f, err := r.lookup(ctx, repo, packTag(in.FileHex)); err != nil {
+		return nil, err
+	} else if f != nil && !f.rel.foreign && f.rel.FileDigest == in.fileDigest() && inScope(f.rel, in.Target, true) {
+		return f, nil
+	}
+	return r.oldestCandidate(ctx, repo, in)
+}
+
+// oldestCandidate returns the oldest candidate release of in's pack that
+// has not given way to another (its candidate tag names its own manifest).
+func (r *Registry) oldestCandidate(ctx context.Context, repo *remote.Repository, in *pushIn) (*found, error) {
+	prefix := packTag(in.FileHex) + "."
+	var ids []string
+	err := repo.Tags(ctx, "", func(tags []string) error {
+		for _, t := range tags {
+			if id, ok := strings.CutPrefix(t, prefix); ok && registry.ValidReleaseID(id) {
+				ids = append(ids, id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, r.c.fail(err, "listing the tags of %s", r.ref(repo))
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		f, err := r.lookup(ctx, repo, candidateTag(in.FileHex, id))
+		if err != nil {
+			return nil, err
+		}
+		if f != nil && f.rel.ID == id && f.rel.FileDigest == in.fileDigest() && inScope(f.rel, in.Target, true) {
+			return f, nil
+		}
+	}
+	return nil, nil
 }
 
 // claimVersion tags the manifest with a version, then reads the tag back:
@@ -406,9 +481,11 @@ func (r *Registry) claimVersion(ctx context.Context, repo *remote.Repository, in
 
 // merge adds in's labels and notes to the release ex. When that changes
 // it, the release gets a new manifest (same release id, created time and
-// layer; updated time set); every tag of the old manifest that is epack's
-// — release, pack, versions, latest — moves to it, and so do its run results.
-func (r *Registry) merge(ctx context.Context, repo *remote.Repository, ex *found, in *pushIn, add []versionTag) (*release, error) {
+// layer; updated time set) and its run results move to it. Every tag of
+// the release — release, pack, versions, latest — that is missing or names
+// its old manifest, or one of stale (manifests of a push that gave way to
+// ex), then names the release's manifest.
+func (r *Registry) merge(ctx context.Context, repo *remote.Repository, ex *found, in *pushIn, add []versionTag, stale ...string) (*release, error) {
 	if err := notesConflict(ex.rel, in.Release.Notes); err != nil {
 		return nil, err
 	}
@@ -418,29 +495,22 @@ func (r *Registry) merge(ctx context.Context, repo *remote.Repository, ex *found
 	if cur.Notes == "" && in.Release.Notes != "" {
 		cur.Notes, changed = in.Release.Notes, true
 	}
-	if !changed {
-		// Repair what a push that died half way left out.
-		if got, err := r.resolveTag(ctx, repo, cur.ID); err != nil {
+	raw, desc := ex.raw, ex.desc
+	if changed {
+		cur.Updated = r.opt.Now().UTC()
+		var err error
+		if raw, desc, err = cur.manifest(); err != nil {
 			return nil, err
-		} else if got == "" {
-			if err := r.pushManifest(ctx, repo, ex.desc, ex.raw, cur.ID); err != nil {
+		}
+		for _, vt := range add {
+			if err := r.claimVersion(ctx, repo, in, vt, desc, raw); err != nil {
 				return nil, err
 			}
 		}
-		return cur, nil
 	}
-	cur.Updated = r.opt.Now().UTC()
-	raw, desc, err := cur.manifest()
-	if err != nil {
-		return nil, err
-	}
-	for _, vt := range add {
-		if err := r.claimVersion(ctx, repo, in, vt, desc, raw); err != nil {
-			return nil, err
-		}
-	}
+	replaceable := append([]string{string(ex.desc.Digest)}, stale...)
 	moves := []string{cur.ID, packTag(strings.TrimPrefix(cur.FileDigest, "sha256:"))}
-	for _, v := range versionsOf(ex.rel.Labels) {
+	for _, v := range versionsOf(cur.Labels) {
 		if t, err := VersionTag(v); err == nil {
 			moves = append(moves, t)
 		}
@@ -450,33 +520,36 @@ func (r *Registry) merge(ctx context.Context, repo *remote.Repository, ex *found
 		if err != nil {
 			return nil, err
 		}
-		if got == "" || got == string(ex.desc.Digest) {
+		if got != string(desc.Digest) && (got == "" || slices.Contains(replaceable, got)) {
 			if err := r.pushManifest(ctx, repo, desc, raw, tag); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if err := r.indexRuns(ctx, repo, strings.TrimPrefix(cur.FileDigest, "sha256:"), desc); err != nil {
-		return nil, err
+	if changed {
+		if err := r.indexRuns(ctx, repo, strings.TrimPrefix(cur.FileDigest, "sha256:"), desc); err != nil {
+			return nil, err
+		}
 	}
-	if err := r.moveLatest(ctx, repo, cur.ID, string(ex.desc.Digest), desc, raw); err != nil {
+	if err := r.moveLatest(ctx, repo, cur.ID, replaceable, desc, raw); err != nil {
 		return nil, err
 	}
 	return cur, nil
 }
 
-// moveLatest points latest at the manifest of release id when latest names
-// an older release, another tool's manifest, nothing, or the manifest
-// replacing (a previous manifest of the same release).
-func (r *Registry) moveLatest(ctx context.Context, repo *remote.Repository, id, replacing string, desc ocispec.Descriptor, raw []byte) error {
+// moveLatest points latest at the manifest desc of release id when latest
+// names an older release, another tool's manifest, nothing, or one of
+// replacing (earlier manifests of the same release, or of a push that gave
+// way to it).
+func (r *Registry) moveLatest(ctx context.Context, repo *remote.Repository, id string, replacing []string, desc ocispec.Descriptor, raw []byte) error {
 	cur, err := r.lookup(ctx, repo, tagLatest)
 	if err != nil {
 		return err
 	}
-	if cur != nil && !cur.rel.foreign && cur.rel.ID > id && string(cur.desc.Digest) != replacing {
+	if cur != nil && cur.desc.Digest == desc.Digest {
 		return nil
 	}
-	if cur != nil && cur.rel.ID == id && replacing == "" {
+	if cur != nil && !cur.rel.foreign && cur.rel.ID > id && !slices.Contains(replacing, string(cur.desc.Digest)) {
 		return nil
 	}
 	return r.pushManifest(ctx, repo, desc, raw, tagLatest)
