@@ -40,6 +40,9 @@ const (
 	AnnotationBuildContext = "org.evidencepack.build_context"
 	// AnnotationUpdated is when labels or notes were last added.
 	AnnotationUpdated = "org.evidencepack.updated"
+	// AnnotationWithdrawn marks the manifest of a push that was refused
+	// after it made itself a candidate (never a release).
+	AnnotationWithdrawn = "org.evidencepack.withdrawn"
 )
 
 // Bounds on what a manifest carries.
@@ -70,6 +73,8 @@ type release struct {
 	// foreign: the manifest was not written by epack (no release id), e.g.
 	// `oras push` with our artifact type.
 	foreign bool
+	// Withdrawn: a refused push's manifest (see AnnotationWithdrawn).
+	Withdrawn bool
 }
 
 // version is the version pull reports: the last one the labels declare.
@@ -116,6 +121,9 @@ func (r *release) manifest() ([]byte, ocispec.Descriptor, error) {
 	}
 	if !r.Updated.IsZero() {
 		ann[AnnotationUpdated] = r.Updated.UTC().Format(time.RFC3339Nano)
+	}
+	if r.Withdrawn {
+		ann[AnnotationWithdrawn] = "true"
 	}
 	m := ocispec.Manifest{
 		Versioned:    specs.Versioned{SchemaVersion: 2},
@@ -188,6 +196,7 @@ func parseRelease(data []byte) (*release, error) {
 		ManifestDigest: a[AnnotationManifestDigest],
 		Notes:          a[AnnotationNotes],
 		Title:          l.Annotations[ocispec.AnnotationTitle],
+		Withdrawn:      a[AnnotationWithdrawn] == "true",
 	}
 	if r.ID == "" {
 		r.foreign = true

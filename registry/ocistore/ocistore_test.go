@@ -599,3 +599,49 @@ func TestFreshSamePack(t *testing.T) {
 		t.Fatalf("pull by digest: %+v %v", pp, err)
 	}
 }
+
+// TestConcurrentVersion: 8 pushes of 8 packs with one version at once: the
+// others are refused with conflict, naming the winner; the version tag
+// names a pack whose push succeeded. (Without compare-and-swap more than
+// one push can succeed in a tight race — see the package comment — and the
+// test then checks that the tag names one of them.)
+func TestConcurrentVersion(t *testing.T) {
+	e := newEnv(t, testenv.RequireOCI(t), nil)
+	dir := t.TempDir()
+	const n = 8
+	packs := make([]registrytest.Pack, n)
+	for i := range packs {
+		packs[i] = registrytest.MakePack(t, dir, fmt.Sprintf("p%d.epack", i), fmt.Sprint("cv", i))
+	}
+	won := make([]bool, n)
+	var wg sync.WaitGroup
+	for i := range packs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, err := e.push(t, target, packs[i], protocol.ReleaseInfo{Labels: []string{"v9.9.9"}})
+			switch {
+			case err == nil:
+				won[i] = true
+			case registry.CodeOf(err) != protocol.CodeConflict:
+				t.Errorf("push %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	winners := 0
+	for _, w := range won {
+		if w {
+			winners++
+		}
+	}
+	t.Logf("%d of %d pushes won version v9.9.9", winners, n)
+	pp, data, err := e.pull(t, target, protocol.PullRef{Version: "v9.9.9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(packs, func(p registrytest.Pack) bool { return p.FileDigest == pp.Pack.Digest })
+	if winners == 0 || i < 0 || !won[i] || !bytes.Equal(data, packs[i].Data) {
+		t.Fatalf("version v9.9.9 names pack %d (won: %v)", i, won)
+	}
+}

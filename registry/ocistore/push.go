@@ -2,7 +2,9 @@ package ocistore
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -383,6 +385,7 @@ func (r *Registry) publish(ctx context.Context, repo *remote.Repository, in *pus
 	}
 	for _, vt := range p.versions {
 		if err := r.claimVersion(ctx, repo, in, vt, desc, raw); err != nil {
+			r.withdraw(ctx, repo, rel, candidateTag(in.FileHex, rel.ID))
 			r.discard(ctx, repo, desc)
 			return nil, false, err
 		}
@@ -435,39 +438,51 @@ func (r *Registry) firstCandidate(ctx context.Context, repo *remote.Repository, 
 // oldestCandidate returns the oldest candidate release of in's pack that
 // has not given way to another (its candidate tag names its own manifest).
 func (r *Registry) oldestCandidate(ctx context.Context, repo *remote.Repository, in *pushIn) (*found, error) {
-	prefix := packTag(in.FileHex) + "."
-	var ids []string
-	err := repo.Tags(ctx, "", func(tags []string) error {
-		for _, t := range tags {
-			if id, ok := strings.CutPrefix(t, prefix); ok && registry.ValidReleaseID(id) {
-				ids = append(ids, id)
-			}
-		}
-		return nil
-	})
+	ids, err := r.tagsWithPrefix(ctx, repo, packTag(in.FileHex)+".")
 	if err != nil {
-		return nil, r.c.fail(err, "listing the tags of %s", r.ref(repo))
+		return nil, err
 	}
-	slices.Sort(ids)
 	for _, id := range ids {
 		f, err := r.lookup(ctx, repo, candidateTag(in.FileHex, id))
 		if err != nil {
 			return nil, err
 		}
-		if f != nil && f.rel.ID == id && f.rel.FileDigest == in.fileDigest() && inScope(f.rel, in.Target, true) {
+		if f != nil && f.rel.ID == id && !f.rel.Withdrawn && f.rel.FileDigest == in.fileDigest() && inScope(f.rel, in.Target, true) {
 			return f, nil
 		}
 	}
 	return nil, nil
 }
 
-// claimVersion tags the manifest with a version, then reads the tag back:
-// when another pack's manifest holds it the push is refused.
+// claimVersion gives the manifest desc (raw) a version. The version must
+// be free (versionFree: a published version tag wins); then the push tags
+// its manifest as a candidate for the version (vc-<sha256(tag)[:24]>-<ULID>)
+// and looks, twice, for the oldest candidate that has not given way: when
+// that is another pack's, this push gives way (its candidate tag names a
+// withdrawn copy of its manifest from then on) and is refused. Otherwise it
+// writes the version tag and reads it back.
 func (r *Registry) claimVersion(ctx context.Context, repo *remote.Repository, in *pushIn, vt versionTag, desc ocispec.Descriptor, raw []byte) error {
-	// The plan read the tag before the upload; read it again just before
-	// writing, to keep the window small.
 	if err := r.versionFree(ctx, repo, in, vt.version, vt.tag); err != nil {
 		return err
+	}
+	// The candidate is named by a fresh ULID, made just before it is
+	// written, so candidates sort as they were written, give or take one
+	// request.
+	cand := versionCandidateTag(vt.tag, registry.NewReleaseID(r.opt.Now()))
+	if err := r.pushManifest(ctx, repo, desc, raw, cand); err != nil {
+		return err
+	}
+	for look := 0; look < 2; look++ {
+		w, err := r.oldestVersionCandidate(ctx, repo, vt.tag)
+		if err != nil {
+			return err
+		}
+		if w != nil && w.rel.FileDigest != in.fileDigest() {
+			if rel, err := parseRelease(raw); err == nil {
+				r.withdraw(ctx, repo, rel, cand)
+			}
+			return r.versionTaken(repo, in, vt.version, w)
+		}
 	}
 	if err := r.pushManifest(ctx, repo, desc, raw, vt.tag); err != nil {
 		return err
@@ -477,6 +492,56 @@ func (r *Registry) claimVersion(ctx context.Context, repo *remote.Repository, in
 		return err
 	}
 	return r.versionFree(ctx, repo, in, vt.version, vt.tag)
+}
+
+// versionCandidateTag marks a release manifest as a candidate for the
+// version written as tag; id (a ULID) orders the candidates.
+func versionCandidateTag(tag, id string) string {
+	return versionCandidatePrefix(tag) + id
+}
+
+func versionCandidatePrefix(tag string) string {
+	h := sha256.Sum256([]byte(tag))
+	return "vc-" + hex.EncodeToString(h[:12]) + "-"
+}
+
+// oldestVersionCandidate returns the oldest candidate for the version tag
+// that has not given way (withdrawn).
+func (r *Registry) oldestVersionCandidate(ctx context.Context, repo *remote.Repository, tag string) (*found, error) {
+	prefix := versionCandidatePrefix(tag)
+	ids, err := r.tagsWithPrefix(ctx, repo, prefix)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		f, err := r.lookup(ctx, repo, prefix+id)
+		if err != nil {
+			return nil, err
+		}
+		if f != nil && !f.rel.foreign && !f.rel.Withdrawn {
+			return f, nil
+		}
+	}
+	return nil, nil
+}
+
+// tagsWithPrefix returns the release ids that follow prefix in repo's
+// tags, sorted (oldest first).
+func (r *Registry) tagsWithPrefix(ctx context.Context, repo *remote.Repository, prefix string) ([]string, error) {
+	var ids []string
+	err := repo.Tags(ctx, "", func(tags []string) error {
+		for _, t := range tags {
+			if id, ok := strings.CutPrefix(t, prefix); ok && registry.ValidReleaseID(id) {
+				ids = append(ids, id)
+			}
+		}
+		return nil
+	})
+	if err != nil && !notFound(err) {
+		return nil, r.c.fail(err, "listing the tags of %s", r.ref(repo))
+	}
+	slices.Sort(ids)
+	return ids, nil
 }
 
 // merge adds in's labels and notes to the release ex. When that changes
@@ -553,6 +618,21 @@ func (r *Registry) moveLatest(ctx context.Context, repo *remote.Repository, id s
 		return nil
 	}
 	return r.pushManifest(ctx, repo, desc, raw, tagLatest)
+}
+
+// withdraw points tags (candidate tags of a refused push) at a withdrawn
+// copy of rel's manifest, so no later push takes them for a candidate even
+// where the registry does not let discard delete the manifest (best effort).
+func (r *Registry) withdraw(ctx context.Context, repo *remote.Repository, rel *release, tags ...string) {
+	w := rel.clone()
+	w.Withdrawn = true
+	raw, desc, err := w.manifest()
+	if err != nil {
+		return
+	}
+	for _, t := range tags {
+		_ = r.pushManifest(ctx, repo, desc, raw, t)
+	}
 }
 
 // discard deletes a manifest this push wrote and gave up (best effort:
