@@ -36,6 +36,15 @@ type Handler struct {
 	// The request is checked (protocol.ReleasesListRequest.Check) before it
 	// is called; a nil Releases in its answer is sent as [].
 	ReleasesList func(ctx context.Context, req *protocol.ReleasesListRequest) (*protocol.ReleasesListResponse, error)
+	// LogStreams, LogRead and BlobsCheck answer the release log commands
+	// (features.release_log; all three or none), GC registry.gc
+	// (features.gc), Hold release.hold (features.legal_hold). Each request
+	// is checked (its Check method) before the handler sees it.
+	LogStreams func(ctx context.Context, req *protocol.LogStreamsRequest) (*protocol.LogStreamsResponse, error)
+	LogRead    func(ctx context.Context, req *protocol.LogReadRequest) (*protocol.LogReadResponse, error)
+	BlobsCheck func(ctx context.Context, req *protocol.BlobsCheckRequest) (*protocol.BlobsCheckResponse, error)
+	GC         func(ctx context.Context, req *protocol.GCRequest) (*protocol.GCResponse, error)
+	Hold       func(ctx context.Context, req *protocol.HoldRequest) (*protocol.HoldResponse, error)
 }
 
 // MaxRequestBytes bounds a request read from stdin.
@@ -187,6 +196,16 @@ func call(ctx context.Context, cmd string, body []byte, h Handler) (resp any, er
 		}
 	case protocol.CmdReleasesList:
 		resp, err = dispatch(ctx, cmd, body, checkedReleasesList(h.ReleasesList))
+	case protocol.CmdLogStreams:
+		resp, err = dispatch(ctx, cmd, body, checked(h.LogStreams))
+	case protocol.CmdLogRead:
+		resp, err = dispatch(ctx, cmd, body, checked(h.LogRead))
+	case protocol.CmdBlobsCheck:
+		resp, err = dispatch(ctx, cmd, body, checked(h.BlobsCheck))
+	case protocol.CmdGC:
+		resp, err = dispatch(ctx, cmd, body, checked(h.GC))
+	case protocol.CmdHold:
+		resp, err = dispatch(ctx, cmd, body, checked(h.Hold))
 	case protocol.CmdAuthLogin:
 		err = unsupported(cmd) // the SDK has no login handler
 	default:
@@ -211,6 +230,23 @@ func checkedReleasesList(fn func(context.Context, *protocol.ReleasesListRequest)
 			resp.Releases = []protocol.ReleaseEntry{}
 		}
 		return resp, err
+	}
+}
+
+// checked wraps a handler whose request has a Check method: a request it
+// refuses is answered invalid_request before fn sees it.
+func checked[Req any, PReq interface {
+	*Req
+	Check() error
+}, Resp any](fn func(context.Context, PReq) (*Resp, error)) func(context.Context, *Req) (*Resp, error) {
+	if fn == nil {
+		return nil
+	}
+	return func(ctx context.Context, req *Req) (*Resp, error) {
+		if err := PReq(req).Check(); err != nil {
+			return nil, protocol.Errorf(protocol.CodeInvalidRequest, "invalid request: %v", err)
+		}
+		return fn(ctx, req)
 	}
 }
 
@@ -258,6 +294,8 @@ func setHeader(resp any, cmd, id string) {
 		h = &r.ResponseHeader
 	case *protocol.ReleasesListResponse:
 		h = &r.ResponseHeader
+	case interface{ Header() *protocol.ResponseHeader }:
+		h = r.Header()
 	}
 	if h != nil {
 		h.OK, h.Type, h.RequestID = true, protocol.ResultType(cmd), id
@@ -283,6 +321,9 @@ func capabilities(h Handler) capabilitiesAnswer {
 	f.RunsSync = f.RunsSync && h.RunsSync != nil
 	f.Whoami = f.Whoami && h.Whoami != nil
 	f.ReleasesList = f.ReleasesList && h.ReleasesList != nil
+	f.ReleaseLog = f.ReleaseLog && h.LogStreams != nil && h.LogRead != nil && h.BlobsCheck != nil
+	f.GC = f.GC && h.GC != nil
+	f.LegalHold = f.LegalHold && h.Hold != nil
 	f.AuthLogin = false // the SDK has no login handler
 	f.DirectUpload = f.DirectUpload && f.PrepareFinalize
 	return capabilitiesAnswer{Capabilities: c, Version: version(h)}

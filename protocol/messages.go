@@ -45,7 +45,8 @@ func TypeAnswers(cmd, typ string) bool {
 // protocol failure. push and pull commands are never optional.
 func OptionalCommand(cmd string) bool {
 	switch cmd {
-	case CmdRunsSync, CmdAuthWhoami, CmdAuthLogin, CmdReleasesList:
+	case CmdRunsSync, CmdAuthWhoami, CmdAuthLogin, CmdReleasesList,
+		CmdLogStreams, CmdLogRead, CmdBlobsCheck, CmdGC, CmdHold:
 		return true
 	}
 	return false
@@ -81,6 +82,12 @@ type Features struct {
 	// out of the document when false, so the existing tool's adapters and
 	// ours look alike to it).
 	ReleasesList bool `json:"releases_list,omitempty"`
+	// ReleaseLog: log.streams, log.read and blobs.check (log.go).
+	ReleaseLog bool `json:"release_log,omitempty"`
+	// GC: registry.gc (gc.go).
+	GC bool `json:"gc,omitempty"`
+	// LegalHold: release.hold (hold.go).
+	LegalHold bool `json:"legal_hold,omitempty"`
 }
 
 // AuthInfo describes how an adapter authenticates.
@@ -200,6 +207,9 @@ type ReleaseResult struct {
 	PackDigest   string    `json:"pack_digest"`
 	CreatedAt    time.Time `json:"created_at"`
 	CanonicalRef string    `json:"canonical_ref"`
+	// Log is where the release's record sits in its stream's release log
+	// (our addition; adapters with features.release_log send it).
+	Log *LogPosition `json:"log,omitempty"`
 }
 
 // PushFinalizeResponse is the answer to push.finalize.

@@ -48,6 +48,8 @@ func CheckRequired(raw []byte, resp any) error {
 		}
 	case *ReleasesListResponse:
 		return checkReleasesList(raw, v)
+	case interface{ checkRequired([]byte) error }:
+		return v.checkRequired(raw) // our additions (log.go, gc.go)
 	}
 	return nil
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // SeedRelease writes rel the way a push leaves it for releases.list — its
-// record and its listing index objects — straight through s, without the
+// record, its current copy and its listing index objects — straight through s, without the
 // protocol (benchmarks and tests that need many releases fast).
 func SeedRelease(ctx context.Context, s Store, rel *Release) error {
 	sc, err := newScope(protocol.TargetConfig{Workspace: rel.Workspace, Environment: rel.Environment, Stream: rel.Stream}, true)
@@ -15,6 +15,9 @@ func SeedRelease(ctx context.Context, s Store, rel *Release) error {
 		return err
 	}
 	if err := s.CreateIfAbsent(ctx, sc.releaseKey(rel.ReleaseID), mustJSON(rel)); err != nil {
+		return err
+	}
+	if err := s.CreateIfAbsent(ctx, sc.currentKey(rel.ReleaseID), mustJSON(rel)); err != nil {
 		return err
 	}
 	return New(s, Options{}).indexListing(ctx, sc, rel, false)

@@ -93,8 +93,8 @@ func (r *Registry) PullPrepare(ctx context.Context, req *protocol.PullPrepareReq
 	}
 	rs := sc
 	rs.stream, rs.streamSeg = ptr.Stream, EscapeName(ptr.Stream)
-	var rel Release
-	if _, err := r.getJSON(ctx, rs.releaseKey(ptr.ReleaseID), &rel); err != nil {
+	rel, err := r.releaseState(ctx, rs, ptr.ReleaseID)
+	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, protocol.Errorf(protocol.CodeNotFound, "release %s is indexed but its record is missing", ptr.ReleaseID)
 		}

@@ -241,10 +241,20 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 		Remote:         rec.Remote,
 		CreatedAt:      now,
 	}
-	existing, err := r.publish(ctx, sc, &rel, rec.Release)
+	existing, pos, err := r.publish(ctx, sc, &rel, rec.Release)
 	if err != nil {
 		return nil, err
 	}
+	// A gc that listed the blob's references before this release existed
+	// may have removed the blob meanwhile (gc.go): say so, never a release
+	// without its pack. Pushing again uploads it.
+	if info, err := r.store.Head(ctx, bk); errors.Is(err, ErrNotFound) || err == nil && info.Size != blob.Size {
+		return nil, protocol.Errorf(protocol.CodeConflict, "the pack blob was removed while this push ran (registry gc?); release %s is recorded: run the push again to store the pack", rel.ReleaseID)
+	}
+	// The push is done: its staging record goes (best effort; gc removes
+	// what is left).
+	_ = r.store.Delete(ctx, stagingRecordKey(req.FinalizeToken))
+
 	packDigest := rel.PackDigest
 	if packDigest == "" {
 		packDigest = rel.FileDigest
@@ -255,6 +265,7 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 			PackDigest:   packDigest,
 			CreatedAt:    rel.CreatedAt,
 			CanonicalRef: sc.canonicalRef(rel.ReleaseID),
+			Log:          &pos,
 		},
 		Extensions: map[string]any{
 			"file_digest": rel.FileDigest,
@@ -267,77 +278,80 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 
 // publish creates rel, or finds the release of the same pack in the same
 // stream and merges labels and notes into it (rel is updated in place), then
-// updates every index. It reports whether the release already existed.
+// updates every index. It reports whether the release already existed and
+// where its new record sits in the stream's release log.
 //
 // Nothing is written before the rules are checked (planPublish): a version
 // that names another pack of the stream, or notes that differ from the
 // release's, refuse the push with the registry unchanged. The versions the
 // push adds are then claimed (claimVersions), so of two pushes giving one
-// version to different packs only one wins, and only then is the release
-// created or updated.
-func (r *Registry) publish(ctx context.Context, sc scope, rel *Release, ri protocol.ReleaseInfo) (bool, error) {
+// version to different packs only one wins. The digest marker (conditional
+// create) decides which push creates the release; every push then appends
+// one record to the log (chain.go): the release's first, or an update
+// with the labels and notes merged — records are never edited.
+func (r *Registry) publish(ctx context.Context, sc scope, rel *Release, ri protocol.ReleaseInfo) (bool, protocol.LogPosition, error) {
 	fileHex := strings.TrimPrefix(rel.FileDigest, "sha256:")
 	plan, err := r.planPublish(ctx, sc, fileHex, ri, rel.Remote)
 	if err != nil {
-		return false, err
+		return false, protocol.LogPosition{}, err
 	}
 	if err := r.claimVersions(ctx, sc, plan.versions, rel.FileDigest, rel.Remote); err != nil {
-		return false, err
+		return false, protocol.LogPosition{}, err
 	}
 	marker := path.Join(sc.streamDir(), "digests", fileHex+".json")
 	existing := false
+	draft := *rel
 	err = r.store.CreateIfAbsent(ctx, marker, mustJSON(rel))
 	switch {
 	case err == nil:
-		// ErrExists: a concurrent push of the same pack restored the record
-		// from our marker first (same content, possibly with merged labels).
-		if err := r.store.CreateIfAbsent(ctx, sc.releaseKey(rel.ReleaseID), mustJSON(rel)); err != nil && !errors.Is(err, ErrExists) {
-			return false, storeErr(err, "creating the release record")
-		}
 	case errors.Is(err, ErrExists):
 		existing = true
-		var draft Release
+		draft = Release{}
 		if _, err := r.getJSON(ctx, marker, &draft); err != nil {
-			return false, storeErr(err, "reading the existing release of this pack")
+			return false, protocol.LogPosition{}, storeErr(err, "reading the existing release of this pack")
 		}
 		if !ValidReleaseID(draft.ReleaseID) || draft.Stream != sc.stream {
-			return false, protocol.Errorf(protocol.CodeServerError, "registry record %s is corrupt", marker)
-		}
-		// The winner may have died between its marker and its record: the
-		// marker holds the full record, so create it (same bytes) if missing.
-		if err := r.store.CreateIfAbsent(ctx, sc.releaseKey(draft.ReleaseID), mustJSON(&draft)); err != nil && !errors.Is(err, ErrExists) {
-			return false, storeErr(err, "restoring the release record")
-		}
-		now := r.opt.Now().UTC()
-		err := update(ctx, r, sc.releaseKey(draft.ReleaseID), func(cur *Release, exists bool) (bool, error) {
-			if !exists {
-				*cur = draft
-			}
-			if err := notesConflict(cur, ri.Notes); err != nil {
-				return false, err
-			}
-			merged := mergeLabels(cur.Labels, ri.Labels)
-			changed := len(merged) != len(cur.Labels)
-			cur.Labels = merged
-			if cur.Notes == "" && ri.Notes != "" {
-				cur.Notes, changed = ri.Notes, true
-			}
-			if changed {
-				cur.UpdatedAt = now
-			}
-			*rel = *cur
-			return changed || !exists, nil
-		})
-		if err != nil {
-			return false, storeErr(err, "merging labels and notes into the existing release")
+			return false, protocol.LogPosition{}, protocol.Errorf(protocol.CodeServerError, "registry record %s is corrupt", marker)
 		}
 	default:
-		return false, storeErr(err, "creating the release")
+		return false, protocol.LogPosition{}, storeErr(err, "creating the release")
 	}
+	pushRemote := rel.Remote
+	rec, pos, err := r.appendRecord(ctx, sc, func(head *Release) (*Release, error) {
+		cur, err := r.stateRecord(ctx, sc, draft.ReleaseID, head)
+		if err != nil {
+			return nil, err
+		}
+		if cur == nil {
+			// The release's first record: this push won the marker, or
+			// the push that did died before it got here.
+			next := draft
+			next.Kind = RecordRelease
+			next.Labels = mergeLabels(draft.Labels, ri.Labels)
+			if next.Notes == "" {
+				next.Notes = ri.Notes
+			}
+			return &next, nil
+		}
+		if err := notesConflict(cur, ri.Notes); err != nil {
+			return nil, err
+		}
+		next := *cur
+		next.Kind, next.UpdatedAt, next.Remote = RecordUpdate, time.Time{}, pushRemote
+		next.Labels = mergeLabels(cur.Labels, ri.Labels)
+		if next.Notes == "" {
+			next.Notes = ri.Notes
+		}
+		return &next, nil
+	})
+	if err != nil {
+		return false, pos, err
+	}
+	*rel = *rec
 	if err := r.updateIndexes(ctx, sc, rel, existing); err != nil {
-		return existing, err
+		return existing, pos, err
 	}
-	return existing, nil
+	return existing, pos, nil
 }
 
 // pointer names a release (latest.json, versions/*.json, @all/*).

@@ -72,6 +72,9 @@ func (r *Registry) Capabilities() protocol.Capabilities {
 			RunsSync:        true,
 			Whoami:          true,
 			ReleasesList:    true,
+			ReleaseLog:      true,
+			GC:              true,
+			LegalHold:       r.holds(),
 		},
 		Limits: protocol.Limits{MaxPackBytes: r.opt.MaxPackBytes, MaxRunsPerSync: r.opt.MaxRunsPerSync},
 		Extensions: map[string]any{
@@ -82,8 +85,19 @@ func (r *Registry) Capabilities() protocol.Capabilities {
 	}
 }
 
-// Release is the stored release record.
+// Release is the stored release record. Records written since the release
+// log (chain.go) carry its fields and are canonical JSON, never edited;
+// records written before it (legacy) have none of them.
 type Release struct {
+	// Release log fields (chain.go).
+	Log        int            `json:"log,omitempty"`         // log format version (1)
+	Kind       string         `json:"kind,omitempty"`        // RecordRelease or RecordUpdate
+	Seq        int64          `json:"seq,omitempty"`         // 1 for the stream's first record
+	PrevRecord string         `json:"prev_record,omitempty"` // name of the record before (none for the first)
+	PrevSHA256 string         `json:"prev_sha256,omitempty"` // SHA-256 hex of its stored bytes
+	RecordedAt time.Time      `json:"recorded_at,omitzero"`  // when this record was appended
+	Legacy     []LegacyRecord `json:"legacy,omitempty"`      // first record only: records adopted from before the log
+
 	ReleaseID      string            `json:"release_id"`
 	Workspace      string            `json:"workspace,omitempty"`
 	Environment    string            `json:"environment,omitempty"`
@@ -97,7 +111,7 @@ type Release struct {
 	BuildContext   map[string]string `json:"build_context,omitempty"`
 	Remote         string            `json:"remote,omitempty"`
 	CreatedAt      time.Time         `json:"created_at"`
-	UpdatedAt      time.Time         `json:"updated_at,omitempty"`
+	UpdatedAt      time.Time         `json:"updated_at,omitzero"`
 }
 
 // scope is a validated (workspace, environment, stream) with escaped segments.

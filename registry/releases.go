@@ -160,8 +160,8 @@ func (r *Registry) readListedOne(ctx context.Context, sc scope, key string) (*pr
 		}
 		rs.stream, rs.streamSeg = le.Stream, EscapeName(le.Stream)
 	}
-	var rel Release
-	if _, err := r.getJSON(ctx, rs.releaseKey(id), &rel); err != nil {
+	rel, err := r.releaseState(ctx, rs, id)
+	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, nil
 		}

@@ -84,8 +84,8 @@ func (r *Registry) planPublish(ctx context.Context, sc scope, fileHex string, ri
 }
 
 // releaseOfPack returns the release of pack fileHex in sc's stream (nil
-// when it has none). The digest marker holds the release as created; the
-// record, when there, is newer.
+// when it has none). The digest marker holds the release as created; its
+// newest record, when there, is newer.
 func (r *Registry) releaseOfPack(ctx context.Context, sc scope, fileHex string) (*Release, error) {
 	marker := path.Join(sc.streamDir(), "digests", fileHex+".json")
 	var draft Release
@@ -98,14 +98,14 @@ func (r *Registry) releaseOfPack(ctx context.Context, sc scope, fileHex string) 
 	if !ValidReleaseID(draft.ReleaseID) || draft.Stream != sc.stream {
 		return nil, protocol.Errorf(protocol.CodeServerError, "registry record %s is corrupt", marker)
 	}
-	var rel Release
-	if _, err := r.getJSON(ctx, sc.releaseKey(draft.ReleaseID), &rel); err != nil {
+	rel, err := r.releaseState(ctx, sc, draft.ReleaseID)
+	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return &draft, nil
 		}
 		return nil, storeErr(err, "reading release %s", draft.ReleaseID)
 	}
-	return &rel, nil
+	return rel, nil
 }
 
 // notesConflict refuses notes that differ from the notes a release has:

@@ -176,7 +176,7 @@ var houseRules = []rule{
 	{
 		name:      "registry itself links protocol, small internal helpers and the standard library",
 		applies:   func(r string) bool { return r == "registry" },
-		forbidden: onlyStdlibAnd("protocol", "errcode", "internal/safefile", "internal/names", "golang.org/x/sys"),
+		forbidden: onlyStdlibAnd("protocol", "errcode", "internal/safefile", "internal/names", "internal/jcs", "golang.org/x/sys"),
 	},
 	{
 		name:    "the OCI store links registry, protocol, oras-go and the standard library",

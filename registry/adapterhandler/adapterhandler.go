@@ -49,7 +49,25 @@ func New(r *registry.Registry) adapter.Handler {
 			resp, err := r.ReleasesList(ctx, req)
 			return resp, ProtocolError(err)
 		},
+		LogStreams: wrap(r.LogStreams),
+		LogRead:    wrap(r.LogRead),
+		BlobsCheck: wrap(r.BlobsCheck),
+		GC:         wrap(r.GC),
+		Hold:       wrap(r.Hold),
 	}
+}
+
+// wrap makes a registry method a handler answering protocol errors.
+func wrap[Req, Resp any](fn func(context.Context, *Req) (*Resp, error)) func(context.Context, *Req) (*Resp, error) {
+	return func(ctx context.Context, req *Req) (*Resp, error) {
+		resp, err := fn(ctx, req)
+		return resp, ProtocolError(err)
+	}
+}
+
+// fails is a handler that answers e.
+func fails[Req, Resp any](e error) func(context.Context, *Req) (*Resp, error) {
+	return func(context.Context, *Req) (*Resp, error) { return nil, e }
 }
 
 // Unavailable returns h with every protocol command answering err (as a
@@ -74,6 +92,11 @@ func Unavailable(h adapter.Handler, err error) adapter.Handler {
 	h.ReleasesList = func(context.Context, *protocol.ReleasesListRequest) (*protocol.ReleasesListResponse, error) {
 		return nil, e
 	}
+	h.LogStreams = fails[protocol.LogStreamsRequest, protocol.LogStreamsResponse](e)
+	h.LogRead = fails[protocol.LogReadRequest, protocol.LogReadResponse](e)
+	h.BlobsCheck = fails[protocol.BlobsCheckRequest, protocol.BlobsCheckResponse](e)
+	h.GC = fails[protocol.GCRequest, protocol.GCResponse](e)
+	h.Hold = fails[protocol.HoldRequest, protocol.HoldResponse](e)
 	return h
 }
 

@@ -25,6 +25,10 @@ type Adapter interface {
 	RunsSync(context.Context, *protocol.RunsSyncRequest) (*protocol.RunsSyncResponse, error)
 	Whoami(context.Context) (*protocol.WhoamiIdentity, error)
 	ReleasesList(context.Context, *protocol.ReleasesListRequest) (*protocol.ReleasesListResponse, error)
+	LogStreams(context.Context, *protocol.LogStreamsRequest) (*protocol.LogStreamsResponse, error)
+	LogRead(context.Context, *protocol.LogReadRequest) (*protocol.LogReadResponse, error)
+	BlobsCheck(context.Context, *protocol.BlobsCheckRequest) (*protocol.BlobsCheckResponse, error)
+	GC(context.Context, *protocol.GCRequest) (*protocol.GCResponse, error)
 }
 
 var _ Adapter = (*registry.Registry)(nil)
@@ -187,6 +191,30 @@ func (p *Process) Whoami(ctx context.Context) (*protocol.WhoamiIdentity, error) 
 func (p *Process) ReleasesList(ctx context.Context, r *protocol.ReleasesListRequest) (*protocol.ReleasesListResponse, error) {
 	var out protocol.ReleasesListResponse
 	return &out, p.call(ctx, protocol.CmdReleasesList, &r.RequestHeader, r, &out)
+}
+
+// LogStreams implements Adapter.
+func (p *Process) LogStreams(ctx context.Context, r *protocol.LogStreamsRequest) (*protocol.LogStreamsResponse, error) {
+	var out protocol.LogStreamsResponse
+	return &out, p.call(ctx, protocol.CmdLogStreams, &r.RequestHeader, r, &out)
+}
+
+// LogRead implements Adapter.
+func (p *Process) LogRead(ctx context.Context, r *protocol.LogReadRequest) (*protocol.LogReadResponse, error) {
+	var out protocol.LogReadResponse
+	return &out, p.call(ctx, protocol.CmdLogRead, &r.RequestHeader, r, &out)
+}
+
+// BlobsCheck implements Adapter.
+func (p *Process) BlobsCheck(ctx context.Context, r *protocol.BlobsCheckRequest) (*protocol.BlobsCheckResponse, error) {
+	var out protocol.BlobsCheckResponse
+	return &out, p.call(ctx, protocol.CmdBlobsCheck, &r.RequestHeader, r, &out)
+}
+
+// GC implements Adapter.
+func (p *Process) GC(ctx context.Context, r *protocol.GCRequest) (*protocol.GCResponse, error) {
+	var out protocol.GCResponse
+	return &out, p.call(ctx, protocol.CmdGC, &r.RequestHeader, r, &out)
 }
 
 // Capabilities runs `<bin> --capabilities`.

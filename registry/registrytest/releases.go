@@ -411,15 +411,32 @@ func ConcurrentVersion(t *testing.T, e *Env, n int) {
 	}
 }
 
+// releaseRecord returns the newest record of release id: the record that
+// created it or the latest record appended for it (records are never
+// edited).
 func releaseRecord(t testing.TB, e *Env, tgt protocol.TargetConfig, id string) registry.Release {
 	t.Helper()
-	key := path.Join("releases", registry.EscapeName(tgt.Workspace), registry.EscapeName(tgt.Environment), registry.EscapeName(tgt.Stream), id+".json")
-	var rel registry.Release
-	data, _, err := e.Store.Get(ctxT(t), key, 1<<20)
-	if err != nil || json.Unmarshal(data, &rel) != nil {
-		t.Fatalf("reading %s: %v", key, err)
+	dir := path.Join("releases", registry.EscapeName(tgt.Workspace), registry.EscapeName(tgt.Environment), registry.EscapeName(tgt.Stream))
+	keys := []string{dir + "/" + id + ".json"}
+	later, err := e.Store.List(ctxT(t), dir+"/"+id+"/", 0)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return rel
+	for _, en := range later {
+		keys = append(keys, en.Key)
+	}
+	var newest registry.Release
+	for _, key := range keys {
+		var rel registry.Release
+		data, _, err := e.Store.Get(ctxT(t), key, 1<<20)
+		if err != nil || json.Unmarshal(data, &rel) != nil {
+			t.Fatalf("reading %s: %v", key, err)
+		}
+		if rel.Seq >= newest.Seq {
+			newest = rel
+		}
+	}
+	return newest
 }
 
 // Notes given on a push of an existing release are added when it has none
@@ -437,7 +454,7 @@ func Notes(t *testing.T, e *Env) {
 	if _, err := PushWith(t, e, target, p, protocol.ReleaseInfo{Notes: "first notes"}); err != nil {
 		t.Fatalf("adding notes: %v", err)
 	}
-	if rel := releaseRecord(t, e, target, id); rel.Notes != "first notes" || rel.UpdatedAt.IsZero() {
+	if rel := releaseRecord(t, e, target, id); rel.Notes != "first notes" || rel.Kind != registry.RecordUpdate || rel.Seq != 2 {
 		t.Fatalf("notes after adding: %+v", rel)
 	}
 	for _, ri := range []protocol.ReleaseInfo{{Notes: "first notes"}, {}, {Labels: []string{"b"}}} {

@@ -34,6 +34,10 @@ type Env struct {
 	// HeadersOverHTTP sends upload headers over plain http (the real host
 	// does not; in-process tests of the signed-header mode do).
 	HeadersOverHTTP bool
+	// Overwrite and Remove change the backing store behind the registry's
+	// back (tampering tests); nil means Store.Put and Store.Delete.
+	Overwrite func(t testing.TB, key string, data []byte)
+	Remove    func(t testing.TB, key string)
 }
 
 // Harness makes a fresh Env for one test.
@@ -52,6 +56,9 @@ func RunAll(t *testing.T, h Harness) {
 	t.Run("ConcurrentVersion8", func(t *testing.T) { ConcurrentVersion(t, h(t), 8) })
 	t.Run("Notes", func(t *testing.T) { Notes(t, h(t)) })
 	t.Run("LegacyListing", func(t *testing.T) { LegacyListing(t, h(t)) })
+	t.Run("Log", func(t *testing.T) { Log(t, h(t)) })
+	t.Run("LogTamper", func(t *testing.T) { LogTamper(t, h(t)) })
+	t.Run("LogLegacy", func(t *testing.T) { LogLegacy(t, h(t)) })
 }
 
 var target = protocol.TargetConfig{Workspace: "acme", Environment: "prod", Stream: "acme/evidence"}
@@ -508,6 +515,18 @@ func Concurrent(t *testing.T, e *Env, n int) {
 	if len(recs) != n {
 		t.Fatalf("%d release records, want %d", len(recs), n)
 	}
+	// One chain of n records, each release's first record in it.
+	rep := VerifyLog(t, e, target)
+	wantClean(t, rep, n)
+	inChain := map[string]bool{}
+	for _, c := range rep.Chain {
+		inChain[c.ReleaseID] = c.Kind == registry.RecordRelease
+	}
+	for _, id := range ids {
+		if !inChain[id] {
+			t.Fatalf("release %s is not in the chain", id)
+		}
+	}
 	for i := range packs {
 		pp, err := pull(t, e, target, protocol.PullRef{Version: fmt.Sprintf("v1.%d", i)})
 		if err != nil || pp.Pack.ReleaseID != ids[i] {
@@ -552,9 +571,17 @@ func SamePack(t *testing.T, e *Env, n int) {
 	}
 	blobs, _ := e.Store.List(ctx, "blobs/", 0)
 	recs, _ := e.Store.List(ctx, "releases/", 0)
-	if len(blobs) != 1 || len(recs) != 1 {
+	created := 0
+	for _, r := range recs {
+		if strings.HasSuffix(r.Key, "/"+ids[0]+".json") {
+			created++
+		}
+	}
+	// One release, created once; every other push appended a record of it.
+	if len(blobs) != 1 || created != 1 || len(recs) != n {
 		t.Fatalf("blobs %v releases %v", blobs, recs)
 	}
+	wantClean(t, VerifyLog(t, e, target), n)
 	pp, err := pull(t, e, target, protocol.PullRef{Latest: true})
 	if err != nil || pp.Pack.ReleaseID != ids[0] || len(pp.Pack.Labels) != n {
 		t.Fatalf("latest = %+v %v (want %d merged labels)", pp, err, n)
