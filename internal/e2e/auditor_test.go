@@ -50,9 +50,19 @@ func TestAuditorPullsByLocation(t *testing.T) {
 			t.Fatalf("receipt %q not under the state folder %s", rp, state)
 		}
 	}
+	// releases by location lists what was pushed.
+	out, errOut, code := run("releases", "file://"+registry+"?workspace=acme&environment=prod", "--json")
+	wantExit(t, "auditor releases", code, 0, out, errOut)
+	var rel map[string]any
+	if err := json.Unmarshal([]byte(out), &rel); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := rel["releases"].([]any); len(list) != 1 || list[0].(map[string]any)["version"] != "v1.0.0" {
+		t.Fatalf("releases by location: %v", rel)
+	}
 	// A plain folder path is a location too (the default workspace and
 	// environment, where nothing was pushed: the adapter says so).
-	out, errOut, code := run("pull", registry, "-o", "z.epack")
+	out, errOut, code = run("pull", registry, "-o", "z.epack")
 	if code == 0 || !strings.Contains(errOut, "bundled with this epack") || !strings.Contains(errOut, "not_found") {
 		t.Fatalf("pull by folder path: exit %d\n%s\n%s", code, out, errOut)
 	}
