@@ -45,6 +45,9 @@ type Handler struct {
 	BlobsCheck func(ctx context.Context, req *protocol.BlobsCheckRequest) (*protocol.BlobsCheckResponse, error)
 	GC         func(ctx context.Context, req *protocol.GCRequest) (*protocol.GCResponse, error)
 	Hold       func(ctx context.Context, req *protocol.HoldRequest) (*protocol.HoldResponse, error)
+	// PushParts answers push.parts (features.multipart_upload; see
+	// protocol/multipart.go). The request is checked before it is called.
+	PushParts func(ctx context.Context, req *protocol.PushPartsRequest) (*protocol.PushPartsResponse, error)
 }
 
 // MaxRequestBytes bounds a request read from stdin.
@@ -206,6 +209,8 @@ func call(ctx context.Context, cmd string, body []byte, h Handler) (resp any, er
 		resp, err = dispatch(ctx, cmd, body, checked(h.GC))
 	case protocol.CmdHold:
 		resp, err = dispatch(ctx, cmd, body, checked(h.Hold))
+	case protocol.CmdPushParts:
+		resp, err = dispatch(ctx, cmd, body, checked(h.PushParts))
 	case protocol.CmdAuthLogin:
 		err = unsupported(cmd) // the SDK has no login handler
 	default:
@@ -324,6 +329,10 @@ func capabilities(h Handler) capabilitiesAnswer {
 	f.ReleaseLog = f.ReleaseLog && h.LogStreams != nil && h.LogRead != nil && h.BlobsCheck != nil
 	f.GC = f.GC && h.GC != nil
 	f.LegalHold = f.LegalHold && h.Hold != nil
+	f.MultipartUpload = f.MultipartUpload && h.PushParts != nil && f.PrepareFinalize
+	if !f.MultipartUpload {
+		c.Limits.Multipart = nil
+	}
 	f.AuthLogin = false // the SDK has no login handler
 	f.DirectUpload = f.DirectUpload && f.PrepareFinalize
 	return capabilitiesAnswer{Capabilities: c, Version: version(h)}

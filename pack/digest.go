@@ -83,14 +83,17 @@ const (
 // fills a small ring of 1 MiB buffers; two goroutines hash each buffer in
 // parallel (MD5 is the slow one), so memory stays at a few MiB.
 func SumFile(r io.Reader) (FileSums, error) {
-	s, _, err := sumFile(r, nil)
+	s, _, err := sumFile(r, nil, nil)
 	return s, err
 }
 
 // sumFile is SumFile; when copyTo is not nil every chunk is also written to
 // it by a third goroutine, so the digests describe exactly the copied bytes.
 // A failing copy does not stop the digests: it is returned as copyErr.
-func sumFile(r io.Reader, copyTo io.Writer) (_ FileSums, copyErr error, _ error) {
+//
+// skipMD5, when not nil, is called by the MD5 goroutine before its first
+// chunk; true makes it drop every chunk unhashed (MD5Base64 stays empty).
+func sumFile(r io.Reader, copyTo io.Writer, skipMD5 func() bool) (_ FileSums, copyErr error, _ error) {
 	var (
 		bufs   [sumBuffers][]byte
 		lens   [sumBuffers]int
@@ -122,7 +125,19 @@ func sumFile(r io.Reader, copyTo io.Writer) (_ FileSums, copyErr error, _ error)
 	consumers := int32(2)
 	wg.Add(2)
 	go hashLoop(sh, toSHA)
-	go hashLoop(mh, toMD5)
+	md5Skipped := false
+	if skipMD5 == nil {
+		go hashLoop(mh, toMD5)
+	} else {
+		go func() {
+			md5Skipped = skipMD5()
+			if md5Skipped {
+				hashLoop(io.Discard, toMD5)
+			} else {
+				hashLoop(mh, toMD5)
+			}
+		}()
+	}
 	if copyTo != nil {
 		consumers = 3
 		wg.Add(1)
@@ -175,7 +190,9 @@ func sumFile(r io.Reader, copyTo io.Writer) (_ FileSums, copyErr error, _ error)
 		copyErr = errcode.Wrap(errcode.IOError, werr, "copying pack file")
 	}
 	result.SHA256 = "sha256:" + hex.EncodeToString(sh.Sum(nil))
-	result.MD5Base64 = base64.StdEncoding.EncodeToString(mh.Sum(nil))
+	if !md5Skipped {
+		result.MD5Base64 = base64.StdEncoding.EncodeToString(mh.Sum(nil))
+	}
 	result.Size = total
 	return result, copyErr, nil
 }

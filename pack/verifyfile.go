@@ -32,6 +32,11 @@ type VerifyOptions struct {
 	// written, which lets a push stage its upload while verifying. A failed
 	// write is reported in Verified.CopyErr, not as VerifyFile's error.
 	CopyTo io.Writer
+	// SkipMD5, when not nil, is asked once, from the hashing goroutine,
+	// before the file's MD5 takes in its first byte; it may block until the
+	// caller knows. true leaves Verified.File.MD5Base64 empty and saves the
+	// MD5 pass (a multipart upload checks each part's MD5 instead).
+	SkipMD5 func() bool
 }
 
 // VerifyFile opens the pack in f, runs VerifyIntegrity and, at the same
@@ -57,7 +62,7 @@ func VerifyFile(ctx context.Context, f *os.File, opts VerifyOptions) (*Verified,
 	}
 	done := make(chan sumResult, 1)
 	go func() {
-		s, copyErr, err := sumFile(&ctxReader{ctx: sumCtx, r: io.NewSectionReader(f, 0, size)}, copyTo)
+		s, copyErr, err := sumFile(&ctxReader{ctx: sumCtx, r: io.NewSectionReader(f, 0, size)}, copyTo, opts.SkipMD5)
 		done <- sumResult{s, copyErr, err}
 	}()
 	p, err := OpenReaderAt(f, size)

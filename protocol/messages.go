@@ -88,6 +88,10 @@ type Features struct {
 	GC bool `json:"gc,omitempty"`
 	// LegalHold: release.hold (hold.go).
 	LegalHold bool `json:"legal_hold,omitempty"`
+	// MultipartUpload: push.prepare may answer a multipart upload and the
+	// adapter answers push.parts (our addition, multipart.go; left out when
+	// false).
+	MultipartUpload bool `json:"multipart_upload,omitempty"`
 }
 
 // AuthInfo describes how an adapter authenticates.
@@ -103,6 +107,8 @@ type Limits struct {
 	// MaxPackSize is the same limit as MaxPackBytes under the name the
 	// existing tool's Go SDK writes ("max_pack_size"). Read it through MaxPack.
 	MaxPackSize int64 `json:"max_pack_size,omitempty"`
+	// Multipart bounds multipart uploads (with features.multipart_upload).
+	Multipart *MultipartLimits `json:"multipart,omitempty"`
 }
 
 // MaxPack is the largest pack the adapter accepts, in bytes (0: no limit).
@@ -173,6 +179,9 @@ type PushPrepareRequest struct {
 	Pack     PackInfo     `json:"pack"`
 	Release  ReleaseInfo  `json:"release"`
 	Identity *Identity    `json:"identity,omitempty"`
+	// Multipart offers a multipart upload (only to an adapter announcing
+	// features.multipart_upload; multipart.go).
+	Multipart *MultipartOffer `json:"multipart,omitempty"`
 }
 
 // TransferTarget is an upload or download instruction. ExpiresAt is an
@@ -189,6 +198,8 @@ type PushPrepareResponse struct {
 	ResponseHeader
 	Upload        TransferTarget `json:"upload"`
 	FinalizeToken string         `json:"finalize_token"`
+	// Multipart is set when upload.method is MethodMultipart.
+	Multipart *MultipartUpload `json:"multipart,omitempty"`
 }
 
 // PushFinalizeRequest asks the adapter to create the release. Pack carries only

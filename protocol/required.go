@@ -20,7 +20,11 @@ func CheckRequired(raw []byte, resp any) error {
 		if v.Upload.Method == "" {
 			return fmt.Errorf("upload.method is missing")
 		}
-		if v.Upload.Method != MethodSkip && v.Upload.URL == "" {
+		if v.Upload.Method == MethodMultipart {
+			if err := checkMultipartAnswer(v.Multipart); err != nil {
+				return err
+			}
+		} else if v.Upload.Method != MethodSkip && v.Upload.URL == "" {
 			return fmt.Errorf("upload.url is missing")
 		}
 		// The token is the adapter's to choose and may be empty (the

@@ -37,6 +37,7 @@ type stagingRecord struct {
 	Skip           bool                  `json:"skip"`
 	UploadKey      string                `json:"upload_key,omitempty"` // where the upload lands (staging or blob key)
 	Release        protocol.ReleaseInfo  `json:"release"`
+	Multipart      *stagingMultipart     `json:"multipart,omitempty"` // multipart.go
 }
 
 func (s *stagingRecord) blob() Blob {
@@ -142,9 +143,17 @@ func (r *Registry) PushPrepare(ctx context.Context, req *protocol.PushPrepareReq
 	}
 	rec.Skip = have
 	resp := &protocol.PushPrepareResponse{FinalizeToken: rec.Token}
-	if have {
+	if !have {
+		if resp.Multipart, err = r.prepareMultipart(ctx, req, rec); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case have:
 		resp.Upload = protocol.TransferTarget{Method: protocol.MethodSkip}
-	} else {
+	case resp.Multipart != nil:
+		resp.Upload = protocol.TransferTarget{Method: protocol.MethodMultipart}
+	default:
 		resp.Upload, rec.UploadKey, err = r.store.UploadTarget(ctx, stagingBlobKey(rec.Token), blobKey(fileHex), rec.blob(), r.opt.PresignExpiry)
 		if err != nil {
 			return nil, storeErr(err, "preparing the upload target")
@@ -190,7 +199,11 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 	blob := rec.blob()
 	bk := blobKey(rec.FileHex)
 
-	if !rec.Skip {
+	if !rec.Skip && rec.Multipart != nil {
+		if err := r.finishMultipart(ctx, &rec, bk); err != nil {
+			return nil, err
+		}
+	} else if !rec.Skip {
 		uploaded := rec.UploadKey
 		if uploaded != bk {
 			uploaded = stagingBlobKey(rec.Token) // never a key read from the record
@@ -254,7 +267,6 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 	// The push is done: its staging record goes (best effort; gc removes
 	// what is left).
 	_ = r.store.Delete(ctx, stagingRecordKey(req.FinalizeToken))
-
 	packDigest := rel.PackDigest
 	if packDigest == "" {
 		packDigest = rel.FileDigest

@@ -35,6 +35,12 @@ type Options struct {
 	PresignExpiry time.Duration
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
+	// Multipart, when set and the store is a MultipartStore, offers
+	// multipart uploads with these limits (multipart.go).
+	Multipart *protocol.MultipartLimits
+	// MaxSingleBytes bounds a pack sent in one upload (0: MaxPackBytes);
+	// larger ones must come in parts.
+	MaxSingleBytes int64
 }
 
 // Registry implements the protocol operations over a Store.
@@ -75,8 +81,9 @@ func (r *Registry) Capabilities() protocol.Capabilities {
 			ReleaseLog:      true,
 			GC:              true,
 			LegalHold:       r.holds(),
+			MultipartUpload: r.opt.Multipart != nil,
 		},
-		Limits: protocol.Limits{MaxPackBytes: r.opt.MaxPackBytes, MaxRunsPerSync: r.opt.MaxRunsPerSync},
+		Limits: protocol.Limits{MaxPackBytes: r.opt.MaxPackBytes, MaxRunsPerSync: r.opt.MaxRunsPerSync, Multipart: r.opt.Multipart},
 		Extensions: map[string]any{
 			"blob_key":        "file_digest",
 			"version_labels":  "v<digit>… or version:<v> / version=<v>",

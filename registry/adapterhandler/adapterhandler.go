@@ -54,6 +54,7 @@ func New(r *registry.Registry) adapter.Handler {
 		BlobsCheck: wrap(r.BlobsCheck),
 		GC:         wrap(r.GC),
 		Hold:       wrap(r.Hold),
+		PushParts:  wrap(r.PushParts),
 	}
 }
 
@@ -97,6 +98,7 @@ func Unavailable(h adapter.Handler, err error) adapter.Handler {
 	h.BlobsCheck = fails[protocol.BlobsCheckRequest, protocol.BlobsCheckResponse](e)
 	h.GC = fails[protocol.GCRequest, protocol.GCResponse](e)
 	h.Hold = fails[protocol.HoldRequest, protocol.HoldResponse](e)
+	h.PushParts = fails[protocol.PushPartsRequest, protocol.PushPartsResponse](e)
 	return h
 }
 

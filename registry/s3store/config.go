@@ -35,6 +35,10 @@ type Config struct {
 	// adapter's headers. "" / "auto": signed for https endpoints (and AWS),
 	// none for http endpoints.
 	UploadHeaders string
+	// MultipartThreshold is the pack size from which a host that supports
+	// it sends the pack in parts (0: DefaultMultipartThreshold). Packs over
+	// MaxPackBytes (5 GiB, a single PUT's limit) always go in parts.
+	MultipartThreshold int64
 }
 
 // Upload header modes.
@@ -61,7 +65,8 @@ const DefaultPresignExpiry = 15 * time.Minute
 // ParseConfig reads EPACK_REMOTE_CONFIG. Accepted keys: bucket (required),
 // prefix, region, endpoint, path_style (bool or "true"/"false"),
 // presign_expiry (Go duration string like "15m", or seconds as a number),
-// upload_headers ("auto", "signed", "none"; see Config.UploadHeaders).
+// upload_headers ("auto", "signed", "none"; see Config.UploadHeaders),
+// multipart_threshold (bytes, as a number or "64MiB"-style text).
 // Unknown keys are reported in the returned warnings, not refused.
 func ParseConfig(raw string) (Config, []string, error) {
 	c, warnings, err := parseJSONConfig(raw)
@@ -122,6 +127,9 @@ func parseJSONConfig(raw string) (Config, []string, error) {
 	default:
 		return c, nil, bad("path_style must be a boolean")
 	}
+	if c.MultipartThreshold, err = parseBytes(m["multipart_threshold"]); err != nil {
+		return c, nil, bad("multipart_threshold: %v", err)
+	}
 	switch v := m["presign_expiry"].(type) {
 	case nil:
 	case string:
@@ -137,7 +145,7 @@ func parseJSONConfig(raw string) (Config, []string, error) {
 	}
 	for k := range m {
 		switch k {
-		case "bucket", "prefix", "region", "endpoint", "path_style", "presign_expiry", "upload_headers":
+		case "bucket", "prefix", "region", "endpoint", "path_style", "presign_expiry", "upload_headers", "multipart_threshold":
 		default:
 			warnings = append(warnings, fmt.Sprintf("unknown S3 registry setting %q ignored", k))
 		}
@@ -194,4 +202,52 @@ func (c *Config) normalize() error {
 
 func bad(format string, args ...any) error {
 	return protocol.Errorf(protocol.CodeInvalidRequest, format, args...)
+}
+
+// parseBytes reads a byte count: a whole JSON number, or text of digits
+// with an optional KiB, MiB, GiB or TiB unit ("64MiB"). nil is 0.
+func parseBytes(v any) (int64, error) {
+	switch x := v.(type) {
+	case nil:
+		return 0, nil
+	case float64:
+		if x < 0 || x != float64(int64(x)) || x > 1<<53 {
+			return 0, fmt.Errorf("%v is not a whole number of bytes", x)
+		}
+		return int64(x), nil
+	case string:
+		s := strings.TrimSpace(x)
+		mult := int64(1)
+		for _, u := range []struct {
+			suffix string
+			n      int64
+		}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"B", 1}} {
+			if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+				s, mult = strings.TrimSpace(rest), u.n
+				break
+			}
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 || n > (1<<53)/mult {
+			return 0, fmt.Errorf("%q is not a byte count like 67108864 or \"64MiB\"", x)
+		}
+		return n * mult, nil
+	}
+	return 0, fmt.Errorf("must be a number of bytes or text like \"64MiB\"")
+}
+
+// MultipartThresholdOf reads multipart_threshold from EPACK_REMOTE_CONFIG
+// without checking anything else (the capabilities document announces it
+// before any request shows the whole configuration); 0 when it is not set
+// or not readable.
+func MultipartThresholdOf(remoteConfig string) int64 {
+	var m map[string]any
+	if json.Unmarshal([]byte(remoteConfig), &m) != nil {
+		return 0
+	}
+	n, err := parseBytes(m["multipart_threshold"])
+	if err != nil {
+		return 0
+	}
+	return n
 }

@@ -416,9 +416,6 @@ type presignedRequest struct {
 // the PUT goes to the one-time staging key; finalize reads it back to check
 // MD5 and SHA-256 and only then copies it to the content address.
 func (s *Store) UploadTarget(ctx context.Context, staging, blob string, b registry.Blob, expiry time.Duration) (protocol.TransferTarget, string, error) {
-	if b.MD5Base64 == "" {
-		return protocol.TransferTarget{}, "", protocol.Errorf(protocol.CodeInvalidRequest, "pack.checksum (base64 MD5) is required by the S3 registry")
-	}
 	raw, err := hex.DecodeString(b.SHA256Hex)
 	if err != nil {
 		return protocol.TransferTarget{}, "", err
@@ -430,7 +427,9 @@ func (s *Store) UploadTarget(ctx context.Context, staging, blob string, b regist
 	}
 	if s.cfg.SignUploadHeaders() {
 		key = blob
-		in.ContentMD5 = aws.String(b.MD5Base64)
+		if b.MD5Base64 != "" {
+			in.ContentMD5 = aws.String(b.MD5Base64)
+		}
 		in.ChecksumSHA256 = aws.String(base64.StdEncoding.EncodeToString(raw))
 	}
 	in.Key = aws.String(s.full(key))
