@@ -170,23 +170,11 @@ func (r *Registry) latestIn(ctx context.Context, repo *remote.Repository, t prot
 
 // releaseTags returns the release tags of repo, sorted (oldest first).
 func (r *Registry) releaseTags(ctx context.Context, repo *remote.Repository) ([]string, error) {
-	var ids []string
-	err := repo.Tags(ctx, "", func(tags []string) error {
-		for _, t := range tags {
-			if registry.ValidReleaseID(t) {
-				ids = append(ids, t)
-			}
-		}
-		return nil
-	})
+	tags, err := r.tagsWithPrefix(ctx, repo, releasePrefix)
 	if err != nil {
-		if notFound(err) {
-			return nil, nil // no such repository yet
-		}
-		return nil, r.c.fail(err, "listing the tags of %s", r.ref(repo))
+		return nil, err
 	}
-	slices.Sort(ids)
-	return slices.Compact(ids), nil
+	return slices.DeleteFunc(tags, func(t string) bool { return !registry.ValidReleaseID(t) }), nil
 }
 
 // reposFor returns the repositories a request without a stream looks in

@@ -438,7 +438,7 @@ func (r *Registry) firstCandidate(ctx context.Context, repo *remote.Repository, 
 // oldestCandidate returns the oldest candidate release of in's pack that
 // has not given way to another (its candidate tag names its own manifest).
 func (r *Registry) oldestCandidate(ctx context.Context, repo *remote.Repository, in *pushIn) (*found, error) {
-	ids, err := r.tagsWithPrefix(ctx, repo, packTag(in.FileHex)+".")
+	ids, err := r.idsWithPrefix(ctx, repo, packTag(in.FileHex)+".")
 	if err != nil {
 		return nil, err
 	}
@@ -509,7 +509,7 @@ func versionCandidatePrefix(tag string) string {
 // that has not given way (withdrawn).
 func (r *Registry) oldestVersionCandidate(ctx context.Context, repo *remote.Repository, tag string) (*found, error) {
 	prefix := versionCandidatePrefix(tag)
-	ids, err := r.tagsWithPrefix(ctx, repo, prefix)
+	ids, err := r.idsWithPrefix(ctx, repo, prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -523,25 +523,6 @@ func (r *Registry) oldestVersionCandidate(ctx context.Context, repo *remote.Repo
 		}
 	}
 	return nil, nil
-}
-
-// tagsWithPrefix returns the release ids that follow prefix in repo's
-// tags, sorted (oldest first).
-func (r *Registry) tagsWithPrefix(ctx context.Context, repo *remote.Repository, prefix string) ([]string, error) {
-	var ids []string
-	err := repo.Tags(ctx, "", func(tags []string) error {
-		for _, t := range tags {
-			if id, ok := strings.CutPrefix(t, prefix); ok && registry.ValidReleaseID(id) {
-				ids = append(ids, id)
-			}
-		}
-		return nil
-	})
-	if err != nil && !notFound(err) {
-		return nil, r.c.fail(err, "listing the tags of %s", r.ref(repo))
-	}
-	slices.Sort(ids)
-	return ids, nil
 }
 
 // merge adds in's labels and notes to the release ex. When that changes

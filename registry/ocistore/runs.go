@@ -264,18 +264,9 @@ func (r *Registry) pushBlob(ctx context.Context, repo *remote.Repository, d ocis
 
 // runsOf reads the run results of a pack, by run id.
 func (r *Registry) runsOf(ctx context.Context, repo *remote.Repository, fileHex string) (map[string]*storedRun, error) {
-	var tags []string
-	prefix := runTagPrefix(fileHex)
-	err := repo.Tags(ctx, "", func(ts []string) error {
-		for _, t := range ts {
-			if strings.HasPrefix(t, prefix) {
-				tags = append(tags, t)
-			}
-		}
-		return nil
-	})
-	if err != nil && !notFound(err) {
-		return nil, r.c.fail(err, "listing the tags of %s", r.ref(repo))
+	tags, err := r.tagsWithPrefix(ctx, repo, runTagPrefix(fileHex))
+	if err != nil {
+		return nil, err
 	}
 	out := map[string]*storedRun{}
 	for _, t := range tags {
