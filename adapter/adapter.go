@@ -299,7 +299,9 @@ func setHeader(resp any, cmd, id string) {
 		h = &r.ResponseHeader
 	case *protocol.ReleasesListResponse:
 		h = &r.ResponseHeader
-	case interface{ Header() *protocol.ResponseHeader }:
+	case interface {
+		Header() *protocol.ResponseHeader
+	}:
 		h = r.Header()
 	}
 	if h != nil {
