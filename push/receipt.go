@@ -62,6 +62,10 @@ type ReleaseReceipt struct {
 	PackDigest   string    `json:"pack_digest"`
 	CreatedAt    time.Time `json:"created_at"`
 	CanonicalRef string    `json:"canonical_ref"`
+	// Log is where the release's record sits in its stream's release log,
+	// as the registry answered (an addition to the upstream format; `epack
+	// log verify --receipt` checks it is still there).
+	Log *protocol.LogPosition `json:"log,omitempty"`
 }
 
 // RunsReceipt contains run syncing results in the receipt.
@@ -113,6 +117,10 @@ func NewReceipt(
 			PackDigest:   release.PackDigest,
 			CreatedAt:    release.CreatedAt,
 			CanonicalRef: release.CanonicalRef,
+		}
+		if release.Log != nil && release.Log.Check() == nil {
+			pos := *release.Log
+			r.Release.Log = &pos
 		}
 	}
 	return r

@@ -41,3 +41,9 @@ func TestCLIConcurrent(t *testing.T) {
 	c, store := newCLI(t)
 	registrytest.CLIConcurrent(t, c, "local", store, "@default/@default", 16)
 }
+
+// TestCLILog: epack log verify through the real CLI and adapter.
+func TestCLILog(t *testing.T) {
+	c, store := newCLI(t)
+	registrytest.CLILog(t, c, "local", store, "@default/@default", registrytest.Tamper{})
+}

@@ -67,6 +67,7 @@ func NewRootCmd(ios *IOStreams) (*cobra.Command, *Globals) {
 		newCmdSync(g, nil),
 		newCmdJobs(g, nil),
 		newCmdReleases(g, nil),
+		newCmdLog(g, nil),
 		newCmdList(g, nil),
 		newCmdExtract(g, nil),
 		newCmdDiff(g, nil),

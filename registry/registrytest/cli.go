@@ -134,10 +134,16 @@ func CLIFlow(t *testing.T, c *CLI, remoteName string, store registry.Store, scop
 	if data, _, err := store.Get(ctx, "runs/"+strings.TrimPrefix(digA, "sha256:")+"/run-001/result.json", 1<<20); err != nil || string(data) != `{"result":"pass"}` {
 		t.Fatalf("run result in the registry: %q %v", data, err)
 	}
+	// The release's record is never edited: the second push appended one.
 	var rel registry.Release
-	data, _, err := store.Get(ctx, "releases/"+scope+"/"+registry.EscapeName("acme/prod")+"/"+relA+".json", 1<<20)
-	if err != nil || json.Unmarshal(data, &rel) != nil || !slices.Equal(rel.Labels, []string{"v1.0.0", "extra"}) {
+	dir := "releases/" + scope + "/" + registry.EscapeName("acme/prod") + "/"
+	data, _, err := store.Get(ctx, dir+relA+".json", 1<<20)
+	if err != nil || json.Unmarshal(data, &rel) != nil || !slices.Equal(rel.Labels, []string{"v1.0.0"}) || rel.Seq != 1 {
 		t.Fatalf("release record %s: %v", data, err)
+	}
+	data, _, err = store.Get(ctx, dir+relA+"/2.json", 1<<20)
+	if err != nil || json.Unmarshal(data, &rel) != nil || !slices.Equal(rel.Labels, []string{"v1.0.0", "extra"}) || rel.Kind != registry.RecordUpdate {
+		t.Fatalf("record of the second push %s: %v", data, err)
 	}
 	c.MustRun(t, "remote", "whoami", remoteName)
 }
