@@ -87,6 +87,15 @@ type Options struct {
 	// between pushes or to tune retries and timeouts.
 	Transfer *transfer.Client
 
+	// Parallel is how many parts of a multipart upload are sent at once
+	// (0: transfer.DefaultParallel). It only matters for adapters that take
+	// multipart uploads (features.multipart_upload).
+	Parallel int
+
+	// PartSize is the part size of a multipart upload (0: the default,
+	// transfer.DefaultPartSize, adjusted to the adapter's limits).
+	PartSize int64
+
 	// Installer installs an adapter that epack.lock.yaml pins but that is
 	// not installed yet, once PromptInstallAdapter agreed. nil means the
 	// installer 'epack sync' uses (the source's GitHub releases, checked
@@ -135,6 +144,13 @@ type Result struct {
 
 	// UploadSkipped is true when the registry already had the pack bytes.
 	UploadSkipped bool
+
+	// BytesSent is how many pack bytes this push sent to the store;
+	// BytesResumed how many an interrupted push of the same pack had sent
+	// already (the parts of a multipart upload the store held), which this
+	// one did not send again.
+	BytesSent    int64
+	BytesResumed int64
 
 	// Signers are the signatures that satisfied the remote's signer policy
 	// (verify.signers); empty when the remote has none.

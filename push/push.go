@@ -95,6 +95,7 @@ type run struct {
 	release  protocol.ReleaseInfo
 	prep     *protocol.PushPrepareResponse
 	result   *Result
+	mp       multipartRun // multipart.go
 }
 
 // openPackStep resolves the folder the push runs in and opens the pack.
@@ -180,9 +181,17 @@ func (r *run) verifyAndAdapterStep(ctx context.Context) error {
 		r.steps.Start(StepAdapter)
 		return err
 	}
+	if err := r.mp.decide(r); err != nil {
+		r.cancelVerify()
+		<-done
+		return err
+	}
 	vr := <-done
 	if vr.err != nil {
 		return fmt.Errorf("pack verification failed: %w", vr.err)
+	}
+	if err := r.mp.collect(); err != nil {
+		return err
 	}
 	if vr.v.File.Size != r.size {
 		return errcode.New(errcode.SizeMismatch, "pack file changed while it was being verified (size %d, then %d)", r.size, vr.v.File.Size)
@@ -209,14 +218,15 @@ func (r *run) startVerify(ctx context.Context) <-chan verifyResult {
 	r.cancelVerify = cancel
 	done := make(chan verifyResult, 1)
 	staged, f := r.staged, r.file
+	var stagedW io.Writer
+	if staged != nil {
+		stagedW = staged.Writer()
+	}
+	vo := r.mp.verifyOptions(vctx, r.size, stagedW)
+	tee := r.mp.tee
 	go func() {
-		if staged == nil {
-			v, err := pack.VerifyFile(vctx, f, pack.VerifyOptions{})
-			done <- verifyResult{v, err}
-			return
-		}
-		v, err := pack.VerifyFile(vctx, f, pack.VerifyOptions{CopyTo: staged.Writer()})
-		if err == nil && v.CopyErr == nil {
+		v, err := pack.VerifyFile(vctx, f, vo)
+		if staged != nil && err == nil && v.CopyErr == nil && tee.stagedErr == nil {
 			staged.Seal(v.File.SHA256, v.File.Size)
 		}
 		done <- verifyResult{v, err}
@@ -286,6 +296,7 @@ func (r *run) describeStep() error {
 
 // prepareStep asks the adapter where to upload.
 func (r *run) prepareStep(ctx context.Context) error {
+	r.mp.buildOffer(r)
 	r.steps.Start(StepPrepare)
 	prep, err := r.prepare(ctx)
 	if err != nil {
@@ -300,6 +311,7 @@ func (r *run) prepare(ctx context.Context) (*protocol.PushPrepareResponse, error
 	return workflow.Call(ctx, protocol.CmdPushPrepare, func(ctx context.Context) (*protocol.PushPrepareResponse, error) {
 		return r.session.PushPrepare(ctx, &protocol.PushPrepareRequest{
 			Remote: r.opts.Remote, Target: r.target, Pack: r.packInfo, Release: r.release,
+			Multipart: r.mp.offer,
 		})
 	})
 }
@@ -317,6 +329,9 @@ func (r *run) uploadStep(ctx context.Context) error {
 		client = transfer.NewClient()
 	}
 	upload := func() error {
+		if r.prep.Upload.Method == protocol.MethodMultipart {
+			return r.mp.upload(ctx, r, client)
+		}
 		return client.Upload(ctx, transfer.UploadRequest{
 			Target:   workflow.Target(r.prep.Upload),
 			Policy:   r.env.Policy,
@@ -340,6 +355,9 @@ func (r *run) uploadStep(ctx context.Context) error {
 	if err := t.Run(upload, reprepare); err != nil {
 		return err
 	}
+	if r.prep.Upload.Method != protocol.MethodMultipart && !r.result.UploadSkipped {
+		r.result.BytesSent = r.size
+	}
 	r.steps.Done(StepUpload)
 	return nil
 }
@@ -358,6 +376,7 @@ func (r *run) finalizeStep(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r.mp.done()
 	r.steps.Done(StepFinalize)
 	rel := fin.Release
 	r.result.Release = &rel

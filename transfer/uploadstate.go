@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"sync"
@@ -70,12 +71,25 @@ func StateName(remote, packPath string) string {
 // Load returns the state named name, nil when there is none. A state file
 // that cannot be read as one is an error (the caller starts over).
 func (u UploadStates) Load(name string) (*UploadState, error) {
-	b, err := safefile.ReadFileNoFollow(u.ProjectRoot, filepath.Join(filepath.FromSlash(UploadStateDir), name), maxUploadStateBytes)
+	d, err := safefile.OpenDirBelow(u.ProjectRoot, u.ProjectRoot, filepath.FromSlash(UploadStateDir), false, 0o755)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, errcode.Wrap(errcode.IOError, err, "reading upload state %s", name)
+		return nil, err
+	}
+	defer d.Close()
+	f, err := d.OpenFile(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxUploadStateBytes+1))
+	if err != nil || len(b) > maxUploadStateBytes {
+		return nil, errcode.New(errcode.IOError, "reading upload state %s: unreadable or larger than %d bytes", name, maxUploadStateBytes)
 	}
 	var st UploadState
 	if err := json.Unmarshal(b, &st); err != nil {
