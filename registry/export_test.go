@@ -56,3 +56,9 @@ func SetBackfillBatch(n int) func() {
 	backfillBatch = n
 	return func() { backfillBatch = old }
 }
+
+// ParseRecordNameID returns the release id of a record name.
+func ParseRecordNameID(name string) string {
+	id, _, _ := ParseRecordName(name)
+	return id
+}
