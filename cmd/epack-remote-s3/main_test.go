@@ -104,8 +104,20 @@ func TestCapabilities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if caps.Name != "s3" || !caps.Features.PrepareFinalize || !caps.Features.Pull || caps.Limits.MaxPackBytes != s3store.MaxPackBytes {
+	if caps.Name != "s3" || !caps.Features.PrepareFinalize || !caps.Features.Pull || caps.Limits.MaxPackBytes != s3store.MaxObjectBytes {
 		t.Fatalf("capabilities %+v", caps)
+	}
+	// Multipart uploads from the threshold on, in S3's part bounds.
+	m := caps.Limits.Multipart
+	if !caps.Features.MultipartUpload || m == nil || m.ThresholdBytes != s3store.DefaultMultipartThreshold ||
+		m.MinPartBytes != s3store.MinPartBytes || m.MaxPartBytes != s3store.MaxPartBytes || m.MaxParts != s3store.MaxParts {
+		t.Fatalf("multipart capabilities %+v / %+v", caps.Features, m)
+	}
+	// extensions.multipart_threshold reaches the capabilities.
+	p.Env = append(p.Env, protocol.EnvRemoteConfig+`={"bucket":"b","multipart_threshold":"8MiB"}`)
+	caps, err = p.Capabilities(context.Background())
+	if err != nil || caps.Limits.Multipart == nil || caps.Limits.Multipart.ThresholdBytes != 8<<20 {
+		t.Fatalf("capabilities with a threshold: %+v, %v", caps, err)
 	}
 }
 
