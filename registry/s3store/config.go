@@ -39,6 +39,10 @@ type Config struct {
 	// it sends the pack in parts (0: DefaultMultipartThreshold). Packs over
 	// MaxPackBytes (5 GiB, a single PUT's limit) always go in parts.
 	MultipartThreshold int64
+	// MultipartPartURLs is how many part upload targets one answer hands
+	// out (0: 100; at most protocol.MaxPartURLs); the host asks push.parts
+	// for the rest.
+	MultipartPartURLs int
 }
 
 // Upload header modes.
@@ -66,7 +70,8 @@ const DefaultPresignExpiry = 15 * time.Minute
 // prefix, region, endpoint, path_style (bool or "true"/"false"),
 // presign_expiry (Go duration string like "15m", or seconds as a number),
 // upload_headers ("auto", "signed", "none"; see Config.UploadHeaders),
-// multipart_threshold (bytes, as a number or "64MiB"-style text).
+// multipart_threshold (bytes, as a number or "64MiB"-style text),
+// multipart_part_urls (part targets per answer, 1..1000).
 // Unknown keys are reported in the returned warnings, not refused.
 func ParseConfig(raw string) (Config, []string, error) {
 	c, warnings, err := parseJSONConfig(raw)
@@ -130,6 +135,11 @@ func parseJSONConfig(raw string) (Config, []string, error) {
 	if c.MultipartThreshold, err = parseBytes(m["multipart_threshold"]); err != nil {
 		return c, nil, bad("multipart_threshold: %v", err)
 	}
+	urls, err := parseBytes(m["multipart_part_urls"])
+	if err != nil || urls > protocol.MaxPartURLs {
+		return c, nil, bad("multipart_part_urls must be a number from 1 to %d", protocol.MaxPartURLs)
+	}
+	c.MultipartPartURLs = int(urls)
 	switch v := m["presign_expiry"].(type) {
 	case nil:
 	case string:
@@ -145,7 +155,7 @@ func parseJSONConfig(raw string) (Config, []string, error) {
 	}
 	for k := range m {
 		switch k {
-		case "bucket", "prefix", "region", "endpoint", "path_style", "presign_expiry", "upload_headers", "multipart_threshold":
+		case "bucket", "prefix", "region", "endpoint", "path_style", "presign_expiry", "upload_headers", "multipart_threshold", "multipart_part_urls":
 		default:
 			warnings = append(warnings, fmt.Sprintf("unknown S3 registry setting %q ignored", k))
 		}
@@ -236,18 +246,18 @@ func parseBytes(v any) (int64, error) {
 	return 0, fmt.Errorf("must be a number of bytes or text like \"64MiB\"")
 }
 
-// MultipartThresholdOf reads multipart_threshold from EPACK_REMOTE_CONFIG
-// without checking anything else (the capabilities document announces it
-// before any request shows the whole configuration); 0 when it is not set
-// or not readable.
-func MultipartThresholdOf(remoteConfig string) int64 {
+// MultipartOf reads multipart_threshold and multipart_part_urls from
+// EPACK_REMOTE_CONFIG without checking anything else (the capabilities
+// document announces them before any request shows the whole
+// configuration); 0 for a value that is not set or not readable.
+func MultipartOf(remoteConfig string) (threshold int64, partURLs int) {
 	var m map[string]any
 	if json.Unmarshal([]byte(remoteConfig), &m) != nil {
-		return 0
+		return 0, 0
 	}
-	n, err := parseBytes(m["multipart_threshold"])
-	if err != nil {
-		return 0
+	threshold, _ = parseBytes(m["multipart_threshold"])
+	if n, err := parseBytes(m["multipart_part_urls"]); err == nil && n <= protocol.MaxPartURLs {
+		partURLs = int(n)
 	}
-	return n
+	return threshold, partURLs
 }

@@ -36,17 +36,20 @@ const (
 
 // MultipartLimits are the limits the S3 adapter announces for a threshold
 // (0: DefaultMultipartThreshold; never above MaxPackBytes, the largest
-// single upload).
-func MultipartLimits(threshold int64) *protocol.MultipartLimits {
+// single upload) and a number of part targets per answer (0: 100).
+func MultipartLimits(threshold int64, partURLs int) *protocol.MultipartLimits {
 	if threshold <= 0 {
 		threshold = DefaultMultipartThreshold
+	}
+	if partURLs <= 0 || partURLs > protocol.MaxPartURLs {
+		partURLs = partURLBatch
 	}
 	return &protocol.MultipartLimits{
 		ThresholdBytes: min(threshold, MaxPackBytes),
 		MinPartBytes:   MinPartBytes,
 		MaxPartBytes:   MaxPartBytes,
 		MaxParts:       MaxParts,
-		MaxPartURLs:    partURLBatch,
+		MaxPartURLs:    partURLs,
 	}
 }
 

@@ -48,7 +48,7 @@ func newMPEnv(t *testing.T, size int) *mpEnv {
 	s := newStoreMode(t, env, bucket, testPrefix, s3store.UploadHeadersNone)
 	e := &mpEnv{env: env, bucket: bucket, store: s, target: protocol.TargetConfig{Workspace: "acme", Environment: "prod", Stream: "acme/big"}}
 	e.reg = registry.New(s, registry.Options{Name: "s3", MaxPackBytes: s3store.MaxObjectBytes, MaxSingleBytes: 8 << 20,
-		Multipart: s3store.MultipartLimits(5 << 20), PresignExpiry: time.Hour})
+		Multipart: s3store.MultipartLimits(5<<20, 0), PresignExpiry: time.Hour})
 	e.data = make([]byte, size)
 	rand.NewChaCha8([32]byte{7}).Read(e.data)
 	h := transfer.NewPartHasher(context.Background(), int64(size))
@@ -230,7 +230,8 @@ func TestMultipartWrongPartChecksum(t *testing.T) {
 	wantProtocolCode(t, err, protocol.CodeInvalidRequest, "was not uploaded")
 }
 
-// rawPut sends one part as a host would, without the host's own checks.
+// rawPut sends one part as a host would, without the host's own checks,
+// and returns the store's status (0 when it hung up before answering).
 func rawPut(t *testing.T, url string, body []byte, md5b64, shab64 string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPut, url, bytes.NewReader(body))
@@ -241,7 +242,8 @@ func rawPut(t *testing.T, url string, body []byte, md5b64, shab64 string) (int, 
 	c := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}}
 	resp, err := c.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		// A store that refuses on the headers may hang up mid-body.
+		return 0, err.Error()
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
