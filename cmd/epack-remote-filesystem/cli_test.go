@@ -45,5 +45,5 @@ func TestCLIConcurrent(t *testing.T) {
 // TestCLILog: epack log verify through the real CLI and adapter.
 func TestCLILog(t *testing.T) {
 	c, store := newCLI(t)
-	registrytest.CLILog(t, c, "local", store, "@default/@default", registrytest.Tamper{})
+	registrytest.CLILog(t, c, "local", store, "@default/@default", registrytest.DirTamper(store.Root()))
 }

@@ -61,7 +61,9 @@ func newEnv(t *testing.T) *registrytest.Env {
 			})
 			return keys
 		},
-		Prefix: "registry/",
+		Prefix:    "registry/",
+		Overwrite: registrytest.DirTamper(root).Overwrite,
+		Remove:    registrytest.DirTamper(root).Remove,
 	}
 }
 

@@ -68,6 +68,7 @@ func NewRootCmd(ios *IOStreams) (*cobra.Command, *Globals) {
 		newCmdJobs(g, nil),
 		newCmdReleases(g, nil),
 		newCmdLog(g, nil),
+		newCmdGC(g, nil),
 		newCmdList(g, nil),
 		newCmdExtract(g, nil),
 		newCmdDiff(g, nil),

@@ -167,11 +167,22 @@ func (s *Store) Head(_ context.Context, key string) (registry.Info, error) {
 
 // write stores r durably at key: temp file in the target folder, fsync, rename.
 func (s *Store) write(key string, r io.Reader, replace bool) error {
+	return s.writeMode(key, r, replace, filePerm)
+}
+
+// writeMode is write with the file's permissions. A read-only file (a
+// sealed record or blob) is never replaced.
+func (s *Store) writeMode(key string, r io.Reader, replace bool, perm os.FileMode) error {
 	d, name, err := s.dir(key, true)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	if replace {
+		if err := refuseSealed(d, name, key); err != nil {
+			return err
+		}
+	}
 	tmp, err := d.CreateTemp("." + name + ".*.tmp")
 	if err != nil {
 		return mapErr(err)
@@ -181,7 +192,7 @@ func (s *Store) write(key string, r io.Reader, replace bool) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Chmod(filePerm); err != nil {
+	if err := tmp.Chmod(perm); err != nil {
 		_ = d.Remove(filepath.Base(tmp.Name()))
 		tmp.Close()
 		return err
@@ -314,8 +325,11 @@ func (s *Store) List(_ context.Context, prefix string, limit int) ([]registry.En
 	return out, nil
 }
 
-// Delete removes an object.
+// Delete removes an object; a release record never (seal.go).
 func (s *Store) Delete(_ context.Context, key string) error {
+	if err := refuseRecordDelete(key); err != nil {
+		return err
+	}
 	d, name, err := s.dir(key, false)
 	if errors.Is(err, registry.ErrNotFound) {
 		return nil

@@ -2,10 +2,12 @@ package fsstore_test
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/evidencerelay/epack/protocol"
@@ -44,7 +46,9 @@ func NewEnv(t *testing.T, adapter func(root string, store *fsstore.Store) regist
 			})
 			return keys
 		},
-		Prefix: "registry/",
+		Prefix:    "registry/",
+		Overwrite: registrytest.DirTamper(root).Overwrite,
+		Remove:    registrytest.DirTamper(root).Remove,
 	}
 }
 
@@ -169,5 +173,42 @@ func TestTamperedBlobIsHealed(t *testing.T) {
 				t.Fatalf("the damaged blob was not replaced by the verified upload (%v)", err)
 			}
 		})
+	}
+}
+
+// TestRecordsWriteOnce: release records and blobs are read-only files that
+// the store never replaces, and it never deletes a record.
+func TestRecordsWriteOnce(t *testing.T) {
+	e := NewEnv(t, func(_ string, s *fsstore.Store) registrytest.Adapter {
+		return registry.New(s, registry.Options{Name: "filesystem"})
+	})
+	p := registrytest.MakePack(t, t.TempDir(), "p.epack", "write-once")
+	_, fin := registrytest.Push(t, e, protocol.TargetConfig{Stream: "s"}, p, "v1")
+	registrytest.Push(t, e, protocol.TargetConfig{Stream: "s"}, p, "again")
+	ctx := t.Context()
+	recs, err := e.Store.List(ctx, "releases/", 0)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("records %v %v", recs, err)
+	}
+	for _, key := range []string{recs[0].Key, recs[1].Key, "blobs/sha256/" + p.FileHex} {
+		st, err := os.Stat(filepath.Join(e.FileRoot, key))
+		if err != nil || st.Mode().Perm() != 0o444 {
+			t.Fatalf("%s: mode %v, %v", key, st.Mode(), err)
+		}
+		if err := e.Store.Put(ctx, key, strings.NewReader("x"), 1); err == nil {
+			t.Fatalf("%s replaced", key)
+		}
+		_, info, _ := e.Store.Get(ctx, key, 1<<20)
+		if _, err := e.Store.CompareAndSwap(ctx, key, info.ETag, []byte("x")); err == nil || errors.Is(err, registry.ErrConflict) {
+			t.Fatalf("%s swapped", key)
+		}
+	}
+	for _, r := range recs {
+		if err := e.Store.Delete(ctx, r.Key); err == nil {
+			t.Fatalf("%s deleted", r.Key)
+		}
+	}
+	if pp, err := e.A.PullPrepare(ctx, &protocol.PullPrepareRequest{Target: protocol.TargetConfig{Stream: "s"}, Ref: protocol.PullRef{ReleaseID: fin.Release.ReleaseID}}); err != nil || len(pp.Pack.Labels) != 2 {
+		t.Fatalf("pull: %+v %v", pp, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -148,4 +149,27 @@ func (c *CLI) runPlain(t testing.TB, args ...string) (string, int) {
 		t.Fatalf("epack %v: %v", args, err)
 	}
 	return string(out), 0
+}
+
+// DirTamper changes a filesystem registry in root behind its back,
+// read-only files included.
+func DirTamper(root string) Tamper {
+	file := func(key string) string { return filepath.Join(root, filepath.FromSlash(key)) }
+	return Tamper{
+		Overwrite: func(t testing.TB, key string, data []byte) {
+			t.Helper()
+			p := file(key)
+			os.Chmod(p, 0o644)
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
+		Remove: func(t testing.TB, key string) {
+			t.Helper()
+			if err := os.Remove(file(key)); err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+		},
+	}
 }

@@ -59,6 +59,7 @@ func RunAll(t *testing.T, h Harness) {
 	t.Run("Log", func(t *testing.T) { Log(t, h(t)) })
 	t.Run("LogTamper", func(t *testing.T) { LogTamper(t, h(t)) })
 	t.Run("LogLegacy", func(t *testing.T) { LogLegacy(t, h(t)) })
+	t.Run("GC", func(t *testing.T) { GC(t, h(t)) })
 }
 
 var target = protocol.TargetConfig{Workspace: "acme", Environment: "prod", Stream: "acme/evidence"}
