@@ -85,14 +85,15 @@ func TestFlagsParse(t *testing.T) {
 	cases := []tc{
 		{"push: arguments and every flag",
 			[]string{"push", "origin", "dist/a.epack", "--env", "prod", "--workspace", "acme", "--label", "a,b", "--label", "c",
-				"--notes", "n", "--runs-path", "r/*.json", "--no-runs", "-y", "--dry-run", "-d", "--frozen", "--insecure-allow-unpinned"},
+				"--notes", "n", "--runs-path", "r/*.json", "--no-runs", "-y", "--dry-run", "-d", "--frozen", "--insecure-allow-unpinned",
+				"--parallel", "8", "--part-size", "32MiB"},
 			on(newCmdPush), func(g *Globals) any {
 				return &pushOptions{g: g, Remote: "origin", PackArg: "dist/a.epack", Env: "prod", Workspace: "acme", Notes: "n",
 					Labels: []string{"a", "b", "c"}, RunsPaths: []string{"r/*.json"}, NoRuns: true, Yes: true, DryRun: true,
-					Detach: true, Frozen: true, AllowUnpinned: true}
+					Detach: true, Frozen: true, AllowUnpinned: true, Parallel: 8, PartSize: 32 << 20}
 			}},
 		{"push: defaults", []string{"push", "o", "p.epack"}, on(newCmdPush),
-			func(g *Globals) any { return &pushOptions{g: g, Remote: "o", PackArg: "p.epack"} }},
+			func(g *Globals) any { return &pushOptions{g: g, Remote: "o", PackArg: "p.epack", Parallel: 4} }},
 		{"pull: ref and flags",
 			[]string{"pull", "origin", "rel_1", "-o", "out.epack", "--digest", "sha256:ab", "--release", "rel_2", "--version", "v1",
 				"--env", "e", "--workspace", "w", "--force", "--verify=false", "--dry-run", "-d", "--frozen", "-y", "--insecure-allow-unpinned"},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/push"
 	"github.com/evidencerelay/epack/remote"
+	xfer "github.com/evidencerelay/epack/transfer"
 	"github.com/spf13/cobra"
 )
 
@@ -25,6 +27,8 @@ type pushOptions struct {
 	Labels, RunsPaths             []string
 	NoRuns, Yes, DryRun           bool
 	Detach, Frozen, AllowUnpinned bool
+	Parallel                      int
+	PartSize                      byteSize
 }
 
 // newCmdPush builds 'epack push'; runF runs the parsed options (nil: runPush).
@@ -79,6 +83,8 @@ epack.yaml are relative to the pack's .runs folder.`,
 	fl.BoolVarP(&o.Detach, "detach", "d", false, "run in the background; see 'epack jobs'")
 	fl.BoolVar(&o.Frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
 	fl.BoolVar(&o.AllowUnpinned, "insecure-allow-unpinned", remote.AllowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
+	fl.IntVar(&o.Parallel, "parallel", xfer.DefaultParallel, "parts sent at once in a multipart upload (adapters with features.multipart_upload)")
+	fl.Var(&o.PartSize, "part-size", "part size of a multipart upload, e.g. 16MiB (default: 16MiB, raised to the adapter's limits)")
 	return cmd
 }
 
@@ -95,6 +101,9 @@ func runPush(ctx context.Context, f *pushOptions) error {
 	}
 	if _, err := (remote.Policy{Frozen: f.Frozen, AllowUnpinned: f.AllowUnpinned, Component: "push_cli"}).Check(nil); err != nil {
 		return err
+	}
+	if f.Parallel < 1 || f.Parallel > 64 {
+		return errcode.New(errcode.InvalidInput, "--parallel %d is out of 1..64", f.Parallel)
 	}
 	if f.DryRun {
 		return pushDryRun(ctx, f, packPath)
@@ -116,6 +125,12 @@ func runPush(ctx context.Context, f *pushOptions) error {
 			args.opt("--runs-path", p)
 		}
 		args.flag("--no-runs", f.NoRuns)
+		if f.Parallel != xfer.DefaultParallel {
+			args.opt("--parallel", strconv.Itoa(f.Parallel))
+		}
+		if f.PartSize > 0 {
+			args.opt("--part-size", f.PartSize.String())
+		}
 		return args.detach(g, "push", f.Frozen, f.AllowUnpinned)
 	}
 
@@ -136,6 +151,7 @@ func runPush(ctx context.Context, f *pushOptions) error {
 		OnStep: ui.Step, OnUploadProgress: ui.Progress,
 		PromptInstallAdapter: installPrompt(g, f.Yes),
 		ProjectDir:           dir, NoRedact: g.NoRedact,
+		Parallel: f.Parallel, PartSize: int64(f.PartSize),
 	}
 	opts.Secure.Frozen = f.Frozen
 	opts.Unsafe.AllowUnpinned = f.AllowUnpinned
@@ -200,6 +216,7 @@ func pushJSON(remoteName, packArg string, res *push.Result) map[string]any {
 		"failed_outputs": res.FailedOutputs, "receipt_path": res.ReceiptPath,
 		"upload_skipped": res.UploadSkipped, "pack_digest": res.PackDigest, "file_digest": res.FileDigest,
 		"size_bytes": res.SizeBytes, "target": res.Target, "signers": res.Signers,
+		"bytes_sent": res.BytesSent, "bytes_resumed": res.BytesResumed,
 	}
 	if res.Signers == nil {
 		out["signers"] = []any{}
