@@ -79,6 +79,7 @@ line() { # label "wall rss cpu"
 big="$OUT/big.epack"
 cp "$big" "$OUT/big-oras.epack" # the same bytes under the name oras uploads
 cat "$big" >/dev/null
+line "epack verify big (part of every push)" "$(best "$EPACK" verify "$big" -q)"
 cd "$PROJ"
 e=$(BEFORE=fresh best "$EPACK" push oci "$big" -q)
 line "epack push oci big (1 GiB)" "$e"
