@@ -20,7 +20,7 @@ import (
 	"github.com/evidencerelay/epack/registry/registrytest"
 )
 
-var bin string
+var adapterBin string
 
 func TestMain(m *testing.M) { os.Exit(testkit.Main(&mainRunner{m})) }
 
@@ -29,7 +29,7 @@ type mainRunner struct{ m *testing.M }
 
 func (r *mainRunner) Run() int {
 	var err error
-	if bin, err = registrytest.BuildAdapter("github.com/evidencerelay/epack/cmd/epack-remote-oci"); err != nil {
+	if adapterBin, err = registrytest.BuildAdapter("github.com/evidencerelay/epack/cmd/epack-remote-oci"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -56,7 +56,7 @@ func proc(t *testing.T, srv testenv.OCI, ns, fileRoot string, cfg map[string]any
 		secrets = []string{"OCI_USERNAME=" + srv.Username, "OCI_PASSWORD=" + srv.Password}
 	}
 	env := registrytest.HostEnv(append([]string{"HOME=" + home, "EPACK_REMOTE_CONFIG=" + string(raw), "EPACK_REMOTE_FILE_ROOT=" + fileRoot}, secrets...)...)
-	return &registrytest.Process{Bin: bin, Env: env, Dir: t.TempDir()}
+	return &registrytest.Process{Bin: adapterBin, Env: env, Dir: t.TempDir()}
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -133,7 +133,7 @@ func TestAdapterProcess(t *testing.T) {
 }
 
 func TestCapabilities(t *testing.T) {
-	caps, err := (&registrytest.Process{Bin: bin, Env: registrytest.HostEnv()}).Capabilities(context.Background())
+	caps, err := (&registrytest.Process{Bin: adapterBin, Env: registrytest.HostEnv()}).Capabilities(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,4 +285,33 @@ func TestEpackPullsOrasPush(t *testing.T) {
 	if registrytest.Code(err) != protocol.CodeConflict || !strings.Contains(err.Error(), fin.Release.ReleaseID) {
 		t.Fatalf("another pack with v2.0.0: %v", err)
 	}
+}
+
+// TestDockerConfigCredentials: without OCI_* secrets the adapter uses the
+// Docker config in HOME (or DOCKER_CONFIG), credential helpers included: a
+// docker-credential-<name> program on PATH named by credHelpers.
+func TestDockerConfigCredentials(t *testing.T) {
+	srv := testenv.RequireOCI(t)
+	ns := testenv.OCINamespace(t)
+	helpers := t.TempDir()
+	helper := "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"" + srv.Username + "\",\"Secret\":\"" + srv.Password + "\"}' \"$server\"\n"
+	if err := os.WriteFile(filepath.Join(helpers, "docker-credential-epacktest"), []byte(helper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfgDir := t.TempDir()
+	os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(`{"credHelpers":{"`+srv.Host+`":"epacktest"}}`), 0o600)
+	raw, _ := json.Marshal(map[string]any{"registry": srv.Host, "namespace": ns, "ca_file": srv.CAFile})
+	env := registrytest.HostEnv("HOME="+t.TempDir(), "DOCKER_CONFIG="+cfgDir, "EPACK_REMOTE_CONFIG="+string(raw), "EPACK_REMOTE_FILE_ROOT="+t.TempDir())
+	for i, kv := range env {
+		if strings.HasPrefix(kv, "PATH=") {
+			env[i] = "PATH=" + helpers + ":" + strings.TrimPrefix(kv, "PATH=")
+		}
+	}
+	p := &registrytest.Process{Bin: adapterBin, Env: env, Dir: t.TempDir()}
+	who, err := p.Whoami(ctxT(t))
+	if err != nil || !strings.Contains(who.Subject, srv.Username) || !strings.Contains(who.Subject, "Docker config") {
+		t.Fatalf("whoami %+v %v", who, err)
+	}
+	pk := registrytest.MakePack(t, t.TempDir(), "p.epack", "helper")
+	push(t, p, pk, "v1")
 }
