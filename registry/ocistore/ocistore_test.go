@@ -645,3 +645,62 @@ func TestConcurrentVersion(t *testing.T) {
 		t.Fatalf("version v9.9.9 names pack %d (won: %v)", i, won)
 	}
 }
+
+// TestHostileNames: every name that becomes part of a repository, a tag or
+// an annotation is checked; refusals are invalid_request and write nothing.
+func TestHostileNames(t *testing.T) {
+	e := newEnv(t, testenv.RequireOCI(t), func(c *Config, _ *Options) { c.Namespace += "/{workspace}" })
+	p := registrytest.MakePack(t, t.TempDir(), "p.epack", "hostile")
+	for _, c := range []struct {
+		name string
+		tgt  protocol.TargetConfig
+		ri   protocol.ReleaseInfo
+	}{
+		{"stream ..", protocol.TargetConfig{Stream: "a/../b"}, protocol.ReleaseInfo{}},
+		{"stream space", protocol.TargetConfig{Stream: "a b"}, protocol.ReleaseInfo{}},
+		{"no stream", protocol.TargetConfig{}, protocol.ReleaseInfo{}},
+		{"workspace slash", protocol.TargetConfig{Workspace: "a/b", Stream: "s"}, protocol.ReleaseInfo{}},
+		{"workspace not a component", protocol.TargetConfig{Workspace: "Ä", Stream: "s"}, protocol.ReleaseInfo{}},
+		{"environment control", protocol.TargetConfig{Environment: "a\x01", Stream: "s"}, protocol.ReleaseInfo{}},
+		{"label slash", target, protocol.ReleaseInfo{Labels: []string{"a/b"}}},
+		{"label control", target, protocol.ReleaseInfo{Labels: []string{"a\nb"}}},
+		{"version no tag", target, protocol.ReleaseInfo{Labels: []string{"version:a b"}}},
+		{"too many labels", target, protocol.ReleaseInfo{Labels: func() (l []string) {
+			for i := 0; i < 101; i++ {
+				l = append(l, fmt.Sprint("l", i))
+			}
+			return
+		}()}},
+		{"long notes", target, protocol.ReleaseInfo{Notes: strings.Repeat("n", 65<<10)}},
+	} {
+		_, err := e.reg.PushPrepare(ctxT(t), &protocol.PushPrepareRequest{Target: c.tgt, Pack: p.Info(), Release: c.ri})
+		if registry.CodeOf(err) != protocol.CodeInvalidRequest {
+			t.Errorf("%s: %v, want invalid_request", c.name, err)
+		}
+	}
+	for _, ref := range []protocol.PullRef{{ReleaseID: "rel_x"}, {Digest: "sha256:00"}, {Version: "a/b"}, {Version: "latest"}, {Latest: true, Version: "v1"}} {
+		if _, err := e.reg.PullPrepare(ctxT(t), &protocol.PullPrepareRequest{Target: target, Ref: ref}); registry.CodeOf(err) != protocol.CodeInvalidRequest {
+			t.Errorf("pull %+v: %v, want invalid_request", ref, err)
+		}
+	}
+	bad := p.Info()
+	bad.FileDigest = "sha256:" + strings.Repeat("A", 64)
+	if _, err := e.reg.PushPrepare(ctxT(t), &protocol.PushPrepareRequest{Target: target, Pack: bad}); registry.CodeOf(err) != protocol.CodeInvalidRequest {
+		t.Errorf("upper-case digest: %v", err)
+	}
+	if _, err := e.reg.PushFinalize(ctxT(t), &protocol.PushFinalizeRequest{Target: target, FinalizeToken: "oci1.bm90IGpzb24"}); registry.CodeOf(err) != protocol.CodeInvalidRequest {
+		t.Errorf("forged token: %v", err)
+	}
+	var repos []string
+	e.reg.c.registryClient().Repositories(ctxT(t), "", func(rs []string) error {
+		for _, r := range rs {
+			if strings.HasPrefix(r, e.ns+"/") {
+				repos = append(repos, r)
+			}
+		}
+		return nil
+	})
+	if len(repos) != 0 {
+		t.Fatalf("refused requests made repositories %v", repos)
+	}
+}

@@ -313,9 +313,10 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 // published one, else the oldest, becomes the release, and a push that
 // finds another merges into it — so concurrent pushes of one pack settle on
 // one release unless one lists the candidates before the other has written
-// its own. Versions are tagged next (each read back: a version another pack
-// got meanwhile refuses the push, and the new manifest is deleted), then
-// the pack tag (read back the same way), the release tag and latest.
+// its own. Versions are claimed next (claimVersion: a version another pack
+// got meanwhile refuses the push, its candidates are withdrawn and the new
+// manifest deleted), then the pack tag (read back), the release tag and
+// latest.
 func (r *Registry) publish(ctx context.Context, repo *remote.Repository, in *pushIn) (*release, bool, error) {
 	p, err := r.planPush(ctx, repo, in)
 	if err != nil {
