@@ -114,6 +114,12 @@ type Options struct {
 	// transfer.NewClient() for this pull.
 	Transfer *transfer.Client
 
+	// Parallel is how many ranges of a large pack are downloaded at once
+	// from an http(s) URL whose server answers range requests (0:
+	// transfer.DefaultParallel; 1: one stream). Every byte is hashed
+	// before the pack is renamed into place either way.
+	Parallel int
+
 	// Installer installs an adapter that epack.lock.yaml pins but that is
 	// not installed yet, once PromptInstallAdapter agreed. nil means the
 	// installer 'epack sync' uses (the source's GitHub releases, checked

@@ -1,6 +1,7 @@
 package pull
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -313,6 +314,7 @@ func (r *run) downloadStep(ctx context.Context) error {
 			Dest:         r.tmp,
 			ExpectedSize: r.prep.Pack.SizeBytes,
 			Progress:     r.opts.OnDownloadProgress,
+			Parallel:     cmp.Or(r.opts.Parallel, transfer.DefaultParallel),
 		})
 		return err
 	}

@@ -34,6 +34,11 @@ type DownloadRequest struct {
 	Dest         *os.File
 	ExpectedSize int64
 	Progress     func(written, total int64)
+	// Parallel > 1 fetches an http(s) download of a known size of at least
+	// RangedMin in ranges of RangeChunk bytes, Parallel at a time, when the
+	// server answers range requests (ranged.go); otherwise, and for
+	// file:// sources, the download is one stream.
+	Parallel int
 }
 
 // DownloadResult is what was written to Dest.
@@ -82,7 +87,13 @@ func (c *Client) Download(ctx context.Context, r DownloadRequest) (DownloadResul
 	if u.Scheme == "file" {
 		err = downloadFile(ctx, r, src, s)
 	} else {
-		err = c.downloadHTTP(ctx, r, u, s)
+		hc := c.downloadClient(r, u)
+		if rangedWanted(r, u) {
+			if res, handled, err := c.downloadRanged(ctx, hc, r, u); handled {
+				return res, err
+			}
+		}
+		err = c.downloadHTTP(ctx, hc, r, u, s)
 	}
 	s.wait()
 	if err != nil {
@@ -249,9 +260,10 @@ func downloadFile(ctx context.Context, r DownloadRequest, src string, s *sink) e
 	}
 }
 
-// downloadHTTP implements http(s) downloads with redirects, retries and
-// Range resume.
-func (c *Client) downloadHTTP(ctx context.Context, r DownloadRequest, u *url.URL, s *sink) error {
+// downloadClient is the client's HTTP client with the download redirect
+// policy: at most maxRedirects, each passing the URL policy again, adapter
+// headers dropped on a hop to another host or to plain http.
+func (c *Client) downloadClient(r DownloadRequest, u *url.URL) *http.Client {
 	hc := *c.httpClient()
 	redirectPolicy := Policy{AllowLoopbackHTTP: r.Policy.AllowLoopbackHTTP}
 	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
@@ -270,14 +282,18 @@ func (c *Client) downloadHTTP(ctx context.Context, r DownloadRequest, u *url.URL
 		}
 		return nil
 	}
+	return &hc
+}
 
+// downloadHTTP implements http(s) downloads with retries and Range resume.
+func (c *Client) downloadHTTP(ctx context.Context, hc *http.Client, r DownloadRequest, u *url.URL, s *sink) error {
 	st := &dlState{}
 	// A resumable download that keeps making progress gets a fresh attempt
 	// budget (a few times), so a long transfer over a flaky link finishes.
 	for round := 1; ; round++ {
 		before := s.n
 		err := retry.Do(ctx, c.retryPolicy(), func(int) error {
-			return c.downloadOnce(ctx, &hc, r, u, s, st)
+			return c.downloadOnce(ctx, hc, r, u, s, st)
 		})
 		if err == nil || ctx.Err() != nil || round >= maxResumeRounds || !st.canResume || s.n-before < minRoundProgress {
 			return err

@@ -96,13 +96,13 @@ func TestFlagsParse(t *testing.T) {
 			func(g *Globals) any { return &pushOptions{g: g, Remote: "o", PackArg: "p.epack", Parallel: 4} }},
 		{"pull: ref and flags",
 			[]string{"pull", "origin", "rel_1", "-o", "out.epack", "--digest", "sha256:ab", "--release", "rel_2", "--version", "v1",
-				"--env", "e", "--workspace", "w", "--force", "--verify=false", "--dry-run", "-d", "--frozen", "-y", "--insecure-allow-unpinned"},
+				"--env", "e", "--workspace", "w", "--force", "--verify=false", "--dry-run", "-d", "--frozen", "-y", "--insecure-allow-unpinned", "--parallel", "2"},
 			on(newCmdPull), func(g *Globals) any {
 				return &pullOptions{g: g, Remote: "origin", Positional: "rel_1", Output: "out.epack", Digest: "sha256:ab", Release: "rel_2",
-					Version: "v1", Env: "e", Workspace: "w", Force: true, Verify: false, DryRun: true, Detach: true, Frozen: true, Yes: true, AllowUnpinned: true}
+					Version: "v1", Env: "e", Workspace: "w", Force: true, Verify: false, DryRun: true, Detach: true, Frozen: true, Yes: true, AllowUnpinned: true, Parallel: 2}
 			}},
 		{"pull: defaults verify", []string{"pull", "origin"}, on(newCmdPull),
-			func(g *Globals) any { return &pullOptions{g: g, Remote: "origin", Verify: true} }},
+			func(g *Globals) any { return &pullOptions{g: g, Remote: "origin", Verify: true, Parallel: 4} }},
 		{"build", []string{"build", "out.epack", "a.json", "b.csv", "--stream", "acme/prod", "--file", "x:y/z", "--file", "p:q",
 			"--stdin", "s.json", "--source", "aws:1.0", "--content-type", "application/json"}, on(newCmdBuild),
 			func(g *Globals) any {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ type pullOptions struct {
 	Force, Verify, DryRun, Detach, Frozen, AllowUnpinned, Yes bool
 	Stream                                                    string
 	AllStreams                                                bool
+	Parallel                                                  int
 }
 
 // pullStream is the stream a pull looks in: --stream, else (unless
@@ -104,6 +106,7 @@ the form vMAJOR.MINOR.PATCH (e.g. 'epack push local p.epack --label v1.0.0').`,
 	fl.BoolVar(&f.Frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
 	fl.BoolVarP(&f.Yes, "yes", "y", false, "answer yes to prompts (install a missing adapter)")
 	fl.BoolVar(&f.AllowUnpinned, "insecure-allow-unpinned", remote.AllowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
+	fl.IntVar(&f.Parallel, "parallel", 4, "ranges of a large pack downloaded at once (1: one stream)")
 	return cmd
 }
 
@@ -132,6 +135,9 @@ func runPull(ctx context.Context, f *pullOptions) error {
 	g, remoteName, positional := f.g, f.Remote, f.Positional
 	if _, err := (remote.Policy{Frozen: f.Frozen, AllowUnpinned: f.AllowUnpinned, Component: "pull_cli"}).Check(nil); err != nil {
 		return err
+	}
+	if f.Parallel < 1 || f.Parallel > 64 {
+		return errcode.New(errcode.InvalidInput, "--parallel %d is out of 1..64", f.Parallel)
 	}
 	ref := pullRef(f, positional)
 	output := f.Output
@@ -199,6 +205,9 @@ func runPull(ctx context.Context, f *pullOptions) error {
 		args.flag("--all-streams", f.AllStreams)
 		args.flag("--force", f.Force)
 		args.flag("--verify=false", !f.Verify)
+		if f.Parallel != 4 {
+			args.opt("--parallel", strconv.Itoa(f.Parallel))
+		}
 		return args.detach(g, "pull", f.Frozen, f.AllowUnpinned)
 	}
 
@@ -213,7 +222,7 @@ func runPull(ctx context.Context, f *pullOptions) error {
 		Remote: remoteName, Environment: f.Env, Workspace: f.Workspace, Ref: ref, Output: output, Stream: pullStream(f, ref),
 		Force: f.Force, Verify: &verify, NonInteractive: !f.Yes && !canPrompt(g), Stderr: g.IO.ErrOut,
 		OnStep: ui.Step, OnDownloadProgress: ui.Progress, PromptInstallAdapter: installPrompt(g, f.Yes),
-		ProjectDir: dir, NoRedact: g.NoRedact,
+		ProjectDir: dir, NoRedact: g.NoRedact, Parallel: f.Parallel,
 	}
 	opts.Secure.Frozen = f.Frozen
 	opts.Unsafe.AllowUnpinned = f.AllowUnpinned

@@ -37,6 +37,7 @@ type s3Proxy struct {
 	holdAt  int // 0: hold nothing
 	arrived int // part uploads that arrived since the last reset
 	taken   int // part uploads the server answered 200
+	ranges  int // range GETs the server answered 206
 	held    chan struct{}
 	release chan struct{}
 }
@@ -74,6 +75,11 @@ func newS3Proxy(t *testing.T, endpoint string) *s3Proxy {
 		if isPart && rec.status == 200 {
 			p.mu.Lock()
 			p.taken++
+			p.mu.Unlock()
+		}
+		if r.Method == http.MethodGet && r.Header.Get("Range") != "" && rec.status == http.StatusPartialContent {
+			p.mu.Lock()
+			p.ranges++
 			p.mu.Unlock()
 		}
 	}))
@@ -222,6 +228,38 @@ func TestS3MultipartPushPull(t *testing.T) {
 		t.Errorf("a pack below the threshold went in %d parts", arrived)
 	}
 	p.pullCompare(t, small)
+}
+
+// TestS3RangedPull: a large pack comes down from S3 in parallel ranges
+// (16 MiB each), hashed whole before it is renamed into place.
+func TestS3RangedPull(t *testing.T) {
+	p := newMPProject(t, 100)
+	pk := filepath.Join(p.root, "big.epack")
+	writeRandomPack(t, pk, 70<<20, 7)
+	p.runJSON(t, "push", "reg", "big.epack")
+	p.proxy.mu.Lock()
+	p.proxy.ranges = 0
+	p.proxy.mu.Unlock()
+	want, _ := os.ReadFile(pk)
+	res := p.runJSON(t, "pull", "reg", "-o", "pulled.epack", "--parallel", "3")
+	got, _ := os.ReadFile(filepath.Join(p.root, "pulled.epack"))
+	if res["verified"] != true || !bytes.Equal(got, want) {
+		t.Fatalf("pull: %v", res)
+	}
+	p.proxy.mu.Lock()
+	ranges := p.proxy.ranges
+	p.proxy.mu.Unlock()
+	if chunks := (len(want) + 16<<20 - 1) / (16 << 20); ranges != chunks {
+		t.Errorf("%d range GETs for %d chunks", ranges, chunks)
+	}
+	// One stream when asked.
+	p.proxy.mu.Lock()
+	p.proxy.ranges = 0
+	p.proxy.mu.Unlock()
+	p.runJSON(t, "pull", "reg", "-o", "pulled2.epack", "--parallel", "1")
+	if p.proxy.ranges != 0 {
+		t.Errorf("--parallel 1 fetched %d ranges", p.proxy.ranges)
+	}
 }
 
 // interrupt starts a push of pack and kills it (SIGKILL) when the holdAt-th
