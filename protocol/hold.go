@@ -1,6 +1,10 @@
 package protocol
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
 
 // release.hold is our addition to the protocol: it sets or clears a legal
 // hold on everything a release is made of (its pack blob and every record
@@ -48,4 +52,21 @@ func (v *HoldResponse) checkRequired(raw []byte) error {
 		return fmt.Errorf("objects is missing")
 	}
 	return nil
+}
+
+// ParseRetention reads a retention period: a whole number of years ("7y",
+// 365 days each), days ("90d") or hours ("36h").
+func ParseRetention(s string) (time.Duration, error) {
+	if len(s) < 2 {
+		return 0, fmt.Errorf("%q is not a period like 7y, 90d or 36h", s)
+	}
+	n, err := strconv.ParseUint(s[:len(s)-1], 10, 32)
+	if err != nil || n == 0 || n > 1000*366*24 {
+		return 0, fmt.Errorf("%q is not a period like 7y, 90d or 36h", s)
+	}
+	unit := map[byte]time.Duration{'y': 365 * 24 * time.Hour, 'd': 24 * time.Hour, 'h': time.Hour}[s[len(s)-1]]
+	if unit == 0 || time.Duration(n) > (1<<62)/unit {
+		return 0, fmt.Errorf("%q is not a period like 7y, 90d or 36h", s)
+	}
+	return time.Duration(n) * unit, nil
 }

@@ -163,6 +163,11 @@ type ReleaseInfo struct {
 	Labels       []string          `json:"labels,omitempty"`
 	Notes        string            `json:"notes,omitempty"`
 	BuildContext map[string]string `json:"build_context,omitempty"`
+	// Retain asks a registry with write-once storage to keep the release
+	// at least this long ("10y", "90d"; ParseRetention) — longer than its
+	// own rule, never shorter (our addition; adapters announcing
+	// features.legal_hold honour it, others must refuse it).
+	Retain string `json:"retain,omitempty"`
 }
 
 // Identity is an optional caller identity hint (in the schema, never sent by upstream).

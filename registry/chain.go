@@ -274,7 +274,7 @@ func (h *logHead) record(stream string) (*Release, error) {
 // record (nil when the log is empty; build may read the store, and is
 // called again when another appender wins). The log fields of what build
 // returns are set here. It returns the record as stored and its position.
-func (r *Registry) appendRecord(ctx context.Context, sc scope, build func(head *Release) (*Release, error)) (*Release, protocol.LogPosition, error) {
+func (r *Registry) appendRecord(ctx context.Context, sc scope, until time.Time, build func(head *Release) (*Release, error)) (*Release, protocol.LogPosition, error) {
 	key := sc.headKey()
 	backoff := 2 * time.Millisecond
 	for attempt := 0; attempt < casAttempts; attempt++ {
@@ -334,7 +334,7 @@ func (r *Registry) appendRecord(ctx context.Context, sc scope, build func(head *
 		// The record is in the log from here on (the head holds it); a
 		// failure below is repaired by the stream's next append.
 		pos := protocol.LogPosition{Stream: sc.stream, Sequence: nh.Seq, Record: nh.Record, RecordSHA256: "sha256:" + nh.SHA256}
-		if err := r.storeRecord(ctx, sc, rec, body); err != nil {
+		if err := r.storeRecord(ctx, sc, rec, body, until); err != nil {
 			return nil, pos, err
 		}
 		return rec, pos, nil
@@ -352,7 +352,7 @@ func (r *Registry) settleHead(ctx context.Context, sc scope, h *logHead) (*Relea
 			"the release log head of stream %q is corrupt (%v): nothing was published; run epack log verify", sc.stream, err)
 	}
 	if _, err := r.store.Head(ctx, sc.recordKey(h.Record)); errors.Is(err, ErrNotFound) {
-		if err := r.storeRecord(ctx, sc, head, h.Body); err != nil {
+		if err := r.storeRecord(ctx, sc, head, h.Body, time.Time{}); err != nil {
 			return nil, err
 		}
 	} else if err != nil {
@@ -364,12 +364,12 @@ func (r *Registry) settleHead(ctx context.Context, sc scope, h *logHead) (*Relea
 // storeRecord writes a record of the log: first the release's current
 // copy (moved forward only), then the record at its key, never replacing
 // one (sealed where the store can: read-only files, Object Lock).
-func (r *Registry) storeRecord(ctx context.Context, sc scope, rec *Release, body []byte) error {
+func (r *Registry) storeRecord(ctx context.Context, sc scope, rec *Release, body []byte, until time.Time) error {
 	if err := r.advanceCurrent(ctx, sc, rec, body); err != nil {
 		return err
 	}
 	name := RecordName(rec)
-	err := r.createSealed(ctx, sc.recordKey(name), body)
+	err := r.createSealed(ctx, sc.recordKey(name), body, until)
 	if err != nil && !errors.Is(err, ErrExists) {
 		return storeErr(err, "writing release record %s", name)
 	}

@@ -109,6 +109,14 @@ func (r *Registry) PushPrepare(ctx context.Context, req *protocol.PushPrepareReq
 	if err := checkRelease(req.Release); err != nil {
 		return nil, err
 	}
+	if err := r.checkRetain(req.Release.Retain); err != nil {
+		return nil, err
+	}
+	if p, ok := r.store.(Preflighter); ok {
+		if err := p.Preflight(ctx); err != nil {
+			return nil, err
+		}
+	}
 	for _, f := range []struct{ name, v string }{
 		{"pack.digest", req.Pack.Digest}, {"pack.manifest_digest", req.Pack.ManifestDigest}, {"remote", req.Remote},
 	} {
@@ -264,6 +272,9 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 	if info, err := r.store.Head(ctx, bk); errors.Is(err, ErrNotFound) || err == nil && info.Size != blob.Size {
 		return nil, protocol.Errorf(protocol.CodeConflict, "the pack blob was removed while this push ran (registry gc?); release %s is recorded: run the push again to store the pack", rel.ReleaseID)
 	}
+	if err := r.sealRelease(ctx, sc, &rel, r.retainUntil(rec.Release.Retain)); err != nil {
+		return nil, err
+	}
 	// The push is done: its staging record goes (best effort; gc removes
 	// what is left).
 	_ = r.store.Delete(ctx, stagingRecordKey(req.FinalizeToken))
@@ -329,7 +340,7 @@ func (r *Registry) publish(ctx context.Context, sc scope, rel *Release, ri proto
 		return false, protocol.LogPosition{}, storeErr(err, "creating the release")
 	}
 	pushRemote := rel.Remote
-	rec, pos, err := r.appendRecord(ctx, sc, func(head *Release) (*Release, error) {
+	rec, pos, err := r.appendRecord(ctx, sc, r.retainUntil(ri.Retain), func(head *Release) (*Release, error) {
 		cur, err := r.stateRecord(ctx, sc, draft.ReleaseID, head)
 		if err != nil {
 			return nil, err

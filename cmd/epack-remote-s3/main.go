@@ -25,6 +25,7 @@ func options(expiry time.Duration, threshold int64, partURLs int) registry.Optio
 func main() {
 	threshold, partURLs := s3store.MultipartOf(os.Getenv(protocol.EnvRemoteConfig))
 	h := adapterhandler.New(registry.New(nil, options(0, threshold, partURLs)))
+	h.Capabilities.Features.LegalHold = s3store.ObjectLockOf(os.Getenv(protocol.EnvRemoteConfig))
 	if len(os.Args) == 2 && os.Args[1] != protocol.CmdCapabilities && os.Args[1] != adapter.CmdVersion {
 		reg, err := open()
 		if err != nil {

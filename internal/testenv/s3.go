@@ -184,6 +184,22 @@ type Server struct {
 // backend and random root keys; with tls it serves https with a fresh
 // self-signed certificate for 127.0.0.1. It does not touch the environment.
 func StartServer(bin string, tls bool) (*Server, error) {
+	return StartServerWith(bin, ServerOptions{TLS: tls})
+}
+
+// ServerOptions shape a versitygw server (StartServerWith).
+type ServerOptions struct {
+	// TLS serves https with a fresh self-signed certificate.
+	TLS bool
+	// Lock runs the internal IAM service and bucket versioning, so buckets
+	// can have Object Lock and accounts other than root exist (versitygw
+	// enforces locks only for them; objectlock.go).
+	Lock bool
+}
+
+// StartServerWith is StartServer with options.
+func StartServerWith(bin string, o ServerOptions) (*Server, error) {
+	tls := o.TLS
 	dir, err := os.MkdirTemp("", "epack-vgw-")
 	if err != nil {
 		return nil, err
@@ -219,7 +235,14 @@ func StartServer(bin string, tls bool) (*Server, error) {
 		l.Close()
 		logf, _ := os.Create(filepath.Join(dir, "versitygw.log"))
 		args := append([]string{"--port", addr, "--quiet"}, tlsArgs...)
-		cmd := exec.Command(bin, append(args, "posix", data)...)
+		backend := []string{"posix", data}
+		if o.Lock {
+			args = append(args, "--iam-dir", filepath.Join(dir, "iam"))
+			backend = []string{"posix", "--versioning-dir", filepath.Join(dir, "versions"), data}
+			os.MkdirAll(filepath.Join(dir, "iam"), 0o700)
+			os.MkdirAll(filepath.Join(dir, "versions"), 0o700)
+		}
+		cmd := exec.Command(bin, append(args, backend...)...)
 		cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+access, "ROOT_SECRET_KEY="+secret)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -46,6 +46,9 @@ func (s *Store) SealBlob(_ context.Context, key string, _ time.Time) error {
 	return f.Chmod(blobPerm)
 }
 
+// CanRetain is false: a directory keeps no retention.
+func (s *Store) CanRetain() bool { return false }
+
 // refuseSealed refuses to replace a read-only file.
 func refuseSealed(d *safefile.Dir, name, key string) error {
 	f, err := d.OpenFile(name)

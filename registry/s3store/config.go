@@ -43,6 +43,9 @@ type Config struct {
 	// out (0: 100; at most protocol.MaxPartURLs); the host asks push.parts
 	// for the rest.
 	MultipartPartURLs int
+	// ObjectLock, when set, writes records and blobs write-once with S3
+	// Object Lock retention (objectlock.go).
+	ObjectLock *ObjectLock
 }
 
 // Upload header modes.
@@ -71,7 +74,8 @@ const DefaultPresignExpiry = 15 * time.Minute
 // presign_expiry (Go duration string like "15m", or seconds as a number),
 // upload_headers ("auto", "signed", "none"; see Config.UploadHeaders),
 // multipart_threshold (bytes, as a number or "64MiB"-style text),
-// multipart_part_urls (part targets per answer, 1..1000).
+// multipart_part_urls (part targets per answer, 1..1000),
+// object_lock ({mode: GOVERNANCE|COMPLIANCE, retain: 7y}; objectlock.go).
 // Unknown keys are reported in the returned warnings, not refused.
 func ParseConfig(raw string) (Config, []string, error) {
 	c, warnings, err := parseJSONConfig(raw)
@@ -140,6 +144,9 @@ func parseJSONConfig(raw string) (Config, []string, error) {
 		return c, nil, bad("multipart_part_urls must be a number from 1 to %d", protocol.MaxPartURLs)
 	}
 	c.MultipartPartURLs = int(urls)
+	if c.ObjectLock, err = parseObjectLock(m["object_lock"]); err != nil {
+		return c, nil, err
+	}
 	switch v := m["presign_expiry"].(type) {
 	case nil:
 	case string:
@@ -155,7 +162,7 @@ func parseJSONConfig(raw string) (Config, []string, error) {
 	}
 	for k := range m {
 		switch k {
-		case "bucket", "prefix", "region", "endpoint", "path_style", "presign_expiry", "upload_headers", "multipart_threshold", "multipart_part_urls":
+		case "bucket", "prefix", "region", "endpoint", "path_style", "presign_expiry", "upload_headers", "multipart_threshold", "multipart_part_urls", "object_lock":
 		default:
 			warnings = append(warnings, fmt.Sprintf("unknown S3 registry setting %q ignored", k))
 		}

@@ -640,6 +640,9 @@ func (s *Store) hashObject(ctx context.Context, key, etag string) (string, int64
 // on AWS; the access key id for custom endpoints or when STS is not
 // reachable) and the bucket/prefix.
 func (s *Store) Whoami(ctx context.Context) (string, string, error) {
+	if err := s.Preflight(ctx); err != nil {
+		return "", "", err
+	}
 	c, err := s.creds.Retrieve(ctx)
 	if err != nil {
 		return "", "", protocol.Errorf(protocol.CodeAuthRequired, "no usable AWS credentials: %v", err)
@@ -652,5 +655,5 @@ func (s *Store) Whoami(ctx context.Context) (string, string, error) {
 			subject = aws.ToString(out.Arn)
 		}
 	}
-	return subject, s.location(), nil
+	return subject, s.location() + s.lockDescription(), nil
 }
