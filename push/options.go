@@ -43,6 +43,12 @@ type Options struct {
 	// Notes are release notes (optional).
 	Notes string
 
+	// Retain asks a registry with write-once storage to keep the release at
+	// least this long ("10y", "90d", "36h"; optional). It lengthens the
+	// registry's own retention, never shortens it; a registry without
+	// write-once storage (features.legal_hold) refuses the push.
+	Retain string
+
 	// RunsPaths are additional paths to search for run results (optional).
 	// Relative paths are taken relative to ProjectDir.
 	RunsPaths []string

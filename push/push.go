@@ -248,6 +248,10 @@ func (r *run) openAdapter(ctx context.Context) error {
 		return errcode.New(errcode.UnsupportedFeature,
 			"adapter %q does not support the prepare/finalize upload protocol", r.env.Remote.AdapterName())
 	}
+	if r.opts.Retain != "" && !r.caps.Features.LegalHold {
+		return errcode.New(errcode.UnsupportedFeature, "remote %q keeps no retention, so --retain %s cannot be honoured", r.opts.Remote, r.opts.Retain).
+			WithHint("retention needs a registry with write-once storage: an S3 bucket with Object Lock and extensions.object_lock")
+	}
 	if limit := r.caps.Limits.MaxPack(); limit > 0 && r.size > limit {
 		return errcode.New(errcode.InvalidInput,
 			"pack is %d bytes but remote %q accepts at most %d bytes", r.size, r.opts.Remote, limit).
@@ -279,6 +283,7 @@ func (r *run) describeStep() error {
 	r.release = protocol.ReleaseInfo{
 		Labels: mergeLabels(rcfg.Release.Labels, r.opts.Labels),
 		Notes:  workflow.FirstNonEmpty(r.opts.Notes, rcfg.Release.Notes),
+		Retain: r.opts.Retain,
 	}
 	if src := rcfg.Release.Source; src != nil {
 		var o buildcontext.Overrides

@@ -12,6 +12,7 @@ import (
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/pack"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/push"
 	"github.com/evidencerelay/epack/remote"
 	xfer "github.com/evidencerelay/epack/transfer"
@@ -23,7 +24,7 @@ type pushOptions struct {
 	g *Globals
 
 	Remote, PackArg               string
-	Env, Workspace, Notes         string
+	Env, Workspace, Notes, Retain string
 	Labels, RunsPaths             []string
 	NoRuns, Yes, DryRun           bool
 	Detach, Frozen, AllowUnpinned bool
@@ -76,6 +77,7 @@ epack.yaml are relative to the pack's .runs folder.`,
 	fl.StringVar(&o.Workspace, "workspace", "", "override the target workspace")
 	fl.StringSliceVar(&o.Labels, "label", nil, "release label (repeatable; commas split)")
 	fl.StringVar(&o.Notes, "notes", "", "release notes")
+	fl.StringVar(&o.Retain, "retain", "", "keep the release at least this long on a write-once registry (10y, 90d; lengthens, never shortens)")
 	fl.StringSliceVar(&o.RunsPaths, "runs-path", nil, "extra run result glob, relative to the current directory (repeatable)")
 	fl.BoolVar(&o.NoRuns, "no-runs", false, "do not sync run results")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "answer yes to prompts (install a missing adapter)")
@@ -102,6 +104,11 @@ func runPush(ctx context.Context, f *pushOptions) error {
 	if _, err := (remote.Policy{Frozen: f.Frozen, AllowUnpinned: f.AllowUnpinned, Component: "push_cli"}).Check(nil); err != nil {
 		return err
 	}
+	if f.Retain != "" {
+		if _, err := protocol.ParseRetention(f.Retain); err != nil {
+			return errcode.Wrap(errcode.InvalidInput, err, "--retain")
+		}
+	}
 	if f.Parallel < 1 || f.Parallel > 64 {
 		return errcode.New(errcode.InvalidInput, "--parallel %d is out of 1..64", f.Parallel)
 	}
@@ -116,6 +123,7 @@ func runPush(ctx context.Context, f *pushOptions) error {
 			args.opt("--label", l)
 		}
 		args.opt("--notes", f.Notes)
+		args.opt("--retain", f.Retain)
 		for _, p := range f.RunsPaths {
 			// The child runs in the same folder, but absolute paths keep the
 			// job record meaningful wherever it is read.
@@ -146,7 +154,7 @@ func runPush(ctx context.Context, f *pushOptions) error {
 	}
 	opts := push.Options{
 		Remote: remoteName, PackPath: packPath, Environment: f.Env, Workspace: f.Workspace,
-		Labels: f.Labels, Notes: f.Notes, RunsPaths: f.RunsPaths, NoRuns: f.NoRuns,
+		Labels: f.Labels, Notes: f.Notes, Retain: f.Retain, RunsPaths: f.RunsPaths, NoRuns: f.NoRuns,
 		NonInteractive: !f.Yes && !canPrompt(g), Stderr: g.IO.ErrOut,
 		OnStep: ui.Step, OnUploadProgress: ui.Progress,
 		PromptInstallAdapter: installPrompt(g, f.Yes),

@@ -69,6 +69,7 @@ func NewRootCmd(ios *IOStreams) (*cobra.Command, *Globals) {
 		newCmdReleases(g, nil),
 		newCmdLog(g, nil),
 		newCmdGC(g, nil),
+		newCmdHold(g, nil),
 		newCmdList(g, nil),
 		newCmdExtract(g, nil),
 		newCmdDiff(g, nil),
