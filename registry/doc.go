@@ -10,7 +10,10 @@
 // EscapeName; an empty workspace or environment is "@default"):
 //
 //	blobs/sha256/<file-hex>                                pack bytes
-//	releases/<ws>/<env>/<stream>/<release-id>.json         release record
+//	releases/<ws>/<env>/<stream>/<release-id>.json         the record that created a release (release log, chain.go)
+//	releases/<ws>/<env>/<stream>/<release-id>/<seq>.json   a later record of it: re-push, labels, notes
+//	streams/<ws>/<env>/<stream>/head.json                  the newest record of the stream's log (compare-and-swap)
+//	streams/<ws>/<env>/<stream>/current/<release-id>.json  a copy of a release's newest record (pull, listing)
 //	streams/<ws>/<env>/<stream>/latest.json                newest release of the stream
 //	streams/<ws>/<env>/<stream>/versions/<version>.json    the release carrying a version
 //	streams/<ws>/<env>/<stream>/claims/<version>.json      the pack a version names (conditional create)
@@ -22,7 +25,7 @@
 //	                                                       environment-wide lookups (pull sends no stream)
 //	streams/<ws>/<env>/@all/listing.json                   every release of the environment is in list/
 //	runs/<file-hex>/<run-id>/result.json                   run results
-//	staging/<token>.json, staging/<token>.epack            pushes in progress (swept after 24h)
+//	staging/<token>.json, staging/<token>.epack            pushes in progress (removed at finalize; gc.go)
 //	pulls/<file-hex>/<time>-<random>.json                  fetch records (append-only)
 //
 // Semantics:
@@ -35,7 +38,18 @@
 //   - push.finalize verifies the upload (Store.Promote), then creates the
 //     stream's digest marker with a conditional create: the winner creates
 //     the release; every other push of that pack into that stream gets the
-//     same release with its labels merged (compare-and-swap).
+//     same release with its labels merged.
+//   - Every push appends one record to its stream's release log (chain.go):
+//     a hash chain of canonical JSON records (seq, prev_record,
+//     prev_sha256, recorded_at) whose head moves by compare-and-swap, so
+//     concurrent pushes from many machines form one chain. Records are
+//     never edited; push.finalize answers the record's place (release.log).
+//     log.streams, log.read and blobs.check (log.go) hand out what is
+//     stored; VerifyChain (verify.go) is the host's check. Records written
+//     before the log (legacy) are adopted by their stream's first record.
+//   - registry.gc (gc.go) removes what interrupted pushes left and blobs no
+//     release references; release.hold (hold.go) and release.retain
+//     (seal.go) use a store's write-once features (Sealer, Holder).
 //   - latest and version pointers only move forward (to a larger release id).
 //   - Versions are labels: "v" followed by a digit ("v1.2.3") as is, or
 //     "version:X" / "version=X" for X. Pulling "1.2.3" also finds "v1.2.3".

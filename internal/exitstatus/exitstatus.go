@@ -50,7 +50,7 @@ var table = []Row{
 		errcode.InvalidPath, errcode.MissingEntry, errcode.InvalidAttestation, errcode.AttestationTooLarge,
 	}},
 	{Lockfile, "lockfile problem: adapter not pinned, epack.lock.yaml invalid or stale, refused by --frozen", []errcode.Code{errcode.LockfileInvalid}},
-	{DigestMismatch, "digest or size mismatch: tampered pack, adapter binary that does not match its pin", []errcode.Code{errcode.DigestMismatch, errcode.SizeMismatch, errcode.PackDigestMismatch}},
+	{DigestMismatch, "digest or size mismatch: tampered pack, adapter binary that does not match its pin, release log that does not verify", []errcode.Code{errcode.DigestMismatch, errcode.SizeMismatch, errcode.PackDigestMismatch}},
 	{Signature, "signature or signer identity does not verify", []errcode.Code{errcode.SignatureInvalid, errcode.IdentityMismatch}},
 	{Timeout, "timeout: an adapter command or a transfer took too long", []errcode.Code{errcode.Timeout}},
 	{BinaryNotFound, "adapter binary not found", []errcode.Code{errcode.BinaryNotFound, errcode.AdapterNotFound}},
