@@ -231,4 +231,21 @@ func CLIConcurrent(t *testing.T, c *CLI, remoteName string, store registry.Store
 	if count != 1 {
 		t.Fatalf("%d blobs for the same pack", count)
 	}
+	// All of it is one chain: n releases, then the same pack's release and
+	// a record for each of its other pushes.
+	v := c.MustRun(t, "log", "verify", remoteName, "--stream", "acme/prod")
+	var rep struct {
+		OK      bool `json:"ok"`
+		Streams []struct {
+			Chain []registry.ChainEntry `json:"chain"`
+		} `json:"streams"`
+	}
+	if json.Unmarshal([]byte(v.Stdout), &rep) != nil || !rep.OK || len(rep.Streams) != 1 || len(rep.Streams[0].Chain) != n+m {
+		t.Fatalf("log verify after %d+%d concurrent pushes: %s", n, m, v.Stdout)
+	}
+	for i, e := range rep.Streams[0].Chain {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("chain[%d] has seq %d", i, e.Seq)
+		}
+	}
 }
