@@ -12,7 +12,9 @@
 // Open applies the Policy (frozen, allow-unpinned, strict production, custom
 // endpoints, the .insecure-install marker), seals the binary once
 // (internal/sealedexec: a pinned digest is compared before anything runs),
-// and probes --capabilities (protocol version exactly 1, kind remote_adapter).
+// and probes --capabilities (protocol version exactly 1, kind remote_adapter;
+// with SessionOptions.CapabilitiesCache a verified adapter's answer is kept
+// for a day per binary digest and environment, capscache.go).
 // Every Session call then runs the sealed copy with:
 //   - argv "<original path> <command>", the request as one compact JSON value
 //     on stdin, the project root as working directory;

@@ -35,6 +35,12 @@ type SessionOptions struct {
 	Prompt func(remoteName, adapterName string) bool
 	// Install installs it (epack sync); nil means "tell the user to run epack sync".
 	Install func(ctx context.Context, r *Resolved) error
+	// CapabilitiesCache, when set, is a folder inside ProjectRoot (absolute,
+	// or relative to it; workflows use CapabilitiesCacheDir) where the
+	// --capabilities answer of a verified adapter is kept for a day, keyed
+	// by the digest of the binary and the environment it was given: later
+	// sessions skip that process (capscache.go).
+	CapabilitiesCache string
 }
 
 // Session is one opened adapter: resolved, checked against policy, sealed
@@ -233,8 +239,16 @@ func (s *Session) spec(command string, stdin []byte, full bool) (runSpec, error)
 	return sp, nil
 }
 
-// probe runs --capabilities and checks the answer (COMPAT §4.6, W27).
+// probe runs --capabilities and checks the answer (COMPAT §4.6, W27). A
+// verified adapter's answer comes from the capabilities cache when it has
+// one (checked the same way) and goes into it otherwise.
 func (s *Session) probe(ctx context.Context) (*protocol.Capabilities, error) {
+	now := time.Now()
+	if out := s.cachedCapabilities(now); out != nil {
+		if caps, err := s.checkCapabilities(out); err == nil {
+			return caps, nil
+		}
+	}
 	sp, err := s.spec(protocol.CmdCapabilities, nil, false)
 	if err != nil {
 		return nil, err
@@ -246,8 +260,18 @@ func (s *Session) probe(ctx context.Context) (*protocol.Capabilities, error) {
 	if res.exitCode != 0 {
 		return nil, exitFailure(s.res.Adapter, protocol.CmdCapabilities, res)
 	}
+	caps, err := s.checkCapabilities(res.stdout)
+	if err != nil {
+		return nil, err
+	}
+	s.storeCapabilities(res.stdout, now)
+	return caps, nil
+}
+
+// checkCapabilities decodes and checks a --capabilities answer.
+func (s *Session) checkCapabilities(out []byte) (*protocol.Capabilities, error) {
 	var caps protocol.Capabilities
-	if err := protocol.DecodeStrict(res.stdout, &caps); err != nil {
+	if err := protocol.DecodeStrict(out, &caps); err != nil {
 		return nil, s.red.Error(protocolError(s.res.Adapter, protocol.CmdCapabilities, "parsing capabilities: %v", err))
 	}
 	s.red.Value(&caps)

@@ -56,5 +56,8 @@ func (e *Env) OpenSession(ctx context.Context, spec SessionSpec) (*remote.Sessio
 		NoRedact:    spec.NoRedact,
 		Prompt:      spec.Prompt,
 		Install:     spec.Steps.Install(install),
+		// A verified adapter's capabilities are probed once a day, not
+		// once a command.
+		CapabilitiesCache: remote.CapabilitiesCacheDir,
 	})
 }
