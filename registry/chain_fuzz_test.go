@@ -119,3 +119,21 @@ func TestVerifyChainSeed(t *testing.T) {
 		t.Fatalf("no head: %+v", rep)
 	}
 }
+
+// TestVerifyChainHostileMany: thousands of records that all break the
+// chain end in a bounded report.
+func TestVerifyChainHostileMany(t *testing.T) {
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	var recs []protocol.LogRecord
+	for i := 1; i <= 5000; i++ {
+		id := registry.NewReleaseID(at.Add(time.Duration(i) * time.Millisecond))
+		rel := &registry.Release{Log: registry.LogVersion, Kind: registry.RecordRelease, Seq: int64(i*2 + 1), PrevRecord: registry.NewReleaseID(at), PrevSHA256: strings.Repeat("0", 64),
+			RecordedAt: at, ReleaseID: id, Stream: "acme/prod", FileDigest: "sha256:" + strings.Repeat("ab", 32), SizeBytes: 10, CreatedAt: at}
+		b, _ := registry.EncodeRecord(rel)
+		recs = append(recs, protocol.LogRecord{Name: id, Data: b})
+	}
+	rep := registry.VerifyChain("acme/prod", nil, recs)
+	if rep.OK() || len(rep.Problems) > 1001 {
+		t.Fatalf("%d problems", len(rep.Problems))
+	}
+}

@@ -86,13 +86,21 @@ func (r *Registry) GC(ctx context.Context, req *protocol.GCRequest) (*protocol.G
 	}
 	young := map[string]bool{} // tokens of young staging records
 	var items []gcItem
+	finished := map[string]bool{} // tokens of pushes that published
 	for _, e := range staging {
 		name := path.Base(e.Key)
 		tok, isRec := strings.CutSuffix(name, ".json")
-		if isRec && validToken(tok) && (e.ModTime.IsZero() || !e.ModTime.Before(cutoff)) {
+		if !isRec || !validToken(tok) {
+			continue
+		}
+		var rec stagingRecord
+		if _, err := r.getJSON(ctx, e.Key, &rec); err == nil && rec.Done != nil {
+			finished[tok] = true
+			continue
+		}
+		if e.ModTime.IsZero() || !e.ModTime.Before(cutoff) {
 			young[tok] = true
-			var rec stagingRecord
-			if _, err := r.getJSON(ctx, e.Key, &rec); err == nil && isHex64(rec.FileHex) {
+			if isHex64(rec.FileHex) {
 				refs[rec.FileHex] = true // a push in flight may skip its upload or be promoting it
 			}
 		}
@@ -109,7 +117,10 @@ func (r *Registry) GC(ctx context.Context, req *protocol.GCRequest) (*protocol.G
 			continue
 		}
 		kind, why := protocol.GCUpload, "staged upload of a push that did not finish"
-		if strings.HasSuffix(name, ".json") {
+		switch {
+		case strings.HasSuffix(name, ".json") && finished[tok]:
+			kind, why = protocol.GCStaging, "record of a finished push"
+		case strings.HasSuffix(name, ".json"):
 			kind, why = protocol.GCStaging, "record of a push that did not finish"
 		}
 		key := e.Key

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -38,6 +39,9 @@ type stagingRecord struct {
 	UploadKey      string                `json:"upload_key,omitempty"` // where the upload lands (staging or blob key)
 	Release        protocol.ReleaseInfo  `json:"release"`
 	Multipart      *stagingMultipart     `json:"multipart,omitempty"` // multipart.go
+	// Done is the answer of the push.finalize that published the push: a
+	// retried finalize gets it again, nothing is appended twice.
+	Done *protocol.PushFinalizeResponse `json:"done,omitempty"`
 }
 
 func (s *stagingRecord) blob() Blob {
@@ -198,6 +202,9 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 	if rec.Target != req.Target {
 		return nil, invalid("target %+v differs from the target of push.prepare %+v", req.Target, rec.Target)
 	}
+	if rec.Done != nil {
+		return rec.Done, nil
+	}
 	if req.Pack.SizeBytes != 0 && req.Pack.SizeBytes != rec.SizeBytes {
 		return nil, invalid("pack.size_bytes %d differs from push.prepare (%d)", req.Pack.SizeBytes, rec.SizeBytes)
 	}
@@ -275,14 +282,11 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 	if err := r.sealRelease(ctx, sc, &rel, r.retainUntil(rec.Release.Retain)); err != nil {
 		return nil, err
 	}
-	// The push is done: its staging record goes (best effort; gc removes
-	// what is left).
-	_ = r.store.Delete(ctx, stagingRecordKey(req.FinalizeToken))
 	packDigest := rel.PackDigest
 	if packDigest == "" {
 		packDigest = rel.FileDigest
 	}
-	return &protocol.PushFinalizeResponse{
+	resp := &protocol.PushFinalizeResponse{
 		Release: protocol.ReleaseResult{
 			ReleaseID:    rel.ReleaseID,
 			PackDigest:   packDigest,
@@ -296,7 +300,12 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 			"labels":      rel.Labels,
 			"existing":    existing,
 		},
-	}, nil
+	}
+	// The push is done: its staging record says so (best effort), so a
+	// retried finalize answers the same; gc removes it in time.
+	rec.Done = resp
+	_ = r.store.Put(ctx, stagingRecordKey(req.FinalizeToken), bytes.NewReader(mustJSON(&rec)), -1)
+	return resp, nil
 }
 
 // publish creates rel, or finds the release of the same pack in the same

@@ -35,6 +35,14 @@ const (
 	ProblemReceipt      = "receipt"       // a push receipt's release is not at its place in the chain
 )
 
+// maxProblems bounds the problems one stream's report lists: past it the
+// walk stops (a chain that broken needs no more detail, and hostile data
+// cannot make verification slow).
+const maxProblems = 1000
+
+// ProblemTooMany ends a report that reached maxProblems.
+const ProblemTooMany = "too_many_problems"
+
 // Problem is one thing verification found wrong.
 type Problem struct {
 	Kind      string `json:"kind"`
@@ -81,6 +89,13 @@ type ChainReport struct {
 func (c *ChainReport) OK() bool { return len(c.Problems) == 0 }
 
 func (c *ChainReport) add(kind, record string, seq int64, id, format string, args ...any) {
+	switch n := len(c.Problems); {
+	case n > maxProblems:
+		return
+	case n == maxProblems:
+		c.Problems = append(c.Problems, Problem{Kind: ProblemTooMany, Stream: c.Stream, Message: fmt.Sprintf("more than %d problems; the rest is not listed", maxProblems)})
+		return
+	}
 	c.Problems = append(c.Problems, Problem{Kind: kind, Stream: c.Stream, Record: record, Seq: seq, ReleaseID: id, Message: fmt.Sprintf(format, args...)})
 }
 
@@ -172,7 +187,7 @@ func VerifyChain(stream string, head *protocol.LogHead, records []protocol.LogRe
 	// Walk back to the first record.
 	var newer *Release
 	var entries []ChainEntry
-	for steps := 0; cur != nil && steps <= len(records)+1; steps++ {
+	for steps := 0; cur != nil && steps <= len(records)+1 && len(rep.Problems) < maxProblems; steps++ {
 		if cur.visited {
 			rep.add(ProblemLoop, cur.name, wantSeq, "", "the chain comes back to record %s: it loops", cur.name)
 			break

@@ -138,8 +138,15 @@ func Log(t *testing.T, e *Env) {
 		_, f := Push(t, e, target, MakePack(t, dir, fmt.Sprintf("l%d.epack", i), fmt.Sprintf("log-%d", i)), fmt.Sprintf("v0.%d", i))
 		fins = append(fins, f)
 	}
-	_, again := Push(t, e, target, MakePack(t, dir, "l0.epack", "log-0"), "again")
+	p0 := MakePack(t, dir, "l0.epack", "log-0")
+	prep, again := Push(t, e, target, p0, "again")
 	fins = append(fins, again)
+	// A retried finalize answers the same and appends nothing.
+	retried, err := e.A.PushFinalize(ctxT(t), &protocol.PushFinalizeRequest{Remote: "origin", Target: target,
+		Pack: protocol.PackInfo{Path: p0.Path, Digest: p0.PackDigest, SizeBytes: int64(len(p0.Data))}, FinalizeToken: prep.FinalizeToken})
+	if err != nil || retried.Release.ReleaseID != again.Release.ReleaseID || retried.Release.Log == nil || *retried.Release.Log != *again.Release.Log {
+		t.Fatalf("retried finalize: %+v %v, first %+v", retried, err, again)
+	}
 	other := target
 	other.Stream = "acme/log-other"
 	Push(t, e, other, MakePack(t, dir, "o.epack", "log-other"))
