@@ -238,6 +238,9 @@ func pushJSON(remoteName, packArg string, res *push.Result) map[string]any {
 	if res.Release != nil {
 		out["release_id"] = res.Release.ReleaseID
 		out["canonical_ref"] = res.Release.CanonicalRef
+		if res.Release.Log != nil {
+			out["log"] = res.Release.Log // where the release's record sits in the stream's release log
+		}
 	}
 	if res.RunsError != nil {
 		out["runs_error"] = res.RunsError.Error()
