@@ -253,8 +253,8 @@ func VerifyChain(stream string, head *protocol.LogHead, records []protocol.LogRe
 			wantSum, newer = "", nil
 			if next != nil {
 				wantSeq = next.rel.Seq
-				if next.rel.Seq < rel.Seq-1 {
-					rep.add(ProblemGap, next.name, next.rel.Seq, next.rel.ReleaseID, "no record with sequence %d to %d is stored", next.rel.Seq+1, rel.Seq-1)
+				if next.rel.Seq < rel.Seq-2 {
+					rep.add(ProblemGap, next.name, next.rel.Seq, next.rel.ReleaseID, "no record with sequence %d to %d is stored either", next.rel.Seq+1, rel.Seq-2)
 				}
 			}
 		}
