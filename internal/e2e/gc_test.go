@@ -60,14 +60,22 @@ func TestKilledPushThenGC(t *testing.T) {
 			t.Fatalf("gc --dry-run lists %v, not the leftover %s", listed, rel)
 		}
 	}
-	var size int64
-	for _, l := range left {
-		if st, err := os.Stat(l); err == nil {
-			size += st.Size()
+	// Each item has its size; the total adds them up.
+	items, _ := dry["removed"].([]any)
+	var total float64
+	for _, it := range items {
+		m := it.(map[string]any)
+		total += m["size_bytes"].(float64)
+		for _, l := range left {
+			if rel, _ := filepath.Rel(reg, l); filepath.ToSlash(rel) == m["key"] {
+				if st, err := os.Stat(l); err != nil || float64(st.Size()) != m["size_bytes"] {
+					t.Fatalf("leftover %s listed with %v bytes", rel, m["size_bytes"])
+				}
+			}
 		}
 	}
-	if dry["removed_bytes"] != float64(size) {
-		t.Fatalf("dry run: %v bytes, the leftovers have %d", dry["removed_bytes"], size)
+	if dry["removed_bytes"] != total {
+		t.Fatalf("dry run: %v bytes in all, the items add up to %v", dry["removed_bytes"], total)
 	}
 	if now := leftovers(t, reg); len(now) != len(left) {
 		t.Fatalf("the dry run removed something: %v", now)
