@@ -18,7 +18,8 @@ import (
 //
 //	"features":{…,"multipart_upload":true},
 //	"limits":{…,"multipart":{"threshold_bytes":67108864,"min_part_bytes":5242880,
-//	  "max_part_bytes":5368709120,"max_parts":10000,"max_part_urls":100}}
+//	  "max_part_bytes":5368709120,"max_parts":10000,"max_part_urls":100,
+//	  "part_checksums":["md5","sha256"]}}
 //
 // push.prepare request: pack.checksum (the whole file's MD5) may be left out
 // when a multipart offer is made; the offer lists every part in order:
@@ -50,10 +51,11 @@ import (
 //	 "parts":[{"part_number":3,"method":"PUT","url":"https://…",…}],"uploaded":[…]}
 //
 // uploaded is answered when list_uploaded is true. The host sends each
-// part with PUT, Content-Length, and Content-MD5 and x-amz-checksum-sha256
-// (base64) of the part's bytes — headers it computes itself, so it sends
-// them over plain loopback http too, where it never sends an adapter's
-// headers; the store refuses a part whose bytes differ. push.finalize is
+// part with PUT, Content-Length, x-amz-checksum-sha256 and (unless the
+// adapter's part_checksums leave "md5" out, when md5 is left out of the
+// offer too) Content-MD5, base64 of the part's bytes — headers it computes
+// itself, so it sends them over plain loopback http too, where it never
+// sends an adapter's headers; the store refuses a part whose bytes differ. push.finalize is
 // unchanged: the adapter completes the upload and checks the whole object
 // (its size, and that it is made of exactly the offered parts with their
 // SHA-256s) before any release exists.
@@ -91,6 +93,31 @@ type MultipartLimits struct {
 	// MaxPartURLs bounds the part targets one answer carries (0:
 	// MaxPartURLs); a host asks push.parts for no more at once.
 	MaxPartURLs int `json:"max_part_urls,omitempty"`
+	// PartChecksums names what the store checks every part by, and so
+	// what the host computes and sends with each: "sha256"
+	// (x-amz-checksum-sha256, always) and "md5" (Content-MD5). Absent:
+	// both. A store that enforces x-amz-checksum-sha256 needs no MD5, which
+	// saves the host and the store an MD5 pass over the pack.
+	PartChecksums []string `json:"part_checksums,omitempty"`
+}
+
+// Part checksum names (MultipartLimits.PartChecksums).
+const (
+	PartChecksumMD5    = "md5"
+	PartChecksumSHA256 = "sha256"
+)
+
+// WantsPartMD5 reports whether the host must send each part's Content-MD5.
+func (l MultipartLimits) WantsPartMD5() bool {
+	if len(l.PartChecksums) == 0 {
+		return true
+	}
+	for _, c := range l.PartChecksums {
+		if c == PartChecksumMD5 {
+			return true
+		}
+	}
+	return false
 }
 
 // PartLimit is the number of parts the limits allow.
@@ -141,8 +168,9 @@ type PartChecksum struct {
 	PartNumber int   `json:"part_number"`
 	SizeBytes  int64 `json:"size_bytes"`
 	// MD5 and SHA256 are the standard base64 of the part's digests (the
-	// values of Content-MD5 and x-amz-checksum-sha256).
-	MD5    string `json:"md5"`
+	// values of Content-MD5 and x-amz-checksum-sha256). MD5 is left out
+	// when the adapter's part_checksums do not ask for it.
+	MD5    string `json:"md5,omitempty"`
 	SHA256 string `json:"sha256"`
 }
 
@@ -165,8 +193,9 @@ type MultipartResume struct {
 // Check refuses an offer that does not describe a pack of size bytes:
 // parts numbered 1…n in order, each part_size long but the last (1 to
 // part_size bytes), the sizes adding up to size, base64 MD5 (16 bytes) and
-// SHA-256 (32 bytes), at most MaxMultipartParts; and a resume with a
-// malformed upload id or token. Both sides run it.
+// SHA-256 (32 bytes) — MD5 for every part or none —, at most
+// MaxMultipartParts; and a resume with a malformed upload id or token.
+// Both sides run it.
 func (o *MultipartOffer) Check(size int64) error {
 	if o.PartSize <= 0 {
 		return fmt.Errorf("multipart.part_size must be positive, got %d", o.PartSize)
@@ -189,8 +218,13 @@ func (o *MultipartOffer) Check(size int64) error {
 		if p.SizeBytes != want {
 			return fmt.Errorf("part %d has size_bytes %d, want %d", p.PartNumber, p.SizeBytes, want)
 		}
-		if err := checkB64(p.MD5, 16); err != nil {
-			return fmt.Errorf("part %d md5: %v", p.PartNumber, err)
+		if (p.MD5 == "") != (o.Parts[0].MD5 == "") {
+			return fmt.Errorf("part %d: md5 is given for some parts only", p.PartNumber)
+		}
+		if p.MD5 != "" {
+			if err := checkB64(p.MD5, 16); err != nil {
+				return fmt.Errorf("part %d md5: %v", p.PartNumber, err)
+			}
 		}
 		if err := checkB64(p.SHA256, 32); err != nil {
 			return fmt.Errorf("part %d sha256: %v", p.PartNumber, err)

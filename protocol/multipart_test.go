@@ -39,6 +39,14 @@ func TestMultipartOfferCheck(t *testing.T) {
 			return 10
 		},
 	}
+	noMD5 := good()
+	for i := range noMD5.Parts {
+		noMD5.Parts[i].MD5 = ""
+	}
+	if err := noMD5.Check(10); err != nil {
+		t.Errorf("an offer without MD5s refused: %v", err)
+	}
+	cases["md5 for some parts only"] = func(o *MultipartOffer) int64 { o.Parts[1].MD5 = ""; return 10 }
 	for name, mutate := range cases {
 		o := good()
 		size := mutate(o)
@@ -67,6 +75,10 @@ func TestMultipartLimitsCheckPartSize(t *testing.T) {
 	}
 	if got := (MultipartLimits{}).PartLimit(); got != MaxMultipartParts {
 		t.Errorf("PartLimit() = %d", got)
+	}
+	if !(MultipartLimits{}).WantsPartMD5() || (MultipartLimits{PartChecksums: []string{"sha256"}}).WantsPartMD5() ||
+		!(MultipartLimits{PartChecksums: []string{"md5", "sha256"}}).WantsPartMD5() {
+		t.Error("WantsPartMD5")
 	}
 	if got := (MultipartLimits{MaxPartURLs: 50}).URLBatch(); got != 50 {
 		t.Errorf("URLBatch() = %d", got)

@@ -16,8 +16,8 @@ import (
 // multipartRun is the multipart side of one push. An adapter that announces
 // features.multipart_upload is offered the pack in parts once it reaches the
 // adapter's threshold: the verification pass then also hashes every part
-// (MD5 and SHA-256, for the store to check each part) instead of the whole
-// file's MD5, push.prepare carries the parts, and an answer choosing the
+// (SHA-256 and, unless the adapter's part_checksums leave it out, MD5, for
+// the store to check each part) instead of the whole file's MD5, push.prepare carries the parts, and an answer choosing the
 // multipart upload is sent part by part, in parallel, straight to the store.
 //
 // The upload's state (transfer.UploadState) is kept under .epack/uploads/
@@ -98,7 +98,11 @@ func (m *multipartRun) decide(r *run) error {
 		return nil
 	}
 	m.partSize = ps
-	m.hasher.Decide(ps)
+	if lim.WantsPartMD5() {
+		m.hasher.Decide(ps)
+	} else {
+		m.hasher.DecideSHA256(ps)
+	}
 	return nil
 }
 

@@ -82,6 +82,9 @@ func (r *Registry) prepareMultipart(ctx context.Context, req *protocol.PushPrepa
 	if err := lim.CheckPartSize(offer.PartSize, rec.SizeBytes); err != nil {
 		return nil, invalid("invalid multipart offer: %v", err)
 	}
+	if lim.WantsPartMD5() && offer.Parts[0].MD5 == "" {
+		return nil, invalid("invalid multipart offer: this registry checks every part's MD5 (part_checksums), and the offer has none")
+	}
 	key := blobKey(rec.FileHex)
 	uploadID, stored, resumed, err := r.resumeMultipart(ctx, ms, offer, rec, key)
 	if err != nil {

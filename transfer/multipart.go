@@ -63,8 +63,9 @@ const partsBatchDefault = 100
 const targetSlack = 30 * time.Second
 
 // UploadParts sends every part not in Skip to its target, Parallel at a
-// time. Each part is a PUT with Content-Length and the part's Content-MD5
-// and x-amz-checksum-sha256 (computed by the caller from the verified bytes;
+// time. Each part is a PUT with Content-Length and the part's
+// x-amz-checksum-sha256 and Content-MD5 (when it has an MD5; computed by
+// the caller from the verified bytes;
 // sent over plain http too, unlike the adapter's headers), so the store
 // refuses other bytes; the bytes actually read are hashed again and a part
 // whose SHA-256 differs from its checksum fails with DigestMismatch (the
@@ -298,7 +299,10 @@ func (u *partsRun) partOnce(ctx context.Context, pt protocol.PartTarget, p proto
 		applyAdapterHeaders(req.Header, pt.Headers)
 	}
 	// Ours, computed from the verified bytes: sent over plain http too.
-	req.Header.Set("Content-MD5", p.MD5)
+	req.Header.Del("Content-MD5")
+	if p.MD5 != "" {
+		req.Header.Set("Content-MD5", p.MD5)
+	}
 	req.Header.Set("X-Amz-Checksum-Sha256", p.SHA256)
 	if p.SizeBytes >= expectContinueMin {
 		req.Header.Set("Expect", "100-continue")

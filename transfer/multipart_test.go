@@ -150,12 +150,13 @@ type partServer struct {
 	headers  map[int]http.Header
 	inflight atomic.Int32
 	maxSeen  atomic.Int32
+	wantMD5  bool
 	// hook, when set, may answer a request itself (true).
 	hook func(w http.ResponseWriter, r *http.Request, n int) bool
 }
 
 func newPartServer(t *testing.T) (*partServer, string) {
-	ps := &partServer{t: t, got: map[int][]byte{}, headers: map[int]http.Header{}}
+	ps := &partServer{t: t, got: map[int][]byte{}, headers: map[int]http.Header{}, wantMD5: true}
 	srv := newServer(t, ps.serve)
 	return ps, srv.URL
 }
@@ -182,7 +183,7 @@ func (ps *partServer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, s := md5.Sum(body), sha256.Sum256(body)
-	if r.Header.Get("Content-MD5") != base64.StdEncoding.EncodeToString(m[:]) ||
+	if md := r.Header.Get("Content-MD5"); (md != "" || ps.wantMD5) && md != base64.StdEncoding.EncodeToString(m[:]) ||
 		r.Header.Get("X-Amz-Checksum-Sha256") != base64.StdEncoding.EncodeToString(s[:]) {
 		http.Error(w, "<Error><Code>BadDigest</Code><Message>The Content-MD5 or checksum value that you specified did not match what the server received.</Message></Error>", 400)
 		return
@@ -276,6 +277,41 @@ func TestUploadPartsSendsEveryPartWithItsChecksums(t *testing.T) {
 
 // TestUploadPartsThrottleLowersParallelism: 503 answers make the uploader
 // send fewer parts at once; the parts are retried and all arrive.
+// TestUploadPartsSHA256Only: parts hashed without their MD5 go without
+// Content-MD5, checked by x-amz-checksum-sha256 alone.
+func TestUploadPartsSHA256Only(t *testing.T) {
+	data := testData(3<<20 + 1)
+	h := NewPartHasher(context.Background(), int64(len(data)))
+	h.DecideSHA256(1 << 20)
+	h.Write(data)
+	parts, err := h.Parts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parts[0].MD5 != "" || parts[0].SHA256 == "" {
+		t.Fatalf("parts %+v", parts[0])
+	}
+	if h.WantWholeMD5() {
+		t.Error("the whole file's MD5 is wanted for a multipart upload")
+	}
+	srv, base := newPartServer(t)
+	srv.wantMD5 = false
+	if _, err := fastClient().UploadParts(context.Background(), PartsRequest{
+		Policy: loopback, Body: bytes.NewReader(data), PartSize: 1 << 20, Parts: parts,
+		Targets: targetsFor(base, []int{1, 2, 3, 4}),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for n, hd := range srv.headers {
+		if _, ok := hd["Content-Md5"]; ok {
+			t.Errorf("part %d went with Content-MD5", n)
+		}
+	}
+	if len(srv.got) != 4 {
+		t.Errorf("%d parts arrived", len(srv.got))
+	}
+}
+
 func TestUploadPartsThrottleLowersParallelism(t *testing.T) {
 	data := testData(12 << 20)
 	const ps = 1 << 20

@@ -60,6 +60,7 @@ type PartHasher struct {
 	decided chan struct{}
 
 	partSize int64
+	withMD5  bool
 	inPart   int64
 	written  int64
 	md, sh   hash.Hash
@@ -71,11 +72,18 @@ func NewPartHasher(ctx context.Context, total int64) *PartHasher {
 	return &PartHasher{ctx: ctx, total: total, decided: make(chan struct{}), md: md5.New(), sh: sha256.New()}
 }
 
-// Decide fixes the part size; 0 means no parts are wanted (Write then
-// discards). Only the first call counts.
-func (h *PartHasher) Decide(partSize int64) {
+// Decide fixes the part size, each part to get its MD5 and SHA-256; 0
+// means no parts are wanted (Write then discards). Only the first call of
+// Decide or DecideSHA256 counts.
+func (h *PartHasher) Decide(partSize int64) { h.decide(partSize, true) }
+
+// DecideSHA256 is Decide for a store that checks parts by SHA-256 alone:
+// the parts' MD5 is not computed (PartChecksum.MD5 stays empty).
+func (h *PartHasher) DecideSHA256(partSize int64) { h.decide(partSize, false) }
+
+func (h *PartHasher) decide(partSize int64, md5 bool) {
 	h.once.Do(func() {
-		h.partSize = max(partSize, 0)
+		h.partSize, h.withMD5 = max(partSize, 0), md5
 		close(h.decided)
 	})
 }
@@ -124,7 +132,9 @@ func (h *PartHasher) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
 		chunk := p[:min(int64(len(p)), h.partSize-h.inPart)]
-		if len(chunk) >= 64<<10 {
+		if !h.withMD5 {
+			h.sh.Write(chunk)
+		} else if len(chunk) >= 64<<10 {
 			var wg sync.WaitGroup
 			wg.Add(1)
 			go func() { h.sh.Write(chunk); wg.Done() }()
@@ -145,12 +155,15 @@ func (h *PartHasher) Write(p []byte) (int, error) {
 }
 
 func (h *PartHasher) endPart() {
-	h.parts = append(h.parts, protocol.PartChecksum{
+	p := protocol.PartChecksum{
 		PartNumber: len(h.parts) + 1,
 		SizeBytes:  h.inPart,
-		MD5:        base64.StdEncoding.EncodeToString(h.md.Sum(nil)),
 		SHA256:     base64.StdEncoding.EncodeToString(h.sh.Sum(nil)),
-	})
+	}
+	if h.withMD5 {
+		p.MD5 = base64.StdEncoding.EncodeToString(h.md.Sum(nil))
+	}
+	h.parts = append(h.parts, p)
 	h.md.Reset()
 	h.sh.Reset()
 	h.inPart = 0

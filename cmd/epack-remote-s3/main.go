@@ -15,16 +15,16 @@ import (
 
 // options are the registry's: packs up to S3's largest object, in one PUT
 // up to 5 GiB and in parts from the multipart threshold on.
-func options(expiry time.Duration, threshold int64, partURLs int) registry.Options {
+func options(expiry time.Duration, threshold int64, partURLs int, partMD5 bool) registry.Options {
 	return registry.Options{
 		Name: "s3", MaxPackBytes: s3store.MaxObjectBytes, MaxSingleBytes: s3store.MaxPackBytes,
-		Multipart: s3store.MultipartLimits(threshold, partURLs), MaxRunsPerSync: 1000, PresignExpiry: expiry,
+		Multipart: s3store.MultipartLimits(threshold, partURLs, partMD5), MaxRunsPerSync: 1000, PresignExpiry: expiry,
 	}
 }
 
 func main() {
-	threshold, partURLs := s3store.MultipartOf(os.Getenv(protocol.EnvRemoteConfig))
-	h := adapterhandler.New(registry.New(nil, options(0, threshold, partURLs)))
+	threshold, partURLs, partMD5 := s3store.MultipartOf(os.Getenv(protocol.EnvRemoteConfig))
+	h := adapterhandler.New(registry.New(nil, options(0, threshold, partURLs, partMD5)))
 	h.Capabilities.Features.LegalHold = s3store.ObjectLockOf(os.Getenv(protocol.EnvRemoteConfig))
 	if len(os.Args) == 2 && os.Args[1] != protocol.CmdCapabilities && os.Args[1] != adapter.CmdVersion {
 		reg, err := open()
@@ -54,5 +54,5 @@ func open() (*registry.Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return registry.New(store, options(cfg.PresignExpiry, cfg.MultipartThreshold, cfg.MultipartPartURLs)), nil
+	return registry.New(store, options(cfg.PresignExpiry, cfg.MultipartThreshold, cfg.MultipartPartURLs, !cfg.MultipartNoPartMD5)), nil
 }

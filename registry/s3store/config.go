@@ -43,6 +43,11 @@ type Config struct {
 	// out (0: 100; at most protocol.MaxPartURLs); the host asks push.parts
 	// for the rest.
 	MultipartPartURLs int
+	// MultipartNoPartMD5 leaves Content-MD5 out of part uploads
+	// (multipart_part_md5: false): the parts are then checked by
+	// x-amz-checksum-sha256 alone, which the store must enforce (AWS S3 and
+	// versitygw do), saving the host and the store an MD5 pass.
+	MultipartNoPartMD5 bool
 	// ObjectLock, when set, writes records and blobs write-once with S3
 	// Object Lock retention (objectlock.go).
 	ObjectLock *ObjectLock
@@ -75,6 +80,7 @@ const DefaultPresignExpiry = 15 * time.Minute
 // upload_headers ("auto", "signed", "none"; see Config.UploadHeaders),
 // multipart_threshold (bytes, as a number or "64MiB"-style text),
 // multipart_part_urls (part targets per answer, 1..1000),
+// multipart_part_md5 (bool, default true; see Config.MultipartNoPartMD5),
 // object_lock ({mode: GOVERNANCE|COMPLIANCE, retain: 7y}; objectlock.go).
 // Unknown keys are reported in the returned warnings, not refused.
 func ParseConfig(raw string) (Config, []string, error) {
@@ -144,6 +150,11 @@ func parseJSONConfig(raw string) (Config, []string, error) {
 		return c, nil, bad("multipart_part_urls must be a number from 1 to %d", protocol.MaxPartURLs)
 	}
 	c.MultipartPartURLs = int(urls)
+	if md5, err := parseBool(m["multipart_part_md5"]); err != nil {
+		return c, nil, bad("multipart_part_md5 must be a boolean")
+	} else if md5 != nil {
+		c.MultipartNoPartMD5 = !*md5
+	}
 	if c.ObjectLock, err = parseObjectLock(m["object_lock"]); err != nil {
 		return c, nil, err
 	}
@@ -162,7 +173,7 @@ func parseJSONConfig(raw string) (Config, []string, error) {
 	}
 	for k := range m {
 		switch k {
-		case "bucket", "prefix", "region", "endpoint", "path_style", "presign_expiry", "upload_headers", "multipart_threshold", "multipart_part_urls", "object_lock":
+		case "bucket", "prefix", "region", "endpoint", "path_style", "presign_expiry", "upload_headers", "multipart_threshold", "multipart_part_urls", "multipart_part_md5", "object_lock":
 		default:
 			warnings = append(warnings, fmt.Sprintf("unknown S3 registry setting %q ignored", k))
 		}
@@ -253,18 +264,39 @@ func parseBytes(v any) (int64, error) {
 	return 0, fmt.Errorf("must be a number of bytes or text like \"64MiB\"")
 }
 
-// MultipartOf reads multipart_threshold and multipart_part_urls from
-// EPACK_REMOTE_CONFIG without checking anything else (the capabilities
-// document announces them before any request shows the whole
-// configuration); 0 for a value that is not set or not readable.
-func MultipartOf(remoteConfig string) (threshold int64, partURLs int) {
+// MultipartOf reads multipart_threshold, multipart_part_urls and
+// multipart_part_md5 from EPACK_REMOTE_CONFIG without checking anything
+// else (the capabilities document announces them before any request shows
+// the whole configuration); defaults for values not set or not readable.
+func MultipartOf(remoteConfig string) (threshold int64, partURLs int, partMD5 bool) {
+	partMD5 = true
 	var m map[string]any
 	if json.Unmarshal([]byte(remoteConfig), &m) != nil {
-		return 0, 0
+		return 0, 0, partMD5
 	}
 	threshold, _ = parseBytes(m["multipart_threshold"])
 	if n, err := parseBytes(m["multipart_part_urls"]); err == nil && n <= protocol.MaxPartURLs {
 		partURLs = int(n)
 	}
-	return threshold, partURLs
+	if b, err := parseBool(m["multipart_part_md5"]); err == nil && b != nil {
+		partMD5 = *b
+	}
+	return threshold, partURLs, partMD5
+}
+
+// parseBool reads a JSON boolean or "true"/"false" text (nil: not set).
+func parseBool(v any) (*bool, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case bool:
+		return &x, nil
+	case string:
+		b, err := strconv.ParseBool(x)
+		if err != nil {
+			return nil, err
+		}
+		return &b, nil
+	}
+	return nil, fmt.Errorf("not a boolean")
 }

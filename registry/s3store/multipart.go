@@ -36,21 +36,27 @@ const (
 
 // MultipartLimits are the limits the S3 adapter announces for a threshold
 // (0: DefaultMultipartThreshold; never above MaxPackBytes, the largest
-// single upload) and a number of part targets per answer (0: 100).
-func MultipartLimits(threshold int64, partURLs int) *protocol.MultipartLimits {
+// single upload), a number of part targets per answer (0: 100) and whether
+// parts carry Content-MD5 besides x-amz-checksum-sha256.
+func MultipartLimits(threshold int64, partURLs int, partMD5 bool) *protocol.MultipartLimits {
 	if threshold <= 0 {
 		threshold = DefaultMultipartThreshold
 	}
 	if partURLs <= 0 || partURLs > protocol.MaxPartURLs {
 		partURLs = partURLBatch
 	}
-	return &protocol.MultipartLimits{
+	l := &protocol.MultipartLimits{
 		ThresholdBytes: min(threshold, MaxPackBytes),
 		MinPartBytes:   MinPartBytes,
 		MaxPartBytes:   MaxPartBytes,
 		MaxParts:       MaxParts,
 		MaxPartURLs:    partURLs,
+		PartChecksums:  []string{protocol.PartChecksumSHA256},
 	}
+	if partMD5 {
+		l.PartChecksums = []string{protocol.PartChecksumMD5, protocol.PartChecksumSHA256}
+	}
+	return l
 }
 
 var _ registry.MultipartStore = (*Store)(nil)
@@ -82,24 +88,27 @@ func (s *Store) CreateMultipart(ctx context.Context, key string, b registry.Blob
 }
 
 // PartTargets presigns one UploadPart per part, signed with the part's
-// Content-Length, Content-MD5 and x-amz-checksum-sha256: the headers the
-// host computes and sends itself (over plain http too), so the server
-// refuses any other bytes.
+// Content-Length, x-amz-checksum-sha256 and Content-MD5 (when the part has
+// an MD5): the headers the host computes and sends itself (over plain http
+// too), so the server refuses any other bytes.
 func (s *Store) PartTargets(ctx context.Context, key, uploadID string, parts []protocol.PartChecksum, expiry time.Duration) ([]protocol.PartTarget, error) {
 	out := make([]protocol.PartTarget, 0, len(parts))
 	for _, p := range parts {
 		if p.PartNumber < 1 || p.PartNumber > MaxParts {
 			return nil, fmt.Errorf("part number %d out of range", p.PartNumber)
 		}
-		req, err := s.pre.PresignUploadPart(ctx, &s3.UploadPartInput{
+		in := &s3.UploadPartInput{
 			Bucket:         aws.String(s.cfg.Bucket),
 			Key:            aws.String(s.full(key)),
 			UploadId:       aws.String(uploadID),
 			PartNumber:     aws.Int32(int32(p.PartNumber)),
 			ContentLength:  aws.Int64(p.SizeBytes),
-			ContentMD5:     aws.String(p.MD5),
 			ChecksumSHA256: aws.String(p.SHA256),
-		}, s3.WithPresignExpires(expiry))
+		}
+		if p.MD5 != "" {
+			in.ContentMD5 = aws.String(p.MD5)
+		}
+		req, err := s.pre.PresignUploadPart(ctx, in, s3.WithPresignExpires(expiry))
 		if err != nil {
 			return nil, s.mapErr(err, "presign part of", key)
 		}

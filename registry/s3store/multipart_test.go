@@ -41,18 +41,25 @@ type mpEnv struct {
 	target protocol.TargetConfig
 }
 
-func newMPEnv(t *testing.T, size int) *mpEnv {
+func newMPEnv(t *testing.T, size int) *mpEnv { return newMPEnvMD5(t, size, true) }
+
+// newMPEnvMD5 is newMPEnv with the parts' MD5 asked for, or not.
+func newMPEnvMD5(t *testing.T, size int, partMD5 bool) *mpEnv {
 	t.Helper()
 	env := testenv.RequireS3(t)
 	bucket := env.NewBucket(t)
 	s := newStoreMode(t, env, bucket, testPrefix, s3store.UploadHeadersNone)
 	e := &mpEnv{env: env, bucket: bucket, store: s, target: protocol.TargetConfig{Workspace: "acme", Environment: "prod", Stream: "acme/big"}}
 	e.reg = registry.New(s, registry.Options{Name: "s3", MaxPackBytes: s3store.MaxObjectBytes, MaxSingleBytes: 8 << 20,
-		Multipart: s3store.MultipartLimits(5<<20, 0), PresignExpiry: time.Hour})
+		Multipart: s3store.MultipartLimits(5<<20, 0, partMD5), PresignExpiry: time.Hour})
 	e.data = make([]byte, size)
 	rand.NewChaCha8([32]byte{7}).Read(e.data)
 	h := transfer.NewPartHasher(context.Background(), int64(size))
-	h.Decide(mpPart)
+	if partMD5 {
+		h.Decide(mpPart)
+	} else {
+		h.DecideSHA256(mpPart)
+	}
 	h.Write(e.data)
 	var err error
 	if e.parts, err = h.Parts(); err != nil {
@@ -195,6 +202,41 @@ func TestMultipartRoundTrip(t *testing.T) {
 	}
 }
 
+// TestMultipartSHA256Only: with multipart_part_md5 off, parts go without
+// Content-MD5 and are still refused when their bytes differ; an offer
+// without MD5s is refused by a registry that wants them.
+func TestMultipartSHA256Only(t *testing.T) {
+	e := newMPEnvMD5(t, 2*mpPart+3, false)
+	prep, err := e.prepare(t, e.offer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt := prep.Multipart.Parts[0]
+	if _, ok := tgt.Headers["Content-Md5"]; ok {
+		t.Fatalf("part target signed with Content-MD5: %v", tgt.Headers)
+	}
+	bad := bytes.Clone(e.data[:mpPart])
+	bad[9] ^= 1
+	if status, _ := rawPut(t, tgt.URL, bad, "", e.parts[0].SHA256); status/100 == 2 {
+		t.Fatal("the store took wrong bytes checked by SHA-256 alone")
+	}
+	if err := e.send(t, prep, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.finalize(t, prep); err != nil {
+		t.Fatal(err)
+	}
+	withMD5 := newMPEnv(t, 2*mpPart+3)
+	o := withMD5.offer()
+	o.Parts = append([]protocol.PartChecksum(nil), o.Parts...)
+	for i := range o.Parts {
+		o.Parts[i].MD5 = ""
+	}
+	if _, err := withMD5.prepare(t, o); err == nil || !strings.Contains(err.Error(), "checks every part's MD5") {
+		t.Fatalf("an offer without MD5s: %v", err)
+	}
+}
+
 // TestMultipartWrongPartChecksum: the store refuses a part whose bytes do
 // not match the checksums its target was signed with, and finalize then
 // publishes nothing.
@@ -236,7 +278,9 @@ func rawPut(t *testing.T, url string, body []byte, md5b64, shab64 string) (int, 
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPut, url, bytes.NewReader(body))
 	req.ContentLength = int64(len(body))
-	req.Header.Set("Content-MD5", md5b64)
+	if md5b64 != "" {
+		req.Header.Set("Content-MD5", md5b64)
+	}
 	req.Header.Set("X-Amz-Checksum-Sha256", shab64)
 	req.Header.Set("Expect", "100-continue")
 	c := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}}
