@@ -557,8 +557,15 @@ func TestUploadRetriesAndRecovery(t *testing.T) {
 		})
 		ext := `"upload_urls":["` + srv.URL + `/expired","` + srv.URL + `/up"],"expires_at":["2020-01-01T00:00:00Z",""]`
 		e := newLoopbackEnv(t, ext)
-		if _, err := push.Push(context.Background(), e.opts()); err != nil {
+		res, err := push.Push(context.Background(), e.opts())
+		if err != nil {
 			t.Fatal(err)
+		}
+		// The fresh URL got the bytes: the re-prepare asked for an upload,
+		// not a skip.
+		raw, _ := os.ReadFile(e.packPath)
+		if got, _ := os.ReadFile(store); string(got) != string(raw) || res.UploadSkipped {
+			t.Fatalf("after the re-prepare: stored %d of %d bytes, upload skipped %v", len(got), len(raw), res.UploadSkipped)
 		}
 		n := 0
 		for _, r := range e2e.ReadLog(t, e.state) {
