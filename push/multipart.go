@@ -207,6 +207,10 @@ func (m *multipartRun) upload(ctx context.Context, r *run, client *transfer.Clie
 	res, err := client.UploadParts(ctx, transfer.PartsRequest{
 		Policy: r.env.Policy, Body: r.file, PartSize: m.partSize, Parts: m.parts,
 		Skip: skip, Targets: ans.Parts, Batch: m.limits.URLBatch(), Parallel: r.opts.Parallel,
+		// The store checks every part against the checksums of the
+		// verified bytes (part_checksums), and push.finalize checks the
+		// completed object against them: the parts are not hashed again.
+		RehashParts: false,
 		Fetch: func(ctx context.Context, numbers []int) ([]protocol.PartTarget, error) {
 			resp, err := workflow.Call(ctx, protocol.CmdPushParts, func(ctx context.Context) (*protocol.PushPartsResponse, error) {
 				return r.session.PushParts(ctx, &protocol.PushPartsRequest{

@@ -42,6 +42,12 @@ type PartsRequest struct {
 	// Progress gets the bytes the store holds (skipped parts included) and
 	// the pack's size.
 	Progress func(written, total int64)
+	// RehashParts hashes each part's bytes again as they are sent and
+	// fails with DigestMismatch when they are not the checksummed bytes.
+	// A store that checks every part against its checksums (and an adapter
+	// that checks the completed object against them, as ours do) makes
+	// this a second check of the same thing; it is for stores that do not.
+	RehashParts bool
 }
 
 // PartsResult says what one UploadParts call moved.
@@ -67,9 +73,9 @@ const targetSlack = 30 * time.Second
 // x-amz-checksum-sha256 and Content-MD5 (when it has an MD5; computed by
 // the caller from the verified bytes;
 // sent over plain http too, unlike the adapter's headers), so the store
-// refuses other bytes; the bytes actually read are hashed again and a part
-// whose SHA-256 differs from its checksum fails with DigestMismatch (the
-// file changed). A target URL must pass the URL policy (http(s) only:
+// refuses other bytes (with RehashParts the bytes actually read are also
+// hashed again, and a part whose SHA-256 differs from its checksum fails
+// with DigestMismatch: the file changed). A target URL must pass the URL policy (http(s) only:
 // parts never go to file://). 408, 429, 5xx and connection errors are
 // retried with the client's RetryPolicy per part; 429 and 503 also lower
 // the parallelism. An expired target is replaced through Fetch. The first
@@ -283,7 +289,7 @@ func (u *partsRun) partOnce(ctx context.Context, pt protocol.PartTarget, p proto
 	defer wd.stop()
 	n := p.PartNumber
 	prog := newProgress(func(w, _ int64) { u.partProgress(n, w) }, p.SizeBytes)
-	body := &sendBody{src: io.NewSectionReader(u.r.Body, p.Offset(u.r.PartSize), p.SizeBytes), size: p.SizeBytes, wd: wd, prog: prog}
+	body := &sendBody{src: io.NewSectionReader(u.r.Body, p.Offset(u.r.PartSize), p.SizeBytes), size: p.SizeBytes, wd: wd, prog: prog, noHash: !u.r.RehashParts}
 	req, err := http.NewRequestWithContext(actx, http.MethodPut, u0.String(), nil)
 	if err != nil {
 		return errcode.Wrap(errcode.UploadFailed, err, "building the request for part %d", n)
@@ -321,7 +327,7 @@ func (u *partsRun) partOnce(ctx context.Context, pt protocol.PartTarget, p proto
 		if err != nil {
 			return err
 		}
-		if sum != want {
+		if u.r.RehashParts && sum != want {
 			return &permanent{Err: errcode.New(errcode.DigestMismatch,
 				"part %d: the bytes sent do not match the verified pack (sha256 %s, verified %s)", n, sum, want).
 				WithHint("the pack file changed while it was being pushed; push it again")}

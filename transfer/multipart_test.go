@@ -402,7 +402,8 @@ func TestUploadPartsExpiredTargetIsFetchedAgain(t *testing.T) {
 }
 
 // TestUploadPartsWrongBytes: a part whose bytes are not the ones its
-// checksums describe is refused by the store (BadDigest) and never retried.
+// checksums describe is refused by the store (BadDigest) and never retried;
+// with RehashParts the host catches a changed file itself.
 func TestUploadPartsWrongBytes(t *testing.T) {
 	data := testData(2 << 20)
 	const ps = 1 << 20
@@ -433,9 +434,15 @@ func TestUploadPartsWrongBytes(t *testing.T) {
 	_ = srv2
 	_, err = fastClient().UploadParts(context.Background(), PartsRequest{
 		Policy: loopback, Body: bytes.NewReader(changed), PartSize: ps, Parts: good,
-		Targets: targetsFor(base2, []int{1, 2}), Parallel: 1,
+		Targets: targetsFor(base2, []int{1, 2}), Parallel: 1, RehashParts: true,
 	})
 	wantCode(t, err, errcode.DigestMismatch, "verified pack")
+	// Without RehashParts the store is the judge: one that checks refuses.
+	_, err = fastClient().UploadParts(context.Background(), PartsRequest{
+		Policy: loopback, Body: bytes.NewReader(changed), PartSize: ps, Parts: good,
+		Targets: targetsFor(base, []int{1, 2}), Parallel: 1,
+	})
+	wantCode(t, err, errcode.DigestMismatch, "the store refused part 2")
 }
 
 func TestUploadPartsURLPolicy(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +35,42 @@ import (
 //
 //	EPACK_BENCH_S3_BYTES=1073741824 go test -run '^$' -bench S3PushPull -benchtime 1x -timeout 30m ./internal/e2e
 //
+// serverPid finds the versitygw process serving endpoint (0: not found).
+func serverPid(endpoint string) int {
+	addr := strings.TrimPrefix(strings.TrimPrefix(endpoint, "https://"), "http://")
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && strings.Contains(string(b), "versitygw") && strings.Contains(string(b), addr) {
+			return pid
+		}
+	}
+	return 0
+}
+
+// procCPU is the user+system CPU time of process pid (0 when unknown).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if pid == 0 || err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+2:])
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * 10 * time.Millisecond // USER_HZ = 100
+}
+
+// selfCPU is this process's user+system CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // deleteBlobs removes the registry's pack blobs, so the next push uploads.
 func deleteBlobs(b *testing.B, client *s3.Client, bucket string) {
 	out, err := client.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("blobs/")})
@@ -75,14 +113,19 @@ func BenchmarkS3PushPull(b *testing.B) {
 	}
 	os.WriteFile(filepath.Join(root, "epack.yaml"), []byte(yamlFor("", "lock")), 0o644)
 	env := append(os.Environ(), "SSL_CERT_FILE="+srv.CertFile, "AWS_ACCESS_KEY_ID="+srv.AccessKey, "AWS_SECRET_ACCESS_KEY="+srv.SecretKey)
+	vgwPid := serverPid(srv.Endpoint)
+	var lastCPU time.Duration // CPU of the last run: epack and its adapters, plus the server
 	run := func(args ...string) time.Duration {
 		cmd := exec.Command(filepath.Join(bin, "epack"), args...)
 		cmd.Dir, cmd.Env = root, env
+		s0 := procCPU(vgwPid)
 		start := time.Now()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("epack %v: %v\n%s", args, err, out)
 		}
-		return time.Since(start)
+		d := time.Since(start)
+		lastCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime() + procCPU(vgwPid) - s0
+		return d
 	}
 	run("lock", "s3", "-q")
 
@@ -104,8 +147,8 @@ func BenchmarkS3PushPull(b *testing.B) {
 	presign := s3.NewPresignClient(client)
 	httpc := srv.HTTPClient()
 	ctx := context.Background()
-	var pull, put, get time.Duration
-	push := map[string]time.Duration{}
+	var pull, put, get, putCPU time.Duration
+	push, pushCPU := map[string]time.Duration{}, map[string]time.Duration{}
 	for i := 0; i < b.N; i++ {
 		// Plain PUT and GET of the same file to the same server.
 		key := fmt.Sprintf("plain/%d", i)
@@ -113,6 +156,7 @@ func BenchmarkS3PushPull(b *testing.B) {
 		f, _ := os.Open(packPath)
 		hr, _ := http.NewRequest(http.MethodPut, req.URL, f)
 		hr.ContentLength = fi.Size()
+		s0, c0 := procCPU(vgwPid), selfCPU()
 		start := time.Now()
 		resp, err := httpc.Do(hr)
 		if err != nil || resp.StatusCode != 200 {
@@ -120,6 +164,7 @@ func BenchmarkS3PushPull(b *testing.B) {
 		}
 		resp.Body.Close()
 		put += time.Since(start)
+		putCPU += procCPU(vgwPid) - s0 + selfCPU() - c0
 		f.Close()
 		greq, _ := presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 		out, _ := os.Create(filepath.Join(root, "plain.bin"))
@@ -142,15 +187,18 @@ func BenchmarkS3PushPull(b *testing.B) {
 			os.WriteFile(filepath.Join(root, "epack.yaml"), []byte(yamlFor(m.extra, fmt.Sprintf("r%d-%s", i, m.name))), 0o644)
 			deleteBlobs(b, client, bucket)
 			push[m.name] += run("push", "s3", "big.epack", "-q", "--no-runs")
+			pushCPU[m.name] += lastCPU
 		}
 		os.Remove(filepath.Join(root, "pulled.epack"))
 		pull += run("pull", "s3", "-o", "pulled.epack", "-q")
 	}
 	n := time.Duration(b.N)
 	b.ReportMetric((put / n).Seconds(), "plainPUT-s")
+	b.ReportMetric((putCPU / n).Seconds(), "plainPUT-cpu-s")
 	for _, m := range modes {
 		b.ReportMetric((push[m.name] / n).Seconds(), "push-"+m.name+"-s")
 		b.ReportMetric(float64(push[m.name])/float64(put), "push-"+m.name+"/PUT")
+		b.ReportMetric((pushCPU[m.name] / n).Seconds(), "push-"+m.name+"-cpu-s")
 	}
 	b.ReportMetric((pull / n).Seconds(), "pull-s")
 	b.ReportMetric((get / n).Seconds(), "plainGET-s")
