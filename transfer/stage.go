@@ -47,29 +47,8 @@ func Stage(p Policy) (*Staged, error) {
 	return &Staged{dir: d, file: f}, nil
 }
 
-// Writer is where the pack's bytes are copied to. Every stageWriteback
-// bytes it asks the kernel to start writing them to disk, so the fsync of
-// the upload's commit has little left to wait for.
-func (s *Staged) Writer() io.Writer { return &stagedWriter{f: s.file} }
-
-// stageWriteback is how much of a staged copy is written before its
-// writeback is started.
-const stageWriteback = 16 << 20
-
-type stagedWriter struct {
-	f        *os.File
-	off, cur int64 // bytes written; start of the range not yet handed to writeback
-}
-
-func (w *stagedWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	w.off += int64(n)
-	if w.off-w.cur >= stageWriteback {
-		safefile.StartWriteback(w.f, w.cur, w.off-w.cur)
-		w.cur = w.off
-	}
-	return n, err
-}
+// Writer is where the pack's bytes are copied to.
+func (s *Staged) Writer() io.Writer { return s.file }
 
 // Seal records the digest ("sha256:<hex>") and size of the bytes written.
 func (s *Staged) Seal(sha256 string, size int64) {
