@@ -83,7 +83,7 @@ const (
 // fills a small ring of 1 MiB buffers; two goroutines hash each buffer in
 // parallel (MD5 is the slow one), so memory stays at a few MiB.
 func SumFile(r io.Reader) (FileSums, error) {
-	s, _, err := sumFile(r, nil, nil)
+	s, _, err := sumFile(r, nil, nil, 0)
 	return s, err
 }
 
@@ -93,7 +93,11 @@ func SumFile(r io.Reader) (FileSums, error) {
 //
 // skipMD5, when not nil, is called by the MD5 goroutine before its first
 // chunk; true makes it drop every chunk unhashed (MD5Base64 stays empty).
-func sumFile(r io.Reader, copyTo io.Writer, skipMD5 func() bool) (_ FileSums, copyErr error, _ error) {
+//
+// sizeHint > 0 is the size the reader will yield: a small file gets
+// buffers of its size instead of sumChunk (a tiny pack then allocates
+// kilobytes, not the 8 MiB that start a garbage collection).
+func sumFile(r io.Reader, copyTo io.Writer, skipMD5 func() bool, sizeHint int64) (_ FileSums, copyErr error, _ error) {
 	var (
 		bufs   [sumBuffers][]byte
 		lens   [sumBuffers]int
@@ -109,8 +113,12 @@ func sumFile(r io.Reader, copyTo io.Writer, skipMD5 func() bool) (_ FileSums, co
 		total  int64
 		result FileSums
 	)
+	chunk := sumChunk
+	if sizeHint > 0 && sizeHint < sumChunk {
+		chunk = int((sizeHint + 4095) &^ 4095)
+	}
 	for i := range bufs {
-		bufs[i] = make([]byte, sumChunk)
+		bufs[i] = make([]byte, chunk)
 		free <- i
 	}
 	hashLoop := func(h io.Writer, in <-chan int) {

@@ -62,7 +62,7 @@ func VerifyFile(ctx context.Context, f *os.File, opts VerifyOptions) (*Verified,
 	}
 	done := make(chan sumResult, 1)
 	go func() {
-		s, copyErr, err := sumFile(&ctxReader{ctx: sumCtx, r: io.NewSectionReader(f, 0, size)}, copyTo, opts.SkipMD5)
+		s, copyErr, err := sumFile(&ctxReader{ctx: sumCtx, r: io.NewSectionReader(f, 0, size)}, copyTo, opts.SkipMD5, size)
 		done <- sumResult{s, copyErr, err}
 	}()
 	p, err := OpenReaderAt(f, size)
