@@ -117,6 +117,12 @@ func TestStripProxyCredentials(t *testing.T) {
 		"user:pw@proxy.example:8080":          "proxy.example:8080",
 		"http://proxy.example":                "http://proxy.example",
 		"http://us%zzer:pa@ss@proxy.example/": "http://proxy.example/",
+		// An empty user part is still dropped, with its '@'.
+		"@proxy.example:8080": "proxy.example:8080",
+		"http://@host/%zz":    "http://host/%zz",
+		// Unparseable: only an '@' before the path ends the credentials.
+		"http:///%zz@host":          "http:///%zz@host",
+		"http://u%zz:p@host/path@x": "http://host/path@x",
 	} {
 		if got := stripProxyCredentials(in); got != want {
 			t.Errorf("%q → %q, want %q", in, got, want)

@@ -265,7 +265,10 @@ func TestMultipartWrongPartChecksum(t *testing.T) {
 	// The host's uploader says what happened.
 	e.parts[1].MD5 = e.parts[0].MD5
 	err = e.send(t, prep, map[int]bool{2: true})
-	if !errcode.Has(err, errcode.DigestMismatch) && !errcode.Has(err, errcode.UploadFailed) {
+	// A store that answers before reading the body may reset the
+	// connection under it, and the answer is then lost with the socket:
+	// the host can only say the upload failed on the network.
+	if err == nil || !errcode.Has(err, errcode.DigestMismatch) && !errcode.Has(err, errcode.UploadFailed) && !errcode.Has(err, errcode.NetworkError) {
 		t.Fatalf("uploader error %v", err)
 	}
 	_, err = e.finalize(t, prep)
