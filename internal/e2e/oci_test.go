@@ -336,3 +336,59 @@ func TestOCIReleasesThroughCLI(t *testing.T) {
 		t.Fatalf("paged %v, want %v", paged, ids)
 	}
 }
+
+// TestOCISignaturesAsReferrers: a pack signed with `epack sign` and pushed
+// to the OCI registry shows its signature as a referrer of the release to
+// `oras discover`, and `oras pull` of that referrer gives the bundle
+// exactly as stored in the pack; the pack itself still verifies after
+// `epack pull`.
+func TestOCISignaturesAsReferrers(t *testing.T) {
+	p := newOCIProj(t)
+	orasBin := testenv.RequireOras(t)
+	oras := func(dir string, args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command(orasBin, append(args, "--ca-file", p.srv.CAFile, "-u", p.srv.Username, "--password-stdin")...)
+		cmd.Stdin = strings.NewReader(p.srv.Password)
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("oras %v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+	pk := p.pack(t, "s.epack", "signed")
+	priv, pub := writeKeyPair(t, filepath.Join(p.root, "keys"), "ci")
+	if res := p.runJSON(t, "sign", pk, "--key", priv, "--no-tlog"); res["signatures"] != float64(1) {
+		t.Fatalf("sign: %v", res)
+	}
+	p.runJSON(t, "push", "oci", pk, "--label", "v1.0.0", "--frozen")
+	repo := p.srv.Host + "/" + p.ns + "/acme/prod"
+	var d struct {
+		Referrers []struct {
+			Digest      string            `json:"digest"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"referrers"`
+	}
+	out := oras(t.TempDir(), "discover", repo+":v1.0.0", "--artifact-type", "application/vnd.evidencepack.signature.v1", "--format", "json")
+	if err := json.Unmarshal(out, &d); err != nil || len(d.Referrers) != 1 {
+		t.Fatalf("oras discover: %v\n%s", err, out)
+	}
+	entry := d.Referrers[0].Annotations["org.evidencepack.signature.entry"]
+	if !strings.HasPrefix(entry, "attestations/") || !strings.HasSuffix(entry, ".sigstore.json") {
+		t.Fatalf("referrer annotations %v", d.Referrers[0].Annotations)
+	}
+	dir := t.TempDir()
+	oras(dir, "pull", repo+"@"+d.Referrers[0].Digest, "-o", dir)
+	got, err := os.ReadFile(filepath.Join(dir, strings.TrimPrefix(entry, "attestations/")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := e2e.ZipEntry(t, pk, entry); !bytes.Equal(got, want) {
+		t.Fatalf("the referrer's bundle (%d bytes) is not the pack's %s (%d bytes)", len(got), entry, len(want))
+	}
+	p.runJSON(t, "pull", "oci", "--version", "v1.0.0", "-o", "back.epack", "--frozen")
+	if out, errOut, code := p.run(t, "verify", "back.epack", "--key", pub); code != 0 {
+		t.Fatalf("verify of the pulled pack: exit %d\n%s\n%s", code, out, errOut)
+	}
+}

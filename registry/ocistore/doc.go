@@ -26,6 +26,9 @@
 //	            latest                the newest release (for other tools; epack resolves latest from the rel_ tags)
 //	            run-<hex24>-<hash>    a run result (runs.go): a referrer of the release manifest,
 //	                                  artifactType application/vnd.evidencepack.run.v1, layer result.json
+//	            sig-<hex24>-<hash>    a signature (signatures.go): a referrer of the release manifest,
+//	                                  artifactType application/vnd.evidencepack.signature.v1, layer the
+//	                                  Sigstore bundle from the pack's attestations/
 //
 // Semantics (as in package registry): release ids are rel_<ULID>; pushing a
 // pack into a stream that has it returns its release with the labels and

@@ -124,13 +124,13 @@ func VersionTag(v string) (string, error) {
 		return "", bad("version %q cannot be an OCI tag: tags are up to 128 letters, digits, '.', '_' and '-', not starting with '.' or '-' ('+' is written '_')", v)
 	}
 	if reservedTag(t) {
-		return "", bad("version %q would be written as tag %q, which this registry uses for itself (latest, rel_…, pack-sha256-…, run-…, vc-…, sha256-…): choose another version", v, t)
+		return "", bad("version %q would be written as tag %q, which this registry uses for itself (latest, rel_…, pack-sha256-…, run-…, sig-…, vc-…, sha256-…): choose another version", v, t)
 	}
 	return t, nil
 }
 
 func reservedTag(t string) bool {
-	return t == tagLatest || strings.HasPrefix(t, releasePrefix) || strings.HasPrefix(t, packTagPrefix) || strings.HasPrefix(t, referrersTagPrefix) || strings.HasPrefix(t, "run-") || strings.HasPrefix(t, "vc-")
+	return t == tagLatest || strings.HasPrefix(t, releasePrefix) || strings.HasPrefix(t, packTagPrefix) || strings.HasPrefix(t, referrersTagPrefix) || strings.HasPrefix(t, "run-") || strings.HasPrefix(t, "sig-") || strings.HasPrefix(t, "vc-")
 }
 
 // versionsOf returns the versions labels declare, by package registry's

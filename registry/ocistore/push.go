@@ -290,6 +290,20 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 	if packDigest == "" {
 		packDigest = rel.FileDigest
 	}
+	ext := map[string]any{
+		"file_digest": rel.FileDigest,
+		"stream":      rel.Stream,
+		"labels":      rel.Labels,
+		"existing":    existing,
+		"repository":  r.cfg.Registry + "/" + in.repo,
+	}
+	// The release exists now, whatever happens to the copies of its
+	// signatures: a failure is reported, never turned into a failed push.
+	if n, err := r.attachReleaseSignatures(ctx, repo, in, req.Pack.Path, rel.ID); err != nil {
+		ext["signature_referrers_error"] = err.Error()
+	} else if n > 0 {
+		ext["signature_referrers"] = n
+	}
 	return &protocol.PushFinalizeResponse{
 		Release: protocol.ReleaseResult{
 			ReleaseID:    rel.ID,
@@ -297,13 +311,7 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 			CreatedAt:    rel.Created,
 			CanonicalRef: r.canonicalRef(in.repo, rel.ID),
 		},
-		Extensions: map[string]any{
-			"file_digest": rel.FileDigest,
-			"stream":      rel.Stream,
-			"labels":      rel.Labels,
-			"existing":    existing,
-			"repository":  r.cfg.Registry + "/" + in.repo,
-		},
+		Extensions: ext,
 	}, nil
 }
 
@@ -574,8 +582,10 @@ func (r *Registry) merge(ctx context.Context, repo *remote.Repository, ex *found
 		}
 	}
 	if changed {
-		if err := r.indexRuns(ctx, repo, strings.TrimPrefix(cur.FileDigest, "sha256:"), desc); err != nil {
-			return nil, err
+		for _, k := range []referrerKind{runKind, signatureKind} {
+			if err := r.indexReferrers(ctx, repo, k, strings.TrimPrefix(cur.FileDigest, "sha256:"), desc); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := r.moveLatest(ctx, repo, cur.ID, replaceable, desc, raw); err != nil {

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,7 +110,7 @@ func runTag(fileHex, runID string) string {
 	return runTagPrefix(fileHex) + hex.EncodeToString(h[:16])
 }
 
-// storedRun is a run result read back.
+// storedRun is a run result (or a signature) read back.
 type storedRun struct {
 	id    string
 	layer digest.Digest
@@ -116,23 +118,68 @@ type storedRun struct {
 	desc  ocispec.Descriptor
 }
 
+// referrerKind is one kind of artifact kept as a referrer of a release:
+// run results and signatures.
+type referrerKind struct {
+	what         string // in messages
+	artifactType string
+	layerType    string
+	tagPrefix    func(fileHex string) string
+	// tagFor is the tag a stored item must sit under ("" when it is not
+	// one of ours).
+	tagFor func(fileHex string, it *storedRun) string
+}
+
+var runKind = referrerKind{what: "run", artifactType: RunArtifactType, layerType: RunLayerMediaType, tagPrefix: runTagPrefix,
+	tagFor: func(fileHex string, it *storedRun) string {
+		if it.id == "" {
+			return ""
+		}
+		return runTag(fileHex, it.id)
+	}}
+
+// storedReferrers reads the referrers of kind k of a pack, by tag.
+func (r *Registry) storedReferrers(ctx context.Context, repo *remote.Repository, k referrerKind, fileHex string) (map[string]*storedRun, error) {
+	tags, err := r.tagsWithPrefix(ctx, repo, k.tagPrefix(fileHex))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*storedRun{}
+	for _, t := range tags {
+		it, err := r.readReferrer(ctx, repo, k, t)
+		if err != nil {
+			return nil, err
+		}
+		if it != nil && k.tagFor(fileHex, it) == t {
+			out[t] = it
+		}
+	}
+	return out, nil
+}
+
 // readRun reads the run result under tag (nil when there is none).
 func (r *Registry) readRun(ctx context.Context, repo *remote.Repository, tag string) (*storedRun, error) {
+	return r.readReferrer(ctx, repo, runKind, tag)
+}
+
+// readReferrer reads the referrer of kind k under tag (nil when there is
+// none); a tag of its prefix naming anything else is a conflict.
+func (r *Registry) readReferrer(ctx context.Context, repo *remote.Repository, k referrerKind, tag string) (*storedRun, error) {
 	desc, rc, err := repo.FetchReference(ctx, tag)
 	if err != nil {
 		if notFound(err) {
 			return nil, nil
 		}
-		return nil, r.c.fail(err, "reading run %s of %s", tag, r.ref(repo))
+		return nil, r.c.fail(err, "reading %s %s of %s", k.what, tag, r.ref(repo))
 	}
 	defer rc.Close()
 	raw, err := io.ReadAll(io.LimitReader(rc, maxManifestBytes))
 	if err != nil {
-		return nil, r.c.fail(err, "reading run %s of %s", tag, r.ref(repo))
+		return nil, r.c.fail(err, "reading %s %s of %s", k.what, tag, r.ref(repo))
 	}
 	var m ocispec.Manifest
-	if json.Unmarshal(raw, &m) != nil || m.ArtifactType != RunArtifactType || len(m.Layers) != 1 || m.Layers[0].MediaType != RunLayerMediaType {
-		return nil, protocol.Errorf(protocol.CodeConflict, "tag %s of %s is not a run result", tag, r.ref(repo))
+	if json.Unmarshal(raw, &m) != nil || m.ArtifactType != k.artifactType || len(m.Layers) != 1 || m.Layers[0].MediaType != k.layerType {
+		return nil, protocol.Errorf(protocol.CodeConflict, "tag %s of %s is not a %s", tag, r.ref(repo), k.what)
 	}
 	desc.ArtifactType, desc.Annotations = m.ArtifactType, m.Annotations
 	return &storedRun{id: m.Annotations[AnnotationRunID], layer: m.Layers[0].Digest, m: &m, desc: desc}, nil
@@ -264,56 +311,61 @@ func (r *Registry) pushBlob(ctx context.Context, repo *remote.Repository, d ocis
 
 // runsOf reads the run results of a pack, by run id.
 func (r *Registry) runsOf(ctx context.Context, repo *remote.Repository, fileHex string) (map[string]*storedRun, error) {
-	tags, err := r.tagsWithPrefix(ctx, repo, runTagPrefix(fileHex))
+	byTag, err := r.storedReferrers(ctx, repo, runKind, fileHex)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]*storedRun{}
-	for _, t := range tags {
-		run, err := r.readRun(ctx, repo, t)
-		if err != nil {
-			return nil, err
-		}
-		if run != nil && run.id != "" && runTag(fileHex, run.id) == t {
-			out[run.id] = run
-		}
+	for _, run := range byTag {
+		out[run.id] = run
 	}
 	return out, nil
 }
 
 // indexRuns makes every run result of the pack a listed referrer of
-// subject, the release's manifest: a run that refers to an older manifest
-// of the release (labels were merged since) is pushed again with the new
-// subject, and one the referrers index lacks is indexed again. Without a
-// referrers API the index is one tag that concurrent writers replace, so
-// each writer checks after it wrote, and the last one leaves it whole.
+// subject, the release's manifest (indexReferrers).
 func (r *Registry) indexRuns(ctx context.Context, repo *remote.Repository, fileHex string, subject ocispec.Descriptor) error {
+	return r.indexReferrers(ctx, repo, runKind, fileHex, subject)
+}
+
+// indexReferrers makes every referrer of kind k of the pack a listed
+// referrer of subject, the release's manifest: one that refers to an older
+// manifest of the release (labels were merged since) is pushed again with
+// the new subject, and one the referrers index lacks is indexed again.
+// Without a referrers API the index is one tag that concurrent writers
+// replace, so each writer checks after it wrote, and the last one leaves
+// it whole.
+func (r *Registry) indexReferrers(ctx context.Context, repo *remote.Repository, k referrerKind, fileHex string, subject ocispec.Descriptor) error {
 	for attempt := 0; attempt < 8; attempt++ {
-		runs, err := r.runsOf(ctx, repo, fileHex)
+		items, err := r.storedReferrers(ctx, repo, k, fileHex)
 		if err != nil {
 			return err
+		}
+		if len(items) == 0 {
+			return nil
 		}
 		listed := map[digest.Digest]bool{}
 		// A fresh handle each round: oras-go remembers per handle what it indexed.
 		fresh := r.c.repository(repo.Reference.Repository)
-		err = fresh.Referrers(ctx, subject, RunArtifactType, func(refs []ocispec.Descriptor) error {
+		err = fresh.Referrers(ctx, subject, k.artifactType, func(refs []ocispec.Descriptor) error {
 			for _, d := range refs {
 				listed[d.Digest] = true
 			}
 			return nil
 		})
 		if err != nil && !notFound(err) {
-			return r.c.fail(err, "listing the run results of %s@%s", r.ref(repo), subject.Digest)
+			return r.c.fail(err, "listing the %s referrers of %s@%s", k.what, r.ref(repo), subject.Digest)
 		}
 		done := true
-		for id, run := range runs {
-			if run.m.Subject != nil && run.m.Subject.Digest == subject.Digest && listed[run.desc.Digest] {
+		for _, tag := range slices.Sorted(maps.Keys(items)) {
+			it := items[tag]
+			if it.m.Subject != nil && it.m.Subject.Digest == subject.Digest && listed[it.desc.Digest] {
 				continue
 			}
 			done = false
-			m := *run.m
+			m := *it.m
 			m.Subject = &ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
-			if _, err := r.pushReferrer(ctx, fresh, m, runTag(fileHex, id), "indexing run "+id); err != nil {
+			if _, err := r.pushReferrer(ctx, fresh, m, tag, "indexing "+k.what+" "+tag); err != nil {
 				return err
 			}
 		}
@@ -321,7 +373,7 @@ func (r *Registry) indexRuns(ctx context.Context, repo *remote.Repository, fileH
 			return nil
 		}
 	}
-	return protocol.Errorf(protocol.CodeConflict, "the run results of %s@%s keep disappearing from its referrers index (concurrent writers); sync them again", r.ref(repo), subject.Digest)
+	return protocol.Errorf(protocol.CodeConflict, "the %s referrers of %s@%s keep disappearing from its referrers index (concurrent writers); push or sync them again", k.what, r.ref(repo), subject.Digest)
 }
 
 // nearestRunsDir returns the closest ancestor of p whose name ends in ".runs".
