@@ -66,10 +66,16 @@ when the registry can list releases), a release id (rel_…) or a version; witho
 Latest and versions are looked up in the project's stream (stream: in
 epack.yaml), or the one --stream names; --all-streams looks across every
 stream of the remote's workspace and environment. A version is a label of
-the form vMAJOR.MINOR.PATCH (e.g. 'epack push local p.epack --label v1.0.0').`,
+the form vMAJOR.MINOR.PATCH (e.g. 'epack push local p.epack --label v1.0.0').
+
+<remote> may instead be a registry location, for a machine without
+epack.yaml (an auditor's): a folder or file:///path, s3://bucket/prefix?region=…,
+or oci://registry/namespace?ca_file=…; each takes ?workspace=…&environment=….
+Only the adapter bundled with this epack is run for a location.`,
 		Example: `  epack pull local
   epack pull origin rel_01JD2W3K9Q -o evidence.epack
-  epack pull origin --version v1.2.0 --force --json`,
+  epack pull origin --version v1.2.0 --force --json
+  epack pull oci://ghcr.io/acme/evidence --stream acme/prod --version v1.2.0`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 {
 				return errcode.New(errcode.InvalidInput, "missing remote name argument").WithHint("usage: %s", cmd.UseLine())

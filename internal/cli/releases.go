@@ -58,8 +58,13 @@ last line (and next_cursor in --json) tells how to continue from there with
 The adapter runs under the same rules as push and pull: pinned adapters run
 from a verified sealed copy, unpinned ones only with --insecure-allow-unpinned,
 and --frozen refuses anything not pinned. The adapter must support listing
-(features.releases_list); epack's own adapters do.`,
+(features.releases_list); epack's own adapters do.
+
+<remote> may instead be a registry location (no epack.yaml needed): a folder
+or file:///path, s3://bucket/prefix?region=…, or oci://registry/namespace,
+each with ?workspace=…&environment=…; only the bundled adapter runs for it.`,
 		Example: `  epack releases local
+  epack releases oci://ghcr.io/acme/evidence --stream acme/prod
   epack releases origin --stream acme/prod --label v1.0.0
   epack releases origin --limit 10 --json | jq -r '.releases[].release_id'
   epack releases origin --cursor rel_01JD2W3K9QXYZ5T7A8B9C0D1E2`,

@@ -392,3 +392,53 @@ func TestOCISignaturesAsReferrers(t *testing.T) {
 		t.Fatalf("verify of the pulled pack: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// TestOCIAuditorPullsByLocation: with no epack.yaml, an auditor lists and
+// pulls by oci://<registry>/<namespace>, the registry user in
+// OCI_USERNAME/OCI_PASSWORD and the registry's CA as ca_file; the pack is
+// verified, nothing lands in the working folder but the output, and a
+// location with credentials in it is refused.
+func TestOCIAuditorPullsByLocation(t *testing.T) {
+	p := newOCIProj(t)
+	pk := p.pack(t, "a.epack", "auditor")
+	p.runJSON(t, "push", "oci", pk, "--label", "v1.0.0", "--frozen")
+	auditor, state, cache := t.TempDir(), t.TempDir(), t.TempDir()
+	env := append([]string{"EPACK_INSECURE_ALLOW_UNPINNED=", "CI=", "XDG_STATE_HOME=" + state, "XDG_CACHE_HOME=" + cache}, p.env...)
+	run := func(args ...string) (string, string, int) {
+		t.Helper()
+		return testkit.Run(t, filepath.Join(p.bin, "epack"), auditor, env, args...)
+	}
+	loc := "oci://" + p.srv.Host + "/" + p.ns + "?ca_file=" + p.srv.CAFile + "&workspace=acme&environment=prod"
+	out, errOut, code := run("releases", loc, "--stream", "acme/prod", "--json")
+	wantExit(t, "releases by oci location", code, 0, out, errOut)
+	var rel map[string]any
+	if err := json.Unmarshal([]byte(out), &rel); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := rel["releases"].([]any); len(list) != 1 || list[0].(map[string]any)["version"] != "v1.0.0" {
+		t.Fatalf("releases by location: %v", rel)
+	}
+	out, errOut, code = run("pull", loc, "--stream", "acme/prod", "--version", "v1.0.0", "-o", "x.epack", "--json")
+	wantExit(t, "pull by oci location", code, 0, out, errOut)
+	var res map[string]any
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(auditor, "x.epack"))
+	want, _ := os.ReadFile(pk)
+	if !bytes.Equal(got, want) || res["verified"] != true {
+		t.Fatalf("pull by oci location: %v", res)
+	}
+	if entries, _ := os.ReadDir(auditor); len(entries) != 1 {
+		t.Fatalf("the auditor's folder holds %v, want only x.epack", entries)
+	}
+	if left, _ := filepath.Glob(filepath.Join(cache, "epack", "oci-transfers", "*", "*")); len(left) != 0 {
+		t.Fatalf("downloads left behind: %v", left)
+	}
+	for _, bad := range []string{"oci://user:pw@" + p.srv.Host + "/" + p.ns, "oci://registry.example.com/x?plain_http=true", "oci:///x"} {
+		out, errOut, code := run("pull", bad, "--stream", "acme/prod", "-o", "y.epack")
+		if code == 0 || !strings.Contains(errOut, "registry location") {
+			t.Fatalf("pull %s: exit %d\n%s\n%s", bad, code, out, errOut)
+		}
+	}
+}

@@ -18,7 +18,7 @@ import (
 const LocationRemote = "location"
 
 // IsLocation reports whether a remote argument names a registry location
-// instead of a remote of epack.yaml: a URL (file://, s3://) or a path
+// instead of a remote of epack.yaml: a URL (file://, s3://, oci://) or a path
 // (absolute, or starting with ./ or ../, or ~/). Remote names never
 // contain '/' or ':', so the two cannot be confused.
 func IsLocation(s string) bool {
@@ -31,13 +31,14 @@ func IsLocation(s string) bool {
 //
 //	file:///srv/evidence, /srv/evidence, ./registry   the filesystem registry in that folder
 //	s3://bucket/prefix?region=…&endpoint=…&path_style=true   an S3 bucket
+//	oci://ghcr.io/acme/evidence?ca_file=…&plain_http=true    an OCI registry (repositories <namespace>/<stream>)
 //
-// Both take ?workspace=…&environment=… for the registry target. dir
+// All take ?workspace=…&environment=… for the registry target. dir
 // resolves relative paths.
 func ParseLocation(dir, loc string) (*config.Remote, error) {
 	bad := func(format string, args ...any) error {
 		return errcode.New(errcode.InvalidInput, "registry location %q: "+format, append([]any{loc}, args...)...).
-			WithHint("use file:///path/to/registry, a folder path, or s3://bucket/prefix?region=…&endpoint=…")
+			WithHint("use file:///path/to/registry, a folder path, s3://bucket/prefix?region=…&endpoint=…, or oci://registry.example.com/namespace[?ca_file=…]")
 	}
 	r := &config.Remote{Name: LocationRemote}
 	var query url.Values
@@ -86,6 +87,51 @@ func ParseLocation(dir, loc string) (*config.Remote, error) {
 				r.Transport.AllowLoopbackHTTP = true
 			}
 		}
+	case strings.HasPrefix(loc, "oci://"):
+		u, err := url.Parse(loc)
+		if err != nil {
+			return nil, bad("%v", err)
+		}
+		if u.User != nil || u.Fragment != "" {
+			return nil, bad("credentials and fragments are not allowed in the URL (credentials come from OCI_USERNAME/OCI_PASSWORD, OCI_TOKEN or the Docker configuration)")
+		}
+		if u.Host == "" {
+			return nil, bad("no registry host")
+		}
+		query = u.Query()
+		ext := map[string]any{"registry": u.Host}
+		if ns := strings.Trim(u.Path, "/"); ns != "" {
+			ext["namespace"] = ns
+		}
+		if ca := query.Get("ca_file"); ca != "" {
+			ca = Abs(dir, ca)
+			if st, err := os.Stat(ca); err != nil || !st.Mode().IsRegular() {
+				return nil, bad("ca_file %s is not a file", ca)
+			}
+			ext["ca_file"] = ca
+		}
+		switch query.Get("plain_http") {
+		case "", "false", "0":
+		case "true", "1":
+			if h := u.Hostname(); h != "localhost" {
+				if ip := net.ParseIP(h); ip == nil || !ip.IsLoopback() {
+					return nil, bad("plain_http is only allowed for a registry on this machine (loopback)")
+				}
+			}
+			ext["plain_http"] = true
+			r.Transport.AllowLoopbackHTTP = true
+		default:
+			return nil, bad("plain_http must be true or false")
+		}
+		r.Adapter, r.Extensions = "oci", ext
+		r.Secrets = []string{"OCI_USERNAME", "OCI_PASSWORD", "OCI_TOKEN", "DOCKER_CONFIG"}
+		// The adapter hands over blobs it must fetch itself (private CA,
+		// storage that needs the credential) through a folder of ours.
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			return nil, bad("no cache folder for downloads: %v", err)
+		}
+		r.Transport.FileRoot = filepath.Join(cache, "epack", "oci-transfers")
 	default:
 		p := loc
 		if strings.HasPrefix(loc, "file://") {
@@ -131,6 +177,11 @@ func loadLocation(op Op, dir, loc string) (*Env, error) {
 	r, err := ParseLocation(dir, loc)
 	if err != nil {
 		return nil, err
+	}
+	if r.Adapter == "oci" {
+		if err := os.MkdirAll(r.Transport.FileRoot, 0o700); err != nil {
+			return nil, errcode.Wrap(errcode.IOError, err, "creating the download folder %s", r.Transport.FileRoot)
+		}
 	}
 	return &Env{
 		Op: op, Dir: dir, RemoteName: LocationRemote, Remote: r, Location: loc,

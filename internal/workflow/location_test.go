@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +12,10 @@ import (
 func TestParseLocation(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, []byte("not checked here"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		loc     string
 		adapter string
@@ -28,6 +33,21 @@ func TestParseLocation(t *testing.T) {
 				t.Fatalf("ext %v loopback %v", ext, loopback)
 			}
 		}},
+		{loc: "oci://127.0.0.1:5000/acme/evidence?plain_http=true&ca_file=" + caFile + "&workspace=acme", adapter: "oci", check: func(t *testing.T, ext map[string]any, root, ws, _ string, loopback bool) {
+			if ext["registry"] != "127.0.0.1:5000" || ext["namespace"] != "acme/evidence" || ext["plain_http"] != true || ext["ca_file"] != caFile || !loopback || ws != "acme" || !filepath.IsAbs(root) {
+				t.Fatalf("ext %v loopback %v root %q ws %q", ext, loopback, root, ws)
+			}
+		}},
+		{loc: "oci://ghcr.io", adapter: "oci", check: func(t *testing.T, ext map[string]any, _, _, _ string, loopback bool) {
+			if ext["registry"] != "ghcr.io" || ext["namespace"] != nil || ext["plain_http"] != nil || loopback {
+				t.Fatalf("ext %v loopback %v", ext, loopback)
+			}
+		}},
+		{loc: "oci://ghcr.io/acme?plain_http=true", code: errcode.InvalidInput},
+		{loc: "oci://ghcr.io/acme?plain_http=maybe", code: errcode.InvalidInput},
+		{loc: "oci://user:pw@ghcr.io/acme", code: errcode.InvalidInput},
+		{loc: "oci:///acme", code: errcode.InvalidInput},
+		{loc: "oci://ghcr.io/acme?ca_file=" + filepath.Join(dir, "missing.pem"), code: errcode.InvalidInput},
 		{loc: "s3://bucket?endpoint=http://evil.example", code: errcode.InvalidInput},
 		{loc: "s3://user:pw@bucket", code: errcode.InvalidInput},
 		{loc: "s3://", code: errcode.InvalidInput},
@@ -63,7 +83,7 @@ func TestParseLocation(t *testing.T) {
 }
 
 func FuzzParseLocation(f *testing.F) {
-	for _, s := range []string{"file:///tmp", "s3://b/p?region=x&endpoint=https://e", "./x", "/", "s3://b?path_style=maybe", "file://%zz"} {
+	for _, s := range []string{"file:///tmp", "s3://b/p?region=x&endpoint=https://e", "./x", "/", "s3://b?path_style=maybe", "file://%zz", "oci://ghcr.io/a/b", "oci://[::1]:5000/x?plain_http=true"} {
 		f.Add(s)
 	}
 	dir := f.TempDir()
@@ -79,6 +99,13 @@ func FuzzParseLocation(f *testing.F) {
 		case "s3":
 			if b, _ := r.Extensions["bucket"].(string); b == "" {
 				t.Fatalf("%q: s3 without bucket", loc)
+			}
+		case "oci":
+			if h, _ := r.Extensions["registry"].(string); h == "" {
+				t.Fatalf("%q: oci without registry", loc)
+			}
+			if r.Extensions["plain_http"] == true && !r.Transport.AllowLoopbackHTTP {
+				t.Fatalf("%q: plain http without the loopback allowance", loc)
 			}
 		case "filesystem":
 			if !filepath.IsAbs(r.Transport.FileRoot) || strings.ContainsRune(r.Transport.FileRoot, 0) {
