@@ -151,6 +151,11 @@ type Result struct {
 	// UploadSkipped is true when the registry already had the pack bytes.
 	UploadSkipped bool
 
+	// UploadedByAdapter is true when the host sent no bytes because the
+	// adapter stored them itself (an OCI registry that needs a credential
+	// the host must not hold); UploadSkipped is true as well.
+	UploadedByAdapter bool
+
 	// BytesSent is how many pack bytes this push sent to the store;
 	// BytesResumed how many an interrupted push of the same pack had sent
 	// already (the parts of a multipart upload the store held), which this

@@ -385,6 +385,9 @@ func (r *run) finalizeStep(ctx context.Context) error {
 	r.steps.Done(StepFinalize)
 	rel := fin.Release
 	r.result.Release = &rel
+	if by, _ := fin.Extensions["uploaded_by_adapter"].(bool); by && r.result.UploadSkipped {
+		r.result.UploadedByAdapter = true
+	}
 	if len(fin.Links) > 0 {
 		r.result.Links = fin.Links
 	}

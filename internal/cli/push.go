@@ -191,7 +191,10 @@ func runPush(ctx context.Context, f *pushOptions) error {
 	if n := len(res.Signers); n > 0 {
 		g.out("  • Signers: %d allowed by the remote's policy\n", n)
 	}
-	if res.UploadSkipped {
+	switch {
+	case res.UploadedByAdapter:
+		g.out("  • Upload:  by the adapter (the registry needs a credential epack does not hand out)\n")
+	case res.UploadSkipped:
 		g.out("  • Upload:  skipped (the registry already has these bytes)\n")
 	}
 	if n := len(res.SyncedRuns); n > 0 {
@@ -222,7 +225,7 @@ func pushJSON(remoteName, packArg string, res *push.Result) map[string]any {
 		"pushed": res.Release != nil, "remote": remoteName, "pack": packArg,
 		"links": res.Links, "synced_runs": nonNil(res.SyncedRuns), "failed_runs": nonNil(res.FailedRuns),
 		"failed_outputs": res.FailedOutputs, "receipt_path": res.ReceiptPath,
-		"upload_skipped": res.UploadSkipped, "pack_digest": res.PackDigest, "file_digest": res.FileDigest,
+		"upload_skipped": res.UploadSkipped, "uploaded_by_adapter": res.UploadedByAdapter, "pack_digest": res.PackDigest, "file_digest": res.FileDigest,
 		"size_bytes": res.SizeBytes, "target": res.Target, "signers": res.Signers,
 		"bytes_sent": res.BytesSent, "bytes_resumed": res.BytesResumed,
 	}

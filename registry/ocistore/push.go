@@ -28,6 +28,9 @@ type pushIn struct {
 	ManifestDigest string                `json:"m,omitempty"`
 	Remote         string                `json:"o,omitempty"`
 	Release        protocol.ReleaseInfo  `json:"r"`
+	// ByAdapter: prepare uploaded the layer itself (finalize says so; the
+	// host only shows it).
+	ByAdapter bool `json:"a,omitempty"`
 
 	repo string // repository path
 }
@@ -231,10 +234,11 @@ func (r *Registry) PushPrepare(ctx context.Context, req *protocol.PushPrepareReq
 	if _, err := r.planPush(ctx, repo, in); err != nil {
 		return nil, err
 	}
-	upload, err := r.uploadTarget(ctx, repo, in, req.Pack.Path)
+	upload, byAdapter, err := r.uploadTarget(ctx, repo, in, req.Pack.Path)
 	if err != nil {
 		return nil, err
 	}
+	in.ByAdapter = byAdapter
 	tok, _ := json.Marshal(in)
 	return &protocol.PushPrepareResponse{Upload: upload, FinalizeToken: pushTokenPrefix + base64.RawURLEncoding.EncodeToString(tok)}, nil
 }
@@ -296,6 +300,9 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 		"labels":      rel.Labels,
 		"existing":    existing,
 		"repository":  r.cfg.Registry + "/" + in.repo,
+	}
+	if in.ByAdapter {
+		ext["uploaded_by_adapter"] = true
 	}
 	// The release exists now, whatever happens to the copies of its
 	// signatures: a failure is reported, never turned into a failed push.

@@ -22,21 +22,22 @@ import (
 	"github.com/evidencerelay/epack/protocol"
 )
 
-// uploadTarget gets the pack's layer to the registry (see PushPrepare).
-func (r *Registry) uploadTarget(ctx context.Context, repo *remote.Repository, in *pushIn, packPath string) (protocol.TransferTarget, error) {
+// uploadTarget gets the pack's layer to the registry (see PushPrepare);
+// byAdapter is true when it sent the bytes itself.
+func (r *Registry) uploadTarget(ctx context.Context, repo *remote.Repository, in *pushIn, packPath string) (target protocol.TransferTarget, byAdapter bool, err error) {
 	skip := protocol.TransferTarget{Method: protocol.MethodSkip}
 	desc, err := repo.Blobs().Resolve(ctx, in.fileDigest())
 	switch {
 	case err == nil && desc.Size == in.Size:
-		return skip, nil
+		return skip, false, nil
 	case err == nil:
-		return skip, protocol.Errorf(protocol.CodeServerError, "registry %s has blob %s with %d bytes, not %d", r.cfg.Registry, in.fileDigest(), desc.Size, in.Size)
+		return skip, false, protocol.Errorf(protocol.CodeServerError, "registry %s has blob %s with %d bytes, not %d", r.cfg.Registry, in.fileDigest(), desc.Size, in.Size)
 	case !notFound(err):
-		return skip, r.c.fail(err, "checking for the pack in %s", r.ref(repo))
+		return skip, false, r.c.fail(err, "checking for the pack in %s", r.ref(repo))
 	}
 	loc, authz, err := r.startUpload(ctx, repo)
 	if err != nil {
-		return skip, err
+		return skip, false, err
 	}
 	if authz == "" && r.cfg.Direct {
 		// The session needs no credential: the host sends the bytes, and
@@ -44,12 +45,12 @@ func (r *Registry) uploadTarget(ctx context.Context, repo *remote.Repository, in
 		q := loc.Query()
 		q.Set("digest", in.fileDigest())
 		loc.RawQuery = q.Encode()
-		return protocol.TransferTarget{Method: http.MethodPut, URL: loc.String(), Headers: map[string]string{"Content-Type": "application/octet-stream"}}, nil
+		return protocol.TransferTarget{Method: http.MethodPut, URL: loc.String(), Headers: map[string]string{"Content-Type": "application/octet-stream"}}, false, nil
 	}
 	if err := r.putLayer(ctx, repo, loc, authz, in, packPath); err != nil {
-		return skip, err
+		return skip, false, err
 	}
-	return skip, nil
+	return skip, true, nil
 }
 
 // startUpload opens a blob upload session (POST /v2/<repo>/blobs/uploads/)
