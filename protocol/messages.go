@@ -92,6 +92,11 @@ type Features struct {
 	// adapter answers push.parts (our addition, multipart.go; left out when
 	// false).
 	MultipartUpload bool `json:"multipart_upload,omitempty"`
+	// NoFileChecksum: the adapter does not use pack.checksum (the file's
+	// MD5) in push.prepare, so the host may leave it out and save that
+	// pass over the file (our addition; an OCI registry addresses blobs by
+	// SHA-256).
+	NoFileChecksum bool `json:"no_file_checksum,omitempty"`
 }
 
 // AuthInfo describes how an adapter authenticates.

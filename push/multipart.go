@@ -73,7 +73,11 @@ func (m *multipartRun) decide(r *run) error {
 	caps := r.caps
 	lim := caps.Limits.Multipart
 	if !caps.Features.MultipartUpload || lim == nil || r.size <= 0 || r.size < lim.ThresholdBytes {
-		m.hasher.Decide(0)
+		if caps.Features.NoFileChecksum {
+			m.hasher.DecideNoMD5()
+		} else {
+			m.hasher.Decide(0)
+		}
 		return nil
 	}
 	m.limits = *lim

@@ -90,6 +90,12 @@ func TestPartHasher(t *testing.T) {
 	if _, err := h2.Parts(); err == nil {
 		t.Error("Parts without a part size succeeded")
 	}
+	// An adapter that uses no MD5 at all: no parts and no whole MD5.
+	noMD5 := NewPartHasher(context.Background(), 10)
+	noMD5.DecideNoMD5()
+	if n, err := noMD5.Write([]byte("0123456789")); n != 10 || err != nil || noMD5.WantWholeMD5() || noMD5.PartSize() != 0 {
+		t.Errorf("DecideNoMD5: Write = %d, %v; whole MD5 wanted %v; part size %d", n, err, noMD5.WantWholeMD5(), noMD5.PartSize())
+	}
 
 	// A pass that ends before the decision does not block forever.
 	ctx, cancel := context.WithCancel(context.Background())

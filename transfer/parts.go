@@ -117,8 +117,13 @@ func (h *PartHasher) wait() bool {
 // the whole file's MD5 is still needed: only when it goes in one piece
 // (pack.VerifyOptions.SkipMD5 takes its negation).
 func (h *PartHasher) WantWholeMD5() bool {
-	return !h.wait() || h.partSize == 0
+	return !h.wait() || h.partSize == 0 && h.withMD5
 }
+
+// DecideNoMD5 is Decide(0) for an adapter that does not use the whole
+// file's MD5 either (protocol.Features.NoFileChecksum): the verification
+// pass then computes no MD5 at all.
+func (h *PartHasher) DecideNoMD5() { h.decide(0, false) }
 
 // Write hashes p into the current part(s). MD5 and SHA-256 of a chunk run
 // in parallel (MD5 is the slower one).

@@ -77,6 +77,8 @@ func Capabilities() protocol.Capabilities {
 			RunsSync:        true,
 			Whoami:          true,
 			ReleasesList:    true,
+			// Blobs are addressed and checked by SHA-256.
+			NoFileChecksum: true,
 		},
 		Limits: protocol.Limits{MaxRunsPerSync: MaxRunsPerSync},
 		Extensions: map[string]any{

@@ -61,6 +61,8 @@ type settings struct {
 	PullNoStream bool `json:"pull_no_stream"`
 	// NoPull leaves the pull feature out of the capabilities.
 	NoPull bool `json:"no_pull"`
+	// NoFileChecksum announces features.no_file_checksum.
+	NoFileChecksum bool `json:"no_file_checksum"`
 }
 
 type last struct {
@@ -85,7 +87,7 @@ func main() {
 	h := adapter.Handler{
 		Capabilities: protocol.Capabilities{
 			Name: "test", Kind: "remote_adapter", DeployProtocolVersion: 1,
-			Features: protocol.Features{PrepareFinalize: true, Pull: !cfg.NoPull, RunsSync: !cfg.NoRuns, Whoami: true},
+			Features: protocol.Features{PrepareFinalize: true, Pull: !cfg.NoPull, RunsSync: !cfg.NoRuns, Whoami: true, NoFileChecksum: cfg.NoFileChecksum},
 			Limits:   protocol.Limits{MaxPackBytes: cfg.MaxPackBytes, MaxRunsPerSync: cfg.MaxRunsPerSync},
 		},
 		PushPrepare:  pushPrepare,
