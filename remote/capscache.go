@@ -81,12 +81,12 @@ func (s *Session) cachedCapabilities(now time.Time) []byte {
 // a cache that cannot be written only costs the next run a probe).
 func (s *Session) storeCapabilities(out []byte, now time.Time) {
 	dir, key, ok := s.capsCacheSlot()
-	if !ok || len(out) > capsCacheMaxBytes || !json.Valid(out) {
+	if !ok || !json.Valid(out) {
 		return
 	}
 	b, err := json.Marshal(capsEntry{Version: capsCacheVersion, Digest: s.sealed.Digest(), CreatedAt: now.UTC(), Output: out})
-	if err != nil {
-		return
+	if err != nil || len(b) > capsCacheMaxBytes {
+		return // an entry cachedCapabilities would never read back
 	}
 	d, err := safefile.OpenDirBelow(s.opts.ProjectRoot, s.opts.ProjectRoot, dir, true, 0o755)
 	if err != nil {
