@@ -115,19 +115,19 @@ func copyChecked(ctx context.Context, h hash.Hash, w io.Writer, r io.Reader, buf
 }
 
 // VerifyIntegrity checks every embedded artifact (size, then digest) while
-// inflating it, within a 2 GiB read budget, then recomputes pack_digest.
+// inflating it, within the read budget (MaxReadBudget), then recomputes pack_digest.
 // Artifacts are hashed by a few workers; the error reported is always the
 // first failing artifact in manifest order. Memory does not depend on
 // artifact or pack size.
 func (p *Pack) VerifyIntegrity(ctx context.Context) error {
 	arts := p.manifest.Artifacts
 	// Budget in manifest order: artifact i may be read only if the sizes
-	// up to and including it fit in MaxReadBudget.
-	var total int64
+	// up to and including it fit in the budget: the pack's own size plus MaxReadBudget.
+	total, budget := int64(0), readBudget+p.size
 	limit := len(arts)
 	for i := range arts {
 		total += arts[i].Size
-		if total > readBudget {
+		if total > budget {
 			limit = i
 			break
 		}
@@ -183,7 +183,7 @@ func (p *Pack) VerifyIntegrity(ctx context.Context) error {
 		}
 	}
 	if limit < len(arts) {
-		return errcode.New(errcode.ZipBomb, "artifacts total more than the %d-byte read budget", readBudget)
+		return errcode.New(errcode.ZipBomb, "artifacts total more than the %d-byte read budget (the pack's %d bytes and %d more)", budget, p.size, readBudget)
 	}
 	if err := ctx.Err(); err != nil {
 		return errcode.Wrap(errcode.Canceled, err, "verification canceled")

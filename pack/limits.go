@@ -3,7 +3,7 @@ package pack
 // Format limits (COMPAT §1.13). They cannot be configured.
 const (
 	MaxArtifactSize    = 100 << 20 // one artifact, decompressed
-	MaxReadBudget      = 2 << 30   // all artifacts read by one operation
+	MaxReadBudget      = 2 << 30   // artifact bytes one operation reads beyond the pack file's size
 	MaxArtifacts       = 10000     // files under artifacts/
 	MaxEntries         = 15000     // ZIP entries, directories included
 	MaxRatio           = 100       // uncompressed:compressed
