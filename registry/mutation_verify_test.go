@@ -1,0 +1,176 @@
+package registry_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evidencerelay/epack/protocol"
+	"github.com/evidencerelay/epack/registry"
+)
+
+// chainRec is one encoded record of stream "acme/prod".
+type chainRec struct {
+	name string
+	data []byte
+}
+
+func (c chainRec) sum() string { return registry.SHA256Hex(c.data) }
+
+// mkRec encodes a release record of seq after prev (zero chainRec: none).
+func mkRec(t *testing.T, seq int64, prev chainRec, id string) chainRec {
+	t.Helper()
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	if id == "" {
+		id = registry.NewReleaseID(at.Add(time.Duration(seq) * time.Second))
+	}
+	rel := &registry.Release{Log: registry.LogVersion, Kind: registry.RecordRelease, Seq: seq,
+		RecordedAt: at.Add(time.Duration(seq) * time.Second), ReleaseID: id, Stream: "acme/prod",
+		FileDigest: "sha256:" + strings.Repeat("ab", 32), SizeBytes: 10, CreatedAt: at}
+	if prev.name != "" {
+		rel.PrevRecord, rel.PrevSHA256 = prev.name, prev.sum()
+	}
+	b, err := registry.EncodeRecord(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return chainRec{name: registry.RecordName(rel), data: b}
+}
+
+func logRecords(rs ...chainRec) []protocol.LogRecord {
+	var out []protocol.LogRecord
+	for _, r := range rs {
+		out = append(out, protocol.LogRecord{Name: r.name, Data: r.data})
+	}
+	return out
+}
+
+func headOf(r chainRec, seq int64) *protocol.LogHead {
+	return &protocol.LogHead{Sequence: seq, Record: r.name, RecordSHA256: "sha256:" + r.sum(), Data: r.data}
+}
+
+// chainNames lists the records of the verified chain, oldest first.
+func chainNames(rep *registry.ChainReport) []string {
+	var out []string
+	for _, e := range rep.Chain {
+		out = append(out, e.Record)
+	}
+	return out
+}
+
+func problemsText(rep *registry.ChainReport) string {
+	var b strings.Builder
+	for _, p := range rep.Problems {
+		b.WriteString(p.Kind + ": " + p.Message + "\n")
+	}
+	return b.String()
+}
+
+// VerifyChain walks the chain in the ways a damaged log needs, and says
+// exactly what it found: each case gives the records the walk reaches and
+// a text every problem report must hold (and one it must not).
+func TestVerifyChainWalks(t *testing.T) {
+	r1 := mkRec(t, 1, chainRec{}, "")
+	r2 := mkRec(t, 2, r1, "")
+	r3 := mkRec(t, 3, r2, "")
+	// A fork: another record 2 after r1, which r3 does not name.
+	fork2 := mkRec(t, 2, r1, "")
+	// A loop: h (seq 4, only in the head) → a (3) → b (2) → a …
+	loopA0 := mkRec(t, 3, chainRec{}, "") // placeholder to get a's name
+	loopB := mkRec(t, 2, loopA0, "")
+	loopA := mkRec(t, 3, loopB, registry.ParseRecordNameID(loopA0.name))
+	loopH := mkRec(t, 4, loopA, "")
+	garbage := func(r chainRec) chainRec { return chainRec{name: r.name, data: []byte("garbage")} }
+	spaced := func(r chainRec) chainRec { return chainRec{name: r.name, data: append(bytes.Clone(r.data), ' ')} }
+	emptyHead := &protocol.LogHead{Sequence: 3, Record: r3.name, RecordSHA256: "sha256:" + registry.SHA256Hex(nil)}
+
+	for _, tc := range []struct {
+		name    string
+		head    *protocol.LogHead
+		recs    []protocol.LogRecord
+		chain   []string
+		want    []string // texts the problems must hold, in this order
+		notWant string
+	}{
+		{name: "whole chain", head: headOf(r3, 3), recs: logRecords(r1, r2, r3), chain: []string{r1.name, r2.name, r3.name}},
+		{name: "unreadable head, records walked from the highest", head: &protocol.LogHead{Problem: "corrupt"}, recs: logRecords(r1, r2, r3),
+			chain: []string{r1.name, r2.name, r3.name}, want: []string{"head cannot be read: corrupt"}},
+		{name: "unreadable head, no records", head: &protocol.LogHead{Problem: "corrupt"},
+			want: []string{"head cannot be read: corrupt"}},
+		{name: "head with sequence 0", head: headOf(r3, 0), recs: logRecords(r1, r2, r3), chain: []string{r1.name, r2.name, r3.name},
+			want: []string{"names no valid record hash and sequence"}},
+		{name: "head one sequence ahead of its record", head: headOf(r3, 4), recs: logRecords(r1, r2, r3), chain: []string{r1.name, r2.name, r3.name},
+			want: []string{"gap: record " + r3.name + " has sequence 3 where the chain needs 4"}},
+		{name: "head one sequence behind its record", head: headOf(r3, 2), recs: logRecords(r1, r2, r3), chain: []string{r1.name, r2.name, r3.name},
+			want: []string{"reordered: record " + r3.name + " has sequence 3 where the chain needs 2"}},
+		{name: "head record missing, the head keeps its copy", head: headOf(r3, 3), recs: logRecords(r1, r2),
+			chain: []string{r1.name, r2.name, r3.name}, want: []string{"keeps a copy with the right hash"}, notWant: "which is missing"},
+		{name: "head record missing, no copy whose hash is the empty one", head: emptyHead, recs: logRecords(r1, r2),
+			chain: []string{r1.name, r2.name}, want: []string{"which is missing"}, notWant: "keeps a copy"},
+		{name: "head record missing, another copy", head: &protocol.LogHead{Sequence: 3, Record: r3.name, RecordSHA256: "sha256:" + r3.sum(), Data: r2.data}, recs: logRecords(r1, r2),
+			chain: []string{r1.name, r2.name}, want: []string{"which is missing"}, notWant: "keeps a copy"},
+		{name: "the head's record altered", head: headOf(r3, 3), recs: logRecords(r1, r2, spaced(r3)),
+			chain: []string{r1.name, r2.name, r3.name}, want: []string{"the head recorded"}},
+		{name: "a middle record altered", head: headOf(r3, 3), recs: logRecords(r1, spaced(r2), r3),
+			chain: []string{r1.name, r2.name, r3.name}, want: []string{"record " + r3.name + " recorded"}, notWant: "the head recorded"},
+		{name: "malformed record, a fork of the next lower sequence is not taken", head: headOf(r3, 3), recs: logRecords(r1, garbage(r2), r3, fork2),
+			chain: []string{r1.name, r3.name}, want: []string{"cannot be read", "not reached from the head"}},
+		{name: "a loop after the head's copy", head: headOf(loopH, 4), recs: logRecords(loopA, loopB),
+			chain: []string{loopB.name, loopA.name, loopH.name}, want: []string{"it loops"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := registry.VerifyChain("acme/prod", tc.head, tc.recs)
+			if got := strings.Join(chainNames(rep), " "); got != strings.Join(tc.chain, " ") {
+				t.Errorf("chain %q, want %q\n%s", got, strings.Join(tc.chain, " "), problemsText(rep))
+			}
+			text := problemsText(rep)
+			rest := text
+			for _, w := range tc.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("problems do not say %q (in order):\n%s", w, text)
+				}
+				rest = rest[i+len(w):]
+			}
+			if len(tc.want) == 0 && !rep.OK() {
+				t.Fatalf("problems in a whole chain:\n%s", text)
+			}
+			if tc.notWant != "" && strings.Contains(text, tc.notWant) {
+				t.Fatalf("problems say %q:\n%s", tc.notWant, text)
+			}
+		})
+	}
+}
+
+// The walk stops once maxProblems (1000) problems are listed: in a chain
+// whose every link names the wrong hash, the chain reported ends with the
+// record that made the thousandth problem, and the report says there is
+// more.
+func TestVerifyChainStopsAtMaxProblems(t *testing.T) {
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	var recs []chainRec
+	prev := ""
+	for seq := int64(1); seq <= 1002; seq++ {
+		rel := &registry.Release{Log: registry.LogVersion, Kind: registry.RecordRelease, Seq: seq,
+			RecordedAt: at.Add(time.Duration(seq) * time.Second), ReleaseID: registry.NewReleaseID(at.Add(time.Duration(seq) * time.Second)),
+			Stream: "acme/prod", FileDigest: "sha256:" + strings.Repeat("ab", 32), SizeBytes: 10, CreatedAt: at}
+		if prev != "" {
+			rel.PrevRecord, rel.PrevSHA256 = prev, strings.Repeat("0", 64)
+		}
+		b, err := registry.EncodeRecord(rel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev = registry.RecordName(rel)
+		recs = append(recs, chainRec{name: prev, data: b})
+	}
+	top := recs[len(recs)-1]
+	rep := registry.VerifyChain("acme/prod", headOf(top, 1002), logRecords(recs...))
+	if len(rep.Chain) != 1001 || rep.Chain[0].Record != recs[1].name {
+		t.Fatalf("chain of %d records starting at %s, want 1001 starting at %s", len(rep.Chain), rep.Chain[0].Record, recs[1].name)
+	}
+	if n := len(rep.Problems); n != 1001 || rep.Problems[n-1].Kind != registry.ProblemTooMany || rep.Problems[0].Kind != registry.ProblemAltered {
+		t.Fatalf("%d problems, last %+v", n, rep.Problems[n-1])
+	}
+}
