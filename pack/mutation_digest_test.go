@@ -1,6 +1,8 @@
 package pack
 
 import (
+	"bytes"
+	"crypto/rand"
 	"io"
 	"runtime"
 	"testing"
@@ -77,5 +79,30 @@ func TestSumFileBufferMemory(t *testing.T) {
 				t.Fatalf("hashing %d bytes allocated %d bytes (limit %d)", tc.size, n, tc.maxAlloc)
 			}
 		})
+	}
+}
+
+// A reader that yields more than the size hint (a file that grew while it
+// was read) is still hashed and copied whole: the ring of small buffers is
+// reused many times over, each buffer freed once all three consumers are
+// done with it.
+func TestSumFileCopyBeyondSizeHint(t *testing.T) {
+	data := make([]byte, 100<<10)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	want, err := SumFile(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, hint := range []int64{1, 4 << 10, 10 << 10} {
+		var copied bytes.Buffer
+		got, copyErr, err := sumFile(bytes.NewReader(data), &copied, nil, hint)
+		if err != nil || copyErr != nil {
+			t.Fatal(err, copyErr)
+		}
+		if got != want || !bytes.Equal(copied.Bytes(), data) {
+			t.Fatalf("hint %d: sums %+v (want %+v), copied %d of %d bytes", hint, got, want, copied.Len(), len(data))
+		}
 	}
 }
