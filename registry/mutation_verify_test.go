@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,21 @@ func mkRec(t *testing.T, seq int64, prev chainRec, id string) chainRec {
 	return chainRec{name: registry.RecordName(rel), data: b}
 }
 
+// mkUpdate encodes an update record of release id at seq after prev.
+func mkUpdate(t *testing.T, seq int64, prev chainRec, id string) chainRec {
+	t.Helper()
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	rel := &registry.Release{Log: registry.LogVersion, Kind: registry.RecordUpdate, Seq: seq,
+		RecordedAt: at.Add(time.Duration(seq) * time.Second), ReleaseID: id, Stream: "acme/prod",
+		FileDigest: "sha256:" + strings.Repeat("ab", 32), SizeBytes: 10, CreatedAt: at,
+		PrevRecord: prev.name, PrevSHA256: prev.sum()}
+	b, err := registry.EncodeRecord(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return chainRec{name: registry.RecordName(rel), data: b}
+}
+
 func logRecords(rs ...chainRec) []protocol.LogRecord {
 	var out []protocol.LogRecord
 	for _, r := range rs {
@@ -62,7 +78,7 @@ func chainNames(rep *registry.ChainReport) []string {
 func problemsText(rep *registry.ChainReport) string {
 	var b strings.Builder
 	for _, p := range rep.Problems {
-		b.WriteString(p.Kind + ": " + p.Message + "\n")
+		b.WriteString(fmt.Sprintf("%s: %s [seq %d]\n", p.Kind, p.Message, p.Seq))
 	}
 	return b.String()
 }
@@ -74,8 +90,17 @@ func TestVerifyChainWalks(t *testing.T) {
 	r1 := mkRec(t, 1, chainRec{}, "")
 	r2 := mkRec(t, 2, r1, "")
 	r3 := mkRec(t, 3, r2, "")
+	r4 := mkRec(t, 4, r3, "")
 	// A fork: another record 2 after r1, which r3 does not name.
 	fork2 := mkRec(t, 2, r1, "")
+	fork3 := mkRec(t, 3, r2, "")
+	lowFork, highFork := r2, fork2
+	if highFork.name < lowFork.name {
+		lowFork, highFork = highFork, lowFork
+	}
+	upd2 := mkUpdate(t, 2, r1, registry.ParseRecordNameID(r1.name))
+	orphanID := registry.NewReleaseID(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC))
+	orphan2 := mkUpdate(t, 2, r1, orphanID)
 	// A loop: h (seq 4, only in the head) → a (3) → b (2) → a …
 	loopA0 := mkRec(t, 3, chainRec{}, "") // placeholder to get a's name
 	loopB := mkRec(t, 2, loopA0, "")
@@ -115,7 +140,27 @@ func TestVerifyChainWalks(t *testing.T) {
 		{name: "a middle record altered", head: headOf(r3, 3), recs: logRecords(r1, spaced(r2), r3),
 			chain: []string{r1.name, r2.name, r3.name}, want: []string{"record " + r3.name + " recorded"}, notWant: "the head recorded"},
 		{name: "malformed record, a fork of the next lower sequence is not taken", head: headOf(r3, 3), recs: logRecords(r1, garbage(r2), r3, fork2),
-			chain: []string{r1.name, r3.name}, want: []string{"cannot be read", "not reached from the head"}},
+			chain: []string{r1.name, r3.name}, want: []string{"cannot be read", "not reached from the head"}, notWant: "canonical"},
+		{name: "a fork not in canonical form", head: headOf(r3, 3), recs: logRecords(r1, r2, r3, spaced(fork3)),
+			chain: []string{r1.name, r2.name, r3.name}, want: []string{"is not stored in canonical form", "the log forks"}},
+		{name: "no head, records newest first", recs: logRecords(r2, r1),
+			chain: []string{r1.name, r2.name}, want: []string{"checking from the highest sequence (2, record " + r2.name + ")"}},
+		{name: "no head, two records of the highest sequence", recs: logRecords(r1, lowFork, highFork),
+			chain: []string{r1.name, lowFork.name}, want: []string{"checking from the highest sequence (2, record " + lowFork.name + ")"}},
+		{name: "the first record malformed", head: headOf(r3, 3), recs: logRecords(garbage(r1), r2, r3),
+			chain: []string{r2.name, r3.name}, want: []string{"record " + r1.name + " (seq 1) cannot be read"}},
+		{name: "malformed record above a gap", head: headOf(r4, 4), recs: logRecords(r1, garbage(r3), r4),
+			chain: []string{r1.name, r4.name}, want: []string{"record " + r3.name + " (seq 3) cannot be read"}, notWant: "where the chain needs"},
+		{name: "the first record missing", head: headOf(r3, 3), recs: logRecords(r2, r3),
+			chain: []string{r2.name, r3.name}, want: []string{"missing: record " + r1.name + " (seq 1, the one before " + r2.name + ") is missing [seq 1]"}},
+		{name: "a missing record, a fork of the same sequence is not taken", head: headOf(r3, 3), recs: logRecords(r1, r3, fork3),
+			chain: []string{r1.name, r3.name}, want: []string{"record " + r2.name + " (seq 2, the one before " + r3.name + ") is missing", "the log forks"}, notWant: "is stored either"},
+		{name: "two records missing", head: headOf(r4, 4), recs: logRecords(r1, r4),
+			chain: []string{r1.name, r4.name}, want: []string{"record " + r3.name + " (seq 3, the one before " + r4.name + ") is missing", "gap: no record with sequence 2 to 2 is stored either [seq 1]"}},
+		{name: "an update of a release of the chain", head: headOf(upd2, 2), recs: logRecords(r1, upd2),
+			chain: []string{r1.name, upd2.name}},
+		{name: "an update of a release the chain does not create", head: headOf(orphan2, 2), recs: logRecords(r1, orphan2),
+			chain: []string{r1.name, orphan2.name}, want: []string{"missing: record " + orphan2.name + " updates release " + orphanID + ", whose first record is not in the chain"}},
 		{name: "a loop after the head's copy", head: headOf(loopH, 4), recs: logRecords(loopA, loopB),
 			chain: []string{loopB.name, loopA.name, loopH.name}, want: []string{"it loops"}},
 	} {
