@@ -98,6 +98,10 @@ func TestVerifyChainWalks(t *testing.T) {
 	if highFork.name < lowFork.name {
 		lowFork, highFork = highFork, lowFork
 	}
+	forkLow, forkHigh := mkRec(t, 2, r1, ""), mkRec(t, 2, r1, "")
+	if forkHigh.name < forkLow.name {
+		forkLow, forkHigh = forkHigh, forkLow
+	}
 	upd2 := mkUpdate(t, 2, r1, registry.ParseRecordNameID(r1.name))
 	orphanID := registry.NewReleaseID(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC))
 	orphan2 := mkUpdate(t, 2, r1, orphanID)
@@ -143,6 +147,8 @@ func TestVerifyChainWalks(t *testing.T) {
 			chain: []string{r1.name, r3.name}, want: []string{"cannot be read", "not reached from the head"}, notWant: "canonical"},
 		{name: "a fork not in canonical form", head: headOf(r3, 3), recs: logRecords(r1, r2, r3, spaced(fork3)),
 			chain: []string{r1.name, r2.name, r3.name}, want: []string{"is not stored in canonical form", "the log forks"}},
+		{name: "a missing record, the next walk goes on at the fork with the smaller name", head: headOf(r3, 3), recs: logRecords(r1, forkLow, forkHigh, r3),
+			chain: []string{r1.name, forkLow.name, r3.name}, want: []string{"record " + r2.name + " (seq 2, the one before " + r3.name + ") is missing"}},
 		{name: "no head, records newest first", recs: logRecords(r2, r1),
 			chain: []string{r1.name, r2.name}, want: []string{"checking from the highest sequence (2, record " + r2.name + ")"}},
 		{name: "no head, two records of the highest sequence", recs: logRecords(r1, lowFork, highFork),
