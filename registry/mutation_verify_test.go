@@ -139,6 +139,9 @@ func TestVerifyChainWalks(t *testing.T) {
 			chain: []string{r1.name, r2.name}, want: []string{"which is missing"}, notWant: "keeps a copy"},
 		{name: "head record missing, another copy", head: &protocol.LogHead{Sequence: 3, Record: r3.name, RecordSHA256: "sha256:" + r3.sum(), Data: r2.data}, recs: logRecords(r1, r2),
 			chain: []string{r1.name, r2.name}, want: []string{"which is missing"}, notWant: "keeps a copy"},
+		{name: "a head naming a short hash", head: &protocol.LogHead{Sequence: 3, Record: r3.name, RecordSHA256: "sha256:0123456789abcdef", Data: r3.data}, recs: logRecords(r1, r2, r3),
+			chain: []string{r1.name, r2.name, r3.name}, want: []string{"names no valid record hash",
+				"its SHA-256 is " + r3.sum()[:16] + "…, the head recorded 0123456789abcdef [seq 3]"}},
 		{name: "the head's record altered", head: headOf(r3, 3), recs: logRecords(r1, r2, spaced(r3)),
 			chain: []string{r1.name, r2.name, r3.name}, want: []string{"the head recorded"}},
 		{name: "a middle record altered", head: headOf(r3, 3), recs: logRecords(r1, spaced(r2), r3),
@@ -223,5 +226,87 @@ func TestVerifyChainStopsAtMaxProblems(t *testing.T) {
 	}
 	if n := len(rep.Problems); n != 1001 || rep.Problems[n-1].Kind != registry.ProblemTooMany || rep.Problems[0].Kind != registry.ProblemAltered {
 		t.Fatalf("%d problems, last %+v", n, rep.Problems[n-1])
+	}
+}
+
+// CheckReceipt finds a receipt's release at its place in the chain, or
+// says what is there instead; a receipt from before the log only needs
+// its release in the chain or among the legacy releases.
+func TestCheckReceipt(t *testing.T) {
+	r1 := mkRec(t, 1, chainRec{}, "")
+	r2 := mkRec(t, 2, r1, "")
+	legacyID := registry.NewReleaseID(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	rep := registry.VerifyChain("acme/prod", headOf(r2, 2), logRecords(r1, r2))
+	rep.Legacy = append(rep.Legacy, legacyID)
+	id1, id2 := registry.ParseRecordNameID(r1.name), registry.ParseRecordNameID(r2.name)
+	pos := func(seq int64, sum string) *protocol.LogPosition {
+		return &protocol.LogPosition{Stream: "acme/prod", Sequence: seq, RecordSHA256: "sha256:" + sum}
+	}
+	other := registry.NewReleaseID(time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC))
+	for _, tc := range []struct {
+		name string
+		id   string
+		pos  *protocol.LogPosition
+		want string // "" or a part of the answer
+	}{
+		{"in the chain, no position", id1, nil, ""},
+		{"legacy, no position", legacyID, nil, ""},
+		{"nowhere, no position", other, nil, "is not in the chain of stream"},
+		{"at its place", id2, pos(2, r2.sum()), ""},
+		{"another release at its place", id1, pos(2, r2.sum()), "the chain has release " + id2 + " at seq 2"},
+		{"its record replaced", id2, pos(2, r1.sum()), "has SHA-256 " + r2.sum()[:16] + "…, the receipt recorded " + r1.sum()[:16] + "…: it was replaced"},
+		{"past the chain", id2, pos(3, r2.sum()), "has no record at seq 3"},
+	} {
+		got := registry.CheckReceipt(rep, tc.id, tc.pos)
+		if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
+			t.Errorf("%s: CheckReceipt = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// A blob status for a blob no record names still makes a problem (without
+// a release id); one the records name carries the first release naming it.
+func TestAddBlobStatus(t *testing.T) {
+	r1 := mkRec(t, 1, chainRec{}, "")
+	rep := registry.VerifyChain("acme/prod", headOf(r1, 1), logRecords(r1))
+	refs := rep.BlobRefs()
+	if len(refs) != 1 {
+		t.Fatalf("blob refs %+v", refs)
+	}
+	rep.AddBlobStatus(protocol.BlobStatus{Digest: refs[0].Digest, SizeBytes: refs[0].SizeBytes, Status: protocol.BlobMissing})
+	stray := "sha256:" + strings.Repeat("cd", 32)
+	rep.AddBlobStatus(protocol.BlobStatus{Digest: stray, SizeBytes: 5, Status: protocol.BlobSizeMismatch, ActualSizeBytes: 6})
+	rep.AddBlobStatus(protocol.BlobStatus{Digest: refs[0].Digest, SizeBytes: refs[0].SizeBytes, Status: protocol.BlobOK})
+	rep.AddBlobStatus(protocol.BlobStatus{Digest: refs[0].Digest, SizeBytes: refs[0].SizeBytes, Status: protocol.BlobDigestMismatch})
+	rep.AddBlobStatus(protocol.BlobStatus{Digest: refs[0].Digest, SizeBytes: refs[0].SizeBytes, Status: protocol.BlobDigestMismatch, ActualDigest: stray})
+	if len(rep.Problems) != 4 {
+		t.Fatalf("problems %+v", rep.Problems)
+	}
+	if p := rep.Problems[0]; p.Kind != registry.ProblemBlobMissing || p.ReleaseID != registry.ParseRecordNameID(r1.name) {
+		t.Errorf("missing blob: %+v", p)
+	}
+	if p := rep.Problems[1]; p.Kind != registry.ProblemBlobChanged || p.ReleaseID != "" || !strings.Contains(p.Message, "6 bytes, its records say 5") {
+		t.Errorf("changed stray blob: %+v", p)
+	}
+	if p := rep.Problems[2]; p.Kind != registry.ProblemBlobChanged || !strings.HasSuffix(p.Message, "its bytes have another digest") {
+		t.Errorf("changed blob, digest unknown: %+v", p)
+	}
+	if p := rep.Problems[3]; p.Kind != registry.ProblemBlobChanged || !strings.HasSuffix(p.Message, "its bytes have "+stray) {
+		t.Errorf("changed blob, digest known: %+v", p)
+	}
+}
+
+// BlobRefs are sorted by digest, then size.
+func TestBlobRefsOrder(t *testing.T) {
+	a, b := "sha256:"+strings.Repeat("0a", 32), "sha256:"+strings.Repeat("0b", 32)
+	rep := &registry.ChainReport{Blobs: map[protocol.BlobRef][]string{
+		{Digest: b, SizeBytes: 1}: nil, {Digest: a, SizeBytes: 9}: nil, {Digest: a, SizeBytes: 3}: nil, {Digest: b, SizeBytes: 0}: nil,
+	}}
+	want := []protocol.BlobRef{{Digest: a, SizeBytes: 3}, {Digest: a, SizeBytes: 9}, {Digest: b, SizeBytes: 0}, {Digest: b, SizeBytes: 1}}
+	for i := 0; i < 20; i++ { // map order varies
+		got := rep.BlobRefs()
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("BlobRefs() = %v, want %v", got, want)
+		}
 	}
 }
