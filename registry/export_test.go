@@ -62,3 +62,11 @@ func ParseRecordNameID(name string) string {
 	id, _, _ := ParseRecordName(name)
 	return id
 }
+
+// SetLogPageBytes changes how many record bytes one log.read answer holds
+// at most, and returns a function restoring it.
+func SetLogPageBytes(n int) func() {
+	old := logPageBytes
+	logPageBytes = n
+	return func() { logPageBytes = old }
+}
