@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"time"
 
 	"github.com/evidencerelay/epack/protocol"
 )
@@ -69,4 +70,12 @@ func SetLogPageBytes(n int) func() {
 	old := logPageBytes
 	logPageBytes = n
 	return func() { logPageBytes = old }
+}
+
+// SetBlobsCheckBudget changes how long one blobs.check call may spend
+// hashing, and returns a function restoring it.
+func SetBlobsCheckBudget(d time.Duration) func() {
+	old := blobsCheckBudget
+	blobsCheckBudget = d
+	return func() { blobsCheckBudget = old }
 }

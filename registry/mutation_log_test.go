@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry"
@@ -147,6 +149,39 @@ func TestLogReadPages(t *testing.T) {
 		}
 		if got := fmt.Sprint(named); got != tc.want {
 			t.Errorf("limit %d, page bytes %d: pages %s, want %s", tc.limit, tc.pageBytes, got, tc.want)
+		}
+	}
+}
+
+// blobs.check answers for at least the first blob however long hashing
+// takes, and for the others while its time budget lasts.
+func TestBlobsCheckBudget(t *testing.T) {
+	e, reg := suiteEnv(t, registry.Options{})
+	p := registrytest.MakePack(t, t.TempDir(), "p.epack", "budget")
+	registrytest.Push(t, e, faultTarget, p)
+	req := &protocol.BlobsCheckRequest{Target: faultTarget, Blobs: []protocol.BlobRef{
+		{Digest: p.FileDigest, SizeBytes: int64(len(p.Data))},
+		{Digest: "sha256:" + strings.Repeat("0", 64), SizeBytes: 1},
+	}}
+	for _, tc := range []struct {
+		budget time.Duration
+		want   []string
+	}{
+		{30 * time.Second, []string{protocol.BlobOK, protocol.BlobMissing}},
+		{-time.Second, []string{protocol.BlobOK}},
+	} {
+		restore := registry.SetBlobsCheckBudget(tc.budget)
+		resp, err := reg.BlobsCheck(context.Background(), req)
+		restore()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, b := range resp.Blobs {
+			got = append(got, b.Status)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("budget %v: statuses %v, want %v", tc.budget, got, tc.want)
 		}
 	}
 }
