@@ -303,8 +303,11 @@ func checkDescriptor(r io.ReaderAt, sp span, end int64) error {
 }
 
 // centralDirectoryStart reads the end-of-central-directory record (and the
-// ZIP64 one when the offset does not fit 32 bits) for the offset at which
-// the central directory begins.
+// ZIP64 one) for the offset at which the central directory begins. It finds
+// them as archive/zip does, so the layout is checked against the directory
+// archive/zip read: the last end record whose comment fits in the file, and
+// the ZIP64 record whenever a field of that record is saturated (archive/zip
+// takes 0xFFFF for the 32-bit size too) and a valid locator precedes it.
 func centralDirectoryStart(r io.ReaderAt, size int64) (int64, error) {
 	const eocdLen, maxComment = 22, 65535
 	tail := min(size, eocdLen+maxComment)
@@ -317,21 +320,34 @@ func centralDirectoryStart(r io.ReaderAt, size int64) (int64, error) {
 		if binary.LittleEndian.Uint32(buf[i:]) != 0x06054b50 {
 			continue
 		}
-		if int(binary.LittleEndian.Uint16(buf[i+20:])) != len(buf)-i-eocdLen {
-			continue // a signature inside the comment, not the record
+		if n := int(binary.LittleEndian.Uint16(buf[i+20:])); n > len(buf)-i-eocdLen {
+			continue // a comment longer than the file: not the record archive/zip takes
+		} else if n != len(buf)-i-eocdLen {
+			return 0, bad // bytes after the record archive/zip takes
 		}
-		off := int64(binary.LittleEndian.Uint32(buf[i+16:]))
-		if off != 0xFFFFFFFF {
+		le := binary.LittleEndian
+		off := int64(le.Uint32(buf[i+16:]))
+		saturated := off == 0xFFFFFFFF
+		if !saturated && le.Uint16(buf[i+10:]) != 0xFFFF && le.Uint32(buf[i+12:]) != 0xFFFF {
 			return off, nil
 		}
 		// ZIP64: the locator sits just before the record.
 		locPos := size - tail + int64(i) - 20
 		var loc [20]byte
 		if locPos < 0 {
+			if saturated {
+				return 0, bad
+			}
+			return off, nil
+		}
+		if _, err := r.ReadAt(loc[:], locPos); err != nil {
 			return 0, bad
 		}
-		if _, err := r.ReadAt(loc[:], locPos); err != nil || binary.LittleEndian.Uint32(loc[:]) != 0x07064b50 {
-			return 0, bad
+		if le.Uint32(loc[:]) != 0x07064b50 || le.Uint32(loc[4:]) != 0 || le.Uint32(loc[16:]) != 1 {
+			if saturated {
+				return 0, bad
+			}
+			return off, nil // no ZIP64 locator: archive/zip keeps the 32-bit offset
 		}
 		recPos := int64(binary.LittleEndian.Uint64(loc[8:]))
 		var rec [56]byte
