@@ -176,3 +176,29 @@ func TestAdvanceCurrentGivesUp(t *testing.T) {
 		t.Fatalf("%d compare-and-swaps of the current copy, want 200 (casAttempts)", n)
 	}
 }
+
+// Recording a fetch tries four fresh keys when each is taken, then fails
+// with a conflict (it never loops for good).
+func TestPullFinalizeGivesUpOnTakenKeys(t *testing.T) {
+	f := newFaultStore(t)
+	reg := faultReg(f)
+	p := registrytest.MakePack(t, t.TempDir(), "p.epack", "pull-taken")
+	if _, err := registrytest.PushWith(t, faultEnv(f, reg), faultTarget, p, protocol.ReleaseInfo{}); err != nil {
+		t.Fatal(err)
+	}
+	tries := 0
+	f.exists = func(key string) bool {
+		if !strings.HasPrefix(key, "pulls/") {
+			return false
+		}
+		tries++
+		return tries <= runawayCalls
+	}
+	_, err := reg.PullFinalize(context.Background(), &protocol.PullFinalizeRequest{Target: faultTarget, Digest: p.FileDigest})
+	if registry.CodeOf(err) != protocol.CodeConflict || !strings.Contains(err.Error(), "recording the fetch") {
+		t.Fatalf("pull.finalize with every key taken: %v", err)
+	}
+	if tries != 4 {
+		t.Fatalf("%d keys tried, want 4", tries)
+	}
+}
