@@ -62,6 +62,11 @@ func logRecords(rs ...chainRec) []protocol.LogRecord {
 	return out
 }
 
+// noCopy is the head of r without its copy of the record.
+func noCopy(r chainRec, seq int64) *protocol.LogHead {
+	return &protocol.LogHead{Sequence: seq, Record: r.name, RecordSHA256: "sha256:" + r.sum()}
+}
+
 func headOf(r chainRec, seq int64) *protocol.LogHead {
 	return &protocol.LogHead{Sequence: seq, Record: r.name, RecordSHA256: "sha256:" + r.sum(), Data: r.data}
 }
@@ -137,6 +142,12 @@ func TestVerifyChainWalks(t *testing.T) {
 			chain: []string{r1.name, r2.name, r3.name}, want: []string{"keeps a copy with the right hash"}, notWant: "which is missing"},
 		{name: "head record missing, no copy whose hash is the empty one", head: emptyHead, recs: logRecords(r1, r2),
 			chain: []string{r1.name, r2.name}, want: []string{"which is missing"}, notWant: "keeps a copy"},
+		{name: "head record missing without a copy, a fork of its sequence is not taken", head: noCopy(r3, 3), recs: logRecords(r1, r2, fork3),
+			chain: []string{r1.name, r2.name}, want: []string{"which is missing", "not reached from the head"}},
+		{name: "head record missing without a copy, a gap below it", head: noCopy(r4, 4), recs: logRecords(r1, r2),
+			chain: []string{r1.name, r2.name}, want: []string{"which is missing"}, notWant: "where the chain needs"},
+		{name: "head record missing without a copy, no records", head: noCopy(r3, 3),
+			want: []string{"which is missing"}},
 		{name: "head record missing, another copy", head: &protocol.LogHead{Sequence: 3, Record: r3.name, RecordSHA256: "sha256:" + r3.sum(), Data: r2.data}, recs: logRecords(r1, r2),
 			chain: []string{r1.name, r2.name}, want: []string{"which is missing"}, notWant: "keeps a copy"},
 		{name: "a head naming a short hash", head: &protocol.LogHead{Sequence: 3, Record: r3.name, RecordSHA256: "sha256:0123456789abcdef", Data: r3.data}, recs: logRecords(r1, r2, r3),
