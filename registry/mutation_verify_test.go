@@ -3,6 +3,7 @@ package registry_test
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -318,6 +319,35 @@ func TestBlobRefsOrder(t *testing.T) {
 		got := rep.BlobRefs()
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("BlobRefs() = %v, want %v", got, want)
+		}
+	}
+}
+
+// A first record that adopted as many legacy records as one may
+// (maxLegacyAdopted, 10000) may have left some out: a legacy record it
+// does not name is then a notice, not a problem of the log.
+func TestVerifyChainFullLegacyAdoption(t *testing.T) {
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		adopted int
+		notice  bool
+	}{{10000, true}, {9999, false}} {
+		legacy := make([]registry.LegacyRecord, tc.adopted)
+		for i := range legacy {
+			legacy[i] = registry.LegacyRecord{ReleaseID: registry.NewReleaseID(at.Add(-time.Duration(i+1) * time.Hour)), SHA256: strings.Repeat("0f", 32)}
+		}
+		first := &registry.Release{Log: registry.LogVersion, Kind: registry.RecordRelease, Seq: 1, RecordedAt: at, ReleaseID: registry.NewReleaseID(at),
+			Stream: "acme/prod", FileDigest: "sha256:" + strings.Repeat("ab", 32), SizeBytes: 10, CreatedAt: at, Legacy: legacy}
+		b, err := registry.EncodeRecord(first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r1 := chainRec{name: registry.RecordName(first), data: b}
+		extraID := registry.NewReleaseID(at.Add(-time.Minute))
+		extra := []byte(`{"release_id":"` + extraID + `","stream":"acme/prod","file_digest":"sha256:` + strings.Repeat("cd", 32) + `","size_bytes":3,"created_at":"2026-01-01T00:00:00Z"}`)
+		rep := registry.VerifyChain("acme/prod", headOf(r1, 1), append(logRecords(r1), protocol.LogRecord{Name: extraID, Data: extra}))
+		if got := slices.Contains(rep.Legacy, extraID); got != tc.notice {
+			t.Errorf("%d adopted: the unadopted legacy record is a notice = %v, want %v", tc.adopted, got, tc.notice)
 		}
 	}
 }
