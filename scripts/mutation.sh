@@ -35,8 +35,9 @@ printf '%-22s %7s %6s %8s %6s %9s\n' package killed lived equiv timeout efficacy
 for p in "${pkgs[@]}"; do
   p="${p#./}"
   name=$(echo "$p" | tr / _)
-  # Only this package's own files are mutated; its own tests judge them.
-  "$BIN" unleash --workers "${EPACK_MUTATION_WORKERS:-2}" --timeout-coefficient 5 \
+  # Only this package's own files are mutated (-E /: not those of its
+  # subpackages, which have their own line); its own tests judge them.
+  "$BIN" unleash --workers "${EPACK_MUTATION_WORKERS:-2}" --timeout-coefficient 5 -E / \
       --output "$out/$name.json" "./$p" >"$out/$name.log" 2>&1 || true
   if [ ! -s "$out/$name.json" ]; then
     echo "$p: gremlins produced no result:"; tail -20 "$out/$name.log"; continue
