@@ -31,7 +31,7 @@ const minSecretLen = 4
 // redactedMark. A zero or disabled redactor changes nothing.
 type redactor struct {
 	off   bool
-	forms [][]byte // longest first, so a longer spelling wins over its prefix
+	forms [][]byte // every spelling of every secret; order does not matter (spans merges)
 }
 
 // newRedactor prepares the spellings of secrets; off (--no-redact) turns it into a no-op.
@@ -49,7 +49,6 @@ func newRedactor(secrets []string, off bool) *redactor {
 			}
 		}
 	}
-	sort.Slice(r.forms, func(i, j int) bool { return len(r.forms[i]) > len(r.forms[j]) })
 	return r
 }
 
@@ -132,28 +131,64 @@ func asciiJSON(s string) string {
 
 func (r *redactor) active() bool { return r != nil && !r.off && len(r.forms) > 0 }
 
-// Bytes returns b with every secret spelling replaced (b itself when none occurs).
+// Bytes returns b with every secret spelling replaced (b itself when none
+// occurs). Occurrences that overlap — of one secret, or of two secrets that
+// share characters — become one mark, so no part of either is left showing.
 func (r *redactor) Bytes(b []byte) []byte {
 	if !r.active() {
 		return b
 	}
-	for _, f := range r.forms {
-		if bytes.Contains(b, f) {
-			b = bytes.ReplaceAll(b, f, []byte(redactedMark))
-		}
+	spans := r.spans(b)
+	if len(spans) == 0 {
+		return b
 	}
-	return b
+	out := make([]byte, 0, len(b))
+	last := 0
+	for _, sp := range spans {
+		out = append(out, b[last:sp[0]]...)
+		out = append(out, redactedMark...)
+		last = sp[1]
+	}
+	return append(out, b[last:]...)
 }
 
-// String returns s with every secret spelling replaced.
+// spans returns the byte ranges of b that hold a secret spelling, in
+// order, overlapping ranges merged.
+func (r *redactor) spans(b []byte) [][2]int {
+	var sp [][2]int
+	for _, f := range r.forms {
+		for off := 0; off < len(b); {
+			i := bytes.Index(b[off:], f)
+			if i < 0 {
+				break
+			}
+			sp = append(sp, [2]int{off + i, off + i + len(f)})
+			off += i + 1
+		}
+	}
+	if len(sp) == 0 {
+		return nil
+	}
+	sort.Slice(sp, func(i, j int) bool { return sp[i][0] < sp[j][0] })
+	merged := sp[:1]
+	for _, s := range sp[1:] {
+		if cur := &merged[len(merged)-1]; s[0] < cur[1] {
+			cur[1] = max(cur[1], s[1])
+		} else {
+			merged = append(merged, s)
+		}
+	}
+	return merged
+}
+
+// String returns s with every secret spelling replaced (as Bytes).
 func (r *redactor) String(s string) string {
 	if !r.active() {
 		return s
 	}
-	for _, f := range r.forms {
-		if strings.Contains(s, string(f)) {
-			s = strings.ReplaceAll(s, string(f), redactedMark)
-		}
+	b := []byte(s)
+	if out := r.Bytes(b); len(out) != len(b) || !bytes.Equal(out, b) {
+		return string(out)
 	}
 	return s
 }
