@@ -103,7 +103,7 @@ func ParseRecordName(name string) (id string, seq int64, ok bool) {
 	if !hasSeq {
 		return id, 0, true
 	}
-	if rest == "" || rest[0] == '0' || len(rest) > 18 {
+	if rest == "" || rest[0] < '1' || rest[0] > '9' || len(rest) > 18 {
 		return "", 0, false
 	}
 	n, err := strconv.ParseInt(rest, 10, 64)

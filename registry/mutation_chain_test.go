@@ -45,6 +45,7 @@ func TestParseRecordNameSequence(t *testing.T) {
 		{id + "/0", 0, false},
 		{id + "/01", 0, false},
 		{id + "/+0", 0, false},
+		{id + "/+1", 0, false}, // the canonical form only: a sign is not a digit
 		{id + "/-1", 0, false},
 		{id + "/", 0, false},
 		{id + "/x", 0, false},
