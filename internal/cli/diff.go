@@ -220,7 +220,7 @@ func (s *diffSide) verify(ctx context.Context) error {
 		return fmt.Errorf("%s: %w", s.spec, err)
 	}
 	defer f.Close()
-	v, err := pack.VerifyFile(ctx, f, pack.VerifyOptions{})
+	v, err := pack.VerifyFile(ctx, f, verifyNoMD5)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.spec, err)
 	}

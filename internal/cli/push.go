@@ -294,7 +294,7 @@ func pushDryRun(ctx context.Context, f *pushOptions, packPath string) error {
 		return err
 	}
 	defer fh.Close()
-	v, err := pack.VerifyFile(ctx, fh, pack.VerifyOptions{})
+	v, err := pack.VerifyFile(ctx, fh, verifyNoMD5)
 	if err != nil {
 		return fmt.Errorf("pack verification failed: %w", err)
 	}
