@@ -38,6 +38,10 @@ type Options struct {
 	// Multipart, when set and the store is a MultipartStore, offers
 	// multipart uploads with these limits (multipart.go).
 	Multipart *protocol.MultipartLimits
+	// NoFileChecksum announces features.no_file_checksum: the store does
+	// not use pack.checksum (the filesystem store checks the SHA-256 of
+	// what arrived), so the host skips the file's MD5.
+	NoFileChecksum bool
 	// MaxSingleBytes bounds a pack sent in one upload (0: MaxPackBytes);
 	// larger ones must come in parts.
 	MaxSingleBytes int64
@@ -82,6 +86,7 @@ func (r *Registry) Capabilities() protocol.Capabilities {
 			GC:              true,
 			LegalHold:       r.holds(),
 			MultipartUpload: r.opt.Multipart != nil,
+			NoFileChecksum:  r.opt.NoFileChecksum,
 		},
 		Limits: protocol.Limits{MaxPackBytes: r.opt.MaxPackBytes, MaxRunsPerSync: r.opt.MaxRunsPerSync, Multipart: r.opt.Multipart},
 		Extensions: map[string]any{

@@ -35,5 +35,5 @@ func open() (*fsstore.Store, error) {
 }
 
 func options() registry.Options {
-	return registry.Options{Name: "filesystem", MaxRunsPerSync: 1000}
+	return registry.Options{Name: "filesystem", MaxRunsPerSync: 1000, NoFileChecksum: true}
 }
