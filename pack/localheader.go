@@ -332,32 +332,43 @@ func centralDirectoryStart(r io.ReaderAt, size int64) (int64, error) {
 			return off, nil
 		}
 		// ZIP64: the locator sits just before the record.
-		locPos := size - tail + int64(i) - 20
-		var loc [20]byte
-		if locPos < 0 {
-			if saturated {
-				return 0, bad
-			}
-			return off, nil
-		}
-		if _, err := r.ReadAt(loc[:], locPos); err != nil {
+		rec, hasLocator, ok := zip64End(r, size, size-tail+int64(i))
+		switch {
+		case ok:
+			return int64(le.Uint64(rec[48:])), nil
+		case hasLocator || saturated:
 			return 0, bad
 		}
-		if le.Uint32(loc[:]) != 0x07064b50 || le.Uint32(loc[4:]) != 0 || le.Uint32(loc[16:]) != 1 {
-			if saturated {
-				return 0, bad
-			}
-			return off, nil // no ZIP64 locator: archive/zip keeps the 32-bit offset
-		}
-		recPos := int64(binary.LittleEndian.Uint64(loc[8:]))
-		var rec [56]byte
-		if recPos < 0 || recPos > size-56 {
-			return 0, bad
-		}
-		if _, err := r.ReadAt(rec[:], recPos); err != nil || binary.LittleEndian.Uint32(rec[:]) != 0x06064b50 {
-			return 0, bad
-		}
-		return int64(binary.LittleEndian.Uint64(rec[48:])), nil
+		return off, nil // no ZIP64 locator: archive/zip keeps the 32-bit offset
 	}
 	return 0, bad
+}
+
+// zip64End reads the ZIP64 end record named by the locator just before
+// the end record at eocdPos, for centralDirectoryStart and
+// precheckEntryCount alike. hasLocator is false when no valid locator
+// precedes the end record (archive/zip then keeps its 32-bit fields); ok
+// is false when there is none or the record it names cannot be read or is
+// not one (archive/zip then refuses the file).
+func zip64End(r io.ReaderAt, size, eocdPos int64) (rec [56]byte, hasLocator, ok bool) {
+	le := binary.LittleEndian
+	var loc [20]byte
+	locPos := eocdPos - int64(len(loc))
+	if locPos < 0 {
+		return rec, false, false
+	}
+	if _, err := r.ReadAt(loc[:], locPos); err != nil {
+		return rec, true, false
+	}
+	if le.Uint32(loc[:]) != 0x07064b50 || le.Uint32(loc[4:]) != 0 || le.Uint32(loc[16:]) != 1 {
+		return rec, false, false
+	}
+	recPos := int64(le.Uint64(loc[8:]))
+	if recPos < 0 || recPos > size-56 {
+		return rec, true, false
+	}
+	if _, err := r.ReadAt(rec[:], recPos); err != nil || le.Uint32(rec[:]) != 0x06064b50 {
+		return rec, true, false
+	}
+	return rec, true, true
 }

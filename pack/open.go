@@ -186,8 +186,8 @@ func precheckEntryCount(r io.ReaderAt, size int64) error {
 		total := uint64(le.Uint16(buf[i+10:]))
 		// archive/zip's own trigger, including its 0xFFFF for the 32-bit size.
 		if total == 0xFFFF || le.Uint32(buf[i+12:]) == 0xFFFF || le.Uint32(buf[i+16:]) == 0xFFFFFFFF {
-			if n64, ok := zip64EntryCount(r, size-n+int64(i)); ok {
-				total = n64
+			if rec, _, ok := zip64End(r, size, size-n+int64(i)); ok {
+				total = le.Uint64(rec[32:])
 			}
 		}
 		if total > MaxEntries {
@@ -196,33 +196,6 @@ func precheckEntryCount(r io.ReaderAt, size int64) error {
 		return nil
 	}
 	return nil
-}
-
-// zip64EntryCount returns the total entry count of the ZIP64 end record
-// named by the locator that ends just before the end record at eocdPos, and
-// false when there is no such locator (archive/zip then keeps the 16-bit
-// count) or the record cannot be read (archive/zip then refuses the file).
-func zip64EntryCount(r io.ReaderAt, eocdPos int64) (uint64, bool) {
-	le := binary.LittleEndian
-	var loc [20]byte
-	if eocdPos < int64(len(loc)) {
-		return 0, false
-	}
-	if _, err := r.ReadAt(loc[:], eocdPos-int64(len(loc))); err != nil {
-		return 0, false
-	}
-	if le.Uint32(loc[0:]) != 0x07064b50 || le.Uint32(loc[4:]) != 0 || le.Uint32(loc[16:]) != 1 {
-		return 0, false
-	}
-	var rec [56]byte
-	off := int64(le.Uint64(loc[8:]))
-	if off < 0 {
-		return 0, false
-	}
-	if _, err := r.ReadAt(rec[:], off); err != nil || le.Uint32(rec[0:]) != 0x06064b50 {
-		return 0, false
-	}
-	return le.Uint64(rec[32:]), true
 }
 
 // Unix file type bits in the high half of ExternalAttrs.

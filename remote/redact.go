@@ -186,8 +186,7 @@ func (r *redactor) String(s string) string {
 	if !r.active() {
 		return s
 	}
-	b := []byte(s)
-	if out := r.Bytes(b); len(out) != len(b) || !bytes.Equal(out, b) {
+	if out := r.Bytes([]byte(s)); string(out) != s {
 		return string(out)
 	}
 	return s

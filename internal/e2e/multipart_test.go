@@ -172,6 +172,21 @@ func (p *mpProject) stateFiles(t *testing.T) []string {
 	return out
 }
 
+// pushAgain runs the interrupted push of big.epack again (5 MiB parts)
+// and returns its --json result and its stderr.
+func (p *mpProject) pushAgain(t *testing.T) (map[string]any, string) {
+	t.Helper()
+	out, errOut, code := p.run(t, "push", "reg", "big.epack", "--part-size", "5MiB", "--json")
+	if code != 0 {
+		t.Fatalf("push: %d\n%s\n%s", code, out, errOut)
+	}
+	var res map[string]any
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("push --json: %v\n%s", err, out)
+	}
+	return res, errOut
+}
+
 func (p *mpProject) pullCompare(t *testing.T, pack string) {
 	t.Helper()
 	want, _ := os.ReadFile(pack)
@@ -365,12 +380,7 @@ func TestS3MultipartChangedFileStartsOver(t *testing.T) {
 	p.proxy.counts()
 	writeRandomPack(t, pk, 20<<20, 5) // same path, other bytes
 	fi, _ := os.Stat(pk)
-	out, errOut, code := p.run(t, "push", "reg", "big.epack", "--part-size", "5MiB", "--json")
-	if code != 0 {
-		t.Fatalf("push: %d\n%s\n%s", code, out, errOut)
-	}
-	var res map[string]any
-	json.Unmarshal([]byte(out), &res)
+	res, errOut := p.pushAgain(t)
 	if jsonInt(res["bytes_resumed"]) != 0 || jsonInt(res["bytes_sent"]) != fi.Size() {
 		t.Fatalf("a changed pack was resumed: %v", res)
 	}
@@ -399,12 +409,7 @@ func TestS3MultipartForgottenUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	fi, _ := os.Stat(pk)
-	out, errOut, code := p.run(t, "push", "reg", "big.epack", "--part-size", "5MiB", "--json")
-	if code != 0 {
-		t.Fatalf("push: %d\n%s\n%s", code, out, errOut)
-	}
-	var res map[string]any
-	json.Unmarshal([]byte(out), &res)
+	res, errOut := p.pushAgain(t)
 	if jsonInt(res["bytes_resumed"]) != 0 || jsonInt(res["bytes_sent"]) != fi.Size() {
 		t.Fatalf("push after the upload was forgotten: %v", res)
 	}

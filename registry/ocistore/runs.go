@@ -250,26 +250,37 @@ func (r *Registry) syncRun(ctx context.Context, repo *remote.Repository, rel *fo
 func (r *Registry) pushRun(ctx context.Context, repo *remote.Repository, subject ocispec.Descriptor, runID, tag string, data []byte) error {
 	layer := ocispec.Descriptor{MediaType: RunLayerMediaType, Digest: digest.FromBytes(data), Size: int64(len(data)),
 		Annotations: map[string]string{ocispec.AnnotationTitle: "result.json"}}
+	return r.pushKindArtifact(ctx, repo, runKind, subject, tag, layer, data, map[string]string{AnnotationRunID: runID}, "storing run "+runID)
+}
+
+// pushKindArtifact stores data as the one layer of an artifact of kind k
+// that refers to subject, under tag; annotations go on its manifest
+// besides its creation time.
+func (r *Registry) pushKindArtifact(ctx context.Context, repo *remote.Repository, k referrerKind, subject ocispec.Descriptor, tag string, layer ocispec.Descriptor, data []byte, annotations map[string]string, what string) error {
 	if err := r.pushBlob(ctx, repo, layer, data); err != nil {
 		return err
 	}
 	if err := r.ensureEmptyConfig(ctx, repo); err != nil {
 		return err
 	}
+	ann := map[string]string{ocispec.AnnotationCreated: r.opt.Now().UTC().Format(time.RFC3339Nano)}
+	maps.Copy(ann, annotations)
 	m := ocispec.Manifest{
 		Versioned:    specs.Versioned{SchemaVersion: 2},
 		MediaType:    ocispec.MediaTypeImageManifest,
-		ArtifactType: RunArtifactType,
+		ArtifactType: k.artifactType,
 		Config:       ocispec.DescriptorEmptyJSON,
 		Layers:       []ocispec.Descriptor{layer},
-		Subject:      &ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size},
-		Annotations: map[string]string{
-			AnnotationRunID:           runID,
-			ocispec.AnnotationCreated: r.opt.Now().UTC().Format(time.RFC3339Nano),
-		},
+		Subject:      subjectOf(subject),
+		Annotations:  ann,
 	}
-	_, err := r.pushReferrer(ctx, repo, m, tag, "storing run "+runID)
+	_, err := r.pushReferrer(ctx, repo, m, tag, what)
 	return err
+}
+
+// subjectOf is the subject field naming manifest d.
+func subjectOf(d ocispec.Descriptor) *ocispec.Descriptor {
+	return &ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}
 }
 
 // pushReferrer pushes a manifest with a subject under tag (oras-go
@@ -364,7 +375,7 @@ func (r *Registry) indexReferrers(ctx context.Context, repo *remote.Repository, 
 			}
 			done = false
 			m := *it.m
-			m.Subject = &ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+			m.Subject = subjectOf(subject)
 			if _, err := r.pushReferrer(ctx, fresh, m, tag, "indexing "+k.what+" "+tag); err != nil {
 				return err
 			}

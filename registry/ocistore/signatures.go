@@ -10,10 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/opencontainers/go-digest"
-	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote"
 )
@@ -139,9 +137,6 @@ func bundleSigns(data []byte, manifestHex string) bool {
 // release's manifest. Bundles already stored (same bytes, same tag) are
 // not stored again.
 func (r *Registry) attachSignatures(ctx context.Context, repo *remote.Repository, in *pushIn, sigs []packSignature, subject ocispec.Descriptor) (int, error) {
-	if err := r.ensureEmptyConfig(ctx, repo); err != nil {
-		return 0, err
-	}
 	for _, s := range sigs {
 		layer := ocispec.Descriptor{MediaType: SignatureLayerMediaType, Digest: digest.FromBytes(s.data), Size: int64(len(s.data)),
 			Annotations: map[string]string{ocispec.AnnotationTitle: strings.TrimPrefix(s.entry, "attestations/")}}
@@ -153,22 +148,8 @@ func (r *Registry) attachSignatures(ctx context.Context, repo *remote.Repository
 		if have != nil {
 			continue // indexReferrers moves it to subject if it names another manifest
 		}
-		if err := r.pushBlob(ctx, repo, layer, s.data); err != nil {
-			return 0, err
-		}
-		m := ocispec.Manifest{
-			Versioned:    specs.Versioned{SchemaVersion: 2},
-			MediaType:    ocispec.MediaTypeImageManifest,
-			ArtifactType: SignatureArtifactType,
-			Config:       ocispec.DescriptorEmptyJSON,
-			Layers:       []ocispec.Descriptor{layer},
-			Subject:      &ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size},
-			Annotations: map[string]string{
-				AnnotationSignatureEntry:  s.entry,
-				ocispec.AnnotationCreated: r.opt.Now().UTC().Format(time.RFC3339Nano),
-			},
-		}
-		if _, err := r.pushReferrer(ctx, repo, m, tag, "storing signature "+s.entry); err != nil {
+		if err := r.pushKindArtifact(ctx, repo, signatureKind, subject, tag, layer, s.data,
+			map[string]string{AnnotationSignatureEntry: s.entry}, "storing signature "+s.entry); err != nil {
 			return 0, err
 		}
 	}
