@@ -11,6 +11,8 @@ import (
 
 	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/exitstatus"
+
+	"gopkg.in/yaml.v3"
 )
 
 const (
@@ -183,6 +185,38 @@ func TestLockDanglingAliasInlined(t *testing.T) {
 	}
 	if _, err := LoadLock(root); err != nil {
 		t.Fatalf("reload: %v\n%s", err, s)
+	}
+}
+
+// Sorting the top-level keys must not move an alias before its anchor, or
+// next to another anchor of the same name (fuzz seed 0f2f74513c2b1cfc).
+func TestLockSaveKeepsWhatAliasesMean(t *testing.T) {
+	for _, body := range []string{
+		"c: &a\n0: *a\n",
+		"z: &a zed\nb: *a\n",
+		"x: &a one\ny: *a\nb: &a two\nc: *a\n",
+		"k: {m: &a [1, 2]}\nj: [*a, *a]\n",
+	} {
+		root := writeLock(t, body)
+		l, err := LoadLock(root)
+		if err != nil {
+			t.Fatalf("%q: %v", body, err)
+		}
+		if err := l.Save(root); err != nil {
+			t.Fatalf("%q: save: %v", body, err)
+		}
+		saved := readLockBytes(t, root)
+		var before, after map[string]any
+		if err := yaml.Unmarshal([]byte(body), &before); err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal(saved, &after); err != nil {
+			t.Fatalf("%q: saved file does not load: %v\n%s", body, err, saved)
+		}
+		delete(after, "schema_version")
+		if !reflect.DeepEqual(before, after) {
+			t.Fatalf("%q: saved file means %v, the original %v\n%s", body, after, before, saved)
+		}
 	}
 }
 

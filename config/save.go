@@ -83,7 +83,6 @@ func (l *LockFile) marshal(existing *yaml.Node) ([]byte, error) {
 			}
 			kept = append(kept, k, v)
 		}
-		kept = inlineDanglingAliases(kept)
 		for i := 0; i+1 < len(kept); i += 2 {
 			pairs = append(pairs, kv{kept[i], kept[i+1]})
 		}
@@ -120,6 +119,7 @@ func (l *LockFile) marshal(existing *yaml.Node) ([]byte, error) {
 	for _, p := range pairs {
 		top.Content = append(top.Content, p.k, p.v)
 	}
+	inlineUnboundAliases(top)
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
@@ -155,42 +155,30 @@ func sortMappings(n *yaml.Node) {
 	}
 }
 
-// inlineDanglingAliases replaces, inside the kept nodes, every alias whose
-// anchor is not itself kept with a copy of the aliased value, so dropping
-// the old remotes section can never leave an alias without its anchor.
-func inlineDanglingAliases(kept []*yaml.Node) []*yaml.Node {
-	anchored := map[*yaml.Node]bool{}
-	var mark func(n *yaml.Node)
-	mark = func(n *yaml.Node) {
-		if n == nil || n.Kind == yaml.AliasNode {
-			return
-		}
+// inlineUnboundAliases replaces every alias under top that would not bind,
+// in the order the file is written, to the very node it aliased, with a copy
+// of that node. Dropping the old remotes section can remove an anchor, and
+// sorting the top-level keys can move an alias before its anchor or after
+// another anchor of the same name; either would make the saved file mean
+// something else or not load at all.
+func inlineUnboundAliases(top *yaml.Node) {
+	bound := map[string]*yaml.Node{} // anchor name → node it names at this point
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
 		if n.Anchor != "" {
-			anchored[n] = true
-		}
-		for _, c := range n.Content {
-			mark(c)
-		}
-	}
-	for _, n := range kept {
-		mark(n)
-	}
-	var fix func(n *yaml.Node)
-	fix = func(n *yaml.Node) {
-		if n == nil {
-			return
+			bound[n.Anchor] = n
 		}
 		for i, c := range n.Content {
-			if c.Kind == yaml.AliasNode && !anchored[c.Alias] {
-				n.Content[i] = copyNode(c.Alias, 0)
+			if c.Kind == yaml.AliasNode {
+				if c.Alias == nil || bound[c.Value] != c.Alias {
+					n.Content[i] = copyNode(c.Alias, 0)
+				}
 				continue
 			}
-			fix(c)
+			walk(c)
 		}
 	}
-	wrapper := &yaml.Node{Kind: yaml.MappingNode, Content: kept}
-	fix(wrapper)
-	return wrapper.Content
+	walk(top)
 }
 
 // copyNode deep-copies n with aliases expanded and anchors removed (the
