@@ -26,7 +26,6 @@ const (
 var (
 	lockVersionPattern = regexp.MustCompile(`^v?\d+(\.\d+)?(\.\d+)?(-[A-Za-z0-9][A-Za-z0-9.-]*)?$`)
 	strictTimePattern  = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$`)
-	digestPattern      = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 )
 
 // PlatformKey returns the lockfile platform key of this process: "<GOOS>/<GOARCH>".
@@ -171,7 +170,7 @@ func checkLockedRemote(name string, e *LockedRemote) error {
 		if !platformPattern.MatchString(k) {
 			return fmt.Errorf("platforms: %q is not a \"<goos>/<goarch>\" key", k)
 		}
-		if d := e.Platforms[k].Digest; d != "" && !digestPattern.MatchString(d) {
+		if d := e.Platforms[k].Digest; d != "" && !isPinDigest(d) {
 			return fmt.Errorf("platforms.%s.digest: %q is not \"sha256:\" followed by 64 lowercase hex digits", k, d)
 		}
 	}
@@ -241,4 +240,9 @@ func (l *LockFile) Pin(remoteName string, kind, platformKey, digest string, now 
 	p := e.Platforms[platformKey]
 	p.Digest = digest
 	e.Platforms[platformKey] = p
+}
+
+// isPinDigest reports whether d is "sha256:" and 64 lowercase hex digits.
+func isPinDigest(d string) bool {
+	return len(d) == 71 && strings.HasPrefix(d, "sha256:") && strings.Trim(d[7:], "0123456789abcdef") == ""
 }

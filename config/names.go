@@ -2,13 +2,16 @@ package config
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/evidencerelay/epack/internal/names"
 )
 
-// namePattern is the rule of COMPAT §2.3 for remote, adapter, environment and
-// credential-set names (and lockfile remote keys).
-var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+// isName is the rule of COMPAT §2.3 for remote, adapter, environment and
+// credential-set names (and lockfile remote keys): ^[a-z0-9][a-z0-9._-]{0,63}$.
+func isName(s string) bool {
+	return names.Token(s, names.Lower+names.Digits, names.Lower+names.Digits+"._-", 63)
+}
 
 // nameHint explains the naming rule to the user.
 const nameHint = "names use lowercase letters, digits, '.', '_' and '-', start with a letter or digit, are at most 64 characters long and never contain \"..\""
@@ -23,7 +26,7 @@ func CheckName(name string) error {
 		return fmt.Errorf("name %q is not allowed", name)
 	case strings.Contains(name, ".."):
 		return fmt.Errorf("name %q must not contain \"..\"", name)
-	case !namePattern.MatchString(name):
+	case !isName(name):
 		return fmt.Errorf("name %q must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit", name)
 	}
 	return nil

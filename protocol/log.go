@@ -2,7 +2,6 @@ package protocol
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -97,7 +96,7 @@ func (p *LogPosition) Check() error {
 	switch {
 	case p.Sequence <= 0:
 		return fmt.Errorf("log.sequence must be positive, got %d", p.Sequence)
-	case !sha256Digest.MatchString(p.RecordSHA256):
+	case !isSHA256Digest(p.RecordSHA256):
 		return fmt.Errorf("log.record_sha256 %q is not sha256:<64 lowercase hex>", p.RecordSHA256)
 	case !validLogName(p.Record):
 		return fmt.Errorf("log.record %q is not a record name", p.Record)
@@ -239,7 +238,7 @@ func (r *BlobsCheckRequest) Check() error {
 		return fmt.Errorf("blobs must list 1 to %d blobs, got %d", MaxBlobsPerCheck, len(r.Blobs))
 	}
 	for i, b := range r.Blobs {
-		if !sha256Digest.MatchString(b.Digest) {
+		if !isSHA256Digest(b.Digest) {
 			return fmt.Errorf("blobs[%d].digest %q is not sha256:<64 lowercase hex>", i, b.Digest)
 		}
 	}
@@ -286,7 +285,12 @@ func checkPage(limit int, cursor string) error {
 	return checkCursor("cursor", cursor)
 }
 
-var logName = regexp.MustCompile(`^rel_[0-9A-Z]{26}(/[1-9][0-9]{0,17})?$`)
-
-// validLogName reports whether s has the form of a record name.
-func validLogName(s string) bool { return logName.MatchString(s) }
+// validLogName reports whether s has the form of a record name:
+// ^rel_[0-9A-Z]{26}(/[1-9][0-9]{0,17})?$.
+func validLogName(s string) bool {
+	id, seq, hasSeq := strings.Cut(s, "/")
+	if len(id) != 30 || !strings.HasPrefix(id, "rel_") || !onlyBytes(id[4:], "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+		return false
+	}
+	return !hasSeq || (len(seq) >= 1 && len(seq) <= 18 && seq[0] != '0' && onlyBytes(seq, "0123456789"))
+}

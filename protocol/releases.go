@@ -172,7 +172,7 @@ func checkReleasesList(raw []byte, v *ReleasesListResponse) error {
 			return fmt.Errorf("releases[%d].stream is missing", i)
 		case e.CreatedAt.IsZero():
 			return fmt.Errorf("releases[%d].created_at is missing", i)
-		case !sha256Digest.MatchString(e.FileDigest):
+		case !isSHA256Digest(e.FileDigest):
 			return fmt.Errorf("releases[%d].file_digest %q is not sha256:<64 lowercase hex>", i, e.FileDigest)
 		case e.SizeBytes <= 0:
 			return fmt.Errorf("releases[%d].size_bytes must be positive, got %d", i, e.SizeBytes)

@@ -3,11 +3,24 @@ package protocol
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 )
 
-var sha256Digest = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+// isSHA256Digest reports whether s is "sha256:" and 64 lowercase hex digits
+// (checked by hand: a compiled {64} costs every process start).
+func isSHA256Digest(s string) bool {
+	return len(s) == 71 && strings.HasPrefix(s, "sha256:") && onlyBytes(s[7:], "0123456789abcdef")
+}
+
+// onlyBytes reports whether every byte of s is in set.
+func onlyBytes(s, set string) bool {
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(set, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // CheckRequired checks that a decoded success answer carries the fields its
 // type requires (presence, and the form of a few: a sha256 digest, a
@@ -40,7 +53,7 @@ func CheckRequired(raw []byte, resp any) error {
 		if v.Download.URL == "" {
 			return fmt.Errorf("download.url is missing")
 		}
-		if !sha256Digest.MatchString(v.Pack.Digest) {
+		if !isSHA256Digest(v.Pack.Digest) {
 			return fmt.Errorf("pack.digest %q is not sha256:<64 lowercase hex>", v.Pack.Digest)
 		}
 		if v.Pack.SizeBytes <= 0 {

@@ -11,9 +11,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
+	"github.com/evidencerelay/epack/internal/names"
 	"github.com/evidencerelay/epack/internal/safefile"
 	"github.com/evidencerelay/epack/internal/workflow"
 	"github.com/evidencerelay/epack/pack"
@@ -28,7 +28,10 @@ var DefaultRunsPatterns = []string{"tools/**/result.json", "runs/**/result.json"
 // MaxRunResultBytes caps the size of one run result file.
 const MaxRunResultBytes = 1 << 20
 
-var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+// isRunID is the rule for a run id: ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$.
+func isRunID(s string) bool {
+	return names.Token(s, names.Upper+names.Lower+names.Digits, names.Upper+names.Lower+names.Digits+"._:-", 127)
+}
 
 // runSyncUnsupported is syncRuns' answer when the adapter turned out not to
 // support runs.sync (it answered unsupported_protocol before anything was sent).
@@ -147,11 +150,11 @@ func runIDOf(path string, data []byte) string {
 	var doc struct {
 		RunID string `json:"run_id"`
 	}
-	if json.Unmarshal(data, &doc) == nil && runIDPattern.MatchString(doc.RunID) {
+	if json.Unmarshal(data, &doc) == nil && isRunID(doc.RunID) {
 		return doc.RunID
 	}
 	dir := filepath.Base(filepath.Dir(path))
-	if runIDPattern.MatchString(dir) {
+	if isRunID(dir) {
 		return dir
 	}
 	return ""

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/names"
 )
 
 // Source is a parsed `source:` value: owner/repo@constraint.
@@ -17,7 +18,9 @@ type Source struct {
 }
 
 // ghName is what GitHub accepts for owners and repositories.
-var ghName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+func ghName(s string) bool { // ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$
+	return names.Token(s, names.Upper+names.Lower+names.Digits, names.Upper+names.Lower+names.Digits+"._-", 99)
+}
 
 // ParseSource parses `owner/repo@<constraint>`. A leading "github.com/" and a
 // trailing ".git" on the repository are accepted; a missing "@constraint"
@@ -33,7 +36,7 @@ func ParseSource(s string) (Source, error) {
 	repoPart = strings.TrimPrefix(repoPart, "github.com/")
 	repoPart = strings.TrimSuffix(repoPart, ".git")
 	parts := strings.Split(repoPart, "/")
-	if len(parts) != 2 || !ghName.MatchString(parts[0]) || !ghName.MatchString(parts[1]) || strings.Contains(repoPart, "..") {
+	if len(parts) != 2 || !ghName(parts[0]) || !ghName(parts[1]) || strings.Contains(repoPart, "..") {
 		return Source{}, errcode.New(errcode.ConfigInvalid, "source %q is not of the form owner/repo@<constraint>", raw).
 			WithHint("write source: owner/epack-remote-name@^1.2.0")
 	}

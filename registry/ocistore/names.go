@@ -5,15 +5,13 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/evidencerelay/epack/internal/names"
 	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry"
 )
 
 // Repository path components and tags, as the distribution spec has them.
-var (
-	componentRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$`)
-	tagRE       = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
-)
+var componentRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$`)
 
 // maxReferenceBytes bounds <registry>/<repository>, as distribution does.
 const maxReferenceBytes = 255
@@ -120,7 +118,7 @@ func VersionTag(v string) (string, error) {
 		return "", err
 	}
 	t := strings.ReplaceAll(v, "+", "_")
-	if !tagRE.MatchString(t) {
+	if !names.Token(t, names.Lower+names.Upper+names.Digits+"_", names.Lower+names.Upper+names.Digits+"._-", 127) {
 		return "", bad("version %q cannot be an OCI tag: tags are up to 128 letters, digits, '.', '_' and '-', not starting with '.' or '-' ('+' is written '_')", v)
 	}
 	if reservedTag(t) {
