@@ -142,8 +142,12 @@ func serviceError(kind string, err error) error {
 		return errcode.Wrap(errcode.AuthRequired, err, "the certificate authority refused the signing request").
 			WithHint("check that the OIDC token is fresh and meant for audience sigstore, and --fulcio-url")
 	case strings.Contains(strings.ToLower(msg), "rekor") || strings.Contains(msg, "log/entries") || strings.Contains(msg, "createLogEntry"):
+		hint := "check --rekor-url and the network"
+		if kind == "key" {
+			hint += ", or add --no-tlog to sign with the key alone, offline (no transparency-log entry)"
+		}
 		return errcode.Wrap(errcode.NetworkError, err, "the transparency log refused or could not be reached").
-			WithHint("check --rekor-url and the network")
+			WithHint("%s", hint)
 	}
 	if kind == "keyless" {
 		return errcode.Wrap(errcode.NetworkError, err, "keyless signing failed")
