@@ -161,29 +161,7 @@ func (d *Dir) CreateTemp(pattern string) (*os.File, error) {
 // OpenFile opens the regular file name in d for reading, refusing a symbolic
 // link (SymlinkNotAllowed) and anything that is not a regular file.
 func (d *Dir) OpenFile(name string) (*os.File, error) {
-	if err := checkName(name); err != nil {
-		return nil, err
-	}
-	full := filepath.Join(d.path, name)
-	fd, err := openatRetry(d.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, classifyAt(d.fd, name, "opening file", full, err)
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return nil, classify("opening file", full, err)
-	}
-	if uint32(st.Mode)&unix.S_IFMT != unix.S_IFREG {
-		unix.Close(fd)
-		return nil, errcode.New(errcode.InvalidPath, "%s is not a regular file", full)
-	}
-	// Regular files ignore O_NONBLOCK for reads, but clear it anyway so the
-	// descriptor behaves like one from os.Open.
-	if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
-		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags&^unix.O_NONBLOCK)
-	}
-	return os.NewFile(uintptr(fd), full), nil
+	return d.openRegular(name, unix.O_RDONLY, 0, "opening file")
 }
 
 // Lstat reports what name in d is, without following a symbolic link.

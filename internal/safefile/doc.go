@@ -4,11 +4,14 @@
 // and every write is durable (temp file in the target folder, fsync, rename,
 // fsync of the folder).
 //
-// It owns: the no-follow folder walk ([OpenDir], [MkdirAllNoFollow]), temp
-// files ([CreateTempIn]), atomic commits with or without replacement
-// ([Commit]), collision-free durable writes for receipts ([WriteUnique]),
-// atomic replacement ([WriteAtomic]) and bounded no-follow reads
-// ([ReadFileNoFollow]).
+// It owns: the no-follow folder walk ([OpenDir], [MkdirAllNoFollow],
+// [Dir.OpenDir], [Dir.ReadDir]), temp files ([CreateTempIn]), atomic commits
+// with or without replacement ([Commit]), collision-free durable writes for
+// receipts ([WriteUnique]) and files created open under a free name
+// ([Dir.CreateUnique]), lock and append-only log files ([Dir.OpenLock],
+// [Dir.OpenAppend]), atomic replacement ([WriteAtomic]) and no-follow reads
+// ([OpenNoFollow], [ReadFileNoFollow]). Code elsewhere does not pass
+// O_NOFOLLOW itself.
 //
 // Only the components below a given root are protected; the root path itself
 // is resolved by the kernel as usual except that its final component must not

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -176,11 +175,8 @@ func WriteUnique(dir, base, ext string, data []byte, perm os.FileMode) (string, 
 
 // WriteUnique is WriteUnique inside d.
 func (d *Dir) WriteUnique(base, ext string, data []byte, perm os.FileMode) (string, error) {
-	if err := checkName(base + ext); err != nil {
+	if err := checkUniqueName(base, ext); err != nil {
 		return "", err
-	}
-	if base == "" {
-		return "", errcode.New(errcode.InvalidPath, "empty file name")
 	}
 	tmp, err := d.writeTemp(tempPattern(base), data, perm)
 	if err != nil {
@@ -188,27 +184,17 @@ func (d *Dir) WriteUnique(base, ext string, data []byte, perm os.FileMode) (stri
 	}
 	srcName := filepath.Base(tmp.Name())
 	defer tmp.Close()
-	for i := 1; i <= maxUnique; i++ {
-		name := base + ext
-		if i > 1 {
-			name = base + "_" + strconv.Itoa(i) + ext
-		}
-		err := renameNoReplace(d.fd, srcName, d.fd, name)
-		if errors.Is(err, unix.EEXIST) {
-			continue
-		}
-		if err != nil {
-			_ = unix.Unlinkat(d.fd, srcName, 0)
-			return "", classify("renaming into", filepath.Join(d.path, name), err)
-		}
-		if err := d.Sync(); err != nil {
-			return "", err
-		}
-		return filepath.Join(d.path, name), nil
+	path, err := d.eachUnique(base, ext, "renaming into", func(name string) error {
+		return renameNoReplace(d.fd, srcName, d.fd, name)
+	})
+	if err != nil {
+		_ = unix.Unlinkat(d.fd, srcName, 0)
+		return "", err
 	}
-	_ = unix.Unlinkat(d.fd, srcName, 0)
-	return "", errcode.New(errcode.OutputExists, "%s: every name from %s%s to %s_%d%s is taken",
-		d.path, base, ext, base, maxUnique, ext)
+	if err := d.Sync(); err != nil {
+		return "", err
+	}
+	return path, nil
 }
 
 // WriteAtomic replaces path with data durably: temp file in the same folder,
