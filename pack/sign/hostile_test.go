@@ -16,6 +16,7 @@ import (
 	"github.com/youmark/pkcs8"
 
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/internal/exitstatus"
 	"github.com/evidencerelay/epack/internal/testkit"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/pack/sign"
@@ -78,6 +79,11 @@ func TestCheckRefusesHostileBundles(t *testing.T) {
 		out, _ := json.Marshal(m)
 		return out
 	}
+	// code is the signature's own error; the report's error (the exit
+	// status) is the same code for malformed input (invalid_attestation,
+	// attestation_too_large: exit 2, as issue 13 asks "2 for malformed
+	// input") and signature_invalid (exit 12) for a readable signature that
+	// does not verify or is not for this pack.
 	cases := []struct {
 		name   string
 		bundle []byte
@@ -108,12 +114,27 @@ func TestCheckRefusesHostileBundles(t *testing.T) {
 				t.Fatalf("report %+v", s)
 			}
 			testkit.WantCode(t, s.Err(), c.code)
-			code := errcode.Of(rep.Err())
-			if code != errcode.SignatureInvalid && code != errcode.IdentityMismatch {
-				t.Fatalf("report error code %s, want a signature code (exit 12)", code)
+			// Malformed input (not JSON, wrong media type, no envelope, a
+			// statement not in the COMPAT §10.3 form, over 1 MiB) is exit 2
+			// like any other malformed pack content; only a well-formed
+			// signature that fails (bad bits, other manifest, edited
+			// statement) is exit 12. Before this, every case here was 12.
+			want, status := errcode.SignatureInvalid, exitstatus.Signature
+			if c.code == errcode.InvalidAttestation || c.code == errcode.AttestationTooLarge {
+				want, status = c.code, exitstatus.BadInput
+			}
+			testkit.WantCode(t, rep.Err(), want)
+			if got := exitstatus.Of(rep.Err()); got != status {
+				t.Fatalf("exit status %d, want %d", got, status)
 			}
 		})
 	}
+	// A malformed bundle beside a readable signature that fails: the
+	// signature decides, exit 12.
+	rep := sign.Check(digestA, map[string][]byte{"attestations/a.sigstore.json": []byte("{"), "attestations/b.sigstore.json": flipSig()}, sign.Policy{Keys: []*sign.PublicKey{pub}})
+	testkit.WantCode(t, rep.Err(), errcode.SignatureInvalid)
+	// Malformed without any policy: still malformed input, exit 2.
+	testkit.WantCode(t, sign.Check(digestA, map[string][]byte{"attestations/a.sigstore.json": []byte("[]")}, sign.Policy{}).Err(), errcode.InvalidAttestation)
 	// The untouched bundle does verify, so the cases above fail for their own reason.
 	if err := sign.Check(digestA, map[string][]byte{good.Entry: good.JSON}, sign.Policy{Keys: []*sign.PublicKey{pub}}).Err(); err != nil {
 		t.Fatal(err)

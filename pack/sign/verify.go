@@ -173,8 +173,10 @@ func (r *Report) Allowed() []Signature {
 }
 
 // Err returns nil when the policy is satisfied, and otherwise an error
-// (SignatureInvalid or IdentityMismatch, exit 12) saying what each
-// signature lacked.
+// saying what each signature lacked: SignatureInvalid or IdentityMismatch
+// (exit 12) when any signature could be read, InvalidAttestation or
+// AttestationTooLarge (exit 2, malformed input) when every bundle is
+// malformed (see malformed).
 func (r *Report) Err() error {
 	if r.Satisfied() {
 		return nil
@@ -185,11 +187,30 @@ func (r *Report) Err() error {
 	}
 	var lines []string
 	code := errcode.IdentityMismatch
+	allMalformed, tooLarge := true, true
 	for _, s := range r.Signatures {
 		lines = append(lines, fmt.Sprintf("%s: %s", shortEntry(s.Entry), s.Error))
-		if errcode.Of(s.err) != errcode.IdentityMismatch {
+		c := errcode.Of(s.err)
+		if c != errcode.IdentityMismatch {
 			code = errcode.SignatureInvalid
 		}
+		if !malformed(c) {
+			allMalformed = false
+		}
+		if c != errcode.AttestationTooLarge {
+			tooLarge = false
+		}
+	}
+	if allMalformed {
+		// Malformed input (the "2 for malformed input"): no bundle
+		// could even be read as a signature, so no policy could help.
+		// Any bundle that is a readable signature keeps exit 12 above.
+		mc := errcode.InvalidAttestation
+		if tooLarge {
+			mc = errcode.AttestationTooLarge
+		}
+		return errcode.New(mc, "no signature could be read, every attestation is malformed:\n  %s", strings.Join(lines, "\n  ")).
+			WithHint("the attestations are not Sigstore bundles as 'epack sign' writes them (COMPAT §10.3); sign the pack again")
 	}
 	e := errcode.New(code, "no signature satisfies the signer policy:\n  %s", strings.Join(lines, "\n  "))
 	if !r.PolicyGiven {
@@ -197,6 +218,14 @@ func (r *Report) Err() error {
 			WithHint("name the signer: --key <public.pem>, or --issuer and --subject for keyless signatures (or --integrity-only to check digests only)")
 	}
 	return e
+}
+
+// malformed reports whether a signature's error code says its bundle is
+// malformed input (not JSON, wrong media type, no envelope, a statement not
+// in the COMPAT §10.3 form, too large) rather than a signature that does not
+// verify or is not allowed.
+func malformed(c errcode.Code) bool {
+	return c == errcode.InvalidAttestation || c == errcode.AttestationTooLarge
 }
 
 func shortEntry(e string) string {
