@@ -258,24 +258,28 @@ func (s *Store) lock(ctx context.Context, key string) (func(), error) {
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	p := filepath.Join(d.Path(), etagOf([]byte(key))+".lock")
+	name := etagOf([]byte(key)) + ".lock"
+	p := filepath.Join(d.Path(), name)
+	f, err := d.OpenLock(name, 0o600)
 	d.Close()
-	fd, err := unix.Open(p, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock file %s: %w", p, err)
 	}
+	// The flock lives as long as f: the release func keeps f reachable, so
+	// no finalizer closes it while the lock is held.
+	fd := int(f.Fd())
 	for {
 		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
-			return func() { unix.Flock(fd, unix.LOCK_UN); unix.Close(fd) }, nil
+			return func() { unix.Flock(fd, unix.LOCK_UN); f.Close() }, nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
-			unix.Close(fd)
+			f.Close()
 			return nil, fmt.Errorf("locking %s: %w", p, err)
 		}
 		select {
 		case <-ctx.Done():
-			unix.Close(fd)
+			f.Close()
 			return nil, ctx.Err()
 		case <-time.After(time.Millisecond):
 		}
@@ -504,25 +508,18 @@ func (s *Store) ListAfter(_ context.Context, prefix, after string, limit int) ([
 		}
 		return nil, mapErr(err)
 	}
-	base := d.Path()
-	d.Close()
-	fd, err := unix.Open(base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, mapErr(fmt.Errorf("opening %s: %w", base, err))
-	}
+	defer d.Close()
 	var out []registry.Entry
-	err = s.walkAfter(fd, base, prefix+"/", after, limit, &out)
+	err = s.walkAfter(d, prefix+"/", after, limit, &out)
 	return out, err
 }
 
-// walkAfter lists the folder open as fd (key prefix keyDir, ending in '/')
-// into out in key order; it consumes fd.
-func (s *Store) walkAfter(fd int, dirPath, keyDir, after string, limit int, out *[]registry.Entry) error {
-	f := os.NewFile(uintptr(fd), dirPath)
-	ents, err := f.ReadDir(-1)
+// walkAfter lists the open folder d (key prefix keyDir, ending in '/') into
+// out in key order, descending through handles opened from d.
+func (s *Store) walkAfter(d *safefile.Dir, keyDir, after string, limit int, out *[]registry.Entry) error {
+	ents, err := d.ReadDir()
 	if err != nil {
-		f.Close()
-		return fmt.Errorf("reading %s: %w", dirPath, err)
+		return err // names the folder
 	}
 	// A folder's keys all start with "<name>/", so it sorts as name+"/".
 	type item struct {
@@ -542,7 +539,6 @@ func (s *Store) walkAfter(fd int, dirPath, keyDir, after string, limit int, out 
 		}
 	}
 	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.sortKey, b.sortKey) })
-	defer f.Close()
 	for _, it := range items {
 		if len(*out) >= limit {
 			return nil
@@ -562,14 +558,16 @@ func (s *Store) walkAfter(fd int, dirPath, keyDir, after string, limit int, out 
 		if it.sortKey < after && !strings.HasPrefix(after, it.sortKey) {
 			continue
 		}
-		sub, err := unix.Openat(int(f.Fd()), it.ent.Name(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		sub, err := d.OpenDir(it.ent.Name())
 		if err != nil {
-			if errors.Is(err, unix.ENOENT) {
-				continue
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // removed meanwhile
 			}
-			return fmt.Errorf("opening %s: %w", filepath.Join(dirPath, it.ent.Name()), err)
+			return err // names the folder
 		}
-		if err := s.walkAfter(sub, filepath.Join(dirPath, it.ent.Name()), it.sortKey, after, limit, out); err != nil {
+		err = s.walkAfter(sub, it.sortKey, after, limit, out)
+		sub.Close()
+		if err != nil {
 			return err
 		}
 	}
