@@ -114,6 +114,9 @@ func TestCheckRefusesHostileBundles(t *testing.T) {
 				t.Fatalf("report %+v", s)
 			}
 			testkit.WantCode(t, s.Err(), c.code)
+			if s.Code != c.code {
+				t.Fatalf("Signature.Code %q, want %q", s.Code, c.code)
+			}
 			// Malformed input (not JSON, wrong media type, no envelope, a
 			// statement not in the COMPAT §10.3 form, over 1 MiB) is exit 2
 			// like any other malformed pack content; only a well-formed
@@ -136,8 +139,15 @@ func TestCheckRefusesHostileBundles(t *testing.T) {
 	// Malformed without any policy: still malformed input, exit 2.
 	testkit.WantCode(t, sign.Check(digestA, map[string][]byte{"attestations/a.sigstore.json": []byte("[]")}, sign.Policy{}).Err(), errcode.InvalidAttestation)
 	// The untouched bundle does verify, so the cases above fail for their own reason.
-	if err := sign.Check(digestA, map[string][]byte{good.Entry: good.JSON}, sign.Policy{Keys: []*sign.PublicKey{pub}}).Err(); err != nil {
+	okRep := sign.Check(digestA, map[string][]byte{good.Entry: good.JSON}, sign.Policy{Keys: []*sign.PublicKey{pub}})
+	if err := okRep.Err(); err != nil {
 		t.Fatal(err)
+	}
+	if s := okRep.Signatures[0]; s.Code != "" || s.Error != "" {
+		t.Fatalf("a verified signature carries code %q, error %q", s.Code, s.Error)
+	}
+	if d := sign.Describe("attestations/x.sigstore.json", []byte("{")); d.Code != errcode.InvalidAttestation {
+		t.Fatalf("Describe of a malformed bundle: code %q", d.Code)
 	}
 }
 

@@ -138,7 +138,10 @@ type Signature struct {
 	Allowed  bool   `json:"allowed"`
 	Rule     string `json:"rule,omitempty"`
 	Error    string `json:"error,omitempty"`
-	err      error
+	// Code is the stable error code (errcode) of Error, for scripts:
+	// omitted when the signature counted.
+	Code errcode.Code `json:"code,omitempty"`
+	err  error
 }
 
 // Err is why the signature did not count (nil when Allowed).
@@ -254,11 +257,21 @@ func Check(manifestDigest string, bundles map[string][]byte, p Policy) *Report {
 			s.Allowed, s.err = false, rerr
 		}
 		if s.err != nil {
-			s.Error = errText(s.err)
+			s.Error, s.Code = errText(s.err), codeOf(s.err)
 		}
 		r.Signatures = append(r.Signatures, s)
 	}
 	return r
+}
+
+// codeOf is the stable code of a signature's error; an error without one
+// (none is expected) is reported as signature_invalid, so Code is never
+// empty beside an Error.
+func codeOf(err error) errcode.Code {
+	if c := errcode.Of(err); c != "" {
+		return c
+	}
+	return errcode.SignatureInvalid
 }
 
 func errText(err error) string {
@@ -510,7 +523,7 @@ func Describe(name string, raw []byte) Signature {
 		s.Signer = s.Subject
 	}
 	if s.err != nil {
-		s.Error = errText(s.err)
+		s.Error, s.Code = errText(s.err), codeOf(s.err)
 	}
 	return s
 }
