@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -259,6 +260,11 @@ func printSignatures(g *Globals, sigs []sign.Signature) {
 		if who == "" && s.KeyID != "" {
 			who = "key " + s.KeyID[:16]
 		}
+		if who == "" {
+			// A key signature no given key verifies names nobody: say
+			// which entry it is.
+			who = "entry " + shortSigEntry(s.Entry)
+		}
 		line := fmt.Sprintf("    %s %s %s", mark, s.Kind, termSafe(who))
 		if s.Issuer != "" {
 			line += " (issuer " + termSafe(s.Issuer) + ")"
@@ -271,4 +277,14 @@ func printSignatures(g *Globals, sigs []sign.Signature) {
 		}
 		fmt.Fprintln(w, line)
 	}
+}
+
+// shortSigEntry is an attestation entry's name without its folder, cut to
+// 12 characters of the hash (as the signature errors name it).
+func shortSigEntry(e string) string {
+	e = strings.TrimPrefix(e, "attestations/")
+	if len(e) > 12+len(".sigstore.json") {
+		return e[:12] + "…"
+	}
+	return e
 }
