@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/evidencerelay/epack/errcode"
-	"golang.org/x/sys/unix"
+	"github.com/evidencerelay/epack/internal/safefile"
 )
 
 // File is the audit log, relative to the project root.
@@ -49,8 +49,10 @@ func Insecure(projectRoot, event string, attrs map[string]any) error {
 	return nil
 }
 
-// appendLine writes one record. Each folder is opened relative to its
-// parent without following links; the file is opened for appending only.
+// appendLine writes one record. The project root is opened as its path
+// resolves (a shell may name it through a link, as macOS's /tmp does), as
+// audit always did; .epack below it and the log are opened without
+// following links, the log for appending only.
 func appendLine(projectRoot, event string, attrs map[string]any) error {
 	if projectRoot == "" {
 		return nil
@@ -59,35 +61,15 @@ func appendLine(projectRoot, event string, attrs map[string]any) error {
 	if err != nil {
 		return err
 	}
-	logPath := filepath.Join(projectRoot, File)
-	root, err := unix.Open(filepath.Clean(projectRoot), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dir, err := safefile.OpenDirBelow(projectRoot, projectRoot, filepath.Dir(File), true, 0o755)
 	if err != nil {
-		return &os.PathError{Op: "open", Path: projectRoot, Err: err}
+		return err
 	}
-	defer unix.Close(root)
-	dirPath := filepath.Join(projectRoot, ".epack")
-	if err := unix.Mkdirat(root, ".epack", 0o755); err != nil && err != unix.EEXIST {
-		return &os.PathError{Op: "mkdir", Path: dirPath, Err: err}
-	}
-	dir, err := unix.Openat(root, ".epack", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	defer dir.Close()
+	f, err := dir.OpenAppend(filepath.Base(File), 0o600)
 	if err != nil {
-		return &os.PathError{Op: "open", Path: dirPath, Err: err}
+		return err
 	}
-	defer unix.Close(dir)
-	// Non-blocking: a FIFO planted in the log's place must not hang the open.
-	fd, err := unix.Openat(dir, filepath.Base(File), unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0o600)
-	if err != nil {
-		return &os.PathError{Op: "open", Path: logPath, Err: err}
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
-		unix.Close(fd)
-		if err == nil {
-			err = unix.EINVAL
-		}
-		return &os.PathError{Op: "open", Path: logPath, Err: fmt.Errorf("not a regular file: %w", err)}
-	}
-	f := os.NewFile(uintptr(fd), logPath)
 	if _, err := f.Write(line); err != nil {
 		f.Close()
 		return err

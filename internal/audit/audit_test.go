@@ -99,3 +99,25 @@ func TestAuditRefusesSpecialFiles(t *testing.T) {
 		})
 	}
 }
+
+// The project root itself is opened as its path resolves (a shell may name
+// it through a link, as macOS's /tmp does); only .epack and the log below it
+// must not be links.
+func TestAuditFollowsALinkedProjectRoot(t *testing.T) {
+	t.Parallel()
+	real := t.TempDir()
+	link := filepath.Join(t.TempDir(), "project")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := Insecure(link, "insecure_bypass", nil); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(real, File))
+	if err != nil || !strings.Contains(string(b), `"event":"insecure_bypass"`) {
+		t.Fatalf("%q %v", b, err)
+	}
+	if fi, err := os.Stat(filepath.Join(real, File)); err != nil || fi.Mode().Perm()&0o077 != 0 {
+		t.Fatalf("log mode: %v %v", fi, err)
+	}
+}
