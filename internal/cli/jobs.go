@@ -65,28 +65,19 @@ func startDetached(g *Globals, command string, childArgs []string) error {
 	if err != nil {
 		return err
 	}
+	defer dir.Close()
 	exe, err := os.Executable()
 	if err != nil {
 		return errcode.Wrap(errcode.IOError, err, "finding the epack executable")
 	}
 	id := fmt.Sprintf("job_%s_%d", time.Now().UTC().Format("20060102_150405"), os.Getpid())
-	var logFile *os.File
-	for i := 1; ; i++ {
-		name := id
-		if i > 1 {
-			name = fmt.Sprintf("%s_%d", id, i)
-		}
-		logFile, err = os.OpenFile(filepath.Join(dir, name+".log"), os.O_CREATE|os.O_EXCL|os.O_WRONLY|syscall.O_NOFOLLOW, jobsFilePerm)
-		if err == nil {
-			id = name
-			break
-		}
-		if !os.IsExist(err) || i > 100 {
-			return errcode.Wrap(errcode.IOError, err, "creating the job log")
-		}
+	logFile, logPath, err := dir.CreateUnique(id, ".log", jobsFilePerm)
+	if err != nil {
+		return errcode.Wrap(errcode.IOError, err, "creating the job log")
 	}
+	id = strings.TrimSuffix(filepath.Base(logPath), ".log")
 	defer logFile.Close()
-	jobFile := filepath.Join(dir, id+".json")
+	jobFile := filepath.Join(dir.Path(), id+".json")
 	cwd, _ := os.Getwd()
 	job := &Job{ID: id, Command: command, Args: childArgs, Status: "running", StartedAt: time.Now().UTC(),
 		LogPath: logFile.Name(), Dir: cwd}
@@ -164,29 +155,19 @@ const (
 
 // jobsFolder makes sure <base>/.epack/jobs exists as a real folder (no
 // symbolic link on the way) with mode 0700, tightening one an older epack
-// made 0755, and returns its path.
-func jobsFolder(base string) (string, error) {
+// made 0755, and returns it open.
+func jobsFolder(base string) (*safefile.Dir, error) {
 	if _, err := safefile.MkdirAllNoFollow(base, ".epack", 0o755); err != nil {
-		return "", errcode.Wrap(errcode.IOError, err, "creating the .epack folder")
+		return nil, errcode.Wrap(errcode.IOError, err, "creating the .epack folder")
 	}
-	dir, err := safefile.MkdirAllNoFollow(base, filepath.Join(".epack", "jobs"), jobsDirPerm)
+	dir, err := safefile.OpenDir(base, filepath.Join(".epack", "jobs"), true, jobsDirPerm)
 	if err != nil {
-		return "", errcode.Wrap(errcode.IOError, err, "creating the jobs folder")
+		return nil, errcode.Wrap(errcode.IOError, err, "creating the jobs folder")
 	}
-	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return "", errcode.Wrap(errcode.IOError, &os.PathError{Op: "open", Path: dir, Err: err}, "opening the jobs folder")
-	}
-	defer syscall.Close(fd)
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
-		return "", errcode.Wrap(errcode.IOError, &os.PathError{Op: "stat", Path: dir, Err: err}, "checking the jobs folder")
-	}
-	if st.Mode&0o777 != jobsDirPerm {
-		if err := syscall.Fchmod(fd, jobsDirPerm); err != nil {
-			return "", errcode.Wrap(errcode.IOError, &os.PathError{Op: "chmod", Path: dir, Err: err}, "making the jobs folder private").
-				WithHint("run: chmod 700 %s", dir)
-		}
+	if err := dir.Chmod(jobsDirPerm); err != nil {
+		dir.Close()
+		return nil, errcode.Wrap(errcode.IOError, err, "making the jobs folder private").
+			WithHint("run: chmod 700 %s", dir.Path())
 	}
 	return dir, nil
 }

@@ -59,3 +59,43 @@ func TestReadJobRefusesSpecialFiles(t *testing.T) {
 		})
 	}
 }
+
+// jobsFolder refuses a linked .epack or jobs folder and makes an older,
+// world-readable jobs folder private.
+func TestJobsFolder(t *testing.T) {
+	t.Run("tightens 0755", func(t *testing.T) {
+		base := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(base, ".epack", "jobs"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		d, err := jobsFolder(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		if d.Path() != filepath.Join(base, ".epack", "jobs") {
+			t.Fatalf("Path = %s", d.Path())
+		}
+		if fi, err := os.Stat(d.Path()); err != nil || fi.Mode().Perm() != jobsDirPerm {
+			t.Fatalf("mode %v %v", fi, err)
+		}
+	})
+	for _, linked := range []string{".epack", filepath.Join(".epack", "jobs")} {
+		t.Run("linked "+linked, func(t *testing.T) {
+			base, elsewhere := t.TempDir(), t.TempDir()
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(base, linked)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(elsewhere, filepath.Join(base, linked)); err != nil {
+				t.Fatal(err)
+			}
+			if d, err := jobsFolder(base); err == nil {
+				d.Close()
+				t.Fatal("jobsFolder went through a symbolic link")
+			}
+			if ents, _ := os.ReadDir(elsewhere); len(ents) != 0 {
+				t.Fatalf("created %v through the link", ents)
+			}
+		})
+	}
+}
