@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+
+	"github.com/evidencerelay/epack/internal/safefile"
 )
 
 // Errors returned by ReadFile; callers map them to their own error codes.
@@ -23,11 +25,8 @@ var (
 // path component and any file larger than max bytes. A missing file gives an
 // error satisfying errors.Is(err, fs.ErrNotExist).
 func ReadFile(path string, max int64) ([]byte, error) {
-	f, err := openNoFollow(path)
+	f, err := safefile.OpenNoFollow(path)
 	if err != nil {
-		if errors.Is(err, ErrSymlink) {
-			return nil, err
-		}
 		if isSymlinkErr(err) {
 			return nil, fmt.Errorf("%s %w", path, ErrSymlink)
 		}
