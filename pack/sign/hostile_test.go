@@ -258,8 +258,9 @@ func (randReader) Read(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// FuzzCheck feeds arbitrary bytes as a bundle: never a panic, never a
-// satisfied policy.
+// FuzzCheck feeds arbitrary bytes as a bundle to a keys-only policy and to
+// sign.Describe: never a panic, never a satisfied policy but for the key's
+// own signature. FuzzCheckKeyless covers keyless identities.
 func FuzzCheck(f *testing.F) {
 	good, pub := keyBundle(f, digestA)
 	f.Add(good.JSON)
@@ -276,6 +277,13 @@ func FuzzCheck(f *testing.F) {
 		}
 		if len(rep.Signatures) != 1 {
 			t.Fatalf("%d signatures reported for one bundle", len(rep.Signatures))
+		}
+		if s := rep.Signatures[0]; !s.Allowed && s.Code == "" {
+			t.Fatalf("refused without a code: %+v", s)
+		}
+		// The unchecked listing of 'epack inspect' never trusts anything.
+		if d := sign.Describe("attestations/f.sigstore.json", raw); d.Verified || d.Allowed || (d.Error == "") != (d.Code == "") {
+			t.Fatalf("Describe: %+v", d)
 		}
 	})
 }
