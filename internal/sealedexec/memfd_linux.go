@@ -15,8 +15,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// disableMemfd forces the temp-file fallback (tests).
-var disableMemfd = os.Getenv("EPACK_SEALEDEXEC_NO_MEMFD") == "1"
+// disableMemfd forces the temp-file fallback (tests, through SetMemfd).
+var disableMemfd bool
+
+// noMemfdEnv, set to "1", forces the temp-file fallback as well. It is read
+// each time something is sealed rather than once at package init, so the
+// package keeps no process-wide copy of the environment and a change (or a
+// test's t.Setenv) takes effect for the next seal.
+const noMemfdEnv = "EPACK_SEALEDEXEC_NO_MEMFD"
+
+// memfdOff reports whether sealing must use the temp-file copy.
+func memfdOff() bool { return disableMemfd || os.Getenv(noMemfdEnv) == "1" }
 
 // sealMemfd copies src into a memfd while hashing the same bytes (the hash
 // of one chunk overlaps the write of the next), then seals the memfd against
@@ -27,7 +36,7 @@ var disableMemfd = os.Getenv("EPACK_SEALEDEXEC_NO_MEMFD") == "1"
 // The writable fd is then closed; a read-only, close-on-exec reopen stays
 // open and is what runs.
 func sealMemfd(s *Sealed, src *os.File, h hash.Hash) ([]byte, error) {
-	if disableMemfd {
+	if memfdOff() {
 		return nil, errNoMemfd
 	}
 	if _, err := os.Stat("/proc/self/fd"); err != nil {

@@ -110,3 +110,34 @@ func TestAddSealsWhileMapped(t *testing.T) {
 		t.Fatalf("seals %#x, want %#x", got, allSeals)
 	}
 }
+
+// EPACK_SEALEDEXEC_NO_MEMFD is read when sealing, not at package init: set
+// for one seal it gives the temp-file copy, and the next seal after it is
+// unset uses a memfd again.
+func TestNoMemfdEnvReadWhenSealing(t *testing.T) {
+	withMemfd(t, true)
+	p, d := sealScript(t)
+	for _, tc := range []struct {
+		env       string
+		wantMemfd bool
+	}{
+		{"1", false},
+		{"", true},
+		{"0", true},
+	} {
+		t.Run("env="+tc.env, func(t *testing.T) {
+			t.Setenv(noMemfdEnv, tc.env)
+			s, err := Seal(p, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if tc.wantMemfd && !s.Memfd() {
+				testenv.NeedFeature(t, "memfd_create with sealing (Linux)")
+			}
+			if s.Memfd() != tc.wantMemfd {
+				t.Fatalf("%s=%q: Memfd() = %v, want %v", noMemfdEnv, tc.env, s.Memfd(), tc.wantMemfd)
+			}
+		})
+	}
+}
