@@ -10,8 +10,8 @@
 // receipts ([WriteUnique]) and files created open under a free name
 // ([Dir.CreateUnique]), lock and append-only log files ([Dir.OpenLock],
 // [Dir.OpenAppend]), atomic replacement ([WriteAtomic]) and no-follow reads
-// ([OpenNoFollow], [ReadFileNoFollow]). Code elsewhere does not pass
-// O_NOFOLLOW itself.
+// ([OpenNoFollow], [ReadFileNoFollow]). Code elsewhere should not pass
+// O_NOFOLLOW itself: it adds the helper it needs here instead.
 //
 // Only the components below a given root are protected; the root path itself
 // is resolved by the kernel as usual except that its final component must not
