@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -447,23 +448,81 @@ func (r *Registry) legacyRecords(ctx context.Context, sc scope) ([]LegacyRecord,
 }
 
 // releaseState returns the newest state of release id of sc's stream: its
-// current copy, else the record that created it (a legacy record).
-// ErrNotFound when it has neither.
+// current copy, checked against the record of the log it is a copy of,
+// else the record that created it (a legacy record). ErrNotFound when it
+// has neither. A current copy that is not byte for byte the record it
+// names (edited, or naming a record the log does not have) is refused
+// with CodeConflict: the current copy is writable and outside the hash
+// chain, so nothing is answered from it unchecked.
 func (r *Registry) releaseState(ctx context.Context, sc scope, id string) (*Release, error) {
-	var rel Release
-	_, err := r.getJSON(ctx, sc.currentKey(id), &rel)
+	data, _, err := r.store.Get(ctx, sc.currentKey(id), MaxRecordBytes)
 	switch {
-	case err == nil && rel.ReleaseID == id:
+	case errors.Is(err, ErrNotFound):
+		var rel Release
+		if _, err := r.getJSON(ctx, sc.releaseKey(id), &rel); err != nil {
+			return nil, err
+		}
 		return &rel, nil
-	case err != nil && !errors.Is(err, ErrNotFound):
+	case err != nil:
 		return nil, err
 	}
-	rel = Release{}
-	if _, err := r.getJSON(ctx, sc.releaseKey(id), &rel); err != nil {
-		return nil, err
-	}
-	return &rel, nil
+	return r.checkCurrent(ctx, sc, id, data)
 }
+
+// checkCurrent returns the release state in data, the stored current copy
+// of release id, once it is checked to be exactly the record it names: the
+// stored record, or the head's copy when the head names it and the record
+// is not stored yet (its writer died after moving the head).
+func (r *Registry) checkCurrent(ctx context.Context, sc scope, id string, data []byte) (*Release, error) {
+	rel, err := ParseRecord(data)
+	if err != nil {
+		return nil, alteredCurrent(id, "it is not a record as this registry stores them (%v)", err)
+	}
+	if rel.ReleaseID != id || rel.Stream != sc.stream {
+		return nil, alteredCurrent(id, "it is a copy of release %s of stream %q", truncate(rel.ReleaseID), truncate(rel.Stream))
+	}
+	name := RecordName(rel)
+	// The record, else the head's copy of it, else the record again: a
+	// head that moved past a record was moved after the record was stored,
+	// so a record that was not there before the head was read is there now
+	// unless the log does not have it.
+	for attempt := 0; attempt < 2; attempt++ {
+		rec, _, err := r.store.Get(ctx, sc.recordKey(name), MaxRecordBytes)
+		switch {
+		case err == nil:
+			if !bytes.Equal(rec, data) {
+				return nil, alteredCurrent(id, "its SHA-256 is %s, record %s of the release log has %s", short(SHA256Hex(data)), name, short(SHA256Hex(rec)))
+			}
+			return rel, nil
+		case !errors.Is(err, ErrNotFound):
+			return nil, storeErr(err, "reading release record %s", name)
+		}
+		if attempt > 0 {
+			break
+		}
+		var h logHead
+		if _, err := r.getJSON(ctx, sc.headKey(), &h); err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, storeErr(err, "reading the release log head of stream %q", sc.stream)
+		}
+		if h.Record == name && h.Seq == rel.Seq && h.SHA256 == SHA256Hex(data) && bytes.Equal(h.Body, data) {
+			return rel, nil
+		}
+	}
+	return nil, alteredCurrent(id, "it is a copy of record %s, which the release log does not have", name)
+}
+
+// alteredCurrent is the error of a current copy that is not its record.
+func alteredCurrent(id, format string, args ...any) error {
+	e := protocol.Errorf(protocol.CodeConflict,
+		"the current copy of release %s was altered: %s; the registry was tampered with, nothing was read from it: run epack log verify",
+		id, fmt.Sprintf(format, args...))
+	e.Err = ErrAlteredCurrent
+	return e
+}
+
+// ErrAlteredCurrent is in the chain of the error refusing a release whose
+// current copy is not the record of the log it names.
+var ErrAlteredCurrent = errors.New("the current copy of a release was altered")
 
 // stateRecord is the state a release's next record starts from: its
 // newest record, found through the log's head (the newest of all) or the

@@ -178,6 +178,86 @@ func (r *Registry) LogRead(ctx context.Context, req *protocol.LogReadRequest) (*
 	if more && len(out.Records) > 0 {
 		last := keys[len(out.Records)-1]
 		out.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(strings.TrimPrefix(last, prefix)))
+		return out, nil
+	}
+	altered, err := r.alteredCurrents(ctx, sc, protocol.MaxLogLimit-len(out.Records))
+	if err != nil {
+		return nil, err
+	}
+	out.Records = append(out.Records, altered...)
+	return out, nil
+}
+
+// CurrentPrefix starts the name of a log.read entry that is not a record
+// but the current copy of a release (what pull, releases and hold read),
+// handed out on a stream's last page when it is not the release's newest
+// record: "current/<release-id>". VerifyChain names each as altered.
+const CurrentPrefix = "current/"
+
+// alteredCurrents returns, as log.read entries named CurrentPrefix+id (at
+// most limit), the current copies of sc's releases that are not byte for
+// byte the record they name, name a record older than the release's newest
+// stored one, or name a release the log does not have. A clean registry
+// hands out none, so log.read answers as it always did.
+func (r *Registry) alteredCurrents(ctx context.Context, sc scope, limit int) ([]protocol.LogRecord, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	prefix := sc.currentKey("")
+	prefix = strings.TrimSuffix(prefix, ".json")
+	ents, err := r.store.List(ctx, prefix, 0)
+	if err != nil {
+		return nil, storeErr(err, "listing the current copies of stream %q", sc.stream)
+	}
+	if len(ents) == 0 {
+		return nil, nil
+	}
+	recs, err := r.store.List(ctx, sc.recordsPrefix(), 0)
+	if err != nil {
+		return nil, storeErr(err, "listing the records of stream %q", sc.stream)
+	}
+	newest := map[string]int64{} // release id → highest stored sequence (0: only its first record)
+	for _, e := range recs {
+		name, ok := strings.CutSuffix(strings.TrimPrefix(e.Key, sc.recordsPrefix()), ".json")
+		if !ok {
+			continue
+		}
+		if id, seq, ok := ParseRecordName(name); ok {
+			if old, seen := newest[id]; !seen || seq > old {
+				newest[id] = seq
+			}
+		}
+	}
+	var out []protocol.LogRecord
+	for _, e := range ents {
+		id, ok := strings.CutSuffix(strings.TrimPrefix(e.Key, prefix), ".json")
+		if !ok || !ValidReleaseID(id) {
+			continue
+		}
+		data, _, err := r.store.Get(ctx, e.Key, MaxRecordBytes)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, storeErr(err, "reading the current copy of release %s", id)
+		}
+		rel, err := r.checkCurrent(ctx, sc, id, data)
+		switch {
+		case err == nil:
+			nameSeq := int64(0)
+			if rel.Kind == RecordUpdate {
+				nameSeq = rel.Seq
+			}
+			if seq, known := newest[id]; !known || nameSeq >= seq {
+				continue // the release's newest record (or the head's, not stored yet)
+			}
+		case !errors.Is(err, ErrAlteredCurrent):
+			return nil, err
+		}
+		out = append(out, protocol.LogRecord{Name: CurrentPrefix + id, SizeBytes: int64(len(data)), Data: data})
+		if len(out) == limit {
+			break
+		}
 	}
 	return out, nil
 }

@@ -209,8 +209,10 @@ func (c *countingStore) Get(ctx context.Context, key string, max int64) ([]byte,
 	return c.Store.Get(ctx, key, max)
 }
 
-// A page costs one ordered listing and a read or two per release, wherever
-// it starts: it never lists the whole prefix or reads more than it shows.
+// A page costs one ordered listing and two or three reads per release
+// (its index entry outside a stream, its current copy, and the record the
+// copy is checked against), wherever it starts: it never lists the whole
+// prefix or reads more than it shows.
 func TestReleasesListPageCost(t *testing.T) {
 	fs := newStore(t)
 	rels := seed(t, fs, seedSpec{n: 120, base: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), step: time.Minute})
@@ -221,8 +223,8 @@ func TestReleasesListPageCost(t *testing.T) {
 		maxGets  int64
 		released int
 	}{
-		{"stream", protocol.ReleasesListRequest{Target: protocol.TargetConfig{Workspace: "acme", Environment: "prod", Stream: "acme/a"}, Limit: 10}, 10, 10},
-		{"environment from a cursor", protocol.ReleasesListRequest{Target: protocol.TargetConfig{Workspace: "acme", Environment: "prod"}, Limit: 10, Cursor: mid}, 20, 10},
+		{"stream", protocol.ReleasesListRequest{Target: protocol.TargetConfig{Workspace: "acme", Environment: "prod", Stream: "acme/a"}, Limit: 10}, 20, 10},
+		{"environment from a cursor", protocol.ReleasesListRequest{Target: protocol.TargetConfig{Workspace: "acme", Environment: "prod"}, Limit: 10, Cursor: mid}, 30, 10},
 	} {
 		s := &countingStore{Store: fs}
 		resp, err := registry.New(s, registry.Options{}).ReleasesList(context.Background(), &c.req)

@@ -113,7 +113,16 @@ type parsedRecord struct {
 // (every stored object of the stream's records folder, as log.read returns
 // them). Blob checks are the caller's (Blobs lists what to check).
 func VerifyChain(stream string, head *protocol.LogHead, records []protocol.LogRecord) *ChainReport {
+	var currents []protocol.LogRecord
+	records = slices.DeleteFunc(slices.Clone(records), func(lr protocol.LogRecord) bool {
+		if strings.HasPrefix(lr.Name, CurrentPrefix) {
+			currents = append(currents, lr)
+			return true
+		}
+		return false
+	})
 	rep := &ChainReport{Stream: stream, Problems: []Problem{}, Chain: []ChainEntry{}, Blobs: map[protocol.BlobRef][]string{}, Records: len(records)}
+	defer func() { checkCurrents(rep, currents) }()
 	byName := make(map[string]*parsedRecord, len(records))
 	bySeq := map[int64][]*parsedRecord{}
 	var chained []*parsedRecord // records with log fields, for resync
@@ -330,6 +339,38 @@ func VerifyChain(stream string, head *protocol.LogHead, records []protocol.LogRe
 		}
 	}
 	return rep
+}
+
+// checkCurrents names each current copy log.read handed out (the adapter
+// hands out only those that are not their release's newest record) that
+// is not byte for byte the newest record of its release in the chain: pull,
+// releases and hold read it, so an edit there changes what they answer.
+func checkCurrents(rep *ChainReport, currents []protocol.LogRecord) {
+	for _, lr := range currents {
+		id := strings.TrimPrefix(lr.Name, CurrentPrefix)
+		if !ValidReleaseID(id) {
+			rep.add(ProblemMalformed, truncate(lr.Name), 0, "", "%q is not the name of a release's current copy", truncate(lr.Name))
+			continue
+		}
+		var newest *ChainEntry
+		for i := range rep.Chain {
+			if rep.Chain[i].ReleaseID == id {
+				newest = &rep.Chain[i]
+			}
+		}
+		sum := SHA256Hex(lr.Data)
+		if newest != nil && slices.ContainsFunc(rep.Problems, func(p Problem) bool { return p.Record == newest.Record }) {
+			continue // the record itself was altered (and is named so): the copy may be the genuine one
+		}
+		switch {
+		case lr.Omitted != "":
+			rep.add(ProblemAltered, lr.Name, 0, id, "the current copy of release %s (what pull and releases read) differs from its record in the release log; it cannot be read (%s)", id, lr.Omitted)
+		case newest == nil:
+			rep.add(ProblemAltered, lr.Name, 0, id, "the current copy of release %s (what pull and releases read) was altered: the chain has no record of release %s", id, id)
+		case newest.SHA256 != sum:
+			rep.add(ProblemAltered, lr.Name, newest.Seq, id, "the current copy of release %s (what pull and releases read) was altered: its SHA-256 is %s, the release's newest record in the chain (%s, seq %d) has %s", id, short(sum), newest.Record, newest.Seq, short(newest.SHA256))
+		}
+	}
 }
 
 // highest is the record with the highest sequence number.

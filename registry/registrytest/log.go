@@ -90,6 +90,34 @@ func wantProblem(t testing.TB, rep *registry.ChainReport, kind, record string) {
 	t.Fatalf("no %s problem naming %q: %s", kind, record, b)
 }
 
+// currentKey is where the current copy of release id of tgt's stream is.
+func currentKey(tgt protocol.TargetConfig, id string) string {
+	return path.Join("streams", registry.EscapeName(tgt.Workspace), registry.EscapeName(tgt.Environment), registry.EscapeName(tgt.Stream), "current", id+".json")
+}
+
+// pushErr pushes p and returns the error of push.prepare or push.finalize.
+func pushErr(t testing.TB, e *Env, tgt protocol.TargetConfig, p Pack, labels ...string) error {
+	t.Helper()
+	prep, err := e.A.PushPrepare(ctxT(t), &protocol.PushPrepareRequest{
+		Remote: "origin", Target: tgt, Pack: p.Info(),
+		Release: protocol.ReleaseInfo{Labels: labels, Notes: "n", BuildContext: map[string]string{"git_sha": "abc"}},
+	})
+	if err != nil {
+		return err
+	}
+	if prep.Upload.Method != protocol.MethodSkip {
+		if err := UploadRaw(t, prep.Upload, p.Data, e.HeadersOverHTTP); err != nil {
+			return err
+		}
+	}
+	_, err = e.A.PushFinalize(ctxT(t), &protocol.PushFinalizeRequest{
+		Remote: "origin", Target: tgt,
+		Pack:          protocol.PackInfo{Path: p.Path, Digest: p.PackDigest, SizeBytes: int64(len(p.Data))},
+		FinalizeToken: prep.FinalizeToken,
+	})
+	return err
+}
+
 func recordsDir(tgt protocol.TargetConfig) string {
 	return path.Join("releases", registry.EscapeName(tgt.Workspace), registry.EscapeName(tgt.Environment), registry.EscapeName(tgt.Stream))
 }
@@ -308,11 +336,79 @@ func LogTamper(t *testing.T, e *Env) {
 	e.overwrite(t, bk, blob)
 	wantClean(t, VerifyLog(t, e, target), 3)
 
+	// The current copy of the middle release (what pull, releases and hold
+	// read; writable and outside the chain) edited: its labels, then its
+	// pack pointed at another release's blob. Pull, releases and a re-push
+	// refuse it as tampering (never answering another pack's bytes or
+	// writing the forged state into the chain); verification names it.
+	ck := currentKey(target, ids[1])
+	cur := e.get(t, ck)
+	if !bytes.Equal(cur, mid) {
+		t.Fatal("the current copy of a release with one record is not that record")
+	}
+	forged, err := registry.ParseRecord(cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged.Labels = []string{"v9.9.9"}
+	relabeled, _ := registry.EncodeRecord(forged)
+	other, _ := registry.ParseRecord(e.get(t, key(ids[0])))
+	forged.FileDigest, forged.SizeBytes, forged.PackDigest, forged.ManifestDigest = other.FileDigest, other.SizeBytes, other.PackDigest, other.ManifestDigest
+	repointed, _ := registry.EncodeRecord(forged)
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{{"labels", relabeled}, {"pack", repointed}, {"not canonical", append(bytes.Clone(cur), '\n')}} {
+		e.overwrite(t, ck, c.data)
+		_, err := pull(t, e, target, protocol.PullRef{ReleaseID: ids[1]})
+		wantCode(t, err, protocol.CodeConflict, "pull of a release whose current copy was edited ("+c.name+")")
+		if !strings.Contains(err.Error(), "current copy of release "+ids[1]+" was altered") {
+			t.Fatalf("pull (%s): %v", c.name, err)
+		}
+		if _, err := pull(t, e, target, protocol.PullRef{Version: "v1.1"}); Code(err) != protocol.CodeConflict {
+			t.Fatalf("pull by version (%s): %v", c.name, err)
+		}
+		_, err = e.A.ReleasesList(ctxT(t), &protocol.ReleasesListRequest{Target: target})
+		wantCode(t, err, protocol.CodeConflict, "releases.list with an edited current copy ("+c.name+")")
+		wantCode(t, pushErr(t, e, target, packs[1], "again"), protocol.CodeConflict, "re-push of a release whose current copy was edited ("+c.name+")")
+		rep := VerifyLog(t, e, target)
+		wantProblem(t, rep, registry.ProblemAltered, registry.CurrentPrefix+ids[1])
+		if len(rep.Problems) != 1 || rep.Problems[0].ReleaseID != ids[1] || len(rep.Chain) != 3 {
+			t.Fatalf("an edited current copy (%s): %+v", c.name, rep.Problems)
+		}
+		// The other releases still pull.
+		if pp, err := pull(t, e, target, protocol.PullRef{ReleaseID: ids[0]}); err != nil || pp.Pack.ReleaseID != ids[0] {
+			t.Fatalf("pull of an untouched release: %+v %v", pp, err)
+		}
+	}
+	// A current copy rolled back to an older record of its release, and one
+	// made up for a release the log does not have.
+	e.overwrite(t, ck, cur)
+	Push(t, e, target, packs[1], "again")
+	e.overwrite(t, ck, cur)
+	wantProblem(t, VerifyLog(t, e, target), registry.ProblemAltered, registry.CurrentPrefix+ids[1])
+	e.overwrite(t, ck, e.get(t, key(ids[1]+"/4")))
+	wantClean(t, VerifyLog(t, e, target), 4)
+	fakeID := registry.NewReleaseID(time.Now())
+	fake, _ := registry.ParseRecord(cur)
+	fake.ReleaseID = fakeID
+	fb, _ := registry.EncodeRecord(fake)
+	e.overwrite(t, currentKey(target, fakeID), fb)
+	wantProblem(t, VerifyLog(t, e, target), registry.ProblemAltered, registry.CurrentPrefix+fakeID)
+	e.remove(t, currentKey(target, fakeID))
+	wantClean(t, VerifyLog(t, e, target), 4)
+	if pp, err := pull(t, e, target, protocol.PullRef{ReleaseID: ids[1]}); err != nil || !slices.Equal(pp.Pack.Labels, []string{"v1.1", "again"}) || pp.Pack.Digest != "sha256:"+packs[1].FileHex || pp.Pack.SizeBytes != int64(len(packs[1].Data)) {
+		t.Fatalf("pull once the current copy is restored: %+v %v", pp, err)
+	}
+	if got := ListAll(t, e, protocol.ReleasesListRequest{Target: target}, 50); len(got) != 3 {
+		t.Fatalf("releases once restored: %v", releaseIDs(got))
+	}
+
 	// Junk in the records folder is named, never followed.
 	e.overwrite(t, rd+"/notes.txt", []byte("hello"))
 	wantProblem(t, VerifyLog(t, e, target), registry.ProblemMalformed, "notes.txt")
 	e.remove(t, rd+"/notes.txt")
-	wantClean(t, VerifyLog(t, e, target), 3)
+	wantClean(t, VerifyLog(t, e, target), 4)
 }
 
 // LogLegacy: records written before the log (no log fields) keep working,
