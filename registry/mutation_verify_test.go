@@ -43,11 +43,18 @@ func mkRec(t *testing.T, seq int64, prev chainRec, id string) chainRec {
 // mkUpdate encodes an update record of release id at seq after prev.
 func mkUpdate(t *testing.T, seq int64, prev chainRec, id string) chainRec {
 	t.Helper()
+	return mkUpdateWith(t, seq, prev, id, func(*registry.Release) {})
+}
+
+// mkUpdateWith is mkUpdate with edit applied to the record before it is encoded.
+func mkUpdateWith(t *testing.T, seq int64, prev chainRec, id string, edit func(*registry.Release)) chainRec {
+	t.Helper()
 	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	rel := &registry.Release{Log: registry.LogVersion, Kind: registry.RecordUpdate, Seq: seq,
 		RecordedAt: at.Add(time.Duration(seq) * time.Second), ReleaseID: id, Stream: "acme/prod",
 		FileDigest: "sha256:" + strings.Repeat("ab", 32), SizeBytes: 10, CreatedAt: at,
 		PrevRecord: prev.name, PrevSHA256: prev.sum()}
+	edit(rel)
 	b, err := registry.EncodeRecord(rel)
 	if err != nil {
 		t.Fatal(err)
@@ -109,6 +116,18 @@ func TestVerifyChainWalks(t *testing.T) {
 		forkLow, forkHigh = forkHigh, forkLow
 	}
 	upd2 := mkUpdate(t, 2, r1, registry.ParseRecordNameID(r1.name))
+	r1ID := registry.ParseRecordNameID(r1.name)
+	otherBlob := func(rel *registry.Release) { rel.FileDigest = "sha256:" + strings.Repeat("cd", 32) }
+	repointed2 := mkUpdateWith(t, 2, r1, r1ID, otherBlob)
+	resized2 := mkUpdateWith(t, 2, r1, r1ID, func(rel *registry.Release) { rel.SizeBytes = 11 })
+	redigested2 := mkUpdateWith(t, 2, r1, r1ID, func(rel *registry.Release) {
+		rel.PackDigest, rel.ManifestDigest = "sha256:"+strings.Repeat("ef", 32), "sha256:"+strings.Repeat("01", 32)
+	})
+	relabeled3 := mkUpdateWith(t, 3, upd2, r1ID, func(rel *registry.Release) { rel.Labels = []string{"v2"} })
+	repointed3 := mkUpdateWith(t, 3, upd2, r1ID, otherBlob)
+	current := func(name string, data []byte) protocol.LogRecord {
+		return protocol.LogRecord{Name: registry.CurrentPrefix + name, Data: data}
+	}
 	orphanID := registry.NewReleaseID(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC))
 	orphan2 := mkUpdate(t, 2, r1, orphanID)
 	// A loop: h (seq 4, only in the head) → a (3) → b (2) → a …
@@ -180,6 +199,24 @@ func TestVerifyChainWalks(t *testing.T) {
 			chain: []string{r1.name, r4.name}, want: []string{"record " + r3.name + " (seq 3, the one before " + r4.name + ") is missing", "gap: no record with sequence 2 to 2 is stored either [seq 1]"}},
 		{name: "an update of a release of the chain", head: headOf(upd2, 2), recs: logRecords(r1, upd2),
 			chain: []string{r1.name, upd2.name}},
+		{name: "an update that keeps its release's pack, with new labels", head: headOf(relabeled3, 3), recs: logRecords(r1, upd2, relabeled3),
+			chain: []string{r1.name, upd2.name, relabeled3.name}},
+		{name: "an update that changes its release's file digest", head: headOf(repointed2, 2), recs: logRecords(r1, repointed2),
+			chain: []string{r1.name, repointed2.name}, want: []string{"rewritten: record " + repointed2.name + " (seq 2) rewrites release " + r1ID + ": an update keeps the release's pack, it has file_digest sha256:cdcd"}},
+		{name: "an update that changes its release's size", head: headOf(resized2, 2), recs: logRecords(r1, resized2),
+			chain: []string{r1.name, resized2.name}, want: []string{"rewritten: record " + resized2.name + " (seq 2) rewrites release " + r1ID + ": an update keeps the release's pack, it has size_bytes 11 (was 10)"}},
+		{name: "an update that changes its release's pack and manifest digests", head: headOf(redigested2, 2), recs: logRecords(r1, redigested2),
+			chain: []string{r1.name, redigested2.name}, want: []string{"rewritten: record " + redigested2.name + " (seq 2) rewrites release " + r1ID + ": an update keeps the release's pack, it has pack_digest sha256:efef"}},
+		{name: "a second update that changes its release's file digest", head: headOf(repointed3, 3), recs: logRecords(r1, upd2, repointed3),
+			chain: []string{r1.name, upd2.name, repointed3.name}, want: []string{"rewritten: record " + repointed3.name + " (seq 3)"}, notWant: upd2.name + " (seq 2) rewrites"},
+		{name: "a current copy that is its release's newest record", head: headOf(upd2, 2), recs: append(logRecords(r1, upd2), current(r1ID, upd2.data)),
+			chain: []string{r1.name, upd2.name}},
+		{name: "a current copy rolled back to an older record", head: headOf(upd2, 2), recs: append(logRecords(r1, upd2), current(r1ID, r1.data)),
+			chain: []string{r1.name, upd2.name}, want: []string{"altered: the current copy of release " + r1ID + " (what pull and releases read) was altered: its SHA-256 is " + r1.sum()[:16]}},
+		{name: "a current copy of a release the chain does not have", head: headOf(r1, 1), recs: append(logRecords(r1), current(orphanID, r1.data)),
+			chain: []string{r1.name}, want: []string{"altered: the current copy of release " + orphanID + " (what pull and releases read) was altered: the chain has no record of release " + orphanID}},
+		{name: "a current copy of no release id", head: headOf(r1, 1), recs: append(logRecords(r1), current("x", r1.data)),
+			chain: []string{r1.name}, want: []string{"malformed: \"current/x\" is not the name of a release's current copy"}},
 		{name: "an update of a release the chain does not create", head: headOf(orphan2, 2), recs: logRecords(r1, orphan2),
 			chain: []string{r1.name, orphan2.name}, want: []string{"missing: record " + orphan2.name + " updates release " + orphanID + ", whose first record is not in the chain"}},
 		{name: "a loop after the head's copy", head: headOf(loopH, 4), recs: logRecords(loopA, loopB),

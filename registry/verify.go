@@ -33,6 +33,7 @@ const (
 	ProblemBlobMissing  = "blob_missing"  // a pack blob a record names is not stored
 	ProblemBlobChanged  = "blob_changed"  // a pack blob has another size or digest than its records say
 	ProblemReceipt      = "receipt"       // a push receipt's release is not at its place in the chain
+	ProblemRewritten    = "rewritten"     // an update record changes its release's pack (file digest, size, pack or manifest digest, creation time)
 )
 
 // maxProblems bounds the problems one stream's report lists: past it the
@@ -196,6 +197,7 @@ func VerifyChain(stream string, head *protocol.LogHead, records []protocol.LogRe
 	// Walk back to the first record.
 	var newer *Release
 	var entries []ChainEntry
+	var rels []*Release // entries' records
 	for steps := 0; cur != nil && steps <= len(records)+1 && len(rep.Problems) < maxProblems; steps++ {
 		if cur.visited {
 			rep.add(ProblemLoop, cur.name, wantSeq, "", "the chain comes back to record %s: it loops", cur.name)
@@ -244,6 +246,7 @@ func VerifyChain(stream string, head *protocol.LogHead, records []protocol.LogRe
 		}
 		entries = append(entries, ChainEntry{Seq: rel.Seq, Record: cur.name, SHA256: cur.sum, Kind: rel.Kind, ReleaseID: rel.ReleaseID,
 			FileDigest: rel.FileDigest, SizeBytes: rel.SizeBytes, Labels: nonNil(rel.Labels), RecordedAt: rel.RecordedAt, Remote: rel.Remote})
+		rels = append(rels, rel)
 		ref := protocol.BlobRef{Digest: rel.FileDigest, SizeBytes: rel.SizeBytes}
 		if !slices.Contains(rep.Blobs[ref], rel.ReleaseID) {
 			rep.Blobs[ref] = append(rep.Blobs[ref], rel.ReleaseID)
@@ -270,7 +273,9 @@ func VerifyChain(stream string, head *protocol.LogHead, records []protocol.LogRe
 		cur = next
 	}
 	slices.Reverse(entries)
+	slices.Reverse(rels)
 	rep.Chain = entries
+	checkIdentity(rep, entries, rels, byName)
 
 	// Releases the chain names (for updates without their release).
 	created := map[string]bool{}
@@ -339,6 +344,43 @@ func VerifyChain(stream string, head *protocol.LogHead, records []protocol.LogRe
 		}
 	}
 	return rep
+}
+
+// checkIdentity names each update record that does not keep what its
+// release was created with (its record of kind release, or the legacy
+// record the log adopted; else the release's first update in the chain):
+// labels and notes may grow, the pack a release is never changes.
+func checkIdentity(rep *ChainReport, entries []ChainEntry, rels []*Release, byName map[string]*parsedRecord) {
+	base := map[string]*Release{}
+	for _, id := range legacyOf(entries, byName) {
+		if p := byName[id]; p != nil && p.rel != nil {
+			base[id] = p.rel
+		}
+	}
+	for i, rel := range rels {
+		b := base[rel.ReleaseID]
+		if b == nil || rel.Kind == RecordRelease {
+			base[rel.ReleaseID] = rel
+			continue
+		}
+		var changed []string
+		diff := func(field, was, is string) {
+			if was != is {
+				changed = append(changed, fmt.Sprintf("%s %s (was %s)", field, truncate(is), truncate(was)))
+			}
+		}
+		diff("file_digest", b.FileDigest, rel.FileDigest)
+		diff("size_bytes", fmt.Sprint(b.SizeBytes), fmt.Sprint(rel.SizeBytes))
+		diff("pack_digest", b.PackDigest, rel.PackDigest)
+		diff("manifest_digest", b.ManifestDigest, rel.ManifestDigest)
+		if !b.CreatedAt.Equal(rel.CreatedAt) {
+			diff("created_at", b.CreatedAt.UTC().Format(time.RFC3339Nano), rel.CreatedAt.UTC().Format(time.RFC3339Nano))
+		}
+		if len(changed) > 0 {
+			rep.add(ProblemRewritten, entries[i].Record, rel.Seq, rel.ReleaseID,
+				"record %s (seq %d) rewrites release %s: an update keeps the release's pack, it has %s", entries[i].Record, rel.Seq, rel.ReleaseID, strings.Join(changed, ", "))
+		}
+	}
 }
 
 // checkCurrents names each current copy log.read handed out (the adapter
