@@ -27,6 +27,10 @@ type SyncOptions struct {
 	// digest is still checked; the install is marked and audited). Refused
 	// with Frozen.
 	InsecureSkipVerify bool
+	// StrictProduction refuses InsecureSkipVerify (PolicyViolation), as
+	// does Source.StrictProduction. The epack CLI sets it from
+	// EPACK_STRICT_PRODUCTION; this package reads no environment for it.
+	StrictProduction bool
 	// Source configures the GitHub client and the Sigstore verifier (zero
 	// value: the environment's GitHub API and the public-good root).
 	Source sourceinstall.Options
@@ -96,6 +100,7 @@ type Synced struct {
 func Sync(ctx context.Context, o SyncOptions) (*SyncResult, error) {
 	src := o.Source
 	src.Frozen, src.InsecureSkipVerify = o.Frozen, o.InsecureSkipVerify
+	src.StrictProduction = src.StrictProduction || o.StrictProduction
 	src.Component = "sync"
 	src.Stderr = writerOrDiscard(o.Stderr)
 	if o.Frozen && o.InsecureSkipVerify {

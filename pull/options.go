@@ -42,11 +42,18 @@ type Options struct {
 	Secure struct {
 		// Frozen refuses any adapter that is not pinned and verified.
 		Frozen bool
+		// StrictProduction forbids the insecure overrides (Unsafe.AllowUnpinned,
+		// a custom endpoint on the remote): see remote.Policy. The epack CLI
+		// sets it from EPACK_STRICT_PRODUCTION; this package reads no
+		// environment for it.
+		StrictProduction bool
 	}
 
 	// Explicit insecure overrides.
 	Unsafe struct {
 		// AllowUnpinned runs an adapter that has no digest in epack.lock.yaml.
+		// The epack CLI also sets it from EPACK_INSECURE_ALLOW_UNPINNED; this
+		// package reads no environment for it.
 		AllowUnpinned bool
 	}
 

@@ -435,7 +435,7 @@ func (r *run) receiptStep() (*Result, error) {
 
 // execPolicy is the adapter execution policy the options ask for.
 func execPolicy(opts *Options) remote.Policy {
-	return remote.Policy{Frozen: opts.Secure.Frozen, AllowUnpinned: opts.Unsafe.AllowUnpinned, Component: "pull"}
+	return remote.Policy{Frozen: opts.Secure.Frozen, AllowUnpinned: opts.Unsafe.AllowUnpinned, StrictProduction: opts.Secure.StrictProduction, Component: "pull"}
 }
 
 func checkOptions(opts *Options) error {

@@ -449,7 +449,7 @@ func checkOptions(opts *Options) error {
 
 // execPolicy is the adapter execution policy the options ask for.
 func execPolicy(opts *Options) remote.Policy {
-	return remote.Policy{Frozen: opts.Secure.Frozen, AllowUnpinned: opts.Unsafe.AllowUnpinned, Component: "push"}
+	return remote.Policy{Frozen: opts.Secure.Frozen, AllowUnpinned: opts.Unsafe.AllowUnpinned, StrictProduction: opts.Secure.StrictProduction, Component: "push"}
 }
 
 func promptFunc(opts Options) func(string, string) bool {

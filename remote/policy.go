@@ -1,14 +1,15 @@
 package remote
 
 import (
-	"os"
 	"strings"
 
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/errcode"
 )
 
-// Environment switches of the execution policy.
+// Names of the environment switches the epack CLI maps onto a Policy
+// (AllowUnpinned and StrictProduction). This package never reads them: the
+// names appear only in error hints.
 const (
 	envStrictProduction = "EPACK_STRICT_PRODUCTION"
 	EnvAllowUnpinned    = "EPACK_INSECURE_ALLOW_UNPINNED"
@@ -19,8 +20,14 @@ type Policy struct {
 	// Frozen refuses anything that is not verified against epack.lock.yaml.
 	Frozen bool
 	// AllowUnpinned lets an adapter without a pinned digest run (audited).
-	// EPACK_INSECURE_ALLOW_UNPINNED=1|true has the same effect.
+	// The epack CLI sets it from --insecure-allow-unpinned or
+	// EPACK_INSECURE_ALLOW_UNPINNED=1|true; the library reads no environment.
 	AllowUnpinned bool
+	// StrictProduction forbids the insecure overrides: AllowUnpinned and a
+	// custom endpoint on the remote are refused (PolicyViolation). The epack
+	// CLI sets it from EPACK_STRICT_PRODUCTION=1|true; the library reads no
+	// environment.
+	StrictProduction bool
 	// BundledOnly runs only the adapter bundled with this epack (next to
 	// the running executable), pinned or not: the caller named a registry
 	// location rather than a configured remote, so there is no lockfile,
@@ -29,17 +36,6 @@ type Policy struct {
 	// Component names the caller in errors and audit events
 	// ("push_cli", "pull", "whoami_cli" …). Default "remote_adapter".
 	Component string
-}
-
-// StrictProduction reports whether EPACK_STRICT_PRODUCTION is "1" or "true".
-func StrictProduction() bool { return envTrue(envStrictProduction) }
-
-// AllowUnpinnedFromEnv reports whether EPACK_INSECURE_ALLOW_UNPINNED is "1" or "true".
-func AllowUnpinnedFromEnv() bool { return envTrue(EnvAllowUnpinned) }
-
-func envTrue(name string) bool {
-	v := strings.TrimSpace(os.Getenv(name))
-	return v == "1" || strings.EqualFold(v, "true")
 }
 
 func (p Policy) component() string {
@@ -55,11 +51,11 @@ func (p Policy) component() string {
 func (p Policy) Check(r *config.Remote) (bool, error) { return p.check(r) }
 
 func (p Policy) check(r *config.Remote) (bool, error) {
-	allow := p.AllowUnpinned || AllowUnpinnedFromEnv()
+	allow := p.AllowUnpinned
 	if p.Frozen && allow {
 		return false, errcode.New(errcode.InvalidInput, "--insecure-allow-unpinned cannot be used with --frozen")
 	}
-	if StrictProduction() {
+	if p.StrictProduction {
 		if allow {
 			return false, errcode.New(errcode.PolicyViolation, "strict production mode forbids insecure execution overrides for %s", p.component()).
 				WithHint("pin the adapter with 'epack lock' instead of --insecure-allow-unpinned / %s", EnvAllowUnpinned)

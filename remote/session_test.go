@@ -156,9 +156,12 @@ func TestUnpinnedPolicy(t *testing.T) {
 		t.Fatalf("audit %q %v", log, err)
 	}
 
-	// The env var is the same override.
+	// The library reads no environment: EPACK_INSECURE_ALLOW_UNPINNED is
+	// the CLI's to map onto AllowUnpinned (internal/cli execPolicy).
 	t.Setenv(EnvAllowUnpinned, "true")
-	s2, err := p.open(r, Policy{})
+	_, err = p.open(r, Policy{})
+	wantCode(t, err, errcode.LockfileInvalid, "not pinned")
+	s2, err := p.open(r, Policy{AllowUnpinned: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,25 +232,74 @@ func TestStrictProduction(t *testing.T) {
 	p := newProject(t)
 	bin := copyAdapter(t, t.TempDir(), "epack-remote-sdk")
 	p.pin("origin", bin)
-	t.Setenv(envStrictProduction, "1")
-	if !StrictProduction() {
-		t.Fatal("strict production not detected")
-	}
-	_, err := p.open(p.remote("origin", bin), Policy{AllowUnpinned: true, Component: "push_cli"})
+	strict := Policy{StrictProduction: true}
+	_, err := p.open(p.remote("origin", bin), Policy{AllowUnpinned: true, StrictProduction: true, Component: "push_cli"})
 	wantCode(t, err, errcode.PolicyViolation, "strict production mode forbids insecure execution overrides for push_cli")
+	if !strings.Contains(errcode.HintOf(err), EnvAllowUnpinned) {
+		t.Errorf("hint %q", errcode.HintOf(err))
+	}
 	r := p.remote("origin", bin)
 	r.InsecureEndpoint = "https://api.example.com"
-	_, err = p.open(r, Policy{})
+	_, err = p.open(r, strict)
 	wantCode(t, err, errcode.PolicyViolation, "custom endpoints")
-	s, err := p.open(p.remote("origin", bin), Policy{})
+	if !strings.Contains(errcode.HintOf(err), envStrictProduction) {
+		t.Errorf("hint %q", errcode.HintOf(err))
+	}
+	s, err := p.open(p.remote("origin", bin), strict)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	t.Setenv(envStrictProduction, "yes")
-	if StrictProduction() {
-		t.Fatal(`"yes" must not enable strict production`)
+}
+
+// TestPolicyReadsNoEnvironment: EPACK_STRICT_PRODUCTION and
+// EPACK_INSECURE_ALLOW_UNPINNED set in the process change nothing unless the
+// caller sets the fields (the CLI does; see internal/cli execPolicy).
+func TestPolicyReadsNoEnvironment(t *testing.T) {
+	p := newProject(t)
+	bin := copyAdapter(t, t.TempDir(), "epack-remote-sdk")
+	p.pin("origin", bin)
+	t.Setenv(envStrictProduction, "1")
+	t.Setenv(EnvAllowUnpinned, "1")
+	custom := p.remote("origin", bin)
+	custom.InsecureEndpoint = "https://api.example.com"
+
+	// Field false, variable set: not strict, not allowed unpinned.
+	if allow, err := (Policy{AllowUnpinned: true}).Check(custom); err != nil || !allow {
+		t.Fatalf("strict production honoured from the environment: %v %v", allow, err)
 	}
+	if allow, err := (Policy{}).Check(nil); err != nil || allow {
+		t.Fatalf("allow-unpinned honoured from the environment: %v %v", allow, err)
+	}
+	if _, err := (Policy{Frozen: true}).Check(nil); err != nil {
+		t.Fatalf("frozen with the variable only: %v", err)
+	}
+	s, err := p.open(custom, Policy{AllowUnpinned: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	unpinned := p.remote("other", copyAdapter(t, t.TempDir(), "epack-remote-sdk"))
+	_, err = p.open(unpinned, Policy{})
+	wantCode(t, err, errcode.LockfileInvalid, "not pinned")
+
+	// Field true: honoured, whatever the variable says.
+	t.Setenv(envStrictProduction, "")
+	t.Setenv(EnvAllowUnpinned, "")
+	_, err = (Policy{AllowUnpinned: true, StrictProduction: true, Component: "pull"}).Check(nil)
+	wantCode(t, err, errcode.PolicyViolation, "strict production mode forbids insecure execution overrides for pull")
+	_, err = p.open(custom, Policy{StrictProduction: true})
+	wantCode(t, err, errcode.PolicyViolation, "custom endpoints")
+	if allow, err := (Policy{AllowUnpinned: true}).Check(nil); err != nil || !allow {
+		t.Fatalf("allow-unpinned field: %v %v", allow, err)
+	}
+	_, err = (Policy{Frozen: true, AllowUnpinned: true}).Check(nil)
+	wantCode(t, err, errcode.InvalidInput, "cannot be used with --frozen")
+	s, err = p.open(unpinned, Policy{AllowUnpinned: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
 }
 
 func TestPathAndBundledDiscovery(t *testing.T) {

@@ -15,7 +15,6 @@ import (
 	"github.com/evidencerelay/epack/internal/termtext"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/pull"
-	"github.com/evidencerelay/epack/remote"
 )
 
 // diffOptions are the arguments of 'epack diff'.
@@ -78,7 +77,7 @@ mismatch.`,
 	f.StringVar(&o.Env, "env", "", "apply environments.<env> overrides from epack.yaml to remote sides")
 	f.BoolVar(&o.Frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
 	f.BoolVarP(&o.Yes, "yes", "y", false, "answer yes to prompts (install a missing adapter)")
-	f.BoolVar(&o.AllowUnpinned, "insecure-allow-unpinned", remote.AllowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
+	f.BoolVar(&o.AllowUnpinned, "insecure-allow-unpinned", allowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
 	return cmd
 }
 
@@ -141,7 +140,7 @@ func runDiff(ctx context.Context, o *diffOptions) error {
 		}
 	}
 	if sides[0].remote != "" || sides[1].remote != "" {
-		if _, err := (remote.Policy{Frozen: o.Frozen, AllowUnpinned: o.AllowUnpinned, Component: "diff_cli"}).Check(nil); err != nil {
+		if _, err := execPolicy(o.Frozen, o.AllowUnpinned, "diff_cli").Check(nil); err != nil {
 			return err
 		}
 		dir, err := workingDir()
@@ -196,8 +195,9 @@ func (o *diffOptions) pullSide(ctx context.Context, s *diffSide, dir string) err
 		OnStep: ui.Step, OnDownloadProgress: ui.Progress, PromptInstallAdapter: installPrompt(g, o.Yes),
 		ProjectDir: dir, NoRedact: g.NoRedact, NoReceipt: true,
 	}
-	opts.Secure.Frozen = o.Frozen
-	opts.Unsafe.AllowUnpinned = o.AllowUnpinned
+	pol := execPolicy(o.Frozen, o.AllowUnpinned, "")
+	opts.Secure.Frozen, opts.Secure.StrictProduction = pol.Frozen, pol.StrictProduction
+	opts.Unsafe.AllowUnpinned = pol.AllowUnpinned
 	res, err := pull.Pull(ctx, opts)
 	if err != nil {
 		ui.Fail()

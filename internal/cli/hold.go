@@ -67,7 +67,7 @@ storage: an S3 bucket with Object Lock (extensions.object_lock).`,
 		fl.StringVar(&o.Workspace, "workspace", "", "use this workspace instead of the remote's")
 		fl.BoolVar(&o.Frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
 		fl.BoolVarP(&o.Yes, "yes", "y", false, "answer yes to prompts (install a missing adapter)")
-		fl.BoolVar(&o.AllowUnpinned, "insecure-allow-unpinned", remote.AllowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
+		fl.BoolVar(&o.AllowUnpinned, "insecure-allow-unpinned", allowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
 		cmd.AddCommand(sub)
 	}
 	return cmd

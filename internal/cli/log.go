@@ -68,7 +68,7 @@ func logFlags(cmd *cobra.Command, o *logOptions) {
 	fl.StringVar(&o.Stream, "stream", "", "only this stream (default: every stream of the workspace and environment)")
 	fl.BoolVar(&o.Frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "answer yes to prompts (install a missing adapter)")
-	fl.BoolVar(&o.AllowUnpinned, "insecure-allow-unpinned", remote.AllowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
+	fl.BoolVar(&o.AllowUnpinned, "insecure-allow-unpinned", allowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
 }
 
 func logArgs(cmd *cobra.Command, args []string) error {
@@ -163,7 +163,7 @@ func openRegistry(ctx context.Context, g *Globals, op workflow.Op, remoteName, e
 	if err := workflow.CheckNames(workspace, envName); err != nil {
 		return nil, errcode.Wrap(errcode.InvalidInput, err, "epack %s", op.Name)
 	}
-	pol := remote.Policy{Frozen: frozen, AllowUnpinned: allowUnpinned, Component: component}
+	pol := execPolicy(frozen, allowUnpinned, component)
 	if _, err := pol.Check(nil); err != nil {
 		return nil, err
 	}

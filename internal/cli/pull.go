@@ -14,7 +14,6 @@ import (
 	"github.com/evidencerelay/epack/internal/workflow"
 	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/pull"
-	"github.com/evidencerelay/epack/remote"
 	"github.com/spf13/cobra"
 )
 
@@ -111,7 +110,7 @@ Only the adapter bundled with this epack is run for a location.`,
 	fl.BoolVarP(&f.Detach, "detach", "d", false, "run in the background; see 'epack jobs'")
 	fl.BoolVar(&f.Frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
 	fl.BoolVarP(&f.Yes, "yes", "y", false, "answer yes to prompts (install a missing adapter)")
-	fl.BoolVar(&f.AllowUnpinned, "insecure-allow-unpinned", remote.AllowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
+	fl.BoolVar(&f.AllowUnpinned, "insecure-allow-unpinned", allowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
 	fl.IntVar(&f.Parallel, "parallel", 4, "ranges of a large pack downloaded at once (1: one stream)")
 	return cmd
 }
@@ -139,7 +138,7 @@ func pullRef(f *pullOptions, positional string) pull.Ref {
 // detached pull).
 func runPull(ctx context.Context, f *pullOptions) error {
 	g, remoteName, positional := f.g, f.Remote, f.Positional
-	if _, err := (remote.Policy{Frozen: f.Frozen, AllowUnpinned: f.AllowUnpinned, Component: "pull_cli"}).Check(nil); err != nil {
+	if _, err := execPolicy(f.Frozen, f.AllowUnpinned, "pull_cli").Check(nil); err != nil {
 		return err
 	}
 	if f.Parallel < 1 || f.Parallel > 64 {
@@ -230,8 +229,9 @@ func runPull(ctx context.Context, f *pullOptions) error {
 		OnStep: ui.Step, OnDownloadProgress: ui.Progress, PromptInstallAdapter: installPrompt(g, f.Yes),
 		ProjectDir: dir, NoRedact: g.NoRedact, Parallel: f.Parallel,
 	}
-	opts.Secure.Frozen = f.Frozen
-	opts.Unsafe.AllowUnpinned = f.AllowUnpinned
+	pol := execPolicy(f.Frozen, f.AllowUnpinned, "")
+	opts.Secure.Frozen, opts.Secure.StrictProduction = pol.Frozen, pol.StrictProduction
+	opts.Unsafe.AllowUnpinned = pol.AllowUnpinned
 	start := time.Now()
 	res, err := pull.Pull(ctx, opts)
 	if err != nil {

@@ -84,7 +84,7 @@ epack.yaml are relative to the pack's .runs folder.`,
 	fl.BoolVar(&o.DryRun, "dry-run", false, "verify the pack and resolve the adapter, but call nothing remote")
 	fl.BoolVarP(&o.Detach, "detach", "d", false, "run in the background; see 'epack jobs'")
 	fl.BoolVar(&o.Frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
-	fl.BoolVar(&o.AllowUnpinned, "insecure-allow-unpinned", remote.AllowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
+	fl.BoolVar(&o.AllowUnpinned, "insecure-allow-unpinned", allowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
 	fl.IntVar(&o.Parallel, "parallel", xfer.DefaultParallel, "parts sent at once in a multipart upload (adapters with features.multipart_upload)")
 	fl.Var(&o.PartSize, "part-size", "part size of a multipart upload, e.g. 16MiB (default: 16MiB, raised to the adapter's limits)")
 	return cmd
@@ -101,7 +101,7 @@ func runPush(ctx context.Context, f *pushOptions) error {
 	if fi, err := os.Stat(packPath); err != nil || fi.IsDir() {
 		return errcode.New(errcode.InvalidInput, "pack not found: %s", packArg).WithHint("check the path; build one with 'epack build'")
 	}
-	if _, err := (remote.Policy{Frozen: f.Frozen, AllowUnpinned: f.AllowUnpinned, Component: "push_cli"}).Check(nil); err != nil {
+	if _, err := execPolicy(f.Frozen, f.AllowUnpinned, "push_cli").Check(nil); err != nil {
 		return err
 	}
 	if f.Retain != "" {
@@ -161,8 +161,9 @@ func runPush(ctx context.Context, f *pushOptions) error {
 		ProjectDir:           dir, NoRedact: g.NoRedact,
 		Parallel: f.Parallel, PartSize: int64(f.PartSize),
 	}
-	opts.Secure.Frozen = f.Frozen
-	opts.Unsafe.AllowUnpinned = f.AllowUnpinned
+	pol := execPolicy(f.Frozen, f.AllowUnpinned, "")
+	opts.Secure.Frozen, opts.Secure.StrictProduction = pol.Frozen, pol.StrictProduction
+	opts.Unsafe.AllowUnpinned = pol.AllowUnpinned
 	start := time.Now()
 	res, err := push.Push(ctx, opts)
 	if err != nil {

@@ -94,7 +94,7 @@ each with ?workspace=…&environment=…; only the bundled adapter runs for it.`
 	fl.StringVar(&o.Cursor, "cursor", "", "continue a listing where an earlier one stopped (its next_cursor)")
 	fl.BoolVar(&o.Frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "answer yes to prompts (install a missing adapter)")
-	fl.BoolVar(&o.AllowUnpinned, "insecure-allow-unpinned", remote.AllowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
+	fl.BoolVar(&o.AllowUnpinned, "insecure-allow-unpinned", allowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
 	return cmd
 }
 
@@ -152,7 +152,7 @@ func runReleases(ctx context.Context, o *releasesOptions) error {
 	if err := first.Check(); err != nil {
 		return errcode.Wrap(errcode.InvalidInput, err, "epack releases")
 	}
-	pol := remote.Policy{Frozen: o.Frozen, AllowUnpinned: o.AllowUnpinned, Component: "releases_cli"}
+	pol := execPolicy(o.Frozen, o.AllowUnpinned, "releases_cli")
 	if _, err := pol.Check(nil); err != nil {
 		return err
 	}

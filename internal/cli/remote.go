@@ -203,14 +203,14 @@ error.`,
 		},
 	}
 	cmd.Flags().BoolVar(&o.Frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
-	cmd.Flags().BoolVar(&o.AllowUnpinned, "insecure-allow-unpinned", remote.AllowUnpinnedFromEnv(), "run adapters that are not pinned in epack.lock.yaml (audited)")
+	cmd.Flags().BoolVar(&o.AllowUnpinned, "insecure-allow-unpinned", allowUnpinnedFromEnv(), "run adapters that are not pinned in epack.lock.yaml (audited)")
 	return cmd
 }
 
 // runRemoteWhoami asks each selected remote's adapter who it acts as.
 func runRemoteWhoami(ctx context.Context, o *whoamiOptions) error {
 	g := o.g
-	pol := remote.Policy{Frozen: o.Frozen, AllowUnpinned: o.AllowUnpinned, Component: "whoami_cli"}
+	pol := execPolicy(o.Frozen, o.AllowUnpinned, "whoami_cli")
 	project, err := loadProjectHere()
 	if err != nil {
 		return err

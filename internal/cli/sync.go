@@ -77,7 +77,8 @@ func runSync(ctx context.Context, o *syncOptions) error {
 	}
 	res, err := lockfile.Sync(ctx, lockfile.SyncOptions{
 		ProjectDir: cwd, Remotes: o.Remotes, Frozen: o.Frozen, InsecureSkipVerify: o.InsecureSkipVerify,
-		Source: syncInstallOptions(g), Stderr: g.IO.ErrOut,
+		StrictProduction: strictProduction(),
+		Source:           syncInstallOptions(g), Stderr: g.IO.ErrOut,
 		OnLocking:    func(name, source string) { g.info("Locking %s (%s)…\n", name, source) },
 		OnInstalling: func(name string) { g.verbose("Installing %s…\n", name) },
 		OnInstalled:  func(r lockfile.InstallReport) { printSynced(g, r) },

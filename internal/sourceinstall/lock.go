@@ -14,7 +14,6 @@ import (
 	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/protocol"
-	"github.com/evidencerelay/epack/remote"
 )
 
 // Verification statuses written to the lockfile.
@@ -37,6 +36,10 @@ type Options struct {
 	// Frozen refuses anything that would change the lockfile or install
 	// without verification.
 	Frozen bool
+	// StrictProduction refuses InsecureSkipVerify (PolicyViolation). The
+	// epack CLI sets it from EPACK_STRICT_PRODUCTION; this package reads no
+	// environment for it.
+	StrictProduction bool
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
 	// Stderr receives warnings (nil: os.Stderr).
@@ -86,7 +89,7 @@ func (o *Options) checkInsecure() error {
 		return errcode.New(errcode.PolicyViolation, "--insecure-skip-verify cannot be used with --frozen").
 			WithHint("frozen mode installs only adapters whose Sigstore signature verifies")
 	}
-	if o.InsecureSkipVerify && remote.StrictProduction() {
+	if o.InsecureSkipVerify && o.StrictProduction {
 		return errcode.New(errcode.PolicyViolation, "strict production mode forbids insecure execution overrides for %s", o.component())
 	}
 	return nil
