@@ -3,6 +3,7 @@ package push
 import (
 	"context"
 	"io"
+	"os"
 
 	"github.com/evidencerelay/epack/pack/sign"
 	"github.com/evidencerelay/epack/protocol"
@@ -109,6 +110,13 @@ type Options struct {
 	// transfer.DefaultPartSize, adjusted to the adapter's limits).
 	PartSize int64
 
+	// Getenv looks up the variables of the release's build context (the
+	// git sha, the CI run URL, and the variables epack.yaml's
+	// release.source.git.sha_env / ci.run_url_env names). nil means
+	// os.Getenv; a program serving several builds passes each one's own
+	// environment.
+	Getenv func(string) string
+
 	// Installer installs an adapter that epack.lock.yaml pins but that is
 	// not installed yet, once PromptInstallAdapter agreed. nil means the
 	// installer 'epack sync' uses (the source's GitHub releases, checked
@@ -202,3 +210,11 @@ const (
 	// started, it gets no "done" call: StepRunsSkipped takes its place.
 	StepRunsSkipped = "Run sync skipped: adapter does not support it"
 )
+
+// getenv is Getenv, or os.Getenv when it is nil.
+func (o *Options) getenv() func(string) string {
+	if o.Getenv != nil {
+		return o.Getenv
+	}
+	return os.Getenv
+}

@@ -293,7 +293,7 @@ func (r *run) describeStep() error {
 		if src.CI != nil {
 			o.RunURLEnv = src.CI.RunURLEnv
 		}
-		r.release.BuildContext = buildcontext.Collect(os.Getenv, o)
+		r.release.BuildContext = buildcontext.Collect(r.opts.getenv(), o)
 	}
 	r.result = &Result{Target: r.target, PackDigest: manifest.PackDigest, FileDigest: r.verified.File.SHA256, SizeBytes: r.size, Signers: r.signers}
 	return nil

@@ -160,6 +160,7 @@ func runPush(ctx context.Context, f *pushOptions) error {
 		PromptInstallAdapter: installPrompt(g, f.Yes),
 		ProjectDir:           dir, NoRedact: g.NoRedact,
 		Parallel: f.Parallel, PartSize: int64(f.PartSize),
+		Getenv: os.Getenv,
 	}
 	pol := execPolicy(f.Frozen, f.AllowUnpinned, "")
 	opts.Secure.Frozen, opts.Secure.StrictProduction = pol.Frozen, pol.StrictProduction
