@@ -51,21 +51,44 @@ func lockEnv(t *testing.T, l *testenv.LockServer, bucket string, s *s3store.Stor
 // retention returns until when key (below testPrefix) is retained, and its legal hold.
 func retention(t testing.TB, c *s3.Client, bucket, key string) (time.Time, bool) {
 	t.Helper()
+	return retentionOf(t, c, bucket, key, nil)
+}
+
+// retentionOf is retention of version v of key (nil: the newest).
+func retentionOf(t testing.TB, c *s3.Client, bucket, key string, v *string) (time.Time, bool) {
+	t.Helper()
 	ctx := context.Background()
 	var until time.Time
-	if r, err := c.GetObjectRetention(ctx, &s3.GetObjectRetentionInput{Bucket: aws.String(bucket), Key: aws.String(testPrefix + "/" + key)}); err == nil && r.Retention != nil {
+	if r, err := c.GetObjectRetention(ctx, &s3.GetObjectRetentionInput{Bucket: aws.String(bucket), Key: aws.String(testPrefix + "/" + key), VersionId: v}); err == nil && r.Retention != nil {
 		until = aws.ToTime(r.Retention.RetainUntilDate)
 	}
 	held := false
-	if h, err := c.GetObjectLegalHold(ctx, &s3.GetObjectLegalHoldInput{Bucket: aws.String(bucket), Key: aws.String(testPrefix + "/" + key)}); err == nil && h.LegalHold != nil {
+	if h, err := c.GetObjectLegalHold(ctx, &s3.GetObjectLegalHoldInput{Bucket: aws.String(bucket), Key: aws.String(testPrefix + "/" + key), VersionId: v}); err == nil && h.LegalHold != nil {
 		held = h.LegalHold.Status == types.ObjectLockLegalHoldStatusOn
 	}
 	return until, held
 }
 
+// getVersion reads version v of key (nil: the key's newest).
+func getVersion(t testing.TB, c *s3.Client, bucket, key string, v *string) []byte {
+	t.Helper()
+	out, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: v})
+	if err != nil {
+		t.Fatalf("reading %s version %s: %v", key, aws.ToString(v), err)
+	}
+	defer out.Body.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(out.Body); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
 // TestObjectLock: with extensions.object_lock, release records and pack
 // blobs are retained (as a non-root account, which versitygw holds to the
-// lock: their versions cannot be deleted); push --retain lengthens, never
+// lock: their versions cannot be deleted; a plain PUT or DELETE with the
+// same credentials adds a version or a delete marker, which log verify
+// names, and the locked bytes stay readable); push --retain lengthens, never
 // shortens; legal holds set and clear; gc keeps what is retained; a bucket
 // without Object Lock is refused before anything is written; the whole
 // registry suite passes on a locked bucket.
@@ -153,6 +176,91 @@ func TestObjectLock(t *testing.T) {
 	}
 	if rep := registrytest.VerifyLog(t, e, tgt); !rep.OK() || len(rep.Chain) != 3 {
 		t.Fatalf("log: %+v", rep.Problems)
+	}
+	// Write-once keeps every locked version, but the adapter's own
+	// credentials can still add a version over a key (a plain PUT) or a
+	// delete marker (a plain DELETE): what readers of the key see changes,
+	// the locked version's bytes stay readable by its version id, and log
+	// verify names the change; putting the locked bytes back makes it clean.
+	pulls := func(what string) {
+		t.Helper()
+		pp, err := r.PullPrepare(ctx, &protocol.PullPrepareRequest{Remote: "origin", Target: tgt, Ref: protocol.PullRef{ReleaseID: id}})
+		if err != nil || pp.Pack.Digest != "sha256:"+p.FileHex {
+			t.Fatalf("pull %s: %+v %v", what, pp, err)
+		}
+	}
+	lockedVersion := map[string]*string{} // the version each key was written with, by the registry, retained
+	for _, k := range []string{recKey, blob} {
+		vs, err := c.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(testPrefix + "/" + k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vs.Versions {
+			if aws.ToString(v.Key) == testPrefix+"/"+k {
+				if until, _ := retentionOf(t, c, bucket, k, v.VersionId); !until.IsZero() && lockedVersion[k] == nil {
+					lockedVersion[k] = v.VersionId
+				}
+			}
+		}
+		if lockedVersion[k] == nil {
+			t.Fatalf("%s has no retained version: %+v", k, vs.Versions)
+		}
+	}
+	for _, tc := range []struct {
+		key, kind, what string
+		del             bool
+	}{
+		{recKey, registry.ProblemAltered, "a new version of the release's first record", false},
+		{blob, registry.ProblemBlobChanged, "a new version of the pack blob", false},
+		{recKey, registry.ProblemMissing, "a delete marker over the release's first record", true},
+		{blob, registry.ProblemBlobMissing, "a delete marker over the pack blob", true},
+	} {
+		full := testPrefix + "/" + tc.key
+		locked := lockedVersion[tc.key]
+		orig := getVersion(t, c, bucket, full, locked)
+		if tc.del {
+			if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(full)}); err != nil {
+				t.Fatalf("%s: the plain DELETE was refused: %v", tc.what, err)
+			}
+			if _, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(full)}); err == nil {
+				t.Fatalf("%s: the key still reads", tc.what)
+			}
+		} else {
+			changed := bytes.Clone(orig)
+			changed[len(changed)/2] ^= 1
+			if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(full), Body: bytes.NewReader(changed)}); err != nil {
+				t.Fatalf("%s: the plain PUT was refused: %v", tc.what, err)
+			}
+			if got := getVersion(t, c, bucket, full, nil); !bytes.Equal(got, changed) {
+				t.Fatalf("%s: the key reads %d other bytes", tc.what, len(got))
+			}
+		}
+		if got := getVersion(t, c, bucket, full, locked); !bytes.Equal(got, orig) {
+			t.Fatalf("%s: the locked version %s no longer has its bytes", tc.what, aws.ToString(locked))
+		}
+		if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(full), VersionId: locked}); err == nil {
+			t.Fatalf("%s: the locked version was deleted", tc.what)
+		}
+		rep := registrytest.VerifyLog(t, e, tgt)
+		found := false
+		for _, pr := range rep.Problems {
+			found = found || pr.Kind == tc.kind && pr.ReleaseID == id
+		}
+		if !found {
+			t.Fatalf("%s: log verify does not name it (%s): %+v", tc.what, tc.kind, rep.Problems)
+		}
+		if tc.key == recKey {
+			pulls("past " + tc.what) // pull reads the newest record, which is untouched
+		} else if _, err := r.PullPrepare(ctx, &protocol.PullPrepareRequest{Remote: "origin", Target: tgt, Ref: protocol.PullRef{ReleaseID: id}}); tc.del && registrytest.Code(err) != protocol.CodeNotFound {
+			t.Fatalf("pull past %s: %v", tc.what, err)
+		}
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(full), Body: bytes.NewReader(orig)}); err != nil {
+			t.Fatal(err)
+		}
+		if rep := registrytest.VerifyLog(t, e, tgt); !rep.OK() || len(rep.Chain) != 3 {
+			t.Fatalf("%s, the locked bytes put back: %+v", tc.what, rep.Problems)
+		}
+		pulls("once " + tc.what + " is undone")
 	}
 	if id, err := r.Whoami(ctx); err != nil || !strings.Contains(id.Issuer, "Object Lock COMPLIANCE, retain 1h") {
 		t.Fatalf("whoami: %+v %v", id, err)
