@@ -22,12 +22,13 @@ import (
 // receipt is written, the step gets no completion call and the status is
 // success. Through the CLI the JSON result names the warning and exit is 0.
 func TestPullFinalizeFailureKeepsThePack(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	setExt(t, e, `,"pull_finalize_error":"forbidden"`)
 	out := filepath.Join(e.root, "out.epack")
 	var stderr strings.Builder
 	var done []string
-	o := opts(out)
+	o := e.opts(out)
 	o.Stderr = &stderr
 	o.OnStep = func(s string, started bool) {
 		if !started {
@@ -108,6 +109,7 @@ func TestPullFinalizeFailureKeepsThePack(t *testing.T) {
 // file that does not exist, which would be a download error), nothing
 // written, no finalize.
 func TestPullChecksWhatTheAdapterAnnounces(t *testing.T) {
+	t.Parallel()
 	asked := "sha256:" + strings.Repeat("0f", 32)
 	cases := []struct {
 		name string
@@ -127,7 +129,7 @@ func TestPullChecksWhatTheAdapterAnnounces(t *testing.T) {
 			e := newEnv(t, "")
 			setExt(t, e, tc.ext+`,"download_url":"file://{root}/does-not-exist.epack"`)
 			out := filepath.Join(e.root, "out.epack")
-			o := opts(out)
+			o := e.opts(out)
 			o.Ref = tc.ref
 			_, err := pull.Pull(context.Background(), o)
 			if !errcode.Has(err, tc.code) || !strings.Contains(err.Error(), tc.want) {
@@ -152,9 +154,10 @@ func TestPullChecksWhatTheAdapterAnnounces(t *testing.T) {
 // TestPullByDigest: a pull by digest sends exactly that ref (no "latest"
 // added) and accepts the answer naming it; a pull with no ref sends latest.
 func TestPullByDigest(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	d := e2e.FileSHA256(t, e.packPath)
-	o := opts(filepath.Join(e.root, "by-digest.epack"))
+	o := e.opts(filepath.Join(e.root, "by-digest.epack"))
 	o.Ref = pull.Ref{Digest: d}
 	res, err := pull.Pull(context.Background(), o)
 	if err != nil {
@@ -163,7 +166,7 @@ func TestPullByDigest(t *testing.T) {
 	if res.Digest != d {
 		t.Errorf("digest %s, want %s", res.Digest, d)
 	}
-	if _, err := pull.Pull(context.Background(), opts(filepath.Join(e.root, "latest.epack"))); err != nil {
+	if _, err := pull.Pull(context.Background(), e.opts(filepath.Join(e.root, "latest.epack"))); err != nil {
 		t.Fatal(err)
 	}
 	prep := requests(t, e, "pull.prepare")

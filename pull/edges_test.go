@@ -19,6 +19,7 @@ import (
 // allowed range ('`' 'a' 'z' '{', '@' 'A' 'Z' '[', '/' '0' '9' ':') and the
 // two allowed punctuation bytes.
 func TestSanitizeStreamCharacterEdges(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"`az{": "-az-", "@AZ[": "-AZ-", "/09:": "-09-", "_-.": "_--", "\x00\xff": "--",
 	} {
@@ -29,6 +30,7 @@ func TestSanitizeStreamCharacterEdges(t *testing.T) {
 }
 
 func TestRefString(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		ref  pull.Ref
 		want string
@@ -51,6 +53,7 @@ func TestRefString(t *testing.T) {
 // names no version ("version:" alone) is no version at all: the pull goes
 // on with the note that the answer did not say which version it is.
 func TestPullVersionSpellings(t *testing.T) {
+	t.Parallel()
 	const note = "does not say which version it is"
 	cases := []struct {
 		name, version, ext string
@@ -74,7 +77,7 @@ func TestPullVersionSpellings(t *testing.T) {
 			e := newEnv(t, "")
 			setExt(t, e, tc.ext)
 			var stderr strings.Builder
-			o := opts(filepath.Join(e.root, "out.epack"))
+			o := e.opts(filepath.Join(e.root, "out.epack"))
 			o.Ref, o.Stderr = pull.Ref{Version: tc.version}, &stderr
 			res, err := pull.Pull(context.Background(), o)
 			if err != nil {
@@ -95,9 +98,10 @@ func TestPullVersionSpellings(t *testing.T) {
 // from the manifest) and, with no -o, lands in ./pack.epack (the sanitised
 // empty stream).
 func TestPullAnswerWithoutStream(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	setExt(t, e, `,"pull_no_stream":true`)
-	res, err := pull.Pull(context.Background(), opts(""))
+	res, err := pull.Pull(context.Background(), e.opts(""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +116,7 @@ func TestPullAnswerWithoutStream(t *testing.T) {
 // TestPullRefusesBadOptions: options that cannot make a pull are refused
 // before the adapter is asked anything, with invalid_input.
 func TestPullRefusesBadOptions(t *testing.T) {
+	t.Parallel()
 	good := "sha256:" + strings.Repeat("ab", 32)
 	cases := []struct {
 		name string
@@ -129,7 +134,7 @@ func TestPullRefusesBadOptions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, "")
 			before := len(e2e.ReadLog(t, e.state))
-			o := opts(filepath.Join(e.root, "out.epack"))
+			o := e.opts(filepath.Join(e.root, "out.epack"))
 			tc.edit(&o)
 			_, err := pull.Pull(context.Background(), o)
 			if !errcode.Has(err, errcode.InvalidInput) || !strings.Contains(err.Error(), tc.want) {
@@ -145,8 +150,9 @@ func TestPullRefusesBadOptions(t *testing.T) {
 // TestPullLatestExplicitly: Ref{Latest: true} alone is a valid ref and is
 // sent as is.
 func TestPullLatestExplicitly(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
-	o := opts(filepath.Join(e.root, "out.epack"))
+	o := e.opts(filepath.Join(e.root, "out.epack"))
 	o.Ref = pull.Ref{Latest: true}
 	if _, err := pull.Pull(context.Background(), o); err != nil {
 		t.Fatal(err)
@@ -161,6 +167,7 @@ func TestPullLatestExplicitly(t *testing.T) {
 // file without force, and a path below a regular file are refused with
 // their codes before the adapter is asked for the pack.
 func TestPullOutputRefusals(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		setup func(t *testing.T, root string) string
@@ -200,7 +207,7 @@ func TestPullOutputRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, "")
 			out := tc.setup(t, e.root)
-			_, err := pull.Pull(context.Background(), opts(out))
+			_, err := pull.Pull(context.Background(), e.opts(out))
 			if !errcode.Has(err, tc.code) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("pull to %s: %v (code %q), want %s with %q", out, err, errcode.Of(err), tc.code, tc.want)
 			}
@@ -214,15 +221,16 @@ func TestPullOutputRefusals(t *testing.T) {
 // TestPullContext: a nil context is taken as Background, and a canceled one
 // stops the pull with nothing written.
 func TestPullContext(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	var none context.Context
-	if _, err := pull.Pull(none, opts(filepath.Join(e.root, "nil-ctx.epack"))); err != nil {
+	if _, err := pull.Pull(none, e.opts(filepath.Join(e.root, "nil-ctx.epack"))); err != nil {
 		t.Fatalf("nil context: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	out := filepath.Join(e.root, "canceled.epack")
-	if _, err := pull.Pull(ctx, opts(out)); err == nil {
+	if _, err := pull.Pull(ctx, e.opts(out)); err == nil {
 		t.Fatal("a canceled pull succeeded")
 	}
 	if _, err := os.Lstat(out); !os.IsNotExist(err) {
@@ -236,6 +244,7 @@ func TestPullContext(t *testing.T) {
 // step and records verified=false; the manifest is still read, so bytes
 // that are no pack are refused with a message that says so.
 func TestPullWithoutVerification(t *testing.T) {
+	t.Parallel()
 	no := false
 	t.Run("tampered artifact saved unverified", func(t *testing.T) {
 		e := newEnv(t, "")
@@ -251,7 +260,7 @@ func TestPullWithoutVerification(t *testing.T) {
 		}
 		setExt(t, e, fmt.Sprintf(`,"download_url":"file://%s","pull_digest":"%s","pull_size":%d`, bad, e2e.FileSHA256(t, bad), len(raw)))
 		var steps []string
-		o := opts(filepath.Join(e.root, "out.epack"))
+		o := e.opts(filepath.Join(e.root, "out.epack"))
 		o.Verify = &no
 		o.OnStep = func(s string, started bool) { steps = append(steps, fmt.Sprint(s, started)) }
 		res, err := pull.Pull(context.Background(), o)
@@ -278,7 +287,7 @@ func TestPullWithoutVerification(t *testing.T) {
 			t.Errorf("receipt verified = %v", rc["verified"])
 		}
 		// The same bytes with verification are refused.
-		o = opts(filepath.Join(e.root, "checked.epack"))
+		o = e.opts(filepath.Join(e.root, "checked.epack"))
 		if _, err := pull.Pull(context.Background(), o); !errcode.Has(err, errcode.DigestMismatch) || !strings.HasPrefix(err.Error(), "pack verification failed: ") {
 			t.Fatalf("verified pull of the tampered pack: %v", err)
 		}
@@ -292,7 +301,7 @@ func TestPullWithoutVerification(t *testing.T) {
 			}
 			setExt(t, e, fmt.Sprintf(`,"download_url":"file://%s","pull_digest":"%s","pull_size":%d`, junk, e2e.FileSHA256(t, junk), 32))
 			out := filepath.Join(e.root, "out.epack")
-			o := opts(out)
+			o := e.opts(out)
 			v := verify
 			o.Verify = &v
 			_, err := pull.Pull(context.Background(), o)
@@ -311,9 +320,10 @@ func TestPullWithoutVerification(t *testing.T) {
 // became a file after the pack was saved), the pull reports an io_error
 // that says the pack was saved, and still returns the result.
 func TestPullReceiptFailure(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	out := filepath.Join(e.root, "out.epack")
-	o := opts(out)
+	o := e.opts(out)
 	dir := filepath.Join(e.root, ".epack", "receipts", "pull", "t")
 	o.OnStep = func(s string, started bool) {
 		if s == pull.StepFinalize && started {
@@ -343,9 +353,10 @@ func TestPullReceiptFailure(t *testing.T) {
 // TestPullNeedsThePullFeature: an adapter without features.pull is refused
 // with unsupported_feature, before pull.prepare.
 func TestPullNeedsThePullFeature(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	setExt(t, e, `,"no_pull":true`)
-	_, err := pull.Pull(context.Background(), opts(filepath.Join(e.root, "out.epack")))
+	_, err := pull.Pull(context.Background(), e.opts(filepath.Join(e.root, "out.epack")))
 	if !errcode.Has(err, errcode.UnsupportedFeature) {
 		t.Fatalf("pull: %v, want %s", err, errcode.UnsupportedFeature)
 	}

@@ -18,6 +18,7 @@ import (
 // adapter is asked for anything; a blank explicit workspace used to become
 // the configured one silently.
 func TestPullRefusesLinkedFoldersAndBadNames(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		setup func(t *testing.T, e *env, o *pull.Options) string // returns a folder that must stay empty
@@ -51,7 +52,7 @@ func TestPullRefusesLinkedFoldersAndBadNames(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, "")
-			o := opts(filepath.Join(e.root, "out.epack"))
+			o := e.opts(filepath.Join(e.root, "out.epack"))
 			empty := tc.setup(t, e, &o)
 			before := len(e2e.ReadLog(t, e.state))
 			_, err := pull.Pull(context.Background(), o)

@@ -35,6 +35,7 @@ func setExt(t *testing.T, e *env, ext string) {
 // output, the existing file intact with --force, no temp file, and no
 // pull.finalize (nothing was accepted). Verification off does not skip it.
 func TestPullRefusesAnotherPackThanAsked(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name     string
 		ref      pull.Ref
@@ -60,7 +61,7 @@ func TestPullRefusesAnotherPackThanAsked(t *testing.T) {
 				if force {
 					os.WriteFile(out, []byte("precious"), 0o644)
 				}
-				o := opts(out)
+				o := e.opts(out)
 				o.Force, o.Ref = force, tc.ref
 				if tc.noVerify {
 					no := false
@@ -106,6 +107,7 @@ func TestPullRefusesAnotherPackThanAsked(t *testing.T) {
 // as a field, as a label, with or without the "v", the release id, the
 // stream of the manifest) still pull.
 func TestPullAcceptsWhatWasAsked(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		ref  pull.Ref
@@ -123,7 +125,7 @@ func TestPullAcceptsWhatWasAsked(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, "")
 			setExt(t, e, tc.ext)
-			o := opts(filepath.Join(e.root, "out.epack"))
+			o := e.opts(filepath.Join(e.root, "out.epack"))
 			o.Ref = tc.ref
 			res, err := pull.Pull(context.Background(), o)
 			if err != nil {
@@ -142,6 +144,7 @@ func TestPullAcceptsWhatWasAsked(t *testing.T) {
 // checked by its file digest and manifest, and a note on stderr says what the
 // answer did not confirm.
 func TestPullAnswerThatLeavesOutReleaseOrVersion(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, ext, note string
 		ref             pull.Ref
@@ -153,7 +156,7 @@ func TestPullAnswerThatLeavesOutReleaseOrVersion(t *testing.T) {
 			e := newEnv(t, "")
 			setExt(t, e, tc.ext)
 			var stderr strings.Builder
-			o := opts(filepath.Join(e.root, "out.epack"))
+			o := e.opts(filepath.Join(e.root, "out.epack"))
 			o.Ref, o.Stderr = tc.ref, &stderr
 			res, err := pull.Pull(context.Background(), o)
 			if err != nil {
@@ -173,13 +176,14 @@ func TestPullAnswerThatLeavesOutReleaseOrVersion(t *testing.T) {
 // registry accepts is not pulled (the adapter agrees with the manifest, so
 // only the name rule can catch it).
 func TestPullRefusesManifestStreamRegistriesRefuse(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	bad := filepath.Join(e.registry, "odd.epack")
 	e2e.WritePack(t, bad, "a//b", e2e.File{Name: "a.json", Data: []byte(`{}`)})
 	fi, _ := os.Stat(bad)
 	setExt(t, e, fmt.Sprintf(`,"download_url":"file://%s","pull_digest":"%s","pull_size":%d,"pull_stream":"a//b"`, bad, e2e.FileSHA256(t, bad), fi.Size()))
 	out := filepath.Join(e.root, "out.epack")
-	_, err := pull.Pull(context.Background(), opts(out))
+	_, err := pull.Pull(context.Background(), e.opts(out))
 	if !errcode.Has(err, errcode.InvalidInput) || !strings.Contains(err.Error(), "stream") {
 		t.Fatalf("pull: %v", err)
 	}

@@ -37,8 +37,7 @@ func newEnv(t *testing.T, ext string) *env {
 	e := &env{root: p.Root, registry: p.Registry, state: p.State}
 	e.packPath = filepath.Join(e.root, "dist", "sample.epack")
 	e2e.WritePack(t, e.packPath, "acme/evidence", e2e.File{Name: "a.json", Data: []byte(`{"a":1}`)}, e2e.File{Name: "b.txt", Data: []byte("bee")})
-	t.Chdir(e.root)
-	po := push.Options{Remote: "t", PackPath: e.packPath, Stderr: io.Discard}
+	po := push.Options{Remote: "t", PackPath: e.packPath, Stderr: io.Discard, ProjectDir: e.root}
 	po.Unsafe.AllowUnpinned = true
 	if _, err := push.Push(context.Background(), po); err != nil {
 		t.Fatal(err)
@@ -46,8 +45,10 @@ func newEnv(t *testing.T, ext string) *env {
 	return e
 }
 
-func opts(out string) pull.Options {
-	o := pull.Options{Remote: "t", Output: out, Stderr: io.Discard}
+// opts pulls from the env's project (ProjectDir, never the working
+// directory, so that the tests run in parallel).
+func (e *env) opts(out string) pull.Options {
+	o := pull.Options{Remote: "t", Output: out, Stderr: io.Discard, ProjectDir: e.root}
 	o.Unsafe.AllowUnpinned = true
 	return o
 }
@@ -60,9 +61,10 @@ func leftovers(t *testing.T, dir string) []string {
 }
 
 func TestPullRoundTrip(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	var steps []string
-	o := opts("")
+	o := e.opts("")
 	o.OnStep = func(s string, started bool) {
 		if !started {
 			steps = append(steps, s)
@@ -114,10 +116,10 @@ func TestPullRoundTrip(t *testing.T) {
 		t.Errorf("finalize %v", fin)
 	}
 	// A second pull does not overwrite without force.
-	if _, err := pull.Pull(context.Background(), opts("")); !errcode.Has(err, errcode.OutputExists) {
+	if _, err := pull.Pull(context.Background(), e.opts("")); !errcode.Has(err, errcode.OutputExists) {
 		t.Fatalf("second pull: %v", err)
 	}
-	o = opts("")
+	o = e.opts("")
 	o.Force = true
 	if _, err := pull.Pull(context.Background(), o); err != nil {
 		t.Fatalf("forced pull: %v", err)
@@ -128,6 +130,7 @@ func TestPullRoundTrip(t *testing.T) {
 }
 
 func TestSanitizeStream(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"simple": "simple", "myorg/prod": "myorg-prod", "myorg/team/prod": "myorg-team-prod", "my-stream": "my-stream",
 		"my_stream": "my_stream", "UPPER": "UPPER", "with spaces": "with-spaces", "special!@#chars": "special---chars",
@@ -149,6 +152,7 @@ type failureCase struct {
 }
 
 func TestPullFailuresNeverDestroyOutput(t *testing.T) {
+	t.Parallel()
 	truncating := func(t *testing.T) *httptest.Server {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Length", "100000")
@@ -196,7 +200,7 @@ func TestPullFailuresNeverDestroyOutput(t *testing.T) {
 				if force {
 					os.WriteFile(out, []byte("precious"), 0o644)
 				}
-				o := opts(out)
+				o := e.opts(out)
 				o.Force = force
 				_, err := pull.Pull(context.Background(), o)
 				if err == nil {
@@ -221,12 +225,13 @@ func TestPullFailuresNeverDestroyOutput(t *testing.T) {
 }
 
 func TestPullOutputChecks(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	target := filepath.Join(e.root, "target.txt")
 	os.WriteFile(target, []byte("keep"), 0o644)
 	link := filepath.Join(e.root, "link.epack")
 	os.Symlink(target, link)
-	o := opts(link)
+	o := e.opts(link)
 	o.Force = true
 	if _, err := pull.Pull(context.Background(), o); !errcode.Has(err, errcode.SymlinkNotAllowed) {
 		t.Fatalf("symlink output: %v", err)
@@ -234,7 +239,7 @@ func TestPullOutputChecks(t *testing.T) {
 	if b, _ := os.ReadFile(target); string(b) != "keep" {
 		t.Fatal("symlink target written")
 	}
-	_, err := pull.Pull(context.Background(), opts(filepath.Join(e.root, "missing-dir", "x.epack")))
+	_, err := pull.Pull(context.Background(), e.opts(filepath.Join(e.root, "missing-dir", "x.epack")))
 	if err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("missing folder: %v", err)
 	}
@@ -247,6 +252,7 @@ func TestPullOutputChecks(t *testing.T) {
 }
 
 func TestPullResumesAfterReset(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	blob, _ := os.ReadFile(e.packPath)
 	var calls, ranges atomic.Int32
@@ -275,7 +281,7 @@ func TestPullResumesAfterReset(t *testing.T) {
 	cfgPath := filepath.Join(e.root, "epack.yaml")
 	y, _ := os.ReadFile(cfgPath)
 	os.WriteFile(cfgPath, []byte(strings.Replace(string(y), `"state_dir":"`+e.state+`"`, `"state_dir":"`+e.state+`","download_url":"`+srv.URL+`/b"`, 1)), 0o644)
-	res, err := pull.Pull(context.Background(), opts(filepath.Join(e.root, "out.epack")))
+	res, err := pull.Pull(context.Background(), e.opts(filepath.Join(e.root, "out.epack")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,6 +300,7 @@ var timeZero time.Time
 // the pack exceeds: the pull fails cleanly, the existing output is intact
 // and no temp file is left.
 func TestPullDiskFull(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	big := filepath.Join(e.root, "dist", "big.epack")
 	data := make([]byte, 12<<20)
@@ -301,7 +308,7 @@ func TestPullDiskFull(t *testing.T) {
 		data[i] = byte(i*7 + i>>9)
 	}
 	e2e.WritePack(t, big, "acme/big", e2e.File{Name: "big.bin", Data: data})
-	po := push.Options{Remote: "t", PackPath: big, Stderr: io.Discard}
+	po := push.Options{Remote: "t", PackPath: big, Stderr: io.Discard, ProjectDir: e.root}
 	po.Unsafe.AllowUnpinned = true
 	if _, err := push.Push(context.Background(), po); err != nil {
 		t.Fatal(err)
@@ -331,6 +338,7 @@ func TestPullDiskFull(t *testing.T) {
 // for the pack, with an io_error whose hint said "make sure the folder
 // exists and is writable". It must be refused up front, as a link.
 func TestPullOutputFolderIsSymlink(t *testing.T) {
+	t.Parallel()
 	for _, force := range []bool{false, true} {
 		t.Run(fmt.Sprintf("force=%v", force), func(t *testing.T) {
 			e := newEnv(t, "")
@@ -342,7 +350,7 @@ func TestPullOutputFolderIsSymlink(t *testing.T) {
 			if err := os.Symlink(real, link); err != nil {
 				t.Fatal(err)
 			}
-			o := opts(filepath.Join(link, "x.epack"))
+			o := e.opts(filepath.Join(link, "x.epack"))
 			o.Force = force
 			_, err := pull.Pull(context.Background(), o)
 			if !errcode.Has(err, errcode.SymlinkNotAllowed) {
@@ -364,6 +372,7 @@ func TestPullOutputFolderIsSymlink(t *testing.T) {
 // device node at the output (say -o /dev/null as root) used to be replaced
 // by the pulled pack.
 func TestPullForceNeverReplacesSpecialFiles(t *testing.T) {
+	t.Parallel()
 	for _, force := range []bool{false, true} {
 		t.Run(fmt.Sprintf("force=%v", force), func(t *testing.T) {
 			e := newEnv(t, "")
@@ -371,7 +380,7 @@ func TestPullForceNeverReplacesSpecialFiles(t *testing.T) {
 			if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			o := opts(fifo)
+			o := e.opts(fifo)
 			o.Force = force
 			if _, err := pull.Pull(context.Background(), o); err == nil {
 				t.Fatal("pull over a FIFO succeeded")

@@ -31,7 +31,7 @@ func TestRefusedDownloadURLRedacted(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(withSecret), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = pull.Pull(context.Background(), opts(filepath.Join(e.root, "out.epack")))
+	_, err = pull.Pull(context.Background(), e.opts(filepath.Join(e.root, "out.epack")))
 	if !errcode.Has(err, errcode.PathTraversal) {
 		t.Fatalf("pull: %v, want %s", err, errcode.PathTraversal)
 	}

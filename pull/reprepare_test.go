@@ -59,12 +59,13 @@ func receipts(t *testing.T, e *env) []string {
 // URLs is asked 1+MaxReprepare (3) times, then the pull fails with
 // url_expired and writes nothing.
 func TestPullReprepareAfterExpiredURL(t *testing.T) {
+	t.Parallel()
 	t.Run("second URL works", func(t *testing.T) {
 		e := newEnv(t, "")
 		srv, hits := expiredServer(t)
 		setExt(t, e, `,"download_urls":["`+srv.URL+`/old","file://{root}/blobs/{hex}.epack"]`)
 		out := filepath.Join(e.root, "out.epack")
-		res, err := pull.Pull(context.Background(), opts(out))
+		res, err := pull.Pull(context.Background(), e.opts(out))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +99,7 @@ func TestPullReprepareAfterExpiredURL(t *testing.T) {
 		srv, hits := expiredServer(t)
 		setExt(t, e, `,"download_urls":["`+srv.URL+`/old"]`)
 		out := filepath.Join(e.root, "out.epack")
-		_, err := pull.Pull(context.Background(), opts(out))
+		_, err := pull.Pull(context.Background(), e.opts(out))
 		if !errcode.Has(err, errcode.URLExpired) {
 			t.Fatalf("pull: %v, want %s", err, errcode.URLExpired)
 		}
@@ -133,6 +134,7 @@ func TestPullReprepareAfterExpiredURL(t *testing.T) {
 // written, the existing file intact with --force, no finalize, no receipt,
 // no temp file.
 func TestPullRefusesAnotherPackOnReprepare(t *testing.T) {
+	t.Parallel()
 	for _, force := range []bool{false, true} {
 		t.Run(map[bool]string{false: "no force", true: "force"}[force], func(t *testing.T) {
 			e := newEnv(t, "")
@@ -151,7 +153,7 @@ func TestPullRefusesAnotherPackOnReprepare(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			o := opts(out)
+			o := e.opts(out)
 			o.Force = force
 			res, err := pull.Pull(context.Background(), o)
 			if !errcode.Has(err, errcode.DigestMismatch) || res != nil {

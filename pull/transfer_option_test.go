@@ -18,6 +18,7 @@ import (
 // makes a single attempt, a server answering 503 once ends the pull after
 // one request; the default client would retry and succeed.
 func TestPullUsesTheGivenTransferClient(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	data, err := os.ReadFile(e.packPath)
 	if err != nil {
@@ -36,7 +37,7 @@ func TestPullUsesTheGivenTransferClient(t *testing.T) {
 
 	client := transfer.NewClient()
 	client.Retry.Attempts = 1
-	o := opts(filepath.Join(e.root, "out.epack"))
+	o := e.opts(filepath.Join(e.root, "out.epack"))
 	o.Transfer = client
 	_, err = pull.Pull(context.Background(), o)
 	if err == nil || !errcode.Has(err, errcode.DownloadFailed) && !errcode.Has(err, errcode.NetworkError) {
