@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,9 +14,11 @@ import (
 
 // TestKilledPushThenGC: 'epack push' of a 200 MiB pack is killed (SIGKILL
 // to its process group, adapter included) while it writes the pack into the
-// registry, so nothing cleans up. The same push again makes one release
-// with a valid release log; 'epack gc --dry-run' lists what the killed push
-// left, 'epack gc' removes it, the log still verifies and the pack pulls.
+// registry, so nothing cleans up, and again once push.prepare has recorded
+// it (a staging record) while it uploads. The same push again makes one
+// release with a valid release log; 'epack gc --dry-run' lists what the
+// killed pushes left, 'epack gc' removes it (no staging record remains),
+// the log still verifies and the pack pulls.
 func TestKilledPushThenGC(t *testing.T) {
 	p := newProj(t, fsStore())
 	pk := filepath.Join(p.root, "dist", "big.epack")
@@ -31,6 +34,22 @@ func TestKilledPushThenGC(t *testing.T) {
 	if len(left) == 0 {
 		t.Fatal("the killed push left nothing in the registry")
 	}
+
+	// A second push killed once push.prepare has recorded it (its
+	// staging record), while the pack is uploaded.
+	r = p.start(t, "push", "reg", "dist/big.epack", "--frozen")
+	r.waitFor(t, "Uploading pack")
+	code, stderr := r.signal(t, syscall.SIGKILL, true)
+	staged := stagingRecords(t, reg)
+	switch {
+	case code == -1 && len(staged) == 0:
+		t.Fatalf("the push killed while uploading left no staging record\n%s", stderr)
+	case code != -1:
+		t.Logf("the second push ended (exit %d) before it was killed; staging records: %v", code, staged)
+	}
+	left = append(left, leftovers(t, reg)...)
+	slices.Sort(left)
+	left = slices.Compact(left)
 
 	pushed := p.runJSON(t, "push", "reg", "dist/big.epack", "--frozen")
 	relID, _ := pushed["release_id"].(string)
@@ -80,6 +99,11 @@ func TestKilledPushThenGC(t *testing.T) {
 	if now := leftovers(t, reg); len(now) != len(left) {
 		t.Fatalf("the dry run removed something: %v", now)
 	}
+	for _, st := range staged {
+		if !contains(listed, st) && contains(stagingRecords(t, reg), st) {
+			t.Fatalf("gc --dry-run lists %v, not the staging record %s the killed push left", listed, st)
+		}
+	}
 	out, _, code := p.run(t, "gc", "reg", "--dry-run", "--older-than", "0s", "--frozen")
 	if code != 0 || !strings.Contains(out, "Would remove") || !strings.Contains(out, "left by an interrupted upload") {
 		t.Fatalf("gc --dry-run (human): exit %d\n%s", code, out)
@@ -92,6 +116,9 @@ func TestKilledPushThenGC(t *testing.T) {
 	if now := leftovers(t, reg); len(now) != 0 {
 		t.Fatalf("left after gc: %v", now)
 	}
+	if now := stagingRecords(t, reg); len(now) != 0 {
+		t.Fatalf("staging records left after gc: %v (the killed push left %v)", now, staged)
+	}
 	if again := p.runJSON(t, "gc", "reg", "--older-than", "0s", "--frozen"); again["count"] != float64(0) {
 		t.Fatalf("second gc: %v", again)
 	}
@@ -103,6 +130,30 @@ func TestKilledPushThenGC(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Fatal("the pulled pack differs")
 	}
+}
+
+// stagingRecords lists the staging records (staging/*.json, at any depth)
+// of the registry folder reg, as registry keys.
+func stagingRecords(t *testing.T, reg string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(filepath.Join(reg, "staging"), func(path string, d os.DirEntry, err error) error {
+		if os.IsNotExist(err) {
+			return filepath.SkipDir
+		}
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(d.Name(), ".json") {
+			rel, _ := filepath.Rel(reg, path)
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func gcKeys(m map[string]any) []string {
