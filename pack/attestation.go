@@ -17,13 +17,13 @@ const (
 )
 
 // CheckAttestationStructure checks a Sigstore bundle without cryptography:
-// the bundle structure (ValidateBundle), a DSSE envelope carrying an in-toto
+// the bundle structure (validateBundle), a DSSE envelope carrying an in-toto
 // Statement v1 with the evidence-pack predicate type, exactly one subject
 // named manifest.json and an object predicate. When manifestDigest is not
 // empty ("sha256:<hex>" or bare hex), the subject digest must equal it.
 // Signatures and certificates are NOT verified here.
 func CheckAttestationStructure(bundle []byte, manifestDigest string) error {
-	if err := ValidateBundle(bundle); err != nil {
+	if err := validateBundle(bundle); err != nil {
 		return err
 	}
 	v, _ := jcs.Parse(bundle)

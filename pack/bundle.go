@@ -5,10 +5,10 @@ import (
 	"github.com/evidencerelay/epack/internal/jcs"
 )
 
-// ValidateBundle checks the structure of a Sigstore bundle (no cryptography):
+// validateBundle checks the structure of a Sigstore bundle (no cryptography):
 // a JSON object whose mediaType is the v0.3 bundle type, with non-null
 // verificationMaterial and dsseEnvelope objects.
-func ValidateBundle(raw []byte) error {
+func validateBundle(raw []byte) error {
 	v, err := jcs.Parse(raw)
 	if err != nil {
 		return errcode.Wrap(errcode.InvalidAttestation, err, "bundle is not valid JSON")

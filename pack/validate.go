@@ -177,7 +177,7 @@ func (p *Provenance) validate() error {
 			return errcode.New(errcode.MissingRequiredField, "%s.artifacts is missing", where)
 		}
 		for j, raw := range sp.EmbeddedAttestations {
-			if err := ValidateBundle(raw); err != nil {
+			if err := validateBundle(raw); err != nil {
 				return errcode.Wrap(errcode.InvalidManifest, err, "%s.embedded_attestations[%d]", where, j)
 			}
 		}
