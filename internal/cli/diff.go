@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/termtext"
 	"github.com/evidencerelay/epack/pack"
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/pull"
 )
 
@@ -28,6 +30,11 @@ type diffOptions struct {
 	// For a <remote>:<ref> side, as for 'epack pull'.
 	Env                        string
 	Frozen, AllowUnpinned, Yes bool
+
+	// Stream and AllStreams choose where latest and versions are looked
+	// up, as for 'epack pull' (default: the project's stream).
+	Stream     string
+	AllStreams bool
 }
 
 // newCmdDiff builds 'epack diff'; runF runs the parsed options (nil: runDiff).
@@ -44,7 +51,9 @@ func newCmdDiff(g *Globals, runF func(context.Context, *diffOptions) error) *cob
 
 Each side is a pack file or <remote>:<ref>, a release of a remote configured
 in epack.yaml, where <ref> is latest, a release id (rel_…), a version (v1.2.3)
-or a pack file digest (sha256:…). A remote side is pulled like 'epack pull'
+or a pack file digest (sha256:…). Latest and versions are looked up in the
+project's stream (stream: in epack.yaml), or the one --stream names;
+--all-streams looks across every stream, as for 'epack pull'. A remote side is pulled like 'epack pull'
 does (size and digest checked against what the registry announced, the
 remote's signer policy applied) into a private temporary folder that is
 removed afterwards; the pull still records a receipt under
@@ -65,8 +74,11 @@ mismatch.`,
   epack diff dist/acme.epack origin:latest --exit-code --frozen`,
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := refuseBlankFlags(cmd, "env"); err != nil {
+			if err := refuseBlankFlags(cmd, "env", "stream"); err != nil {
 				return err
+			}
+			if o.Stream != "" && o.AllStreams {
+				return errcode.New(errcode.InvalidInput, "--stream and --all-streams cannot be used together")
 			}
 			o.A, o.B = args[0], args[1]
 			return runF(cmd.Context(), o)
@@ -75,6 +87,8 @@ mismatch.`,
 	f := cmd.Flags()
 	f.BoolVar(&o.ExitCode, "exit-code", false, "exit 1 when the packs differ (0 when they do not)")
 	f.StringVar(&o.Env, "env", "", "apply environments.<env> overrides from epack.yaml to remote sides")
+	f.StringVar(&o.Stream, "stream", "", "look up latest and versions in this stream (default: stream: in epack.yaml)")
+	f.BoolVar(&o.AllStreams, "all-streams", false, "look up latest and versions across every stream, not only the project's")
 	f.BoolVar(&o.Frozen, "frozen", false, "refuse any adapter that is not pinned and verified in epack.lock.yaml")
 	f.BoolVarP(&o.Yes, "yes", "y", false, "answer yes to prompts (install a missing adapter)")
 	f.BoolVar(&o.AllowUnpinned, "insecure-allow-unpinned", allowUnpinnedFromEnv(), "run an adapter that is not pinned in epack.lock.yaml (audited)")
@@ -189,11 +203,13 @@ func (o *diffOptions) pullSide(ctx context.Context, s *diffSide, dir string) err
 	ui := newStepUI(g, "Downloading")
 	defer ui.Close()
 	verify := true
+	ref := diffRef(s.ref)
 	opts := pull.Options{
-		Remote: s.remote, Environment: o.Env, Ref: diffRef(s.ref), Output: s.file, Verify: &verify,
+		Remote: s.remote, Environment: o.Env, Ref: ref, Output: s.file, Verify: &verify,
+		Stream: pullStream(&pullOptions{Stream: o.Stream, AllStreams: o.AllStreams}, ref), ProjectDir: dir,
 		NonInteractive: !o.Yes && !canPrompt(g), Stderr: g.IO.ErrOut,
 		OnStep: ui.Step, OnDownloadProgress: ui.Progress, PromptInstallAdapter: installPrompt(g, o.Yes),
-		ProjectDir: dir, NoRedact: g.NoRedact, NoReceipt: true,
+		NoRedact: g.NoRedact, NoReceipt: true,
 	}
 	pol := execPolicy(o.Frozen, o.AllowUnpinned, "")
 	opts.Secure.Frozen, opts.Secure.StrictProduction = pol.Frozen, pol.StrictProduction
@@ -206,6 +222,11 @@ func (o *diffOptions) pullSide(ctx context.Context, s *diffSide, dir string) err
 				return errcode.Wrap(c, err, "%s is neither a pack file nor a release of a configured remote", s.spec).
 					WithHint("check the file name, or the remote's name in epack.yaml")
 			}
+		}
+		var pe *protocol.Error
+		if opts.Stream != "" && o.Stream == "" && errors.As(err, &pe) && pe.Code == protocol.CodeNotFound {
+			return errcode.Wrap(errcode.Of(err), err, "%s: no matching release in stream %q", s.spec, opts.Stream).
+				WithHint("only the project's stream %q was searched; name another with --stream, or use --all-streams", opts.Stream)
 		}
 		return fmt.Errorf("%s: %w", s.spec, err)
 	}

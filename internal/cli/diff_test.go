@@ -23,7 +23,14 @@ func TestDiffFlags(t *testing.T) {
 	if o.A != "a.epack" || o.B != "reg:v1" || !o.ExitCode || !o.Frozen || o.Env != "prod" || !o.Yes || o.AllowUnpinned {
 		t.Errorf("parsed %+v", o)
 	}
-	for _, args := range [][]string{{"diff", "a"}, {"diff", "a", "b", "c"}, {"diff", "a", "b", "--env", ""}} {
+	if _, got, err := parseWith(t, newCmdDiff, "diff", "a", "reg:latest", "--stream", "acme/other"); err != nil || got.(*diffOptions).Stream != "acme/other" {
+		t.Errorf("--stream: %v %+v", err, got)
+	}
+	if _, got, err := parseWith(t, newCmdDiff, "diff", "a", "reg:latest", "--all-streams"); err != nil || !got.(*diffOptions).AllStreams {
+		t.Errorf("--all-streams: %v %+v", err, got)
+	}
+	for _, args := range [][]string{{"diff", "a"}, {"diff", "a", "b", "c"}, {"diff", "a", "b", "--env", ""},
+		{"diff", "a", "b", "--stream", ""}, {"diff", "a", "b", "--stream", "s", "--all-streams"}} {
 		if _, got, err := parseWith(t, newCmdDiff, args...); got != nil || !errcode.Has(err, errcode.InvalidInput) {
 			t.Errorf("%q: want a usage error, got %v", args, err)
 		}

@@ -14,17 +14,22 @@ import (
 // TestDiffTwoReleasesOfARemote pushes two packs as v1.0.0 and v2.0.0 to a
 // filesystem registry and compares the releases through the real binary:
 // both are pulled into a private temporary folder that is gone afterwards.
-// list and extract read the second pack back.
+// list and extract read the second pack back. A newer release of another
+// stream shows that <remote>:latest stays in the project's stream unless
+// --stream or --all-streams says otherwise.
 func TestDiffTwoReleasesOfARemote(t *testing.T) {
 	p := newProj(t, fsStore())
 	v1 := filepath.Join(p.root, "dist", "v1.epack")
-	e2e.WritePack(t, v1, "acme/evidence", e2e.File{Name: "iam.json", Data: []byte(`{"users":3}`)},
+	e2e.WritePack(t, v1, "acme/prod", e2e.File{Name: "iam.json", Data: []byte(`{"users":3}`)},
 		e2e.File{Name: "repos.csv", Data: []byte("web,true\n")}, e2e.File{Name: "old.md", Data: []byte("# old\n")})
 	v2 := filepath.Join(p.root, "dist", "v2.epack")
-	e2e.WritePack(t, v2, "acme/evidence", e2e.File{Name: "iam.json", Data: []byte(`{"users":4}`)},
+	e2e.WritePack(t, v2, "acme/prod", e2e.File{Name: "iam.json", Data: []byte(`{"users":4}`)},
 		e2e.File{Name: "repos.csv", Data: []byte("web,true\n")}, e2e.File{Name: "new/scan.json", Data: []byte(`{"ok":true}`)})
 	first := p.runJSON(t, "push", "reg", "dist/v1.epack", "--label", "v1.0.0", "--frozen")
 	second := p.runJSON(t, "push", "reg", "dist/v2.epack", "--label", "v2.0.0", "--frozen")
+	other := filepath.Join(p.root, "dist", "other.epack")
+	e2e.WritePack(t, other, "acme/other", e2e.File{Name: "other.json", Data: []byte(`{"s":"other"}`)})
+	third := p.runJSON(t, "push", "reg", "dist/other.epack", "--label", "v2.0.0", "--frozen") // newer, another stream
 
 	// A private TMPDIR shows that the pulled packs are removed.
 	tmp := t.TempDir()
@@ -43,7 +48,7 @@ func TestDiffTwoReleasesOfARemote(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	if res.Pack1["path"] != "reg:v1.0.0" || res.Pack2["path"] != "reg:v2.0.0" || res.Pack1["stream"] != "acme/evidence" ||
+	if res.Pack1["path"] != "reg:v1.0.0" || res.Pack2["path"] != "reg:v2.0.0" || res.Pack1["stream"] != "acme/prod" ||
 		res.Pack1["release_id"] != first["release_id"] || res.Pack2["release_id"] != second["release_id"] ||
 		res.Pack1["file_digest"] != e2e.FileSHA256(t, v1) || res.Pack2["file_digest"] != e2e.FileSHA256(t, v2) {
 		t.Errorf("packs %v\n%v", res.Pack1, res.Pack2)
@@ -72,8 +77,32 @@ func TestDiffTwoReleasesOfARemote(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "~ artifacts/iam.json") || !strings.Contains(out, "+ artifacts/new/scan.json") {
 		t.Errorf("v1 vs local: exit %d\n%s", code, out)
 	}
-	if _, errOut, code := run("diff", "reg:v9.9.9", "dist/v2.epack", "--frozen"); code == 0 {
-		t.Errorf("unknown version accepted: %s", errOut)
+	if _, errOut, code := run("diff", "reg:v9.9.9", "dist/v2.epack", "--frozen"); code == 0 || !strings.Contains(errOut, "--all-streams") {
+		t.Errorf("unknown version: exit %d\n%s", code, errOut)
+	}
+	// latest and versions in another stream only when asked for.
+	for _, c := range []struct {
+		args    []string
+		stream  string
+		release any
+	}{
+		{[]string{"reg:latest", "reg:v2.0.0"}, "acme/prod", second["release_id"]},
+		{[]string{"reg:latest", "reg:v2.0.0", "--stream", "acme/other"}, "acme/other", third["release_id"]},
+		{[]string{"reg:latest", "reg:v2.0.0", "--all-streams"}, "acme/other", third["release_id"]},
+	} {
+		out, errOut, code := run(append(append([]string{"diff"}, c.args...), "--json", "--frozen")...)
+		var res struct{ Pack1, Pack2 map[string]any }
+		if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil {
+			t.Fatalf("diff %v: exit %d %v\n%s\n%s", c.args, code, err, out, errOut)
+		}
+		for _, side := range []map[string]any{res.Pack1, res.Pack2} {
+			if side["stream"] != c.stream || side["release_id"] != c.release {
+				t.Errorf("diff %v: side %v, want stream %s release %v", c.args, side, c.stream, c.release)
+			}
+		}
+	}
+	if _, errOut, code := run("diff", "reg:latest", "dist/v2.epack", "--stream", "acme/other", "--all-streams"); code != 2 {
+		t.Errorf("--stream with --all-streams: exit %d\n%s", code, errOut)
 	}
 
 	list := func() []map[string]any {
