@@ -56,10 +56,9 @@ project's stream (stream: in epack.yaml), or the one --stream names;
 --all-streams looks across every stream, as for 'epack pull'. A remote side is pulled like 'epack pull'
 does (size and digest checked against what the registry announced, the
 remote's signer policy applied) into a private temporary folder that is
-removed afterwards; the pull still records a receipt under
-.epack/receipts/pull/. A path that exists is always a file, even when it
-contains ':'; write ./name to make sure a missing file is never taken for a
-remote.
+removed afterwards; no pull receipt is recorded for it. A path that exists is
+always a file, even when it contains ':'; write ./name to make sure a missing
+file is never taken for a remote.
 
 Both packs are fully verified (every artifact's size and digest and
 pack_digest) before they are compared; signatures of a local file are not

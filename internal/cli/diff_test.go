@@ -196,3 +196,12 @@ func TestDiffLocal(t *testing.T) {
 		})
 	}
 }
+
+// TestDiffHelpSaysNoReceipt: a side pulled only to be compared records no
+// receipt (pull.Options.NoReceipt), and the help says so.
+func TestDiffHelpSaysNoReceipt(t *testing.T) {
+	long := newCmdDiff(&Globals{}, nil).Long
+	if strings.Contains(long, "receipts/pull") || !strings.Contains(long, "no pull receipt is recorded") {
+		t.Errorf("diff help about receipts:\n%s", long)
+	}
+}
