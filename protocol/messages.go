@@ -231,6 +231,9 @@ type ReleaseResult struct {
 	// Log is where the release's record sits in its stream's release log
 	// (our addition; adapters with features.release_log send it).
 	Log *LogPosition `json:"log,omitempty"`
+	// Retention is how long the registry keeps the release (our addition,
+	// retention.go; absent when it keeps none).
+	Retention *Retention `json:"retention,omitempty"`
 }
 
 // PushFinalizeResponse is the answer to push.finalize.
@@ -274,6 +277,9 @@ type PullPrepareResponse struct {
 	Download      TransferTarget `json:"download"`
 	Pack          PulledPack     `json:"pack"`
 	FinalizeToken string         `json:"finalize_token"`
+	// Retention is how long the registry keeps the release (our addition,
+	// retention.go; absent when it keeps none).
+	Retention *Retention `json:"retention,omitempty"`
 }
 
 // PullFinalizeRequest confirms a completed download.

@@ -28,7 +28,8 @@ import (
 //	 "releases":[{"release_id":"rel_…","created_at":"2026-12-01T09:00:00Z",
 //	   "stream":"acme/evidence","version":"v1.0.0","labels":["v1.0.0","monthly"],
 //	   "pack_digest":"sha256:…","file_digest":"sha256:…","size_bytes":3701,
-//	   "canonical_ref":"acme/prod/acme/evidence@rel_…"}],
+//	   "canonical_ref":"acme/prod/acme/evidence@rel_…",
+//	   "retention":{"mode":"COMPLIANCE","retain_until":"2033-12-01T09:00:01Z"}}],
 //	 "next_cursor":"…"}
 //
 // releases is always present (possibly []), newest first, at most limit
@@ -137,6 +138,9 @@ type ReleaseEntry struct {
 	SizeBytes    int64           `json:"size_bytes"`
 	Signers      []ReleaseSigner `json:"signers,omitempty"`
 	CanonicalRef string          `json:"canonical_ref,omitempty"`
+	// Retention: how long the registry keeps it (retention.go; absent
+	// when it keeps none).
+	Retention *Retention `json:"retention,omitempty"`
 }
 
 // ReleasesListResponse is the answer to releases.list: a page of releases,
@@ -176,6 +180,9 @@ func checkReleasesList(raw []byte, v *ReleasesListResponse) error {
 			return fmt.Errorf("releases[%d].file_digest %q is not sha256:<64 lowercase hex>", i, e.FileDigest)
 		case e.SizeBytes <= 0:
 			return fmt.Errorf("releases[%d].size_bytes must be positive, got %d", i, e.SizeBytes)
+		}
+		if err := e.Retention.Check(); err != nil {
+			return fmt.Errorf("releases[%d].retention: %v", i, err)
 		}
 		seen[e.ReleaseID] = true
 	}

@@ -49,6 +49,9 @@ func CheckRequired(raw []byte, resp any) error {
 		if v.Release.ReleaseID == "" {
 			return fmt.Errorf("release.release_id is missing")
 		}
+		if err := v.Release.Retention.Check(); err != nil {
+			return fmt.Errorf("release.retention: %v", err)
+		}
 	case *PullPrepareResponse:
 		if v.Download.URL == "" {
 			return fmt.Errorf("download.url is missing")
@@ -58,6 +61,9 @@ func CheckRequired(raw []byte, resp any) error {
 		}
 		if v.Pack.SizeBytes <= 0 {
 			return fmt.Errorf("pack.size_bytes must be positive, got %d", v.Pack.SizeBytes)
+		}
+		if err := v.Retention.Check(); err != nil {
+			return fmt.Errorf("retention: %v", err)
 		}
 	case *AuthWhoamiResponse:
 		if !hasMember(raw, "identity") {
