@@ -126,9 +126,10 @@ func runInit(ctx context.Context, o *initOptions) error {
 }
 
 // gitignoreEntries are what must not be committed: the local registry
-// (pack blobs), background job records and installed source adapters.
+// (pack blobs), background job records, installed source adapters and
+// the cache of the adapters' --capabilities answers (remote.CapabilitiesCacheDir).
 // Receipts and the lockfile are meant to be committed.
-var gitignoreEntries = []string{"/.epack/registry/", "/.epack/jobs/", "/.epack/remotes/"}
+var gitignoreEntries = []string{"/.epack/registry/", "/.epack/jobs/", "/.epack/remotes/", "/.epack/cache/"}
 
 // addGitignore appends the entries .gitignore lacks (creating it) and
 // returns the ones added. A .gitignore that is a symbolic link is refused.
@@ -165,7 +166,7 @@ func addGitignore(dir string) ([]string, error) {
 	if len(have) > 0 && have[len(have)-1] != '\n' {
 		b.WriteByte('\n')
 	}
-	b.WriteString("# epack: local registry, job records and installed adapters\n")
+	b.WriteString("# epack: local registry, job records, installed adapters and caches\n")
 	for _, e := range add {
 		b.WriteString(e + "\n")
 	}

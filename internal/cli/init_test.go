@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,11 +123,11 @@ func TestInitGitignore(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatal(err)
 	}
-	if got := res["gitignore"]; len(got.([]any)) != 2 {
-		t.Fatalf("added %v, want the registry and remotes entries only (jobs was there)", got)
+	if got := fmt.Sprint(res["gitignore"]); got != "[/.epack/registry/ /.epack/remotes/ /.epack/cache/]" {
+		t.Fatalf("added %v, want the registry, remotes and cache entries only (jobs was there)", got)
 	}
 	b, _ := os.ReadFile(".gitignore")
-	for _, want := range []string{"node_modules\n", "/.epack/registry/\n", "/.epack/remotes/\n"} {
+	for _, want := range []string{"node_modules\n", "/.epack/registry/\n", "/.epack/remotes/\n", "/.epack/cache/\n"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf(".gitignore lacks %q:\n%s", want, b)
 		}

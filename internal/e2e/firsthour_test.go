@@ -55,8 +55,8 @@ func TestFirstHourInitBuildPush(t *testing.T) {
 		t.Fatalf("init did not pin the filesystem adapter:\n%s\n%s", out, errOut)
 	}
 	gi, _ := os.ReadFile(filepath.Join(dir, ".gitignore"))
-	if !strings.Contains(string(gi), "/.epack/registry/") || !strings.Contains(string(gi), "/.epack/jobs/") {
-		t.Fatalf(".gitignore:\n%s", gi)
+	if got, want := strings.TrimSpace(string(gi)), "# epack: local registry, job records, installed adapters and caches\n/.epack/registry/\n/.epack/jobs/\n/.epack/remotes/\n/.epack/cache/"; got != want {
+		t.Fatalf(".gitignore:\n%s\nwant:\n%s", gi, want)
 	}
 	next := nextLines(out)
 	if len(next) < 2 || strings.Contains(strings.Join(next, "\n"), "epack lock") {
@@ -73,6 +73,21 @@ func TestFirstHourInitBuildPush(t *testing.T) {
 		}
 		out, errOut, code := runIn(t, bin, dir, args...)
 		wantExit(t, line, code, 0, out, errOut)
+	}
+	// After the first push, .epack/ holds nothing git would show as
+	// untracked except receipts, which are meant to be committed.
+	ignored := map[string]bool{}
+	for _, l := range strings.Split(string(gi), "\n") {
+		ignored[strings.TrimSpace(l)] = true
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".epack", "cache", "capabilities")); err != nil {
+		t.Errorf("no capabilities cache after the push: %v", err)
+	}
+	ents, _ := os.ReadDir(filepath.Join(dir, ".epack"))
+	for _, e := range ents {
+		if e.Name() != "receipts" && !ignored["/.epack/"+e.Name()+"/"] {
+			t.Errorf(".epack/%s is not in .gitignore:\n%s", e.Name(), gi)
+		}
 	}
 	// What was pushed is in the local registry and pulls back.
 	out, errOut, code = runIn(t, bin, dir, "pull", "local", "-o", "back.epack")
