@@ -137,6 +137,7 @@ func (r *Registry) PullPrepare(ctx context.Context, req *protocol.PullPrepareReq
 			Labels:    rel.Labels,
 		},
 		FinalizeToken: pullTokenPrefix + base64.RawURLEncoding.EncodeToString(tok),
+		Retention:     r.retention(ctx, rs, rel),
 	}, nil
 }
 

@@ -269,7 +269,8 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 		Remote:         rec.Remote,
 		CreatedAt:      now,
 	}
-	existing, pos, err := r.publish(ctx, sc, &rel, rec.Release)
+	until := r.retainUntil(rec.Release.Retain)
+	existing, pos, err := r.publish(ctx, sc, &rel, rec.Release, until)
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +280,7 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 	if info, err := r.store.Head(ctx, bk); errors.Is(err, ErrNotFound) || err == nil && info.Size != blob.Size {
 		return nil, protocol.Errorf(protocol.CodeConflict, "the pack blob was removed while this push ran (registry gc?); release %s is recorded: run the push again to store the pack", rel.ReleaseID)
 	}
-	if err := r.sealRelease(ctx, sc, &rel, r.retainUntil(rec.Release.Retain)); err != nil {
+	if err := r.sealRelease(ctx, sc, &rel, until); err != nil {
 		return nil, err
 	}
 	packDigest := rel.PackDigest
@@ -293,6 +294,7 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 			CreatedAt:    rel.CreatedAt,
 			CanonicalRef: sc.canonicalRef(rel.ReleaseID),
 			Log:          &pos,
+			Retention:    r.retention(ctx, sc, &rel),
 		},
 		Extensions: map[string]any{
 			"file_digest": rel.FileDigest,
@@ -311,7 +313,9 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 // publish creates rel, or finds the release of the same pack in the same
 // stream and merges labels and notes into it (rel is updated in place), then
 // updates every index. It reports whether the release already existed and
-// where its new record sits in the stream's release log.
+// where its new record sits in the stream's release log. until is the
+// retention the push asks for (zero: none): the record keeps the later of
+// it and what the release was retained until before.
 //
 // Nothing is written before the rules are checked (planPublish): a version
 // that names another pack of the stream, or notes that differ from the
@@ -321,7 +325,7 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 // create) decides which push creates the release; every push then appends
 // one record to the log (chain.go): the release's first, or an update
 // with the labels and notes merged — records are never edited.
-func (r *Registry) publish(ctx context.Context, sc scope, rel *Release, ri protocol.ReleaseInfo) (bool, protocol.LogPosition, error) {
+func (r *Registry) publish(ctx context.Context, sc scope, rel *Release, ri protocol.ReleaseInfo, until time.Time) (bool, protocol.LogPosition, error) {
 	fileHex := strings.TrimPrefix(rel.FileDigest, "sha256:")
 	plan, err := r.planPublish(ctx, sc, fileHex, ri, rel.Remote)
 	if err != nil {
@@ -349,7 +353,7 @@ func (r *Registry) publish(ctx context.Context, sc scope, rel *Release, ri proto
 		return false, protocol.LogPosition{}, storeErr(err, "creating the release")
 	}
 	pushRemote := rel.Remote
-	rec, pos, err := r.appendRecord(ctx, sc, r.retainUntil(ri.Retain), func(head *Release) (*Release, error) {
+	rec, pos, err := r.appendRecord(ctx, sc, until, func(head *Release) (*Release, error) {
 		cur, err := r.stateRecord(ctx, sc, draft.ReleaseID, head)
 		if err != nil {
 			return nil, err
@@ -363,6 +367,7 @@ func (r *Registry) publish(ctx context.Context, sc scope, rel *Release, ri proto
 			if next.Notes == "" {
 				next.Notes = ri.Notes
 			}
+			next.RetainUntil = later(next.RetainUntil, until)
 			return &next, nil
 		}
 		if err := notesConflict(cur, ri.Notes); err != nil {
@@ -374,6 +379,7 @@ func (r *Registry) publish(ctx context.Context, sc scope, rel *Release, ri proto
 		if next.Notes == "" {
 			next.Notes = ri.Notes
 		}
+		next.RetainUntil = later(next.RetainUntil, until)
 		return &next, nil
 	})
 	if err != nil {

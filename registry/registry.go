@@ -124,6 +124,10 @@ type Release struct {
 	Remote         string            `json:"remote,omitempty"`
 	CreatedAt      time.Time         `json:"created_at"`
 	UpdatedAt      time.Time         `json:"updated_at,omitzero"`
+	// RetainUntil is the longest retention a push of the release asked
+	// for (push --retain; zero: only the store's own rule). Records of
+	// releases pushed before it existed lack it.
+	RetainUntil time.Time `json:"retain_until,omitzero"`
 }
 
 // scope is a validated (workspace, environment, stream) with escaped segments.

@@ -182,6 +182,7 @@ func (r *Registry) readListedOne(ctx context.Context, sc scope, key string) (*pr
 		FileDigest:   rel.FileDigest,
 		SizeBytes:    rel.SizeBytes,
 		CanonicalRef: rs.canonicalRef(rel.ReleaseID),
+		Retention:    r.retentionOf(rel),
 	}
 	if vs := versionsOf(rel.Labels); len(vs) > 0 {
 		e.Version = vs[len(vs)-1]

@@ -26,6 +26,15 @@ type Sealer interface {
 	CanRetain() bool
 }
 
+// RetentionRuler is optionally implemented by a Sealer that retains what
+// it seals for a fixed period from when it is written (S3 Object Lock's
+// default retention): its mode (protocol.RetentionGovernance or
+// protocol.RetentionCompliance) and that period; mode "" when it retains
+// nothing.
+type RetentionRuler interface {
+	RetentionRule() (mode string, period time.Duration)
+}
+
 // Preflighter is optionally implemented by a store that must check its
 // setup before a push writes anything (S3: the bucket has Object Lock when
 // the remote asks for it).
@@ -100,4 +109,45 @@ func (r *Registry) sealRelease(ctx context.Context, sc scope, rel *Release, unti
 		}
 	}
 	return nil
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b.UTC()
+	}
+	return a
+}
+
+// retentionOf is how long the registry keeps rel (nil when it keeps no
+// retention): the later of the store's period from the release's creation
+// and what a push asked for (rel.RetainUntil), in the whole seconds the
+// store rounds retention up to.
+func (r *Registry) retentionOf(rel *Release) *protocol.Retention {
+	rr, ok := r.store.(RetentionRuler)
+	if !ok || !r.canRetain() {
+		return nil
+	}
+	mode, period := rr.RetentionRule()
+	if mode == "" {
+		return nil
+	}
+	until := later(rel.CreatedAt.Add(period), rel.RetainUntil)
+	return protocol.NewRetention(mode, until.UTC().Truncate(time.Second).Add(time.Second), false)
+}
+
+// retention is retentionOf with the legal hold of the release's first
+// record read from the store, when it reads them (Retainer). An error
+// reading it leaves the hold out: the answer is informational.
+func (r *Registry) retention(ctx context.Context, sc scope, rel *Release) *protocol.Retention {
+	ret := r.retentionOf(rel)
+	if ret == nil || !r.holds() {
+		return ret
+	}
+	if rt, ok := r.store.(Retainer); ok {
+		if _, held, err := rt.Retained(ctx, sc.releaseKey(rel.ReleaseID)); err == nil {
+			ret.LegalHold = held
+		}
+	}
+	return ret
 }

@@ -40,9 +40,10 @@ type ObjectLock struct {
 }
 
 var (
-	_ registry.Sealer   = (*Store)(nil)
-	_ registry.Retainer = (*Store)(nil)
-	_ registry.Holder   = (*Store)(nil)
+	_ registry.Sealer         = (*Store)(nil)
+	_ registry.Retainer       = (*Store)(nil)
+	_ registry.Holder         = (*Store)(nil)
+	_ registry.RetentionRuler = (*Store)(nil)
 )
 
 // parseObjectLock reads extensions.object_lock (nil when absent).
@@ -269,4 +270,13 @@ func (s *Store) SetLegalHold(ctx context.Context, key string, on bool) error {
 func ObjectLockOf(raw string) bool {
 	c, _, err := parseJSONConfig(raw)
 	return err == nil && c.ObjectLock != nil
+}
+
+// RetentionRule is the configured Object Lock mode and period ("" and 0
+// without extensions.object_lock).
+func (s *Store) RetentionRule() (string, time.Duration) {
+	if s.cfg.ObjectLock == nil {
+		return "", 0
+	}
+	return s.cfg.ObjectLock.Mode, s.cfg.ObjectLock.Retain
 }
