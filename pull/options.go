@@ -153,6 +153,12 @@ type Result struct {
 	// Signers are the signatures that satisfied the remote's signer policy
 	// (verify.signers); empty when the remote has none.
 	Signers []sign.Signer
+	// PackDigest is the pulled manifest's pack_digest ("sha256:<hex>"),
+	// checked against the artifacts when Verified.
+	PackDigest string
+	// Retention is how long the registry keeps the release, as its
+	// pull.prepare answer said (nil when it keeps none or did not say).
+	Retention *protocol.Retention
 }
 
 // Step names reported through Options.OnStep.

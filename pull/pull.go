@@ -101,6 +101,8 @@ type run struct {
 	verified  bool
 	res       *Result
 
+	packDigest string // the pulled manifest's pack_digest
+
 	signerPolicy *workflow.SignerPolicy
 	signers      []sign.Signer
 	// wantPackDigest is the pack digest asked for with --digest, when the
@@ -361,6 +363,7 @@ func (r *run) verifyStep(ctx context.Context) error {
 		return notAsked("asked for pack digest %s but the pulled manifest says %s", r.wantPackDigest, got.packDigest)
 	}
 	r.stream = got.stream
+	r.packDigest = got.packDigest
 	if r.verify {
 		r.verified = true
 		r.steps.Done(StepVerify)
@@ -393,6 +396,7 @@ func (r *run) commitStep() error {
 		OutputPath: r.output, Digest: p.Digest, SizeBytes: r.got.Size, Stream: r.stream,
 		ReleaseID: p.ReleaseID, Version: p.Version, Labels: p.Labels,
 		CreatedAt: p.CreatedAt, Verified: r.verified, Target: r.target, Signers: r.signers,
+		PackDigest: r.packDigest, Retention: r.prep.Retention,
 	}
 	return nil
 }
@@ -420,6 +424,7 @@ func (r *run) receiptStep() (*Result, error) {
 	receipt := NewReceipt(r.env.RemoteName, r.target, r.output, r.prep.Pack, r.verified)
 	receipt.Location = r.env.Location
 	receipt.Pack.Signers = r.signers
+	receipt.Retention = r.prep.Retention
 	base, err := r.env.ReceiptsDir()
 	if err != nil {
 		return r.res, workflow.ReceiptFailed(err, "", fmt.Sprintf("the pack was saved to %s", r.output))

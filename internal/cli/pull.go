@@ -243,9 +243,13 @@ func runPull(ctx context.Context, f *pullOptions) error {
 		}
 		return err
 	}
+	// digest and size are the existing tool's keys (COMPAT §8.2);
+	// file_digest, size_bytes and pack_digest are the names every other
+	// command uses.
 	out := map[string]any{"pulled": true, "remote": remoteName, "output_path": res.OutputPath, "digest": res.Digest,
 		"size": res.SizeBytes, "stream": res.Stream, "release_id": res.ReleaseID, "version": res.Version,
-		"verified": res.Verified, "receipt_path": res.ReceiptPath}
+		"verified": res.Verified, "receipt_path": res.ReceiptPath,
+		"file_digest": res.Digest, "size_bytes": res.SizeBytes, "pack_digest": res.PackDigest}
 	if res.FinalizeWarning != nil {
 		out["finalize_warning"] = res.FinalizeWarning.Error()
 	}
@@ -254,14 +258,17 @@ func runPull(ctx context.Context, f *pullOptions) error {
 		writeJSON(g.IO.Out, out)
 		return nil
 	}
-	g.out("\n%s Pulled from %s in %s\n\nPack:\n  Stream:   %s\n  Size:     %s\n", g.okMark(), remoteName, formatDuration(time.Since(start)), adapterText(res.Stream), formatSize(res.SizeBytes))
+	g.out("\n%s Pulled from %s in %s\n\nPack:\n  Stream:      %s\n  Size:        %s\n", g.okMark(), remoteName, formatDuration(time.Since(start)), adapterText(res.Stream), formatSize(res.SizeBytes))
 	if res.Version != "" {
-		g.out("  Version:  %s\n", adapterText(res.Version))
+		g.out("  Version:     %s\n", adapterText(res.Version))
 	}
 	if res.ReleaseID != "" {
-		g.out("  Release:  %s\n", adapterText(res.ReleaseID))
+		g.out("  Release:     %s\n", adapterText(res.ReleaseID))
 	}
-	g.out("  Digest:   %s\n", adapterText(res.Digest))
+	g.out("  File digest: %s\n", adapterText(res.Digest))
+	if res.PackDigest != "" {
+		g.out("  Pack digest: %s\n", adapterText(res.PackDigest))
+	}
 	if res.Verified {
 		g.out("  %s Verified\n", g.okMark())
 	}

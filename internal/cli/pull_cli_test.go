@@ -18,7 +18,8 @@ func TestPullCLI(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("pull exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"Pulled from t in", "Output:  " + filepath.Join(p.root, "acme-evidence.epack"), "Verified"} {
+	for _, want := range []string{"Pulled from t in", "Output:  " + filepath.Join(p.root, "acme-evidence.epack"), "Verified",
+		"  File digest: sha256:", "  Pack digest: sha256:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
@@ -40,6 +41,15 @@ func TestPullCLI(t *testing.T) {
 	var res map[string]any
 	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 || res["pulled"] != true || res["verified"] != true {
 		t.Fatalf("json pull: %v %q", err, out)
+	}
+	// The existing tool's digest and size, and beside them the names every
+	// other command uses.
+	ins, _, _ := p.run(t, "inspect", "x.epack", "--json")
+	var in map[string]any
+	json.Unmarshal([]byte(ins), &in)
+	if d, _ := res["digest"].(string); !strings.HasPrefix(d, "sha256:") || res["file_digest"] != d ||
+		res["size"] == nil || res["size_bytes"] != res["size"] || res["pack_digest"] == nil || res["pack_digest"] != in["pack_digest"] {
+		t.Errorf("pull --json digests: %v (inspect pack_digest %v)", res, in["pack_digest"])
 	}
 	// Dry run: ref precedence, nothing called.
 	out, _, code = p.run(t, "pull", "t", "v9", "--release", "rel_x", "--dry-run", "--json")
