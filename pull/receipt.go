@@ -26,6 +26,11 @@ type Receipt struct {
 	Pack     PackReceipt           `json:"pack"`
 	Verified bool                  `json:"verified"`
 	Client   ClientReceipt         `json:"client"`
+	// Retention is how long the registry keeps the release, as its
+	// pull.prepare answer said (an addition to the upstream format;
+	// omitted when the registry keeps no retention). epack inspect shows
+	// it for the pack at Pack.OutputPath.
+	Retention *protocol.Retention `json:"retention,omitempty"`
 }
 
 // PackReceipt is the pulled pack as the adapter described it.

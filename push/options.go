@@ -192,6 +192,10 @@ type Result struct {
 
 	// ReceiptPath is the path to the written receipt file.
 	ReceiptPath string
+
+	// Retention is how long the registry keeps the release, as its
+	// push.finalize answer said (nil when it keeps none or did not say).
+	Retention *protocol.Retention
 }
 
 // Step names reported through Options.OnStep.

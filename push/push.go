@@ -385,6 +385,7 @@ func (r *run) finalizeStep(ctx context.Context) error {
 	r.steps.Done(StepFinalize)
 	rel := fin.Release
 	r.result.Release = &rel
+	r.result.Retention = rel.Retention
 	if by, _ := fin.Extensions["uploaded_by_adapter"].(bool); by && r.result.UploadSkipped {
 		r.result.UploadedByAdapter = true
 	}

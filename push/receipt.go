@@ -40,6 +40,11 @@ type Receipt struct {
 	// Runs contains run syncing results.
 	Runs RunsReceipt `json:"runs"`
 
+	// Retention is how long the registry keeps the release, as it
+	// answered (an addition to the upstream format; omitted when the
+	// registry keeps no retention).
+	Retention *protocol.Retention `json:"retention,omitempty"`
+
 	// Client contains epack client metadata.
 	Client ClientReceipt `json:"client"`
 }
@@ -121,6 +126,10 @@ func NewReceipt(
 		if release.Log != nil && release.Log.Check() == nil {
 			pos := *release.Log
 			r.Release.Log = &pos
+		}
+		if release.Retention != nil && release.Retention.Check() == nil {
+			ret := *release.Retention
+			r.Retention = &ret
 		}
 	}
 	return r

@@ -253,6 +253,9 @@ func runPull(ctx context.Context, f *pullOptions) error {
 	if res.FinalizeWarning != nil {
 		out["finalize_warning"] = res.FinalizeWarning.Error()
 	}
+	if res.Retention != nil {
+		out["retention"] = res.Retention // how long the registry keeps the release (Object Lock)
+	}
 	g.result = out
 	if g.JSON {
 		writeJSON(g.IO.Out, out)
@@ -268,6 +271,9 @@ func runPull(ctx context.Context, f *pullOptions) error {
 	g.out("  File digest: %s\n", adapterText(res.Digest))
 	if res.PackDigest != "" {
 		g.out("  Pack digest: %s\n", adapterText(res.PackDigest))
+	}
+	if res.Retention != nil {
+		g.out("  %s\n", adapterText(res.Retention.Summary()))
 	}
 	if res.Verified {
 		g.out("  %s Verified\n", g.okMark())

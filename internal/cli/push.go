@@ -190,6 +190,9 @@ func runPush(ctx context.Context, f *pushOptions) error {
 	}
 	g.out("  • File digest: %s  (pull --digest)\n", res.FileDigest)
 	g.out("  • Pack digest: %s\n", res.PackDigest)
+	if res.Retention != nil {
+		g.out("  • %s\n", adapterText(res.Retention.Summary()))
+	}
 	if n := len(res.Signers); n > 0 {
 		g.out("  • Signers: %d allowed by the remote's policy\n", n)
 	}
@@ -246,6 +249,9 @@ func pushJSON(remoteName, packArg string, res *push.Result) map[string]any {
 		if res.Release.Log != nil {
 			out["log"] = res.Release.Log // where the release's record sits in the stream's release log
 		}
+	}
+	if res.Retention != nil {
+		out["retention"] = res.Retention // how long the registry keeps the release (Object Lock)
 	}
 	if res.RunsError != nil {
 		out["runs_error"] = res.RunsError.Error()
