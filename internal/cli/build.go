@@ -226,6 +226,7 @@ func runBuild(ctx context.Context, f *buildOptions) error {
 			"ok": true, "path": res.Path, "stream": res.Manifest.Stream, "generated_at": res.Manifest.GeneratedAt,
 			"artifacts": len(res.Manifest.Artifacts), "artifact_count": len(res.Manifest.Artifacts), "size_bytes": res.Size,
 			"pack_digest": res.Manifest.PackDigest, "manifest_digest": res.ManifestDigest, "file_digest": res.File.SHA256,
+			"manifest_digest_sha256": res.ManifestDigest,
 		})
 		return nil
 	}

@@ -321,11 +321,14 @@ type diffPackJSON struct {
 	Ref            string `json:"ref,omitempty"`
 	ReleaseID      string `json:"release_id,omitempty"`
 	Version        string `json:"version,omitempty"`
+	// ManifestDigestSHA256 is manifest_digest under the name inspect
+	// gives its sha256:-prefixed form, so the key means one thing everywhere.
+	ManifestDigestSHA256 string `json:"manifest_digest_sha256"`
 }
 
 func (s *diffSide) json() diffPackJSON {
 	m := s.v.Manifest
-	j := diffPackJSON{Path: s.spec, Stream: m.Stream, PackDigest: m.PackDigest, ManifestDigest: s.v.ManifestDigest,
+	j := diffPackJSON{Path: s.spec, Stream: m.Stream, PackDigest: m.PackDigest, ManifestDigest: s.v.ManifestDigest, ManifestDigestSHA256: s.v.ManifestDigest,
 		FileDigest: s.v.File.SHA256, ArtifactCount: len(m.Artifacts), Remote: s.remote, Ref: s.ref}
 	if s.pulled != nil {
 		j.ReleaseID, j.Version = s.pulled.ReleaseID, s.pulled.Version

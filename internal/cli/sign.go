@@ -118,7 +118,7 @@ func runSign(ctx context.Context, o *signOptions) error {
 		writeJSON(g.IO.Out, map[string]any{
 			"ok": true, "path": res.Path, "entry": res.Entry, "identity": res.Identity, "kind": res.Kind,
 			"replaced": res.Replaced, "dry_run": res.DryRun, "pack_digest": res.PackDigest,
-			"manifest_digest": res.ManifestDigest, "file_digest": res.FileDigest, "signatures": res.Signatures,
+			"manifest_digest": res.ManifestDigest, "manifest_digest_sha256": res.ManifestDigest, "file_digest": res.FileDigest, "signatures": res.Signatures,
 		})
 		return nil
 	}

@@ -201,7 +201,7 @@ func runVerify(ctx context.Context, o *verifyOptions) error {
 			"embedded_errors": []string{}, "pack_digest": m.PackDigest, "pack_digest_error": "", "stream": m.Stream,
 			"ok": sigErr == nil, "pack": path, "generated_at": m.GeneratedAt,
 			"artifacts": len(m.Artifacts), "artifact_bytes": total, "size_bytes": v.File.Size,
-			"manifest_digest": v.ManifestDigest, "file_digest": v.File.SHA256,
+			"manifest_digest": v.ManifestDigest, "manifest_digest_sha256": v.ManifestDigest, "file_digest": v.File.SHA256,
 			"signatures": sigs, "signatures_checked": !o.IntegrityOnly,
 		})
 		if sigErr != nil {
