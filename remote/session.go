@@ -187,7 +187,8 @@ func notFoundError(r *config.Remote, res *Resolved) error {
 			WithHint("run 'epack sync' to install it")
 	}
 	return errcode.New(errcode.AdapterNotFound, "adapter %s for remote %q not found next to epack or on PATH", res.BinaryName(), res.Remote).
-		WithHint("install %s on PATH, or set 'binary:' of the remote in epack.yaml", res.BinaryName())
+		WithHint("put %s next to epack ('go install github.com/evidencerelay/epack/cmd/...@latest' installs both into one folder), then run 'epack lock %s'; or set 'binary:' of the remote in epack.yaml",
+			res.BinaryName(), res.Remote)
 }
 
 // Capabilities returns the adapter's capabilities (probed by Open).

@@ -110,8 +110,10 @@ func runInit(ctx context.Context, o *initOptions) error {
 	if pinned != nil {
 		g.out("  pinned adapter: %s %s in %s\n", pinned.Path, pinned.Digest, config.LockFileName)
 	} else {
-		g.out("%s could not pin the filesystem adapter yet: %s\n", g.failMark(), termSafe(lockErr.Error()))
-		if h := errcode.HintOf(lockErr); h != "" {
+		// init still succeeds: a warning, not a failure, and the lock
+		// is the first step of Next, not something to do "again".
+		g.out("%s could not pin the filesystem adapter yet: %s\n", g.warnMark(), termSafe(lockErr.Error()))
+		if h := initLockHint(lockErr); h != "" {
 			g.out("  hint: %s\n", termSafe(h))
 		}
 	}
@@ -123,6 +125,16 @@ func runInit(ctx context.Context, o *initOptions) error {
 		g.out("  %s\n", n)
 	}
 	return nil
+}
+
+// initLockHint is the hint for a pin that failed during init: for a
+// missing adapter, where it must go (next to epack, as the README says),
+// then the lock that Next starts with.
+func initLockHint(err error) string {
+	if errcode.Has(err, errcode.AdapterNotFound) {
+		return "put epack-remote-filesystem next to epack ('go install github.com/evidencerelay/epack/cmd/...@latest' installs both into one folder), then run 'epack lock local'"
+	}
+	return strings.TrimSuffix(errcode.HintOf(err), " again")
 }
 
 // gitignoreEntries are what must not be committed: the local registry

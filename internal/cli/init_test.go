@@ -196,3 +196,26 @@ func TestInitQuietAndSymlinks(t *testing.T) {
 		t.Errorf("quoted stream: %+v %v", c, err)
 	}
 }
+
+// Without the filesystem adapter beside epack (this test binary has none,
+// and PATH is empty) init still exits 0: the pin that failed is a
+// warning, and the hint says where the adapter goes and to lock it, not
+// to lock it "again".
+func TestInitWithoutAdapterWarns(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	t.Chdir(t.TempDir())
+	code, out, errOut := runInitCLI(t, "--no-color", "--stream", "acme/prod")
+	if code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	for _, want := range []string{"[WARN] could not pin the filesystem adapter yet:",
+		"hint: put epack-remote-filesystem next to epack ('go install github.com/evidencerelay/epack/cmd/...@latest' installs both into one folder), then run 'epack lock local'\n",
+		"Next:\n  epack lock local\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "[FAIL]") || strings.Contains(out, "again") {
+		t.Errorf("init succeeded but says otherwise:\n%s", out)
+	}
+}

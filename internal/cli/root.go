@@ -348,6 +348,15 @@ func (g *Globals) okMark() string {
 	return "\x1b[32m✓\x1b[0m"
 }
 
+// warnMark returns "!" or "[WARN]" depending on colour settings: for what
+// did not happen although the command succeeded.
+func (g *Globals) warnMark() string {
+	if !g.IO.ColorEnabled() {
+		return "[WARN]"
+	}
+	return "\x1b[33m!\x1b[0m"
+}
+
 // failMark returns "✗" or "[FAIL]" depending on colour settings.
 func (g *Globals) failMark() string {
 	if !g.IO.ColorEnabled() {
