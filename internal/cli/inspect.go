@@ -2,13 +2,20 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
+	"github.com/evidencerelay/epack/config"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/pack/sign"
+	"github.com/evidencerelay/epack/protocol"
+	"github.com/evidencerelay/epack/pull"
 	"github.com/spf13/cobra"
 )
 
@@ -29,7 +36,11 @@ func newCmdInspect(g *Globals, runF func(context.Context, *inspectOptions) error
 		Short: "Show a pack's stream, digests, sources and artifacts",
 		Long: `Inspect an evidence pack: stream, generation time, the pack, manifest and file
 digests, sources and the artifact table. The pack is opened with every safety
-rule but artifact digests are not re-checked; use 'epack verify' for that.`,
+rule but artifact digests are not re-checked; use 'epack verify' for that.
+
+When a pull receipt of the project (.epack/receipts/pull/) names this file
+(its output path and file digest), the retention the registry answered for
+it is shown too (S3 with Object Lock: until when the release is kept).`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Path = args[0]
@@ -71,6 +82,7 @@ func runInspect(_ context.Context, o *inspectOptions) error {
 		}
 		sigs = append(sigs, sign.Describe(name, raw))
 	}
+	ret, retFrom := pulledRetention(path, sums.SHA256)
 	if g.JSON {
 		out := map[string]any{
 			// The existing tool's keys (COMPAT §10.4); its manifest_digest is bare hex.
@@ -87,6 +99,9 @@ func runInspect(_ context.Context, o *inspectOptions) error {
 		if m.Provenance != nil {
 			out["provenance"] = m.Provenance
 		}
+		if ret != nil {
+			out["retention"], out["retention_receipt"] = ret, retFrom
+		}
 		writeJSON(g.IO.Out, out)
 		return nil
 	}
@@ -100,6 +115,9 @@ func runInspect(_ context.Context, o *inspectOptions) error {
 	fmt.Fprintf(w, "Pack digest:     %s\n", m.PackDigest)
 	fmt.Fprintf(w, "Manifest digest: %s\n", p.ManifestDigest())
 	fmt.Fprintf(w, "File digest:     %s\n", sums.SHA256)
+	if ret != nil {
+		fmt.Fprintf(w, "Retention:       %s (from the pull receipt %s)\n", termSafe(retentionText(ret)), termSafe(retFrom))
+	}
 	if g.Verbose {
 		fmt.Fprintf(w, "File MD5:        %s\n", sums.MD5Base64)
 	}
@@ -144,6 +162,107 @@ func runInspect(_ context.Context, o *inspectOptions) error {
 		}
 	}
 	return nil
+}
+
+// maxReceiptBytes bounds a pull receipt inspect reads.
+const maxReceiptBytes = 1 << 20
+
+// pulledRetention is the retention recorded by the newest pull receipt of
+// the project (the working directory's) that names the pack at path with
+// file digest digest, and that receipt's path; nil when there is none or
+// it recorded none. Receipts are read without following symbolic links;
+// what is unreadable is passed over.
+func pulledRetention(path, digest string) (*protocol.Retention, string) {
+	root, err := config.FindRoot("")
+	if err != nil {
+		return nil, ""
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, ""
+	}
+	want := map[string]bool{abs: true}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		want[real] = true
+	}
+	base := filepath.Join(root, pull.DefaultReceiptDir)
+	if st, err := os.Lstat(base); err != nil || !st.IsDir() {
+		return nil, ""
+	}
+	remotes, err := os.ReadDir(base)
+	if err != nil {
+		return nil, ""
+	}
+	var best *pull.Receipt
+	var bestPath string
+	var bestAt time.Time
+	for _, rd := range remotes {
+		if !rd.IsDir() || rd.Type()&os.ModeSymlink != 0 {
+			continue
+		}
+		dir := filepath.Join(base, rd.Name())
+		files, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, fe := range files {
+			if !fe.Type().IsRegular() || !strings.HasSuffix(fe.Name(), ".json") {
+				continue
+			}
+			fp := filepath.Join(dir, fe.Name())
+			rc := readPullReceipt(fp)
+			if rc == nil || rc.Pack.Digest != digest || !want[filepath.Clean(rc.Pack.OutputPath)] {
+				continue
+			}
+			if best == nil || rc.CreatedAt.After(bestAt) {
+				best, bestPath, bestAt = rc, fp, rc.CreatedAt
+			}
+		}
+	}
+	if best == nil || best.Retention == nil || best.Retention.Check() != nil {
+		return nil, ""
+	}
+	if rel, err := filepath.Rel(root, bestPath); err == nil {
+		bestPath = rel
+	}
+	return best.Retention, bestPath
+}
+
+// readPullReceipt reads the pull receipt at p (nil when it is not one).
+func readPullReceipt(p string) *pull.Receipt {
+	if st, err := os.Lstat(p); err != nil || !st.Mode().IsRegular() {
+		return nil
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() || st.Size() > maxReceiptBytes {
+		return nil
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxReceiptBytes+1))
+	if err != nil || len(data) > maxReceiptBytes {
+		return nil
+	}
+	var rc pull.Receipt
+	if json.Unmarshal(data, &rc) != nil || rc.ReceiptVersion != pull.ReceiptVersion {
+		return nil
+	}
+	return &rc
+}
+
+// retentionText is "until 2033-12-01 09:00:01 UTC (COMPLIANCE)", with
+// ", legal hold" when held.
+func retentionText(r *protocol.Retention) string {
+	what := r.Mode
+	if r.LegalHold {
+		what += ", legal hold"
+	}
+	if u := r.Until(); !u.IsZero() {
+		return fmt.Sprintf("until %s (%s)", u.Format("2006-01-02 15:04:05 UTC"), what)
+	}
+	return what
 }
 
 // nonNilSlice makes a nil slice print as [] in JSON.

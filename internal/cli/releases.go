@@ -46,7 +46,8 @@ func newCmdReleases(g *Globals, runF func(context.Context, *releasesOptions) err
 		Short: "List what a remote registry holds, newest first",
 		Long: `List the releases a remote registry holds, newest first: release id, creation
 time, stream, version, labels, pack digest, file digest and size (and who
-signed the pack, when the registry records it).
+signed the pack, when the registry records it; and until when it is retained,
+on a registry that retains releases: S3 with Object Lock).
 
 Without --stream every stream of the remote's workspace and environment is
 listed. --label keeps only releases carrying that label (repeat it to require
@@ -111,11 +112,15 @@ type releaseJSON struct {
 	SizeBytes    int64                    `json:"size_bytes"`
 	Signers      []protocol.ReleaseSigner `json:"signers"`
 	CanonicalRef string                   `json:"canonical_ref"`
+	// Retention is how long the registry keeps the release (absent when it
+	// keeps none: a folder, S3 without Object Lock).
+	Retention *protocol.Retention `json:"retention,omitempty"`
 }
 
 func toReleaseJSON(e protocol.ReleaseEntry) releaseJSON {
 	r := releaseJSON{ReleaseID: e.ReleaseID, CreatedAt: e.CreatedAt.UTC(), Stream: e.Stream, Version: e.Version, Labels: e.Labels,
-		PackDigest: e.PackDigest, FileDigest: e.FileDigest, SizeBytes: e.SizeBytes, Signers: e.Signers, CanonicalRef: e.CanonicalRef}
+		PackDigest: e.PackDigest, FileDigest: e.FileDigest, SizeBytes: e.SizeBytes, Signers: e.Signers, CanonicalRef: e.CanonicalRef,
+		Retention: e.Retention}
 	if r.Labels == nil {
 		r.Labels = []string{}
 	}
@@ -272,14 +277,18 @@ func printReleases(g *Globals, o *releasesOptions, t protocol.TargetConfig, rels
 	if g.Quiet || g.JSON {
 		return
 	}
-	signed := false
+	signed, retained := false, false
 	for _, r := range rels {
 		signed = signed || len(r.Signers) > 0
+		retained = retained || r.Retention != nil
 	}
 	tw := tabwriter.NewWriter(g.IO.Out, 2, 4, 2, ' ', 0)
 	head := "  RELEASE\tCREATED\tSTREAM\tVERSION\tLABELS\tSIZE\tPACK DIGEST\tFILE DIGEST"
 	if signed {
 		head += "\tSIGNERS"
+	}
+	if retained {
+		head += "\tRETAINED UNTIL"
 	}
 	fmt.Fprintln(tw, head)
 	for _, r := range rels {
@@ -292,6 +301,9 @@ func printReleases(g *Globals, o *releasesOptions, t protocol.TargetConfig, rels
 				who = append(who, adapterText(workflow.FirstNonEmpty(s.Subject, s.Signer)))
 			}
 			line += "\t" + dash(strings.Join(who, ","))
+		}
+		if retained {
+			line += "\t" + retainedCell(r.Retention)
 		}
 		fmt.Fprintln(tw, line)
 	}
@@ -307,6 +319,23 @@ func printReleases(g *Globals, o *releasesOptions, t protocol.TargetConfig, rels
 		more = append(more, "--cursor", shellWord(next))
 		g.out("\nMore releases follow: %s\n", adapterText(strings.Join(more, " ")))
 	}
+}
+
+// retainedCell is the RETAINED UNTIL column: "2033-12-01 09:00:01Z
+// (COMPLIANCE)", with ", legal hold" when held; "-" for none.
+func retainedCell(r *protocol.Retention) string {
+	if r == nil {
+		return "-"
+	}
+	what := r.Mode
+	if r.LegalHold {
+		what += ", legal hold"
+	}
+	until := "?"
+	if u := r.Until(); !u.IsZero() {
+		until = u.Format("2006-01-02 15:04:05Z")
+	}
+	return adapterText(until + " (" + what + ")")
 }
 
 func dash(s string) string {
