@@ -51,7 +51,10 @@ func newCmdDiff(g *Globals, runF func(context.Context, *diffOptions) error) *cob
 
 Each side is a pack file or <remote>:<ref>, a release of a remote configured
 in epack.yaml, where <ref> is latest, a release id (rel_…), a version (v1.2.3)
-or a pack file digest (sha256:…). Latest and versions are looked up in the
+or a pack file digest (sha256:…). Instead of a remote, a side may name a
+registry by its URL, as 'epack pull' takes it (file:///path, s3://…, oci://…,
+with ?workspace=…&environment=…), followed by :<ref>; only the adapter bundled
+with epack runs for it, and no epack.yaml is needed. Latest and versions are looked up in the
 project's stream (stream: in epack.yaml), or the one --stream names;
 --all-streams looks across every stream, as for 'epack pull'. A remote side is pulled like 'epack pull'
 does (size and digest checked against what the registry announced, the
@@ -70,7 +73,8 @@ differ. Errors exit as usual: 2 a missing or malformed pack, 11 a digest
 mismatch.`,
 		Example: `  epack diff old.epack new.epack
   epack diff origin:v1.0.0 origin:latest --json
-  epack diff dist/acme.epack origin:latest --exit-code --frozen`,
+  epack diff dist/acme.epack origin:latest --exit-code --frozen
+  epack diff "file:///srv/evidence?workspace=acme&environment=prod:v1.0.0" acme.epack`,
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := refuseBlankFlags(cmd, "env", "stream"); err != nil {
@@ -105,11 +109,20 @@ type diffSide struct {
 }
 
 // parseDiffSide reads spec as a file when it exists or is not of the form
-// <remote>:<ref> with a valid remote name, and as a release of a remote
-// otherwise.
+// <remote>:<ref> with a valid remote name or <location>:<ref> with a
+// registry URL, and as a release of a remote otherwise.
 func parseDiffSide(spec string) (*diffSide, error) {
 	s := &diffSide{spec: spec, file: spec}
 	if _, err := os.Lstat(spec); err == nil {
+		return s, nil
+	}
+	if strings.Contains(spec, "://") {
+		loc, ref := splitLocationRef(spec)
+		if ref == "" {
+			return nil, errcode.New(errcode.InvalidInput, "%q names a registry location but no release", spec).
+				WithHint("write %s:latest, :<version>, :rel_… or :sha256:… after the location", spec)
+		}
+		s.file, s.remote, s.ref = "", loc, ref
 		return s, nil
 	}
 	name, ref, ok := strings.Cut(spec, ":")
@@ -122,6 +135,25 @@ func parseDiffSide(spec string) (*diffSide, error) {
 	}
 	s.file, s.remote, s.ref = "", name, ref
 	return s, nil
+}
+
+// splitLocationRef splits a trailing :latest, :rel_…, :v… or
+// :sha256:<64 hex> off a registry location (from the right: the location
+// itself has ':' in it). ref is "" when there is none.
+func splitLocationRef(spec string) (loc, ref string) {
+	if i := len(spec) - len(":sha256:") - 64; i > 0 && spec[i:i+8] == ":sha256:" && pack.IsDigest(spec[i+1:]) {
+		return spec[:i], spec[i+1:]
+	}
+	i := strings.LastIndex(spec, ":")
+	if i < 0 {
+		return spec, ""
+	}
+	tail := spec[i+1:]
+	if strings.ContainsAny(tail, "/?&=#") || !(tail == "latest" || (strings.HasPrefix(tail, "rel_") && len(tail) > 4) ||
+		(strings.HasPrefix(tail, "v") && len(tail) > 1)) {
+		return spec, ""
+	}
+	return spec[:i], tail
 }
 
 // diffRef turns the text after "<remote>:" into a pull reference.

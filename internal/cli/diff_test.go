@@ -58,6 +58,14 @@ func TestParseDiffSide(t *testing.T) {
 		{spec: "origin:rel_01JD2W3K9Q", remote: "origin", ref: pull.Ref{ReleaseID: "rel_01JD2W3K9Q"}},
 		{spec: "my-reg.eu:" + digest, remote: "my-reg.eu", ref: pull.Ref{Digest: digest}},
 		{spec: "reg:", code: errcode.InvalidInput},
+		// A registry URL, the ref split off from the right.
+		{spec: "file:///srv/reg?workspace=acme&environment=prod:v1.0.0", remote: "file:///srv/reg?workspace=acme&environment=prod", ref: pull.Ref{Version: "v1.0.0"}},
+		{spec: "file:///srv/reg:latest", remote: "file:///srv/reg", ref: pull.Ref{Latest: true}},
+		{spec: "s3://bucket/p?region=eu-west-1:rel_01JD2W3K9Q", remote: "s3://bucket/p?region=eu-west-1", ref: pull.Ref{ReleaseID: "rel_01JD2W3K9Q"}},
+		{spec: "oci://ghcr.io/acme/ev:" + digest, remote: "oci://ghcr.io/acme/ev", ref: pull.Ref{Digest: digest}},
+		{spec: "file:///srv/reg", code: errcode.InvalidInput},
+		{spec: "file:///srv/reg:", code: errcode.InvalidInput},
+		{spec: "file:///srv/v1:x/y", code: errcode.InvalidInput},
 	}
 	for _, c := range cases {
 		s, err := parseDiffSide(c.spec)

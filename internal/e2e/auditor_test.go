@@ -50,6 +50,25 @@ func TestAuditorPullsByLocation(t *testing.T) {
 			t.Fatalf("receipt %q not under the state folder %s", rp, state)
 		}
 	}
+	// diff takes a location with :<ref> too, as pull does.
+	loc := "file://" + registry + "?workspace=acme&environment=prod"
+	for _, ref := range []string{"v1.0.0", "latest", e2e.FileSHA256(t, pk)} {
+		out, errOut, code := run("diff", loc+":"+ref, "x.epack", "--exit-code", "--frozen", "--json")
+		wantExit(t, "auditor diff "+ref, code, 0, out, errOut)
+		var d map[string]any
+		if err := json.Unmarshal([]byte(out), &d); err != nil || d["identical"] != true {
+			t.Fatalf("diff by location: %v %s", err, out)
+		}
+		if p1, _ := d["pack1"].(map[string]any); p1["remote"] != loc || p1["version"] != "v1.0.0" {
+			t.Fatalf("diff by location, pack1: %v", p1)
+		}
+		if !strings.Contains(errOut, "bundled with this epack") {
+			t.Fatalf("diff: the bundled adapter is not shown as such:\n%s", errOut)
+		}
+	}
+	if out, errOut, code := run("diff", loc, "x.epack"); code != 2 || !strings.Contains(errOut, "no release") {
+		t.Fatalf("diff with a location and no ref: exit %d\n%s\n%s", code, out, errOut)
+	}
 	// releases by location lists what was pushed.
 	out, errOut, code := run("releases", "file://"+registry+"?workspace=acme&environment=prod", "--json")
 	wantExit(t, "auditor releases", code, 0, out, errOut)
