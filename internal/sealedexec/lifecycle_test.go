@@ -1,11 +1,13 @@
 package sealedexec
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/evidencerelay/epack/errcode"
 	"github.com/evidencerelay/epack/internal/testenv"
 )
 
@@ -68,6 +70,11 @@ func TestCloseReleasesTheMemfd(t *testing.T) {
 	}
 	if err := s.Close(); err != nil || s.Memfd() {
 		t.Fatalf("Close: %v, memfd still held: %v", err, s.Memfd())
+	}
+	// The fd number is free now and may name another file: a command of
+	// the closed copy must be refused, not exec that number.
+	if cmd, err := s.Command(context.Background()); err == nil || !errcode.Has(err, errcode.Internal) {
+		t.Fatalf("Command after Close = %v, %v; want the 'closed' error", cmd, err)
 	}
 }
 

@@ -52,6 +52,9 @@ func (s *Sealed) Close() error {
 		return nil
 	}
 	var err error
+	// A closed copy must never run again: its fd number may name another
+	// file by now (another session's adapter, say), so the path goes too.
+	s.execPath = ""
 	if s.fd != nil {
 		err = s.fd.Close()
 		s.fd = nil
