@@ -173,6 +173,12 @@ type ReleaseInfo struct {
 	// own rule, never shorter (our addition; adapters announcing
 	// features.legal_hold honour it, others must refuse it).
 	Retain string `json:"retain,omitempty"`
+	// Signers are who signed the pack, identities only (our addition,
+	// signers.go): verified when the host checked them against the
+	// remote's signer policy, else claimed. A registry that records them
+	// keeps the list of the push that created the release; adapters that
+	// do not ignore it.
+	Signers []ReleaseSigner `json:"signers,omitempty"`
 }
 
 // Identity is an optional caller identity hint (in the schema, never sent by upstream).

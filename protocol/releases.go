@@ -29,6 +29,7 @@ import (
 //	   "stream":"acme/evidence","version":"v1.0.0","labels":["v1.0.0","monthly"],
 //	   "pack_digest":"sha256:…","file_digest":"sha256:…","size_bytes":3701,
 //	   "canonical_ref":"acme/prod/acme/evidence@rel_…",
+//	   "signers":[{"kind":"key","signer":"<key id>","key_id":"<key id>","verified":true}],
 //	   "retention":{"mode":"COMPLIANCE","retain_until":"2033-12-01T09:00:01Z"}}],
 //	 "next_cursor":"…"}
 //
@@ -113,13 +114,16 @@ func checkCursor(field, c string) error {
 }
 
 // ReleaseSigner is a signature the registry recorded for a release (who
-// signed the pack); the fields are those of a push receipt's signers.
+// signed the pack; signers.go): the identity fields are those of a push
+// receipt's signers. Verified is true only when the pushing host checked
+// it against a signer policy; false: claimed by the pack, unchecked.
 type ReleaseSigner struct {
-	Kind    string `json:"kind"`
-	Signer  string `json:"signer"`
-	KeyID   string `json:"key_id,omitempty"`
-	Issuer  string `json:"issuer,omitempty"`
-	Subject string `json:"subject,omitempty"`
+	Kind     string `json:"kind"`
+	Signer   string `json:"signer"`
+	KeyID    string `json:"key_id,omitempty"`
+	Issuer   string `json:"issuer,omitempty"`
+	Subject  string `json:"subject,omitempty"`
+	Verified bool   `json:"verified"`
 }
 
 // ReleaseEntry is one release in a releases.list answer. FileDigest is the
@@ -154,7 +158,8 @@ type ReleasesListResponse struct {
 // checkReleasesList holds the required fields of a releases.list answer:
 // releases present (possibly empty) and at most MaxReleasesLimit long, each
 // with a release id, a stream, a creation time, a sha256 file digest and a
-// positive size, no release twice, and a well-formed next_cursor.
+// positive size, well-formed signers (CheckSigners; absent: none recorded),
+// no release twice, and a well-formed next_cursor.
 func checkReleasesList(raw []byte, v *ReleasesListResponse) error {
 	if !hasMember(raw, "releases") {
 		return fmt.Errorf("releases is missing")
@@ -183,6 +188,9 @@ func checkReleasesList(raw []byte, v *ReleasesListResponse) error {
 		}
 		if err := e.Retention.Check(); err != nil {
 			return fmt.Errorf("releases[%d].retention: %v", i, err)
+		}
+		if err := CheckSigners(e.Signers); err != nil {
+			return fmt.Errorf("releases[%d].%v", i, err)
 		}
 		seen[e.ReleaseID] = true
 	}

@@ -52,6 +52,11 @@ func TestReleasesListRequired(t *testing.T) {
 		{"empty page", `{"releases":[]}`, ""},
 		{"one release and a cursor", `{"releases":[` + one + `],"next_cursor":"rel_1"}`, ""},
 		{"signers", `{"releases":[` + releaseJSON("r", `,"signers":[{"kind":"key","signer":"abc"}]`) + `]}`, ""},
+		{"verified signers", `{"releases":[` + releaseJSON("r", `,"signers":[{"kind":"key","signer":"k","key_id":"`+strings.Repeat("c", 64)+`","verified":true},{"kind":"keyless","signer":"a@example.com","subject":"a@example.com","issuer":"https://i.example","verified":true}]`) + `]}`, ""},
+		{"no signers is none", `{"releases":[` + releaseJSON("r", `,"signers":[]`) + `]}`, ""},
+		{"signer of an unknown kind", `{"releases":[` + releaseJSON("r", `,"signers":[{"kind":"gpg","signer":"abc"}]`) + `]}`, "releases[0].signers[0]: kind"},
+		{"verified key without key id", `{"releases":[` + releaseJSON("r", `,"signers":[{"kind":"key","signer":"abc","verified":true}]`) + `]}`, "key_id"},
+		{"signer with a control character", `{"releases":[` + releaseJSON("r", `,"signers":[{"kind":"keyless","signer":"a\u001bb"}]`) + `]}`, "control"},
 		{"no releases", `{}`, "releases is missing"},
 		{"null releases", `{"releases":null}`, "releases is missing"},
 		{"no release id", `{"releases":[{"created_at":"2026-12-01T09:00:00Z","stream":"s","file_digest":"sha256:` + strings.Repeat("a", 64) + `","size_bytes":1}]}`, "release_id"},
@@ -137,7 +142,7 @@ func FuzzReleasesListResponse(f *testing.F) {
 			t.Fatalf("accepted %+v", r)
 		}
 		for _, e := range r.Releases {
-			if e.ReleaseID == "" || e.Stream == "" || e.CreatedAt.IsZero() || e.SizeBytes <= 0 || !isSHA256Digest(e.FileDigest) {
+			if e.ReleaseID == "" || e.Stream == "" || e.CreatedAt.IsZero() || e.SizeBytes <= 0 || !isSHA256Digest(e.FileDigest) || CheckSigners(e.Signers) != nil {
 				t.Fatalf("accepted entry %+v", e)
 			}
 		}
