@@ -220,6 +220,9 @@ func checkRecord(rel *Release) error {
 			return fmt.Errorf("legacy entry %q is malformed", truncate(l.ReleaseID))
 		}
 	}
+	if err := protocol.CheckSigners(rel.Signers); err != nil {
+		return err
+	}
 	return nil
 }
 

@@ -68,6 +68,9 @@ func checkRelease(ri protocol.ReleaseInfo) error {
 			return invalid("build_context entry %q is too long", truncate(k))
 		}
 	}
+	if err := protocol.CheckSigners(ri.Signers); err != nil {
+		return invalid("release.%v", err)
+	}
 	return nil
 }
 
@@ -268,6 +271,7 @@ func (r *Registry) PushFinalize(ctx context.Context, req *protocol.PushFinalizeR
 		BuildContext:   rec.Release.BuildContext,
 		Remote:         rec.Remote,
 		CreatedAt:      now,
+		Signers:        slices.Clone(rec.Release.Signers),
 	}
 	until := r.retainUntil(rec.Release.Retain)
 	existing, pos, err := r.publish(ctx, sc, &rel, rec.Release, until)

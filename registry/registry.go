@@ -128,6 +128,13 @@ type Release struct {
 	// for (push --retain; zero: only the store's own rule). Records of
 	// releases pushed before it existed lack it.
 	RetainUntil time.Time `json:"retain_until,omitzero"`
+	// Signers are who signed the pack as the push that created the
+	// release told (release.signers; verified only when that host checked
+	// them against its signer policy). Later records of the release keep
+	// them: the first push's list wins, a re-push's is not merged. Absent
+	// when there were none, and in records written before signers were
+	// recorded, so their canonical form is unchanged.
+	Signers []protocol.ReleaseSigner `json:"signers,omitempty"`
 }
 
 // scope is a validated (workspace, environment, stream) with escaped segments.

@@ -170,7 +170,7 @@ func (r *Registry) readListedOne(ctx context.Context, sc scope, key string) (*pr
 	if rel.ReleaseID != id || rel.Stream != rs.stream {
 		return nil, protocol.Errorf(protocol.CodeServerError, "registry record %s is corrupt", rs.releaseKey(id))
 	}
-	if _, err := ParseDigest("file_digest", rel.FileDigest); err != nil || rel.SizeBytes <= 0 || rel.CreatedAt.IsZero() {
+	if _, err := ParseDigest("file_digest", rel.FileDigest); err != nil || rel.SizeBytes <= 0 || rel.CreatedAt.IsZero() || protocol.CheckSigners(rel.Signers) != nil {
 		return nil, protocol.Errorf(protocol.CodeServerError, "registry record %s is corrupt", rs.releaseKey(id))
 	}
 	e := &protocol.ReleaseEntry{
@@ -181,6 +181,7 @@ func (r *Registry) readListedOne(ctx context.Context, sc scope, key string) (*pr
 		PackDigest:   rel.PackDigest,
 		FileDigest:   rel.FileDigest,
 		SizeBytes:    rel.SizeBytes,
+		Signers:      slices.Clone(rel.Signers),
 		CanonicalRef: rs.canonicalRef(rel.ReleaseID),
 		Retention:    r.retentionOf(rel),
 	}

@@ -55,6 +55,7 @@ func RunAll(t *testing.T, h Harness) {
 	t.Run("Versions", func(t *testing.T) { Versions(t, h(t)) })
 	t.Run("ConcurrentVersion8", func(t *testing.T) { ConcurrentVersion(t, h(t), 8) })
 	t.Run("Notes", func(t *testing.T) { Notes(t, h(t)) })
+	t.Run("Signers", func(t *testing.T) { Signers(t, h(t)) })
 	t.Run("LegacyListing", func(t *testing.T) { LegacyListing(t, h(t)) })
 	t.Run("Log", func(t *testing.T) { Log(t, h(t)) })
 	t.Run("LogTamper", func(t *testing.T) { LogTamper(t, h(t)) })
