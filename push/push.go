@@ -89,6 +89,7 @@ type run struct {
 	verified     *pack.Verified
 	signerPolicy *workflow.SignerPolicy
 	signers      []sign.Signer
+	checked      []sign.Signature // the signatures that satisfied the policy
 
 	target   protocol.TargetConfig
 	packInfo protocol.PackInfo
@@ -160,7 +161,7 @@ func (r *run) signersStep() error {
 	if err != nil {
 		return err
 	}
-	r.signers = sign.Signers(ok)
+	r.signers, r.checked = sign.Signers(ok), ok
 	r.steps.Done(StepSignatures)
 	return nil
 }
@@ -284,6 +285,8 @@ func (r *run) describeStep() error {
 		Labels: mergeLabels(rcfg.Release.Labels, r.opts.Labels),
 		Notes:  workflow.FirstNonEmpty(r.opts.Notes, rcfg.Release.Notes),
 		Retain: r.opts.Retain,
+		// Who signed the pack, identities only (signers.go).
+		Signers: releaseSigners(r.verified.Attestations, r.verified.Bundles, r.checked),
 	}
 	if src := rcfg.Release.Source; src != nil {
 		var o buildcontext.Overrides
