@@ -298,7 +298,7 @@ func printReleases(g *Globals, o *releasesOptions, t protocol.TargetConfig, rels
 		if signed {
 			var who []string
 			for _, s := range r.Signers {
-				who = append(who, adapterText(workflow.FirstNonEmpty(s.Subject, s.Signer)))
+				who = append(who, signerCell(s, g.Verbose))
 			}
 			line += "\t" + dash(strings.Join(who, ","))
 		}
@@ -319,6 +319,27 @@ func printReleases(g *Globals, o *releasesOptions, t protocol.TargetConfig, rels
 		more = append(more, "--cursor", shellWord(next))
 		g.out("\nMore releases follow: %s\n", adapterText(strings.Join(more, " ")))
 	}
+}
+
+// signerCell is one signer in the SIGNERS column: "key:ab12cd34ef56…"
+// (the whole key id with --verbose) or "keyless:alice@example.com",
+// followed by "(verified)" when the pushing host checked it against its
+// signer policy; without it the signer is what the pack claims, unchecked.
+// An unchecked key signature names no key: "key:?".
+func signerCell(s protocol.ReleaseSigner, verbose bool) string {
+	who := s.Subject
+	if s.Kind != protocol.SignerKeyless {
+		who = s.KeyID
+		if len(who) > 12 && !verbose {
+			who = who[:12] + "…"
+		}
+	}
+	who = workflow.FirstNonEmpty(who, s.Signer, "?")
+	cell := adapterText(s.Kind + ":" + who)
+	if s.Verified {
+		cell += "(verified)"
+	}
+	return cell
 }
 
 // retainedCell is the RETAINED UNTIL column: "2033-12-01 09:00:01Z

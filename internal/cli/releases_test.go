@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/evidencerelay/epack/errcode"
+	"github.com/evidencerelay/epack/protocol"
 )
 
 // 'epack releases' parses into releasesOptions; usage mistakes are
@@ -68,5 +71,35 @@ func TestShellWord(t *testing.T) {
 		if got := shellWord(in); got != want {
 			t.Errorf("shellWord(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestReleasesSignerCell(t *testing.T) {
+	id := strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		s       protocol.ReleaseSigner
+		verbose bool
+		want    string
+	}{
+		{protocol.ReleaseSigner{Kind: "key", Signer: id, KeyID: id, Verified: true}, false, "key:abababababab…(verified)"},
+		{protocol.ReleaseSigner{Kind: "key", Signer: id, KeyID: id, Verified: true}, true, "key:" + id + "(verified)"},
+		{protocol.ReleaseSigner{Kind: "key"}, false, "key:?"},
+		{protocol.ReleaseSigner{Kind: "keyless", Signer: "alice@example.com", Subject: "alice@example.com", Issuer: "https://i.example"}, false, "keyless:alice@example.com"},
+		{protocol.ReleaseSigner{Kind: "keyless", Subject: "alice@example.com", Issuer: "https://i.example", Verified: true}, false, "keyless:alice@example.com(verified)"},
+		{protocol.ReleaseSigner{Kind: "keyless", Subject: "a\x1b[2Jb"}, false, `keyless:a\x1b[2Jb`},
+	} {
+		if got := signerCell(tc.s, tc.verbose); got != tc.want {
+			t.Errorf("signerCell(%+v, %v) = %q, want %q", tc.s, tc.verbose, got, tc.want)
+		}
+	}
+	// --json: signers is [] when the registry recorded none, and each
+	// signer says whether it was verified.
+	b, _ := json.Marshal(toReleaseJSON(protocol.ReleaseEntry{}))
+	if !strings.Contains(string(b), `"signers":[]`) {
+		t.Fatalf("no signers: %s", b)
+	}
+	b, _ = json.Marshal(toReleaseJSON(protocol.ReleaseEntry{Signers: []protocol.ReleaseSigner{{Kind: "key"}}}))
+	if !strings.Contains(string(b), `"signers":[{"kind":"key","signer":"","verified":false}]`) {
+		t.Fatalf("a claimed signer: %s", b)
 	}
 }
