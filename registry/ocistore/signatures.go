@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote"
@@ -105,28 +106,31 @@ func packSignatures(path string, size int64, manifestHex string) ([]packSignatur
 // the manifest digest manifestHex (the signature itself is not checked:
 // verifiers check it in the pack).
 func bundleSigns(data []byte, manifestHex string) bool {
-	var b struct {
-		DSSE *struct {
-			Payload string `json:"payload"`
-		} `json:"dsseEnvelope"`
-	}
-	if json.Unmarshal(data, &b) != nil || b.DSSE == nil {
+	// Keys are matched exactly (encoding/json would take "PayLoad" for
+	// "payload"), and a bundle that repeats a key could mean two things.
+	if manifestHex == "" || protocol.CheckJSON(data) != nil {
 		return false
 	}
-	payload, err := base64.StdEncoding.DecodeString(b.DSSE.Payload)
-	if err != nil {
+	var top, dsse map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil || json.Unmarshal(top["dsseEnvelope"], &dsse) != nil {
 		return false
 	}
-	var st struct {
-		Subject []struct {
-			Digest map[string]string `json:"digest"`
-		} `json:"subject"`
-	}
-	if json.Unmarshal(payload, &st) != nil {
+	var payloadB64 string
+	if json.Unmarshal(dsse["payload"], &payloadB64) != nil {
 		return false
 	}
-	for _, s := range st.Subject {
-		if s.Digest["sha256"] == manifestHex {
+	payload, err := base64.StdEncoding.DecodeString(payloadB64)
+	if err != nil || protocol.CheckJSON(payload) != nil {
+		return false
+	}
+	var st map[string]json.RawMessage
+	var subjects []map[string]json.RawMessage
+	if json.Unmarshal(payload, &st) != nil || json.Unmarshal(st["subject"], &subjects) != nil {
+		return false
+	}
+	for _, s := range subjects {
+		var d map[string]string
+		if json.Unmarshal(s["digest"], &d) == nil && d["sha256"] == manifestHex {
 			return true
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"io"
 	"path/filepath"
@@ -249,8 +250,39 @@ func FuzzBundleSigns(f *testing.F) {
 	f.Add([]byte(`{"dsseEnvelope":null}`), "ab")
 	f.Add([]byte(`[]`), "")
 	f.Fuzz(func(t *testing.T, data []byte, hexd string) {
-		if bundleSigns(data, hexd) && !strings.Contains(string(data), "payload") {
-			t.Fatal("matched without a payload")
+		if !bundleSigns(data, hexd) {
+			return
+		}
+		if hexd == "" || !strings.Contains(string(data), `"payload"`) || !strings.Contains(string(data), `"dsseEnvelope"`) {
+			t.Fatalf("matched %q for %q without an exact dsseEnvelope.payload naming it", data, hexd)
 		}
 	})
+}
+
+// A statement matches only through the exact keys of the bundle format and
+// only a digest that is there: case variants, repeated keys and an empty
+// manifest digest do not (fuzz seed 22943e9b66b61e37 matched "pAYload").
+func TestBundleSignsExactKeys(t *testing.T) {
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	good := b64(`{"subject":[{"digest":{"sha256":"ab"}}]}`)
+	for _, c := range []struct {
+		name, bundle, hex string
+		want              bool
+	}{
+		{"the form", `{"dsseEnvelope":{"payload":"` + good + `"}}`, "ab", true},
+		{"other digest", `{"dsseEnvelope":{"payload":"` + good + `"}}`, "cd", false},
+		{"empty digest wanted", `{"dsseEnvelope":{"payload":"` + b64(`{"subject":[{"digest":{"":"ab"}}]}`) + `"}}`, "", false},
+		{"payload case", `{"dsseEnvelope":{"pAYload":"` + good + `"}}`, "ab", false},
+		{"envelope case", `{"DsseEnvelope":{"payload":"` + good + `"}}`, "ab", false},
+		{"subject case", `{"dsseEnvelope":{"payload":"` + b64(`{"Subject":[{"digest":{"sha256":"ab"}}]}`) + `"}}`, "ab", false},
+		{"digest case", `{"dsseEnvelope":{"payload":"` + b64(`{"subject":[{"Digest":{"sha256":"ab"}}]}`) + `"}}`, "ab", false},
+		{"sha256 case", `{"dsseEnvelope":{"payload":"` + b64(`{"subject":[{"digest":{"SHA256":"ab"}}]}`) + `"}}`, "ab", false},
+		{"repeated payload", `{"dsseEnvelope":{"payload":"` + good + `","payload":"x"}}`, "ab", false},
+		{"repeated in statement", `{"dsseEnvelope":{"payload":"` + b64(`{"subject":[],"subject":[{"digest":{"sha256":"ab"}}]}`) + `"}}`, "ab", false},
+		{"null envelope", `{"dsseEnvelope":null}`, "ab", false},
+	} {
+		if got := bundleSigns([]byte(c.bundle), c.hex); got != c.want {
+			t.Errorf("%s: bundleSigns = %v, want %v", c.name, got, c.want)
+		}
+	}
 }
