@@ -113,7 +113,7 @@ func (d *Dir) Chmod(perm os.FileMode) error {
 	if err := unix.Fstat(d.fd, &st); err != nil {
 		return classify("checking folder", d.path, err)
 	}
-	if st.Mode&0o777 == uint32(perm.Perm()) {
+	if uint32(st.Mode)&0o777 == uint32(perm.Perm()) {
 		return nil
 	}
 	if err := unix.Fchmod(d.fd, uint32(perm.Perm())); err != nil {
