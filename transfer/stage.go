@@ -47,8 +47,9 @@ func Stage(p Policy) (*Staged, error) {
 	return &Staged{dir: d, file: f}, nil
 }
 
-// Writer is where the pack's bytes are copied to.
-func (s *Staged) Writer() io.Writer { return s.file }
+// Writer is where the pack's bytes are copied to; their write-out to disk
+// starts while they are still coming.
+func (s *Staged) Writer() io.Writer { return &writeBehind{f: s.file} }
 
 // Seal records the digest ("sha256:<hex>") and size of the bytes written.
 func (s *Staged) Seal(sha256 string, size int64) {
