@@ -118,6 +118,7 @@ type sink struct {
 	limit    int64
 	expected int64
 	prog     *progress
+	outStart int64 // Dest[0:outStart] has its disk write-out started (writeBehind)
 
 	idle    chan struct{} // holds a token while no hash is running
 	bufs    [2]*[]byte
@@ -166,7 +167,7 @@ func (s *sink) reset() error {
 		return errcode.Wrap(errcode.IOError, err, "truncating %s", s.dest.Name())
 	}
 	s.h.Reset()
-	s.n = 0
+	s.n, s.outStart = 0, 0
 	return nil
 }
 
@@ -189,6 +190,12 @@ func (s *sink) write(p []byte) error {
 		s.idle <- struct{}{}
 	}()
 	s.n += int64(len(p))
+	if s.n-s.outStart >= writeBehindChunk {
+		// The pulled file is fsynced before it is renamed into place: start
+		// that write-out now, while the rest still arrives (see writeBehind).
+		startWriteOut(s.dest, s.outStart, s.n-s.outStart)
+		s.outStart = s.n
+	}
 	s.prog.report(s.n)
 	return nil
 }

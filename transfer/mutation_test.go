@@ -503,10 +503,18 @@ func TestUploadEarlyAnswerHashesOnlySizeBytes(t *testing.T) {
 	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		n, _ := io.CopyN(io.Discard, r.Body, 64<<10)
 		read.Store(n)
-		// Answer without reading on: the server drops the connection
-		// after discarding a little more, far short of 32 MiB.
+		// Answer without reading on, and close: the client stops sending
+		// far short of 32 MiB. The server then keeps reading what is still
+		// in flight, so its close never resets the connection under an
+		// answer the client has not read yet (a reset drops it, and the
+		// client could only retry).
+		rc := http.NewResponseController(w)
+		_ = rc.EnableFullDuplex()
 		w.Header().Set("Content-Length", "0")
+		w.Header().Set("Connection", "close")
 		w.WriteHeader(http.StatusOK)
+		_ = rc.Flush()
+		_, _ = io.Copy(io.Discard, r.Body)
 	})
 	req := putReq(srv.URL, data)
 	req.Body = bytes.NewReader(src)
