@@ -41,7 +41,7 @@ line "openssl dgst -sha256" "$(best openssl dgst -sha256 "$big")"
 # Each push starts from an empty registry so the upload is never skipped.
 cd "$PROJ"
 line "epack push local big (1 GiB)" "$(BEFORE="rm -rf '$PROJ/.epack/registry' && mkdir -p '$PROJ/.epack/registry'" best "$EPACK" push local "$big" -q)"
-line "epack pull local big (1 GiB)" "$(BEFORE="rm -f '$PROJ/pulled.epack'" best "$EPACK" pull local -o "$PROJ/pulled.epack" -q)"
+line "epack pull local big (1 GiB)" "$(BEFORE="rm -f '$PROJ/pulled.epack'" best "$EPACK" pull local --all-streams -o "$PROJ/pulled.epack" -q)"
 line "cp registry blob → pulled" "$(BEFORE="rm -f '$PROJ/pulled.epack'" best cp "$big" "$PROJ/pulled.epack")"
 rm -f "$PROJ/pulled.epack"
 line "epack push local tiny (4 calls)" "$(BEFORE="rm -rf '$PROJ/.epack/registry' && mkdir -p '$PROJ/.epack/registry'" RUNS=$(( RUNS * 5 )) best "$EPACK" push local "$OUT/tiny.epack" -q)"
