@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/evidencerelay/epack/internal/e2e"
 )
 
 // noNulls fails on any JSON null: lists print [] and absent objects are
@@ -35,7 +37,7 @@ func TestJSONContractOfLocalCommands(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	writeTree(t, dir, map[string]string{"a/iam.json": `{"a":1}`, "a/repos.csv": "x\n", "b/iam.json": `{"a":2}`, "b/new.md": "n"})
-	priv, _ := sigauditKeyPair(t, filepath.Join(dir, "keys"), "k", elliptic.P256())
+	priv, _ := e2e.WriteKeyPair(t, filepath.Join(dir, "keys"), "k", elliptic.P256())
 	type want map[string]string // key → JSON kind: string, number, bool, array, object
 	cases := []struct {
 		args []string

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/evidencerelay/epack/internal/e2e"
 )
 
 // sigauditEntry is the attestation entry name of the public key in pubPath
@@ -31,9 +33,9 @@ func TestVerifyJSONSignatureCode(t *testing.T) {
 	dir := t.TempDir()
 	sigauditPack(t, dir)
 	keys := filepath.Join(dir, "keys")
-	ciPriv, ciPub := sigauditKeyPair(t, keys, "ci", elliptic.P256())
-	relPriv, relPub := sigauditKeyPair(t, keys, "rel", elliptic.P384())
-	_, otherPub := sigauditKeyPair(t, keys, "other", elliptic.P256())
+	ciPriv, ciPub := e2e.WriteKeyPair(t, keys, "ci", elliptic.P256())
+	relPriv, relPub := e2e.WriteKeyPair(t, keys, "rel", elliptic.P384())
+	_, otherPub := e2e.WriteKeyPair(t, keys, "other", elliptic.P256())
 	for _, k := range []string{ciPriv, relPriv} {
 		if out, errOut, code := runEpack(t, dir, nil, "sign", "p.epack", "--key", k, "--no-tlog"); code != 0 {
 			t.Fatalf("sign: exit %d\n%s\n%s", code, out, errOut)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/evidencerelay/epack/internal/e2e"
 )
 
 // sigauditReplaceAttestations rewrites the pack at path with every
@@ -65,8 +67,8 @@ func TestVerifyMalformedBundleIsBadInput(t *testing.T) {
 	dir := t.TempDir()
 	pk := sigauditPack(t, dir)
 	keys := filepath.Join(dir, "keys")
-	priv, pub := sigauditKeyPair(t, keys, "ci", elliptic.P256())
-	_, otherPub := sigauditKeyPair(t, keys, "other", elliptic.P256())
+	priv, pub := e2e.WriteKeyPair(t, keys, "ci", elliptic.P256())
+	_, otherPub := e2e.WriteKeyPair(t, keys, "other", elliptic.P256())
 	if out, errOut, code := runEpack(t, dir, nil, "sign", "p.epack", "--key", priv, "--no-tlog"); code != 0 {
 		t.Fatalf("sign: exit %d\n%s\n%s", code, out, errOut)
 	}

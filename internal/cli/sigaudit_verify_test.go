@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/evidencerelay/epack/internal/e2e"
 )
 
 // TestVerifyFailedKeySignatureNamesItsEntry: a key signature that no given
@@ -14,8 +16,8 @@ func TestVerifyFailedKeySignatureNamesItsEntry(t *testing.T) {
 	dir := t.TempDir()
 	sigauditPack(t, dir)
 	keys := filepath.Join(dir, "keys")
-	priv, pub := sigauditKeyPair(t, keys, "ci", elliptic.P256())
-	_, otherPub := sigauditKeyPair(t, keys, "other", elliptic.P384())
+	priv, pub := e2e.WriteKeyPair(t, keys, "ci", elliptic.P256())
+	_, otherPub := e2e.WriteKeyPair(t, keys, "other", elliptic.P384())
 	if out, errOut, code := runEpack(t, dir, nil, "sign", "p.epack", "--key", priv, "--no-tlog"); code != 0 {
 		t.Fatalf("sign: exit %d\n%s\n%s", code, out, errOut)
 	}

@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"bytes"
+	"crypto/elliptic"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -359,7 +360,7 @@ func TestOCISignaturesAsReferrers(t *testing.T) {
 		return out
 	}
 	pk := p.pack(t, "s.epack", "signed")
-	priv, pub := writeKeyPair(t, filepath.Join(p.root, "keys"), "ci")
+	priv, pub := e2e.WriteKeyPair(t, filepath.Join(p.root, "keys"), "ci", elliptic.P256())
 	if res := p.runJSON(t, "sign", pk, "--key", priv, "--no-tlog"); res["signatures"] != float64(1) {
 		t.Fatalf("sign: %v", res)
 	}

@@ -2,12 +2,8 @@ package e2e_test
 
 import (
 	"bytes"
-	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -19,34 +15,6 @@ import (
 	"github.com/evidencerelay/epack/internal/exitstatus"
 	"github.com/evidencerelay/epack/internal/sigstoretest"
 )
-
-// writeKeyPair writes name.pem (0600) and name.pub into dir.
-func writeKeyPair(t *testing.T, dir, name string) (priv, pub string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pder, err := x509.MarshalPKIXPublicKey(k.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	priv, pub = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".pub")
-	if err := os.WriteFile(priv, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(pub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pder}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return priv, pub
-}
 
 func wantExit(t *testing.T, what string, code, want int, out, errOut string) {
 	t.Helper()
@@ -65,8 +33,8 @@ func TestSignAndVerifyWithKeysThroughCLI(t *testing.T) {
 	p := newProj(t, fsStore())
 	pk := filepath.Join(p.root, "p.epack")
 	e2e.WritePack(t, pk, "acme/prod", e2e.File{Name: "a.json", Data: []byte(`{"a":1}`)})
-	priv, pub := writeKeyPair(t, filepath.Join(p.root, "keys"), "ci")
-	_, otherPub := writeKeyPair(t, filepath.Join(p.root, "keys"), "other")
+	priv, pub := e2e.WriteKeyPair(t, filepath.Join(p.root, "keys"), "ci", elliptic.P256())
+	_, otherPub := e2e.WriteKeyPair(t, filepath.Join(p.root, "keys"), "other", elliptic.P256())
 	pd, md := inspectDigests(t, p, "p.epack")
 
 	res := p.runJSON(t, "sign", "p.epack", "--key", priv, "--no-tlog")
@@ -206,10 +174,28 @@ func registryFiles(t *testing.T, root string) []string {
 	return out
 }
 
+// lockedFilesystemProject writes epack.yaml into root (remotes of the
+// filesystem adapter on .epack/registry), creates the registry folder and
+// pins the named remotes.
+func lockedFilesystemProject(t *testing.T, bin, root, epackYAML string, remotes ...string) *proj {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(root, "epack.yaml"), []byte(epackYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, ".epack", "registry"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := &proj{root: root, bin: bin}
+	if out, errOut, code := p.run(t, append([]string{"lock"}, remotes...)...); code != 0 {
+		t.Fatalf("lock: %s %s", out, errOut)
+	}
+	return p
+}
+
 func TestSignerPolicyOnPushAndPull(t *testing.T) {
 	bin := e2e.BinDir(t, binDir)
 	root := e2e.Project(t, bin, "")
-	_, pub := writeKeyPair(t, filepath.Join(root, "keys"), "ci")
+	_, pub := e2e.WriteKeyPair(t, filepath.Join(root, "keys"), "ci", elliptic.P256())
 	priv := strings.TrimSuffix(pub, ".pub") + ".pem"
 	y := `stream: acme/prod
 remotes:
@@ -233,16 +219,7 @@ remotes:
       signers:
         - key: keys/ci.pub
 `
-	if err := os.WriteFile(filepath.Join(root, "epack.yaml"), []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(root, ".epack", "registry"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	p := &proj{root: root, bin: bin}
-	if out, errOut, code := p.run(t, "lock", "open", "strict", "lenient"); code != 0 {
-		t.Fatalf("lock: %s %s", out, errOut)
-	}
+	p := lockedFilesystemProject(t, bin, root, y, "open", "strict", "lenient")
 	e2e.WritePack(t, filepath.Join(root, "unsigned.epack"), "acme/prod", e2e.File{Name: "a.json", Data: []byte(`{"a":1}`)})
 	e2e.WritePack(t, filepath.Join(root, "signed.epack"), "acme/prod", e2e.File{Name: "b.json", Data: []byte(`{"b":2}`)})
 	p.runJSON(t, "sign", "signed.epack", "--key", priv, "--no-tlog")

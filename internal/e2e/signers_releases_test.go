@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -43,7 +44,7 @@ func keyIDOf(t *testing.T, pub string) string {
 func TestReleasesListSigners(t *testing.T) {
 	bin := e2e.BinDir(t, binDir)
 	root := e2e.Project(t, bin, "")
-	priv, pub := writeKeyPair(t, filepath.Join(root, "keys"), "ci")
+	priv, pub := e2e.WriteKeyPair(t, filepath.Join(root, "keys"), "ci", elliptic.P256())
 	y := `stream: acme/prod
 remotes:
   local:
@@ -58,16 +59,7 @@ remotes:
     target: {workspace: acme, environment: prod}
     transport: {file_root: .epack/registry}
 `
-	if err := os.WriteFile(filepath.Join(root, "epack.yaml"), []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(root, ".epack", "registry"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	p := &proj{root: root, bin: bin}
-	if out, errOut, code := p.run(t, "lock", "local", "open"); code != 0 {
-		t.Fatalf("lock: %s %s", out, errOut)
-	}
+	p := lockedFilesystemProject(t, bin, root, y, "local", "open")
 	e2e.WritePack(t, filepath.Join(root, "signed.epack"), "acme/prod", e2e.File{Name: "a.json", Data: []byte(`{"a":1}`)})
 	e2e.WritePack(t, filepath.Join(root, "claimed.epack"), "acme/prod", e2e.File{Name: "c.json", Data: []byte(`{"c":3}`)})
 	e2e.WritePack(t, filepath.Join(root, "unsigned.epack"), "acme/prod", e2e.File{Name: "b.json", Data: []byte(`{"b":2}`)})
