@@ -56,24 +56,12 @@ func withEnd(b []byte, e endRecord) []byte {
 	out := append([]byte(nil), body...)
 	if e.zip64 {
 		recPos := uint64(len(out))
-		var rec [56]byte
-		le.PutUint32(rec[0:], 0x06064b50)
-		le.PutUint64(rec[4:], 44)
-		le.PutUint16(rec[12:], 45)
-		le.PutUint16(rec[14:], 45)
-		le.PutUint64(rec[24:], e.zip64Count)
-		le.PutUint64(rec[32:], e.zip64Count)
-		le.PutUint64(rec[40:], uint64(cdSize))
-		le.PutUint64(rec[48:], uint64(cdOffset))
-		out = append(out, rec[:]...)
-		var loc [20]byte
-		le.PutUint32(loc[0:], 0x07064b50)
-		le.PutUint64(loc[8:], recPos)
-		le.PutUint32(loc[16:], 1)
+		out = append(out, zip64EndRecord(e.zip64Count, uint64(cdSize), uint64(cdOffset))...)
+		disks := uint32(1)
 		if e.badDisks {
-			le.PutUint32(loc[16:], 2)
+			disks = 2
 		}
-		out = append(out, loc[:]...)
+		out = append(out, zip64Locator(recPos, disks)...)
 	}
 	var rec [22]byte
 	le.PutUint32(rec[0:], 0x06054b50)
@@ -104,39 +92,47 @@ func bareEnd(n uint16) []byte {
 // ZIP64 end record declaring n entries: archive/zip reads that count.
 func locatorFirst(n uint64) []byte {
 	le := binary.LittleEndian
-	var loc [20]byte
-	le.PutUint32(loc[0:], 0x07064b50)
-	le.PutUint64(loc[8:], 20+22)
-	le.PutUint32(loc[16:], 1)
 	var end [22]byte
 	le.PutUint32(end[0:], 0x06054b50)
 	le.PutUint32(end[16:], 0xFFFFFFFF)
 	le.PutUint16(end[20:], 56)
-	var rec [56]byte
-	le.PutUint32(rec[0:], 0x06064b50)
-	le.PutUint64(rec[4:], 44)
-	le.PutUint64(rec[24:], n)
-	le.PutUint64(rec[32:], n)
-	return append(append(loc[:], end[:]...), rec[:]...)
+	return append(append(zip64Locator(20+22, 1), end[:]...), zip64EndRecord(n, 0, 0)...)
 }
 
 // recordFirst returns an archive that starts with its ZIP64 end record
 // (declaring n entries), then the locator pointing at offset 0 and the end
 // record (offset saturated, no entries).
 func recordFirst(n uint64) []byte {
+	var end [22]byte
+	binary.LittleEndian.PutUint32(end[0:], 0x06054b50)
+	binary.LittleEndian.PutUint32(end[16:], 0xFFFFFFFF)
+	return append(append(zip64EndRecord(n, 0, 0), zip64Locator(0, 1)...), end[:]...)
+}
+
+// zip64EndRecord is a ZIP64 end of central directory record (56 bytes,
+// version 4.5) declaring count entries and the directory's size and offset.
+func zip64EndRecord(count, cdSize, cdOffset uint64) []byte {
 	le := binary.LittleEndian
-	var rec [56]byte
+	rec := make([]byte, 56)
 	le.PutUint32(rec[0:], 0x06064b50)
 	le.PutUint64(rec[4:], 44)
-	le.PutUint64(rec[24:], n)
-	le.PutUint64(rec[32:], n)
-	var loc [20]byte
-	le.PutUint32(loc[0:], 0x07064b50)
-	le.PutUint32(loc[16:], 1)
-	var end [22]byte
-	le.PutUint32(end[0:], 0x06054b50)
-	le.PutUint32(end[16:], 0xFFFFFFFF)
-	return append(append(rec[:], loc[:]...), end[:]...)
+	le.PutUint16(rec[12:], 45)
+	le.PutUint16(rec[14:], 45)
+	le.PutUint64(rec[24:], count)
+	le.PutUint64(rec[32:], count)
+	le.PutUint64(rec[40:], cdSize)
+	le.PutUint64(rec[48:], cdOffset)
+	return rec
+}
+
+// zip64Locator is a ZIP64 end of central directory locator (20 bytes)
+// pointing at recPos, in an archive of disks disks.
+func zip64Locator(recPos uint64, disks uint32) []byte {
+	loc := make([]byte, 20)
+	binary.LittleEndian.PutUint32(loc[0:], 0x07064b50)
+	binary.LittleEndian.PutUint64(loc[8:], recPos)
+	binary.LittleEndian.PutUint32(loc[16:], disks)
+	return loc
 }
 
 // manyEntries returns a pack of n entries in all: manifest.json,

@@ -20,11 +20,7 @@ func zip64InComment(b []byte) []byte {
 	const commentLen = 65535
 	out := append([]byte(nil), body...)
 	recPos := uint64(len(out)) + 20 + 22 + commentLen - 56
-	var loc [20]byte
-	le.PutUint32(loc[0:], 0x07064b50)
-	le.PutUint64(loc[8:], recPos)
-	le.PutUint32(loc[16:], 1)
-	out = append(out, loc[:]...)
+	out = append(out, zip64Locator(recPos, 1)...)
 	var eocd [22]byte
 	le.PutUint32(eocd[0:], 0x06054b50)
 	le.PutUint16(eocd[8:], count)
@@ -34,16 +30,7 @@ func zip64InComment(b []byte) []byte {
 	le.PutUint16(eocd[20:], commentLen)
 	out = append(out, eocd[:]...)
 	out = append(out, make([]byte, commentLen-56)...)
-	var rec [56]byte
-	le.PutUint32(rec[0:], 0x06064b50)
-	le.PutUint64(rec[4:], 44)
-	le.PutUint16(rec[12:], 45)
-	le.PutUint16(rec[14:], 45)
-	le.PutUint64(rec[24:], uint64(count))
-	le.PutUint64(rec[32:], uint64(count))
-	le.PutUint64(rec[40:], uint64(cdSize))
-	le.PutUint64(rec[48:], uint64(cdOffset))
-	return append(out, rec[:]...)
+	return append(out, zip64EndRecord(uint64(count), uint64(cdSize), uint64(cdOffset))...)
 }
 
 // A read that ends exactly at the end of the archive, and that the local

@@ -24,21 +24,8 @@ func hiddenBeforeZip64Directory(b, hidden []byte, sat func(end []byte)) []byte {
 	newCD := uint64(len(out))
 	out = append(out, body[cdOffset:]...)
 	recPos := uint64(len(out))
-	var rec [56]byte
-	le.PutUint32(rec[0:], 0x06064b50)
-	le.PutUint64(rec[4:], 44)
-	le.PutUint16(rec[12:], 45)
-	le.PutUint16(rec[14:], 45)
-	le.PutUint64(rec[24:], uint64(count))
-	le.PutUint64(rec[32:], uint64(count))
-	le.PutUint64(rec[40:], uint64(cdSize))
-	le.PutUint64(rec[48:], newCD)
-	out = append(out, rec[:]...)
-	var loc [20]byte
-	le.PutUint32(loc[0:], 0x07064b50)
-	le.PutUint64(loc[8:], recPos)
-	le.PutUint32(loc[16:], 1)
-	out = append(out, loc[:]...)
+	out = append(out, zip64EndRecord(uint64(count), uint64(cdSize), newCD)...)
+	out = append(out, zip64Locator(recPos, 1)...)
 	e := append([]byte(nil), end...) // offset still cdOffset: the lie
 	sat(e)
 	return append(out, e...)

@@ -29,15 +29,7 @@ func TestCheckRequired(t *testing.T) {
 		{"whoami no identity", `{}`, &AuthWhoamiResponse{}, "identity"},
 		{"runs sync has none", `{}`, &RunsSyncResponse{}, ""},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := DecodeStrict([]byte(tc.raw), tc.resp); err != nil {
-				t.Fatal(err)
-			}
-			err := CheckRequired([]byte(tc.raw), tc.resp)
-			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
-				t.Fatalf("err = %v, want %q", err, tc.wantErr)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantRequired(t, tc.raw, tc.resp, tc.wantErr) })
 	}
 }
 
@@ -73,15 +65,7 @@ func TestRetentionRequired(t *testing.T) {
 		{"list bad time", list(`,"retention":{"mode":"GOVERNANCE","retain_until":"2033-13-01T09:00:01Z"}`), &ReleasesListResponse{}, "releases[0].retention: retain_until"},
 		{"list bad mode", list(`,"retention":{"mode":""}`), &ReleasesListResponse{}, "releases[0].retention: mode"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := DecodeStrict([]byte(tc.raw), tc.resp); err != nil {
-				t.Fatal(err)
-			}
-			err := CheckRequired([]byte(tc.raw), tc.resp)
-			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
-				t.Fatalf("err = %v, want %q", err, tc.wantErr)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantRequired(t, tc.raw, tc.resp, tc.wantErr) })
 	}
 	if err := DecodeStrict([]byte(fin(`,"retention":{"mode":"GOVERNANCE","Mode":"COMPLIANCE"}`)), &PushFinalizeResponse{}); err == nil {
 		t.Fatal("a retention spelling mode twice was accepted")
@@ -102,5 +86,18 @@ func TestRetentionSummary(t *testing.T) {
 	}
 	if (*Retention)(nil).Summary() != "" || (*Retention)(nil).Check() != nil {
 		t.Fatal("nil retention")
+	}
+}
+
+// wantRequired decodes raw into resp and checks that CheckRequired accepts
+// it (wantErr "") or refuses it with an error containing wantErr.
+func wantRequired(t *testing.T, raw string, resp any, wantErr string) {
+	t.Helper()
+	if err := DecodeStrict([]byte(raw), resp); err != nil {
+		t.Fatal(err)
+	}
+	err := CheckRequired([]byte(raw), resp)
+	if wantErr == "" && err != nil || wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)) {
+		t.Fatalf("err = %v, want %q", err, wantErr)
 	}
 }
