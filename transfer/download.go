@@ -118,7 +118,7 @@ type sink struct {
 	limit    int64
 	expected int64
 	prog     *progress
-	outStart int64 // Dest[0:outStart] has its disk write-out started (writeBehind)
+	out      writeOut // the disk write-out of what Dest holds, started as it arrives
 
 	idle    chan struct{} // holds a token while no hash is running
 	bufs    [2]*[]byte
@@ -167,7 +167,7 @@ func (s *sink) reset() error {
 		return errcode.Wrap(errcode.IOError, err, "truncating %s", s.dest.Name())
 	}
 	s.h.Reset()
-	s.n, s.outStart = 0, 0
+	s.n, s.out = 0, writeOut{}
 	return nil
 }
 
@@ -190,12 +190,8 @@ func (s *sink) write(p []byte) error {
 		s.idle <- struct{}{}
 	}()
 	s.n += int64(len(p))
-	if s.n-s.outStart >= writeBehindChunk {
-		// The pulled file is fsynced before it is renamed into place: start
-		// that write-out now, while the rest still arrives (see writeBehind).
-		startWriteOut(s.dest, s.outStart, s.n-s.outStart)
-		s.outStart = s.n
-	}
+	// The pulled file is fsynced before it is renamed into place.
+	s.out.wrote(s.dest, s.n)
 	s.prog.report(s.n)
 	return nil
 }

@@ -37,8 +37,8 @@ func TestWriteBehindWritesEveryByte(t *testing.T) {
 		if err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("size %d: file differs (%d bytes, %v)", size, len(got), err)
 		}
-		if w.off != int64(size) || w.started > w.off || w.off-w.started >= writeBehindChunk {
-			t.Fatalf("size %d: off %d, write-out started for %d bytes", size, w.off, w.started)
+		if w.off != int64(size) || w.out.started > w.off || w.off-w.out.started >= writeBehindChunk {
+			t.Fatalf("size %d: off %d, write-out started for %d bytes", size, w.off, w.out.started)
 		}
 	}
 }

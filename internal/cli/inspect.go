@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/evidencerelay/epack/config"
+	"github.com/evidencerelay/epack/internal/safefile"
 	"github.com/evidencerelay/epack/pack"
 	"github.com/evidencerelay/epack/pack/sign"
 	"github.com/evidencerelay/epack/protocol"
@@ -185,39 +184,39 @@ func pulledRetention(path, digest string) (*protocol.Retention, string) {
 	if real, err := filepath.EvalSymlinks(abs); err == nil {
 		want[real] = true
 	}
-	base := filepath.Join(root, pull.DefaultReceiptDir)
-	if st, err := os.Lstat(base); err != nil || !st.IsDir() {
+	base, err := safefile.OpenDirBelow(root, root, pull.DefaultReceiptDir, false, 0)
+	if err != nil {
 		return nil, ""
 	}
-	remotes, err := os.ReadDir(base)
+	defer base.Close()
+	remotes, err := base.ReadDir()
 	if err != nil {
 		return nil, ""
 	}
 	var best *pull.Receipt
 	var bestPath string
-	var bestAt time.Time
 	for _, rd := range remotes {
-		if !rd.IsDir() || rd.Type()&os.ModeSymlink != 0 {
+		if !rd.IsDir() {
 			continue
 		}
-		dir := filepath.Join(base, rd.Name())
-		files, err := os.ReadDir(dir)
+		dir, err := base.OpenDir(rd.Name())
 		if err != nil {
 			continue
 		}
+		files, _ := dir.ReadDir()
 		for _, fe := range files {
 			if !fe.Type().IsRegular() || !strings.HasSuffix(fe.Name(), ".json") {
 				continue
 			}
-			fp := filepath.Join(dir, fe.Name())
-			rc := readPullReceipt(fp)
+			rc := readPullReceipt(dir, fe.Name())
 			if rc == nil || rc.Pack.Digest != digest || !want[filepath.Clean(rc.Pack.OutputPath)] {
 				continue
 			}
-			if best == nil || rc.CreatedAt.After(bestAt) {
-				best, bestPath, bestAt = rc, fp, rc.CreatedAt
+			if best == nil || rc.CreatedAt.After(best.CreatedAt) {
+				best, bestPath = rc, filepath.Join(base.Path(), rd.Name(), fe.Name())
 			}
 		}
+		dir.Close()
 	}
 	if best == nil || best.Retention == nil || best.Retention.Check() != nil {
 		return nil, ""
@@ -228,19 +227,14 @@ func pulledRetention(path, digest string) (*protocol.Retention, string) {
 	return best.Retention, bestPath
 }
 
-// readPullReceipt reads the pull receipt at p (nil when it is not one).
-func readPullReceipt(p string) *pull.Receipt {
-	if st, err := os.Lstat(p); err != nil || !st.Mode().IsRegular() {
-		return nil
-	}
-	f, err := os.Open(p)
+// readPullReceipt reads the pull receipt name in dir (nil when it is not
+// one): a regular file, never through a link, at most maxReceiptBytes.
+func readPullReceipt(dir *safefile.Dir, name string) *pull.Receipt {
+	f, err := dir.OpenFile(name)
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() || st.Size() > maxReceiptBytes {
-		return nil
-	}
 	data, err := io.ReadAll(io.LimitReader(f, maxReceiptBytes+1))
 	if err != nil || len(data) > maxReceiptBytes {
 		return nil
