@@ -27,14 +27,14 @@ const noMemfdEnv = "EPACK_SEALEDEXEC_NO_MEMFD"
 // memfdOff reports whether sealing must use the temp-file copy.
 func memfdOff() bool { return disableMemfd || os.Getenv(noMemfdEnv) == "1" }
 
-// sealMemfd copies src into a memfd while hashing the same bytes (the hash
-// of one chunk overlaps the write of the next), then seals the memfd against
-// any change (write, grow, shrink, further seal changes). The only writable
-// fd is ours and close-on-exec, so the sealed bytes are the hashed bytes;
-// another process could reach the memfd only through /proc/<pid>/fd, which
-// needs the same user (who could as well rewrite epack.lock.yaml) or root.
-// The writable fd is then closed; a read-only, close-on-exec reopen stays
-// open and is what runs.
+// sealMemfd copies src into a memfd and hashes what the memfd holds (the
+// hash of one chunk overlaps the copy of the next), then seals the memfd
+// against any change (write, grow, shrink, further seal changes). The only
+// writable fd is ours and close-on-exec, so the sealed bytes are the hashed
+// bytes; another process could reach the memfd only through /proc/<pid>/fd,
+// which needs the same user (who could as well rewrite epack.lock.yaml) or
+// root. The writable fd is then closed; a read-only, close-on-exec reopen
+// stays open and is what runs.
 func sealMemfd(s *Sealed, src *os.File, h hash.Hash) ([]byte, error) {
 	if memfdOff() {
 		return nil, errNoMemfd
@@ -48,7 +48,7 @@ func sealMemfd(s *Sealed, src *os.File, h hash.Hash) ([]byte, error) {
 	}
 	w := os.NewFile(uintptr(fd), "memfd:epack-adapter")
 	defer w.Close()
-	head, err := copyHash(w, src, h)
+	head, err := kernelCopyHash(fd, src, h)
 	if err != nil {
 		return nil, err
 	}
@@ -87,4 +87,89 @@ func addSeals(fd int) error {
 		time.Sleep(time.Duration(1<<attempt) * time.Millisecond)
 	}
 	return err
+}
+
+// kernelCopyHash copies src, at the size it has now, into the empty memfd
+// mfd with sendfile and hashes the copy from a read-only mapping of the
+// memfd, a chunk behind the copy. The bytes cross user space only to be
+// hashed, once: an adapter of a few MB is sealed in about the time of its
+// SHA-256 (a read and a write through a buffer took twice that). The memfd
+// is sized first and sealed against growing and shrinking, so the mapping
+// stays valid. It returns the first bytes of the copy. A kernel that
+// cannot sendfile into the memfd gets errNoMemfd: the temp-file copy is used.
+func kernelCopyHash(mfd int, src *os.File, h hash.Hash) ([]byte, error) {
+	st, err := src.Stat()
+	if err != nil {
+		return nil, errcode.Wrap(errcode.IOError, err, "stat %s", src.Name())
+	}
+	size := st.Size()
+	if size == 0 {
+		return nil, nil
+	}
+	if size > MaxBinarySize {
+		return nil, errcode.New(errcode.AdapterExecFailed, "adapter binary is larger than %d bytes", MaxBinarySize)
+	}
+	if err := unix.Ftruncate(mfd, size); err != nil {
+		return nil, errcode.Wrap(errcode.IOError, err, "sizing memfd")
+	}
+	if _, err := unix.FcntlInt(uintptr(mfd), unix.F_ADD_SEALS, unix.F_SEAL_GROW|unix.F_SEAL_SHRINK); err != nil {
+		return nil, errcode.Wrap(errcode.IOError, err, "sealing memfd size")
+	}
+	m, err := unix.Mmap(mfd, 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, errNoMemfd
+	}
+	defer unix.Munmap(m)
+
+	copied := make(chan int64, 64) // end offsets of what is in the memfd
+	hashed := make(chan struct{})
+	go func() {
+		defer close(hashed)
+		var done int64
+		for end := range copied {
+			h.Write(m[done:end])
+			done = end
+		}
+	}()
+	err = sendAll(mfd, src, size, copied)
+	close(copied)
+	<-hashed
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), m[:min(size, 4)]...), nil
+}
+
+// sendChunk is how much one sendfile call copies before the hash may follow.
+const sendChunk = 512 << 10
+
+// sendAll copies size bytes of src to the memfd's start with sendfile,
+// telling copied where the copy has reached after each chunk.
+func sendAll(mfd int, src *os.File, size int64, copied chan<- int64) error {
+	rc, err := src.SyscallConn()
+	if err != nil {
+		return errNoMemfd
+	}
+	var off int64
+	for off < size {
+		var n int
+		var serr error
+		cerr := rc.Control(func(fd uintptr) {
+			n, serr = unix.Sendfile(mfd, int(fd), &off, int(min(sendChunk, size-off)))
+		})
+		switch {
+		case cerr != nil:
+			return errcode.Wrap(errcode.IOError, cerr, "copying adapter binary")
+		case errors.Is(serr, syscall.EINTR) || errors.Is(serr, syscall.EAGAIN):
+			continue
+		case off == 0 && (errors.Is(serr, syscall.EINVAL) || errors.Is(serr, syscall.ENOSYS)):
+			return errNoMemfd
+		case serr != nil:
+			return errcode.Wrap(errcode.IOError, serr, "copying adapter binary")
+		case n == 0:
+			return errcode.New(errcode.AdapterExecFailed, "adapter binary shrank while it was copied (%d of %d bytes)", off, size)
+		}
+		copied <- off
+	}
+	return nil
 }

@@ -4,8 +4,12 @@ package sealedexec
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 
@@ -139,5 +143,48 @@ func TestNoMemfdEnvReadWhenSealing(t *testing.T) {
 				t.Fatalf("%s=%q: Memfd() = %v, want %v", noMemfdEnv, tc.env, s.Memfd(), tc.wantMemfd)
 			}
 		})
+	}
+}
+
+// TestMemfdCopyAtChunkEdges: the memfd holds exactly the file's bytes, and
+// the digest is theirs, for sizes around the copy's chunk boundaries (the
+// hash follows the copy a chunk behind); a "#!" start is seen in the copy.
+func TestMemfdCopyAtChunkEdges(t *testing.T) {
+	withMemfd(t, true)
+	dir := t.TempDir()
+	for _, size := range []int{0, 1, 2, 4, 5, sendChunk - 1, sendChunk, sendChunk + 1, 3*sendChunk + 7} {
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = byte(i*7 + i/sendChunk)
+		}
+		if size >= 2 {
+			copy(data, "#!")
+		}
+		p := filepath.Join(dir, fmt.Sprintf("adapter-%d", size))
+		if err := os.WriteFile(p, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		want := "sha256:" + hex.EncodeToString(sum[:])
+		s, err := Seal(p, want)
+		if err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		if !s.Memfd() {
+			s.Close()
+			testenv.NeedFeature(t, "memfd_create with sealing (Linux)")
+		}
+		got := make([]byte, size+1)
+		n, _ := s.fd.ReadAt(got, 0)
+		if n != size || !bytes.Equal(got[:n], data) {
+			t.Errorf("size %d: the memfd holds %d bytes that differ from the file's", size, n)
+		}
+		if s.Digest() != want {
+			t.Errorf("size %d: digest %s, want %s", size, s.Digest(), want)
+		}
+		if s.script != (size >= 2) {
+			t.Errorf("size %d: script %v", size, s.script)
+		}
+		s.Close()
 	}
 }
