@@ -212,8 +212,14 @@ const parallelism = 8
 // parallel calls fn for every key, at most parallelism at a time, and
 // returns the first error (the others are still waited for).
 func parallel(ctx context.Context, keys []string, fn func(context.Context, string) error) error {
-	if len(keys) == 1 {
-		return fn(ctx, keys[0])
+	return each(ctx, len(keys), func(ctx context.Context, i int) error { return fn(ctx, keys[i]) })
+}
+
+// each calls fn for 0..n-1, at most parallelism at a time, and returns the
+// first error (the others are still waited for).
+func each(ctx context.Context, n int, fn func(context.Context, int) error) error {
+	if n == 1 {
+		return fn(ctx, 0)
 	}
 	var (
 		wg    sync.WaitGroup
@@ -221,19 +227,19 @@ func parallel(ctx context.Context, keys []string, fn func(context.Context, strin
 		first error
 	)
 	sem := make(chan struct{}, parallelism)
-	for _, k := range keys {
+	for i := range n {
 		sem <- struct{}{}
 		wg.Add(1)
-		go func(k string) {
+		go func(i int) {
 			defer func() { <-sem; wg.Done() }()
-			if err := fn(ctx, k); err != nil {
+			if err := fn(ctx, i); err != nil {
 				mu.Lock()
 				if first == nil {
 					first = err
 				}
 				mu.Unlock()
 			}
-		}(k)
+		}(i)
 	}
 	wg.Wait()
 	return first

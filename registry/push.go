@@ -407,12 +407,10 @@ type pointer struct {
 // updateIndexes makes rel findable: the listing index (indexListing; with
 // repair when the release existed, so nothing it has is rewritten), the
 // latest and version pointers (moved forward by compare-and-swap) and the
-// environment-wide lookups. The environment's first release also marks its
-// listing index complete.
+// environment-wide lookups, all at once (each is its own object, and each
+// write waits for its own fsyncs: together they cost about one). The
+// environment's first release then marks its listing index complete.
 func (r *Registry) updateIndexes(ctx context.Context, sc scope, rel *Release, repair bool) error {
-	if err := r.indexListing(ctx, sc, rel, repair); err != nil {
-		return err
-	}
 	ptr := pointer{ReleaseID: rel.ReleaseID, Stream: rel.Stream, FileDigest: rel.FileDigest, CreatedAt: rel.CreatedAt}
 	envLatest := path.Join(sc.allDir(), "latest.json")
 	moves := []string{path.Join(sc.streamDir(), "latest.json"), envLatest}
@@ -420,8 +418,12 @@ func (r *Registry) updateIndexes(ctx context.Context, sc scope, rel *Release, re
 		seg := EscapeName(v)
 		moves = append(moves, path.Join(sc.streamDir(), "versions", seg+".json"), path.Join(sc.allDir(), "versions", seg+".json"))
 	}
-	firstInEnv := false
-	for _, key := range moves {
+	creates := []string{
+		path.Join(sc.allDir(), "releases", rel.ReleaseID+".json"),
+		path.Join(sc.allDir(), "digests", strings.TrimPrefix(rel.FileDigest, "sha256:")+".json"),
+	}
+	firstInEnv := false // written by envLatest's move alone, read after all are done
+	move := func(ctx context.Context, key string) error {
 		err := update(ctx, r, key, func(cur *pointer, exists bool) (bool, error) {
 			if key == envLatest {
 				firstInEnv = !exists // the last attempt decides
@@ -435,14 +437,26 @@ func (r *Registry) updateIndexes(ctx context.Context, sc scope, rel *Release, re
 		if err != nil {
 			return storeErr(err, "updating %s", key)
 		}
+		return nil
 	}
-	for _, key := range []string{
-		path.Join(sc.allDir(), "releases", rel.ReleaseID+".json"),
-		path.Join(sc.allDir(), "digests", strings.TrimPrefix(rel.FileDigest, "sha256:")+".json"),
-	} {
+	create := func(ctx context.Context, key string) error {
 		if err := r.store.CreateIfAbsent(ctx, key, mustJSON(&ptr)); err != nil && !errors.Is(err, ErrExists) {
 			return storeErr(err, "updating %s", key)
 		}
+		return nil
+	}
+	err := each(ctx, 1+len(moves)+len(creates), func(ctx context.Context, i int) error {
+		switch {
+		case i == 0:
+			return r.indexListing(ctx, sc, rel, repair)
+		case i <= len(moves):
+			return move(ctx, moves[i-1])
+		default:
+			return create(ctx, creates[i-1-len(moves)])
+		}
+	})
+	if err != nil {
+		return err
 	}
 	if firstInEnv {
 		// Nothing was recorded in this environment before this release, so
