@@ -269,7 +269,11 @@ func (run *rangedRun) copyBody(ctx context.Context, body io.Reader, i int, off, 
 	}
 }
 
+// complete marks chunk i as all there and starts its write-out to disk
+// (writeOut): the fsync before the pack is used then waits only for the
+// chunks that completed last, instead of the whole file after the pass.
 func (run *rangedRun) complete(i int) {
+	startWriteOut(run.r.Dest, int64(i)*RangeChunk, run.chunkLen(i))
 	run.mu.Lock()
 	run.done[i] = true
 	close(run.change)
