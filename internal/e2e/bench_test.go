@@ -102,7 +102,9 @@ func deleteBlobs(b *testing.B, client *s3.Client, bucket string) {
 	}
 }
 
-func BenchmarkS3PushPull(b *testing.B) {
+// benchServer starts versitygw over https for an S3 benchmark and returns
+// it with the benchmark's size: EPACK_BENCH_S3_BYTES, else 256 MiB.
+func benchServer(b *testing.B) (*testenv.Server, int64) {
 	vgw, ok := testenv.VersityGWBinary()
 	if !ok {
 		b.Skip("versitygw not built; run scripts/versitygw.sh install")
@@ -111,13 +113,18 @@ func BenchmarkS3PushPull(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer srv.Stop()
+	b.Cleanup(srv.Stop)
 	size := int64(256 << 20)
 	if v := os.Getenv("EPACK_BENCH_S3_BYTES"); v != "" {
 		if size, err = strconv.ParseInt(v, 10, 64); err != nil {
 			b.Fatal(err)
 		}
 	}
+	return srv, size
+}
+
+func BenchmarkS3PushPull(b *testing.B) {
+	srv, size := benchServer(b)
 	bin := e2e.BinDir(b, binDir)
 	root := e2e.Project(b, bin, "")
 	bucket := srv.NewBucket(b)

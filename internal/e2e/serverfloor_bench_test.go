@@ -8,8 +8,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"os"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -17,8 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-
-	"github.com/evidencerelay/epack/internal/testenv"
 )
 
 // BenchmarkS3ServerFloor times what versitygw itself needs for the two ways
@@ -33,21 +29,7 @@ import (
 //
 //	EPACK_BENCH_S3_BYTES=1073741824 go test -run '^$' -bench S3ServerFloor -benchtime 2x -timeout 30m ./internal/e2e
 func BenchmarkS3ServerFloor(b *testing.B) {
-	vgw, ok := testenv.VersityGWBinary()
-	if !ok {
-		b.Skip("versitygw not built; run scripts/versitygw.sh install")
-	}
-	srv, err := testenv.StartServer(vgw, true)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Stop()
-	size := int64(256 << 20)
-	if v := os.Getenv("EPACK_BENCH_S3_BYTES"); v != "" {
-		if size, err = strconv.ParseInt(v, 10, 64); err != nil {
-			b.Fatal(err)
-		}
-	}
+	srv, size := benchServer(b)
 	const partSize, parallel = 16 << 20, 4
 	data := make([]byte, size)
 	rand.Read(data)
