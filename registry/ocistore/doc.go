@@ -12,7 +12,7 @@
 //	            empty config, one layer: the .epack bytes (application/vnd.evidencepack.pack.v1+zip,
 //	            digest = the pack FILE digest, org.opencontainers.image.title for oras pull),
 //	            annotations org.evidencepack.{release.id,stream,workspace,environment,
-//	            pack.digest,manifest.digest,labels,version,notes,build_context,updated}
+//	            pack.digest,manifest.digest,labels,version,notes,build_context,signers,updated}
 //	            and org.opencontainers.image.created
 //	tags        rel_<ULID>            the release (pull by release id)
 //	            pack-sha256-<hex>     the release of that pack file in the stream (idempotency, pull by digest)
@@ -32,7 +32,8 @@
 //
 // Semantics (as in package registry): release ids are rel_<ULID>; pushing a
 // pack into a stream that has it returns its release with the labels and
-// notes merged (a new manifest for the same release id; its tags move);
+// notes merged and, when the push sends signers, its signers replaced (a
+// new manifest for the same release id; its tags move);
 // a version tag never moves to another pack — such a push is refused with
 // conflict, naming the release that holds the version, before anything is
 // written. Without compare-and-swap, claims go through candidate tags:

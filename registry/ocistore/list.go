@@ -110,6 +110,7 @@ func (r *Registry) entry(f *found) *protocol.ReleaseEntry {
 		PackDigest:   rel.PackDigest,
 		FileDigest:   rel.FileDigest,
 		SizeBytes:    rel.Size,
+		Signers:      rel.Signers,
 		CanonicalRef: r.canonicalRef(f.repo, rel.ID),
 	}
 }

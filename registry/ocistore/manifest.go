@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/evidencerelay/epack/protocol"
 	"github.com/evidencerelay/epack/registry"
 )
 
@@ -43,6 +44,9 @@ const (
 	// AnnotationWithdrawn marks the manifest of a push that was refused
 	// after it made itself a candidate (never a release).
 	AnnotationWithdrawn = "org.evidencepack.withdrawn"
+	// AnnotationSigners is a JSON array of protocol.ReleaseSigner, present
+	// only when the release records signers.
+	AnnotationSigners = "org.evidencepack.signers"
 )
 
 // Bounds on what a manifest carries.
@@ -67,6 +71,7 @@ type release struct {
 	Labels                 []string
 	Notes                  string
 	BuildContext           map[string]string
+	Signers                []protocol.ReleaseSigner
 	Created, Updated       time.Time
 	// Title is the layer's file name (org.opencontainers.image.title).
 	Title string
@@ -119,6 +124,10 @@ func (r *release) manifest() ([]byte, ocispec.Descriptor, error) {
 		b, _ := json.Marshal(r.BuildContext)
 		ann[AnnotationBuildContext] = string(b)
 	}
+	if len(r.Signers) > 0 {
+		b, _ := json.Marshal(r.Signers)
+		ann[AnnotationSigners] = string(b)
+	}
 	if !r.Updated.IsZero() {
 		ann[AnnotationUpdated] = r.Updated.UTC().Format(time.RFC3339Nano)
 	}
@@ -138,7 +147,7 @@ func (r *release) manifest() ([]byte, ocispec.Descriptor, error) {
 		return nil, ocispec.Descriptor{}, err
 	}
 	if len(b) > maxManifestBytes {
-		return nil, ocispec.Descriptor{}, bad("the release's labels, notes and build context make a manifest of %d bytes (limit %d)", len(b), maxManifestBytes)
+		return nil, ocispec.Descriptor{}, bad("the release's labels, notes, build context and signers make a manifest of %d bytes (limit %d)", len(b), maxManifestBytes)
 	}
 	return b, ocispec.Descriptor{
 		MediaType:    ocispec.MediaTypeImageManifest,
@@ -178,7 +187,8 @@ func parseRelease(data []byte) (*release, error) {
 		return nil, errNotPack{fmt.Sprintf("%d layers of type %s, want 1", len(layers), LayerMediaType)}
 	}
 	l := layers[0]
-	if l.Digest.Algorithm() != digest.SHA256 || l.Digest.Validate() != nil {
+	// Validate first: Algorithm panics on a digest without ':'.
+	if l.Digest.Validate() != nil || l.Digest.Algorithm() != digest.SHA256 {
 		return nil, errNotPack{"layer digest " + truncate(string(l.Digest)) + " is not sha256"}
 	}
 	if _, err := registry.ParseDigest("layer digest", string(l.Digest)); err != nil || l.Size <= 0 {
@@ -218,6 +228,13 @@ func parseRelease(data []byte) (*release, error) {
 			return nil, fmt.Errorf("annotation %s is not a JSON object of strings: %v", AnnotationBuildContext, err)
 		}
 	}
+	if s := a[AnnotationSigners]; s != "" {
+		signers, err := parseSigners(s)
+		if err != nil {
+			return nil, fmt.Errorf("annotation %s: %v", AnnotationSigners, err)
+		}
+		r.Signers = signers
+	}
 	for _, tk := range []struct {
 		key string
 		to  *time.Time
@@ -236,11 +253,56 @@ func parseRelease(data []byte) (*release, error) {
 	return r, nil
 }
 
+// signerKeys are the members a signer in AnnotationSigners may have (the
+// JSON names of protocol.ReleaseSigner); required ones are always written.
+var signerKeys = map[string]bool{"kind": true, "signer": true, "verified": true, "key_id": false, "issuer": false, "subject": false}
+
+// parseSigners reads AnnotationSigners as manifest() writes it. DecodeStrict
+// refuses repeated keys, but encoding/json under it would still fill a field
+// from a lone case variant ("KIND") and drop unknown members, so each
+// object's keys are checked exactly first; then CheckSigners.
+func parseSigners(s string) ([]protocol.ReleaseSigner, error) {
+	var objs []map[string]json.RawMessage
+	if err := protocol.DecodeStrict([]byte(s), &objs); err != nil {
+		return nil, fmt.Errorf("not a JSON array of signers: %v", err)
+	}
+	if len(objs) == 0 {
+		return nil, fmt.Errorf("no signers (the annotation is written only when there are some)")
+	}
+	if len(objs) > protocol.MaxReleaseSigners {
+		return nil, fmt.Errorf("%d signers, at most %d", len(objs), protocol.MaxReleaseSigners)
+	}
+	for i, o := range objs {
+		for k, v := range o {
+			if _, known := signerKeys[k]; !known {
+				return nil, fmt.Errorf("signers[%d] has unknown member %.40q", i, k)
+			}
+			if string(v) == "null" {
+				return nil, fmt.Errorf("signers[%d].%s is null", i, k)
+			}
+		}
+		for k, required := range signerKeys {
+			if _, ok := o[k]; required && !ok {
+				return nil, fmt.Errorf("signers[%d].%s is missing", i, k)
+			}
+		}
+	}
+	var signers []protocol.ReleaseSigner
+	if err := protocol.DecodeStrict([]byte(s), &signers); err != nil {
+		return nil, fmt.Errorf("not a JSON array of signers: %v", err)
+	}
+	if err := protocol.CheckSigners(signers); err != nil {
+		return nil, err
+	}
+	return signers, nil
+}
+
 // clone returns a deep copy of r.
 func (r *release) clone() *release {
 	c := *r
 	c.Labels = slices.Clone(r.Labels)
 	c.BuildContext = maps.Clone(r.BuildContext)
+	c.Signers = slices.Clone(r.Signers)
 	return &c
 }
 

@@ -114,6 +114,7 @@ func TestManifestRoundTrip(t *testing.T) {
 		`{"mediaType":"application/vnd.oci.image.index.v1+json","artifactType":"application/vnd.evidencepack.pack.v1"}`,
 		`{"artifactType":"application/vnd.evidencepack.pack.v1","layers":[]}`,
 		`{"artifactType":"application/vnd.evidencepack.pack.v1","layers":[{"mediaType":"application/vnd.evidencepack.pack.v1+zip","digest":"sha512:00","size":1}]}`,
+		`{"artifactType":"application/vnd.evidencepack.pack.v1","layers":[{"mediaType":"application/vnd.evidencepack.pack.v1+zip","digest":"ab","size":1}]}`,
 	} {
 		if _, err := parseRelease([]byte(bad)); err == nil {
 			t.Errorf("parseRelease(%s) accepted", bad)

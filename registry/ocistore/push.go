@@ -95,6 +95,9 @@ func (r *Registry) check(in *pushIn) error {
 	if n > maxBuildContextBytes {
 		return bad("build_context is too large (%d bytes, limit %d)", n, maxBuildContextBytes)
 	}
+	if err := protocol.CheckSigners(ri.Signers); err != nil {
+		return bad("release.%v", err)
+	}
 	for _, f := range []struct{ name, v string }{{"pack.digest", in.PackDigest}, {"pack.manifest_digest", in.ManifestDigest}, {"remote", in.Remote}} {
 		if len(f.v) > 255 || strings.ContainsFunc(f.v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 			return bad("%s is too long or contains a control character", f.name)
@@ -357,6 +360,7 @@ func (r *Registry) publish(ctx context.Context, repo *remote.Repository, in *pus
 		Labels:         mergeLabels(nil, in.Release.Labels),
 		Notes:          in.Release.Notes,
 		BuildContext:   in.Release.BuildContext,
+		Signers:        slices.Clone(in.Release.Signers),
 		Created:        now,
 		Title:          titleFor(in.Target.Stream),
 	}
@@ -541,12 +545,13 @@ func (r *Registry) oldestVersionCandidate(ctx context.Context, repo *remote.Repo
 	return nil, nil
 }
 
-// merge adds in's labels and notes to the release ex. When that changes
-// it, the release gets a new manifest (same release id, created time and
-// layer; updated time set) and its run results move to it. Every tag of
-// the release — release, pack, versions, latest — that is missing or names
-// its old manifest, or one of stale (manifests of a push that gave way to
-// ex), then names the release's manifest.
+// merge adds in's labels and notes (and its signers, if it has any) to the
+// release ex. When that changes it, the release gets a new manifest (same
+// release id, created time and layer; updated time set) and its run
+// results move to it. Every tag of the release — release, pack, versions,
+// latest — that is missing or names its old manifest, or one of stale
+// (manifests of a push that gave way to ex), then names the release's
+// manifest.
 func (r *Registry) merge(ctx context.Context, repo *remote.Repository, ex *found, in *pushIn, add []versionTag, stale ...string) (*release, error) {
 	if err := notesConflict(ex.rel, in.Release.Notes); err != nil {
 		return nil, err
@@ -556,6 +561,12 @@ func (r *Registry) merge(ctx context.Context, repo *remote.Repository, ex *found
 	changed := len(cur.Labels) != len(ex.rel.Labels)
 	if cur.Notes == "" && in.Release.Notes != "" {
 		cur.Notes, changed = in.Release.Notes, true
+	}
+	// Signers are replaced, not merged: a re-push that sends some is the
+	// newer host's view (it may have verified them since); one that sends
+	// none keeps what the release has.
+	if len(in.Release.Signers) > 0 && !slices.Equal(cur.Signers, in.Release.Signers) {
+		cur.Signers, changed = slices.Clone(in.Release.Signers), true
 	}
 	raw, desc := ex.raw, ex.desc
 	if changed {
