@@ -32,8 +32,8 @@
 //
 // Semantics (as in package registry): release ids are rel_<ULID>; pushing a
 // pack into a stream that has it returns its release with the labels and
-// notes merged and, when the push sends signers, its signers replaced (a
-// new manifest for the same release id; its tags move);
+// notes merged (a new manifest for the same release id; its tags move) and
+// its signers as the first push told them;
 // a version tag never moves to another pack — such a push is refused with
 // conflict, naming the release that holds the version, before anything is
 // written. Without compare-and-swap, claims go through candidate tags:

@@ -545,8 +545,7 @@ func (r *Registry) oldestVersionCandidate(ctx context.Context, repo *remote.Repo
 	return nil, nil
 }
 
-// merge adds in's labels and notes (and its signers, if it has any) to the
-// release ex. When that changes it, the release gets a new manifest (same
+// merge adds in's labels and notes to the release ex. When that changes it, the release gets a new manifest (same
 // release id, created time and layer; updated time set) and its run
 // results move to it. Every tag of the release — release, pack, versions,
 // latest — that is missing or names its old manifest, or one of stale
@@ -562,12 +561,8 @@ func (r *Registry) merge(ctx context.Context, repo *remote.Repository, ex *found
 	if cur.Notes == "" && in.Release.Notes != "" {
 		cur.Notes, changed = in.Release.Notes, true
 	}
-	// Signers are replaced, not merged: a re-push that sends some is the
-	// newer host's view (it may have verified them since); one that sends
-	// none keeps what the release has.
-	if len(in.Release.Signers) > 0 && !slices.Equal(cur.Signers, in.Release.Signers) {
-		cur.Signers, changed = slices.Clone(in.Release.Signers), true
-	}
+	// Signers stay as the push that created the release told them, as in
+	// package registry: a re-push's are neither merged nor a replacement.
 	raw, desc := ex.raw, ex.desc
 	if changed {
 		cur.Updated = r.opt.Now().UTC()

@@ -61,8 +61,8 @@ func (e *env) listedSigners(t *testing.T, id string) []protocol.ReleaseSigner {
 }
 
 // TestPushSigners: the signers a push brings are recorded in one annotation
-// (none without them) and listed; a re-push keeps them unless it brings
-// its own, which replace them.
+// (none without them) and listed; a re-push keeps what the first push
+// told, whatever it brings (as package registry does).
 func TestPushSigners(t *testing.T) {
 	e := newEnv(t, testenv.RequireOCI(t), nil)
 	dir := t.TempDir()
@@ -77,8 +77,8 @@ func TestPushSigners(t *testing.T) {
 		{"none", [][]protocol.ReleaseSigner{nil}, nil, false},
 		{"re-push without keeps", [][]protocol.ReleaseSigner{two, nil}, two, false},
 		{"re-push with the same keeps", [][]protocol.ReleaseSigner{two, slices.Clone(two)}, two, false},
-		{"re-push with others replaces", [][]protocol.ReleaseSigner{two, {otherSigner}}, []protocol.ReleaseSigner{otherSigner}, true},
-		{"first push without, re-push with", [][]protocol.ReleaseSigner{nil, two}, two, true},
+		{"re-push with others keeps the first", [][]protocol.ReleaseSigner{two, {otherSigner}}, two, false},
+		{"first push without, re-push with", [][]protocol.ReleaseSigner{nil, two}, nil, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := registrytest.MakePack(t, dir, fmt.Sprintf("p%d.epack", i), "signers "+c.name)
