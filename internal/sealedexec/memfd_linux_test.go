@@ -4,11 +4,13 @@ package sealedexec
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -186,5 +188,72 @@ func TestMemfdCopyAtChunkEdges(t *testing.T) {
 			t.Errorf("size %d: script %v", size, s.script)
 		}
 		s.Close()
+	}
+}
+
+// TestMemfdRunsWhateverTheDescriptorNumbers: between fork and exec the Go
+// runtime moves the child's error pipe to the first descriptor number past
+// the highest one it hands the child (its stdio here), so a memfd run by its
+// own number (/proc/self/fd/N) would be that pipe whenever N is exactly that
+// number (EACCES; seen once in a while under parallel tests). The stdio is
+// placed right below the memfd's number: the sealed copy must still run.
+func TestMemfdRunsWhateverTheDescriptorNumbers(t *testing.T) {
+	withMemfd(t, true)
+	echo, err := exec.LookPath("echo")
+	if err != nil {
+		testenv.NeedFeature(t, "echo(1) not found on PATH")
+	}
+	echo, _ = filepath.EvalSymlinks(echo)
+	elf := filepath.Join(t.TempDir(), "epack-remote-elf")
+	copyFile(t, echo, elf, 0o755)
+	s, err := Seal(elf, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.Memfd() {
+		testenv.NeedFeature(t, "memfd_create with sealing (Linux)")
+	}
+	// Move the memfd to a high number with three free numbers below it.
+	const base = 400
+	free := func(fd int) bool {
+		_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		return errors.Is(err, syscall.EBADF)
+	}
+	for fd := base - 3; fd <= base; fd++ {
+		if !free(fd) {
+			t.Skipf("descriptor %d is in use", fd)
+		}
+	}
+	if err := unix.Dup3(int(s.fd.Fd()), base, unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	s.fd.Close()
+	s.fd = os.NewFile(base, "memfd:epack-adapter")
+	s.execPath = fmt.Sprintf("/proc/self/fd/%d", base)
+	var stdio [3]*os.File
+	for i := range stdio {
+		out, err := os.CreateTemp(t.TempDir(), "stdio")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Dup3(int(out.Fd()), base-3+i, unix.O_CLOEXEC); err != nil {
+			t.Fatal(err)
+		}
+		out.Close()
+		stdio[i] = os.NewFile(uintptr(base-3+i), "stdio")
+		defer stdio[i].Close()
+	}
+	cmd, err := s.Command(context.Background(), "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("running the sealed copy with its stdio right below descriptor %d: %v", base, err)
+	}
+	got, _ := os.ReadFile(fmt.Sprintf("/proc/self/fd/%d", base-2))
+	if string(got) != "hello\n" {
+		t.Fatalf("the sealed copy wrote %q, want %q", got, "hello\n")
 	}
 }

@@ -30,7 +30,7 @@ type Sealed struct {
 
 	execPath string   // what execve is given
 	fd       *os.File // memfd (read-only reopen), nil for temp copies
-	script   bool     // starts with "#!": pass the fd to the child
+	script   bool     // starts with "#!" (its interpreter opens /proc/self/fd/3)
 	dir      string   // private temp dir of the fallback, "" for memfd
 }
 
@@ -81,9 +81,14 @@ func (s *Sealed) Command(ctx context.Context, args ...string) (*exec.Cmd, error)
 	cmd.Err = nil
 	cmd.Path = s.execPath
 	cmd.Args = append([]string{s.orig}, args...)
-	if s.fd != nil && s.script {
-		// The kernel hands "/proc/self/fd/3" to the interpreter, which must
-		// still be able to open it: pass the memfd without close-on-exec.
+	if s.fd != nil {
+		// The child gets the memfd as its descriptor 3 and runs that. Our
+		// own number for it is not safe to name: between fork and exec the
+		// runtime moves the child's error pipe onto the first number past
+		// the descriptors it hands the child, which can be the memfd's
+		// (execve then opens the pipe: EACCES). A script needs this anyway:
+		// its interpreter opens the path after exec. The adapter keeps the
+		// read-only, sealed descriptor of its own program open.
 		cmd.ExtraFiles = []*os.File{s.fd}
 		cmd.Path = "/proc/self/fd/3"
 	}
