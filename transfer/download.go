@@ -451,7 +451,7 @@ func parseContentRange(h string) (start, end, total int64, ok bool) {
 	if tot != "*" {
 		total, err3 = strconv.ParseInt(tot, 10, 64)
 	}
-	if err1 != nil || err2 != nil || err3 != nil || start < 0 || end < 0 {
+	if err1 != nil || err2 != nil || err3 != nil || start < 0 || end < 0 || (tot != "*" && total < 0) {
 		return 0, 0, 0, false
 	}
 	return start, end, total, true
