@@ -242,11 +242,17 @@ func (r *Registry) PushPrepare(ctx context.Context, req *protocol.PushPrepareReq
 		return nil, err
 	}
 	in.ByAdapter = byAdapter
-	tok, _ := json.Marshal(in)
-	return &protocol.PushPrepareResponse{Upload: upload, FinalizeToken: pushTokenPrefix + base64.RawURLEncoding.EncodeToString(tok)}, nil
+	return &protocol.PushPrepareResponse{Upload: upload, FinalizeToken: encodePushToken(in)}, nil
 }
 
 const pushTokenPrefix = "oci1."
+
+// encodePushToken is the finalize token of push in: the push itself, so
+// finalize needs no state in the registry (decodePushToken reads it back).
+func encodePushToken(in *pushIn) string {
+	tok, _ := json.Marshal(in)
+	return pushTokenPrefix + base64.RawURLEncoding.EncodeToString(tok)
+}
 
 func decodePushToken(s string) (*pushIn, error) {
 	raw, ok := strings.CutPrefix(s, pushTokenPrefix)

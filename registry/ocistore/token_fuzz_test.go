@@ -2,19 +2,12 @@ package ocistore
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/evidencerelay/epack/protocol"
 )
-
-// encodePushToken is how PushPrepare writes its finalize token.
-func encodePushToken(in *pushIn) string {
-	tok, _ := json.Marshal(in)
-	return pushTokenPrefix + base64.RawURLEncoding.EncodeToString(tok)
-}
 
 // FuzzDecodePushToken: the push finalize token comes back through the host,
 // so any text may arrive; decoding never panics, and a token it accepts
