@@ -60,13 +60,8 @@ func (s *Session) cachedCapabilities(now time.Time) []byte {
 		return nil
 	}
 	defer d.Close()
-	f, err := d.OpenFile(key)
+	b, err := d.ReadFile(key, capsCacheMaxBytes)
 	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, capsCacheMaxBytes+1))
-	if err != nil || len(b) > capsCacheMaxBytes {
 		return nil
 	}
 	var e capsEntry

@@ -5,7 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"sync"
@@ -79,17 +79,12 @@ func (u UploadStates) Load(name string) (*UploadState, error) {
 		return nil, err
 	}
 	defer d.Close()
-	f, err := d.OpenFile(name)
+	b, err := d.ReadFile(name, maxUploadStateBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxUploadStateBytes+1))
-	if err != nil || len(b) > maxUploadStateBytes {
-		return nil, errcode.New(errcode.IOError, "reading upload state %s: unreadable or larger than %d bytes", name, maxUploadStateBytes)
+		return nil, fmt.Errorf("reading upload state %s: %w", name, err)
 	}
 	var st UploadState
 	if err := json.Unmarshal(b, &st); err != nil {

@@ -230,13 +230,8 @@ func pulledRetention(path, digest string) (*protocol.Retention, string) {
 // readPullReceipt reads the pull receipt name in dir (nil when it is not
 // one): a regular file, never through a link, at most maxReceiptBytes.
 func readPullReceipt(dir *safefile.Dir, name string) *pull.Receipt {
-	f, err := dir.OpenFile(name)
+	data, err := dir.ReadFile(name, maxReceiptBytes)
 	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxReceiptBytes+1))
-	if err != nil || len(data) > maxReceiptBytes {
 		return nil
 	}
 	var rc pull.Receipt

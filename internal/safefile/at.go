@@ -122,6 +122,26 @@ func (d *Dir) Chmod(perm os.FileMode) error {
 	return nil
 }
 
+// ReadFile reads the regular file name in d whole, opened as OpenFile
+// opens it (no link followed, a FIFO never blocks), refusing one of more
+// than max bytes with InvalidInput. A missing name gives an error
+// satisfying errors.Is(err, fs.ErrNotExist).
+func (d *Dir) ReadFile(name string, max int64) ([]byte, error) {
+	f, err := d.OpenFile(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, errcode.Wrap(errcode.IOError, err, "reading %s", f.Name())
+	}
+	if int64(len(data)) > max {
+		return nil, errcode.New(errcode.InvalidInput, "%s is larger than %d bytes", f.Name(), max)
+	}
+	return data, nil
+}
+
 // openRegular opens name in d with flags plus O_NOFOLLOW|O_CLOEXEC and,
 // during the open only, O_NONBLOCK (a FIFO in the file's place must not
 // block), and refuses anything but a regular file.

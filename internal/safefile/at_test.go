@@ -313,3 +313,50 @@ func TestDirChmod(t *testing.T) {
 		}
 	}
 }
+
+// TestDirReadFile: the bounded whole-file read takes a regular file of up
+// to max bytes and refuses links, FIFOs (without blocking), folders and a
+// file one byte over; a missing name is fs.ErrNotExist.
+func TestDirReadFile(t *testing.T) {
+	for _, c := range []struct {
+		kind string
+		max  int64
+		want errcode.Code // "" = read
+	}{
+		{"regular", 4, ""}, // "old\n" is 4 bytes
+		{"regular", 3, errcode.InvalidInput},
+		{"link to file", 100, errcode.SymlinkNotAllowed},
+		{"dangling link", 100, errcode.SymlinkNotAllowed},
+		{"fifo", 100, errcode.InvalidPath},
+		{"folder", 100, errcode.InvalidPath},
+	} {
+		t.Run(c.kind, func(t *testing.T) {
+			dir, elsewhere := t.TempDir(), t.TempDir()
+			plant(t, dir, elsewhere, "f", c.kind)
+			d, err := OpenDir(dir, "", false, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			b, err := withinDeadline(t, func() ([]byte, error) { return d.ReadFile("f", c.max) })
+			if c.want != "" {
+				wantCode(t, err, c.want, filepath.Join(dir, "f"))
+				if b != nil {
+					t.Fatalf("bytes came back with the error: %q", b)
+				}
+				return
+			}
+			if err != nil || string(b) != "old\n" {
+				t.Fatalf("ReadFile = %q, %v", b, err)
+			}
+		})
+	}
+	d, err := OpenDir(t.TempDir(), "", false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.ReadFile("missing", 10); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing file: %v, want fs.ErrNotExist", err)
+	}
+}
