@@ -72,16 +72,22 @@ func (r *Retention) Check() error {
 	return nil
 }
 
+// Terms is the mode, with ", legal hold" when held: "COMPLIANCE, legal
+// hold"; each way of showing a retention puts it after the date.
+func (r *Retention) Terms() string {
+	if r.LegalHold {
+		return r.Mode + ", legal hold"
+	}
+	return r.Mode
+}
+
 // Summary is the one line a host prints for it: "Retained until
 // 2033-12-01 09:00:01 UTC (COMPLIANCE, legal hold)".
 func (r *Retention) Summary() string {
 	if r == nil {
 		return ""
 	}
-	what := r.Mode
-	if r.LegalHold {
-		what += ", legal hold"
-	}
+	what := r.Terms()
 	if u := r.Until(); !u.IsZero() {
 		return fmt.Sprintf("Retained until %s (%s)", u.Format("2006-01-02 15:04:05 UTC"), what)
 	}

@@ -163,9 +163,6 @@ func runInspect(_ context.Context, o *inspectOptions) error {
 	return nil
 }
 
-// maxReceiptBytes bounds a pull receipt inspect reads.
-const maxReceiptBytes = 1 << 20
-
 // pulledRetention is the retention recorded by the newest pull receipt of
 // the project (the working directory's) that names the pack at path with
 // file digest digest, and that receipt's path; nil when there is none or
@@ -228,9 +225,9 @@ func pulledRetention(path, digest string) (*protocol.Retention, string) {
 }
 
 // readPullReceipt reads the pull receipt name in dir (nil when it is not
-// one): a regular file, never through a link, at most maxReceiptBytes.
+// one): a regular file, never through a link, at most maxReceiptSize.
 func readPullReceipt(dir *safefile.Dir, name string) *pull.Receipt {
-	data, err := dir.ReadFile(name, maxReceiptBytes)
+	data, err := dir.ReadFile(name, maxReceiptSize)
 	if err != nil {
 		return nil
 	}
@@ -244,14 +241,10 @@ func readPullReceipt(dir *safefile.Dir, name string) *pull.Receipt {
 // retentionText is "until 2033-12-01 09:00:01 UTC (COMPLIANCE)", with
 // ", legal hold" when held.
 func retentionText(r *protocol.Retention) string {
-	what := r.Mode
-	if r.LegalHold {
-		what += ", legal hold"
-	}
 	if u := r.Until(); !u.IsZero() {
-		return fmt.Sprintf("until %s (%s)", u.Format("2006-01-02 15:04:05 UTC"), what)
+		return fmt.Sprintf("until %s (%s)", u.Format("2006-01-02 15:04:05 UTC"), r.Terms())
 	}
-	return what
+	return r.Terms()
 }
 
 // nonNilSlice makes a nil slice print as [] in JSON.

@@ -33,10 +33,13 @@ type logOptions struct {
 
 // Bounds on what 'epack log' reads from an adapter.
 const (
-	maxLogPages    = 100_000
-	maxLogStreams  = 100_000
-	maxReceiptSize = 1 << 20
+	maxLogPages   = 100_000
+	maxLogStreams = 100_000
 )
+
+// maxReceiptSize bounds a receipt read from disk ('epack log --receipt',
+// the pull receipts inspect looks through).
+const maxReceiptSize = 1 << 20
 
 // newCmdLog builds 'epack log' and its subcommands; runF runs the parsed
 // options of either (nil: runLog).

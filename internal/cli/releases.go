@@ -348,15 +348,11 @@ func retainedCell(r *protocol.Retention) string {
 	if r == nil {
 		return "-"
 	}
-	what := r.Mode
-	if r.LegalHold {
-		what += ", legal hold"
-	}
 	until := "?"
 	if u := r.Until(); !u.IsZero() {
 		until = u.Format("2006-01-02 15:04:05Z")
 	}
-	return adapterText(until + " (" + what + ")")
+	return adapterText(until + " (" + r.Terms() + ")")
 }
 
 func dash(s string) string {
