@@ -35,7 +35,7 @@ func memfdOff() bool { return disableMemfd || os.Getenv(noMemfdEnv) == "1" }
 // which needs the same user (who could as well rewrite epack.lock.yaml) or
 // root. The writable fd is then closed; a read-only, close-on-exec reopen
 // stays open and is what runs.
-func sealMemfd(s *Sealed, src *os.File, h hash.Hash) ([]byte, error) {
+func sealMemfd(s *Sealed, src *os.File, size int64, h hash.Hash) ([]byte, error) {
 	if memfdOff() {
 		return nil, errNoMemfd
 	}
@@ -48,7 +48,7 @@ func sealMemfd(s *Sealed, src *os.File, h hash.Hash) ([]byte, error) {
 	}
 	w := os.NewFile(uintptr(fd), "memfd:epack-adapter")
 	defer w.Close()
-	head, err := kernelCopyHash(fd, src, h)
+	head, err := kernelCopyHash(fd, src, size, h)
 	if err != nil {
 		return nil, err
 	}
@@ -89,25 +89,18 @@ func addSeals(fd int) error {
 	return err
 }
 
-// kernelCopyHash copies src, at the size it has now, into the empty memfd
-// mfd with sendfile and hashes the copy from a read-only mapping of the
-// memfd, a chunk behind the copy. The bytes cross user space only to be
+// kernelCopyHash copies size bytes of src (its size when it was opened; a
+// file that shrank since is refused) into the empty memfd mfd with
+// sendfile and hashes the copy from a read-only mapping of the memfd, a
+// chunk behind the copy. The bytes cross user space only to be
 // hashed, once: an adapter of a few MB is sealed in about the time of its
 // SHA-256 (a read and a write through a buffer took twice that). The memfd
 // is sized first and sealed against growing and shrinking, so the mapping
 // stays valid. It returns the first bytes of the copy. A kernel that
 // cannot sendfile into the memfd gets errNoMemfd: the temp-file copy is used.
-func kernelCopyHash(mfd int, src *os.File, h hash.Hash) ([]byte, error) {
-	st, err := src.Stat()
-	if err != nil {
-		return nil, errcode.Wrap(errcode.IOError, err, "stat %s", src.Name())
-	}
-	size := st.Size()
+func kernelCopyHash(mfd int, src *os.File, size int64, h hash.Hash) ([]byte, error) {
 	if size == 0 {
 		return nil, nil
-	}
-	if size > MaxBinarySize {
-		return nil, errcode.New(errcode.AdapterExecFailed, "adapter binary is larger than %d bytes", MaxBinarySize)
 	}
 	if err := unix.Ftruncate(mfd, size); err != nil {
 		return nil, errcode.Wrap(errcode.IOError, err, "sizing memfd")

@@ -9,4 +9,4 @@ import (
 
 var disableMemfd = true
 
-func sealMemfd(s *Sealed, src *os.File, h hash.Hash) ([]byte, error) { return nil, errNoMemfd }
+func sealMemfd(*Sealed, *os.File, int64, hash.Hash) ([]byte, error) { return nil, errNoMemfd }

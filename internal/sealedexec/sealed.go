@@ -128,7 +128,7 @@ func Seal(path, want string) (*Sealed, error) {
 		}
 	}()
 	h := sha256.New()
-	head, err := sealCopy(s, src, h)
+	head, err := sealCopy(s, src, st.Size(), h)
 	if err != nil {
 		return nil, err
 	}
@@ -142,10 +142,11 @@ func Seal(path, want string) (*Sealed, error) {
 	return s, nil
 }
 
-// sealCopy tries memfd first, then a private temp copy. It returns the first
-// bytes of the file.
-func sealCopy(s *Sealed, src *os.File, h hash.Hash) ([]byte, error) {
-	head, err := sealMemfd(s, src, h)
+// sealCopy tries memfd first, then a private temp copy, of src (size bytes
+// when it was opened, at most MaxBinarySize). It returns the first bytes of
+// the file.
+func sealCopy(s *Sealed, src *os.File, size int64, h hash.Hash) ([]byte, error) {
+	head, err := sealMemfd(s, src, size, h)
 	if err == nil {
 		return head, nil
 	}
